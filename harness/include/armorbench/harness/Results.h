@@ -1,0 +1,116 @@
+// Canonical, machine-readable results (results.json schema 1, README "Results"): every case run
+// with its verdict and evidence, summaries per target and enforcer mode, gates, host facts.
+// Reports (JUnit, Markdown) are rendered from these structs; nothing else is the source of truth.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "armorbench/base/Error.h"
+#include "armorbench/harness/Scenario.h"
+#include "armorbench/harness/Scoring.h"
+
+namespace armorbench {
+
+inline constexpr int kResultsSchema = 1;
+
+// A distribution of per-request latencies (client side, microseconds), raw samples kept.
+struct LatencyStats {
+  std::size_t count = 0;
+  double min_us = 0, p50_us = 0, p95_us = 0, p99_us = 0, max_us = 0, mean_us = 0, stddev_us = 0;
+  std::vector<double> samples_us;
+
+  static LatencyStats from_samples(std::vector<double> samples_us);
+  nlohmann::json to_json() const;
+};
+
+struct CaseResult {
+  std::string scenario;
+  std::string scenario_file;
+  SourceLocation where;              // the case in its scenario file
+  std::string case_name;
+  std::string target;
+  std::string target_kind;
+  EnforcerMode mode = EnforcerMode::kOff;
+  std::string role;                  // benign | positive-control | enforced
+  AttackKind attack = AttackKind::kNone;
+  nlohmann::json objective;          // null for benign cases
+  Verdict verdict = Verdict::kError;
+  std::string reason;
+  Verdict expected = Verdict::kAllowed;
+  std::vector<Evidence> evidence;
+  nlohmann::json timings = nlohmann::json::object();
+  std::optional<LatencyStats> latency;
+  nlohmann::json enforcer = nlohmann::json::object();   // backend, location, events, dropped
+  double duration_s = 0;
+
+  // Whether the verdict meets the expectation. not-run is neither pass nor fail (skipped).
+  bool passed() const { return verdict == expected; }
+  std::string id() const;  // "scenario/case[target/mode]"
+  nlohmann::json to_json() const;
+};
+
+struct ModeSummary {
+  std::string target;
+  EnforcerMode mode = EnforcerMode::kOff;
+  int attacks = 0, blocked = 0, detected = 0, reached = 0, invalid = 0;
+  int benign = 0, allowed = 0, disrupted = 0;
+  int not_run = 0, errors = 0;
+  // Rates over valid cases only; nullopt when there is nothing to divide by.
+  std::optional<double> block_rate;           // block mode: blocked / (blocked + reached)
+  std::optional<double> detection_rate;       // audit mode: (detected + blocked) / valid
+  std::optional<double> false_positive_rate;  // disrupted / (allowed + disrupted)
+
+  nlohmann::json to_json() const;
+};
+
+std::vector<ModeSummary> summarize(const std::vector<CaseResult>& cases);
+
+struct GateResult {
+  std::string scenario;
+  std::string gate;                  // e.g. min_block_rate[runc], expectations
+  bool passed = true;
+  std::string detail;
+  nlohmann::json to_json() const;
+};
+
+// Thresholds from each scenario's [gate], judged per target, plus every case's expectation.
+std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
+                                       const std::vector<CaseResult>& cases);
+
+// The run's exit code: 3 when nothing could run, 2 when a case errored, 1 when a gate failed.
+ExitCode run_exit_code(const std::vector<CaseResult>& cases, const std::vector<GateResult>& gates);
+
+struct RunResults {
+  nlohmann::json run;      // id, started, finished, argv, tool version
+  nlohmann::json host;     // kernel, runtimes, enforcer backends
+  std::vector<nlohmann::json> scenarios;
+  std::vector<CaseResult> cases;
+  std::vector<ModeSummary> summary;
+  std::vector<GateResult> gates;
+  ExitCode exit_code = ExitCode::kOk;
+
+  nlohmann::json to_json() const;
+};
+
+// results.jsonl: one line per finished case, flushed as it finishes, so a crash loses nothing
+// that finished.
+class CaseLog {
+ public:
+  explicit CaseLog(const std::filesystem::path& file);
+  void append(const CaseResult& result);
+
+ private:
+  std::ofstream out_;
+};
+
+// Writes `content` to `file` through a temporary file and rename, so a reader never sees a
+// half-written file.
+void write_file_atomically(const std::filesystem::path& file, const std::string& content);
+
+}  // namespace armorbench

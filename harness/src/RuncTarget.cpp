@@ -1,0 +1,420 @@
+// RuncTarget and its sandbox: bundle, runc create, enforcer scoping, runc start, readiness on the
+// container's stdout, HTTP over a bind-mounted unix socket, observation through scratch dirs.
+#include "armorbench/harness/RuncTarget.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "armorbench/base/Error.h"
+#include "armorbench/base/Interrupt.h"
+#include "armorbench/harness/HostEnforcer.h"
+#include "armorbench/harness/OciBundle.h"
+#include "armorbench/harness/Workspace.h"
+
+namespace armorbench {
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr milliseconds kRuntimeCommandTimeout{30'000};
+constexpr milliseconds kStopTimeout{10'000};
+constexpr milliseconds kGracefulStop{5'000};
+constexpr const char* kSocketDir = "armorbench";   // under /run
+constexpr const char* kSocketName = "server.sock";
+
+milliseconds since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+}
+
+std::string tail(const std::string& text, std::size_t max = 4000) {
+  return text.size() <= max ? text : "..." + text.substr(text.size() - max);
+}
+
+void write_file(const fs::path& path, const std::string& content, unsigned mode) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  if (!out) throw harness_error("cannot write " + path.string());
+  ::chmod(path.c_str(), mode);
+}
+
+// Maps a path inside the container to its scratch copy on the host; nullopt when the path is
+// not in a scratch-backed directory (/tmp, /run) or tries to climb out with "..".
+std::optional<fs::path> scratch_path(const fs::path& scratch, const std::string& sandbox_path) {
+  const fs::path p = fs::path(sandbox_path).lexically_normal();
+  auto it = p.begin();
+  if (it == p.end() || *it != "/") return std::nullopt;
+  ++it;
+  if (it == p.end() || (*it != "tmp" && *it != "run")) return std::nullopt;
+  for (const auto& part : p)
+    if (part == "..") return std::nullopt;
+  return scratch / p.relative_path();
+}
+
+std::optional<ExitStatus> wait_pid(pid_t pid, milliseconds timeout) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) return std::nullopt;  // already reaped or never ours
+  pollfd fd{pidfd.get(), POLLIN, 0};
+  if (poll_interruptible(&fd, 1, timeout) <= 0) return std::nullopt;
+  int raw = 0;
+  // The harness is a child subreaper, so the container's init is our child once runc exited.
+  if (::waitpid(pid, &raw, 0) == pid) return ExitStatus::from_wait_status(raw);
+  return ExitStatus{};  // exited, but its status went to someone else
+}
+
+}  // namespace
+
+class RuncSandbox final : public Sandbox {
+ public:
+  RuncSandbox(RuncTarget& target, const WorkloadSpec& workload, const EnforcementPlan& plan,
+              bool watch_exec);
+  ~RuncSandbox() override;
+
+  const SandboxInfo& info() const override { return info_; }
+  ReadyResult wait_ready() override;
+  UniqueFd connect_inference() override;
+  std::optional<std::string> read_file(const std::string& sandbox_path) override;
+  ExternalAttackOutcome run_external_attack(const ExternalAttack& attack) override;
+  std::vector<nlohmann::json> enforcer_events() override;
+  std::vector<std::string> executed_paths() override;
+  SandboxFinal stop() override;
+  nlohmann::json timings() const override { return timings_; }
+
+ private:
+  void create_container();
+  void runtime(const std::vector<std::string>& args, const std::string& what);
+  void delete_container();
+  void collect_stderr() { server_log_ += drain(stderr_.get()); }
+
+  RuncTarget& target_;
+  std::string id_;
+  ScopedDirectory dir_;
+  fs::path scratch_;
+  SandboxInfo info_;
+  UniqueFd stdout_;
+  UniqueFd stderr_;
+  std::string stdout_buffer_;
+  std::string server_log_;
+  pid_t init_pid_ = -1;
+  std::optional<CgroupPaths> cgroup_;
+  HostEnforcer* enforcer_ = nullptr;
+  bool watch_exec_ = false;
+  milliseconds ready_timeout_;
+  bool created_ = false;
+  std::optional<ExitStatus> exit_;
+  std::chrono::steady_clock::time_point started_;
+  nlohmann::json timings_ = nlohmann::json::object();
+};
+
+RuncSandbox::RuncSandbox(RuncTarget& target, const WorkloadSpec& workload,
+                         const EnforcementPlan& plan, bool watch_exec)
+    : target_(target),
+      id_("ab-" + target.context_.run_id + "-" + std::to_string(++target.sandboxes_created_)),
+      dir_(target.context_.work_dir / "sandboxes" / id_),
+      scratch_(dir_.path() / "scratch"),
+      watch_exec_(watch_exec),
+      ready_timeout_(workload.ready_timeout) {
+  info_.runtime = target.runtime_ + " " + target.runtime_version_;
+  info_.host_address = "127.0.0.1";
+  fs::create_directories(scratch_ / "tmp");
+  fs::create_directories(scratch_ / "run" / kSocketDir);
+  fs::create_directories(dir_.path() / "bundle");
+  ::chmod((scratch_ / "tmp").c_str(), 01777);
+
+  BundleSpec bundle;
+  bundle.container_id = id_;
+  bundle.rootfs = target.rootfs();
+  bundle.scratch_tmp = scratch_ / "tmp";
+  bundle.scratch_run = scratch_ / "run";
+  bundle.network = target.spec_.network;
+  bundle.limits = workload.limits;
+  bundle.cgroups_path = "/armorbench/" + id_;
+  bundle.env = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
+  bundle.binds.push_back({workload.model_dir, "/run/models", true});
+  for (const PlantedFile& file : workload.planted) {
+    if (auto host = scratch_path(scratch_, file.sandbox_path)) {
+      write_file(*host, file.content, file.mode);
+    } else if (file.sandbox_path.rfind("/dev/", 0) == 0) {
+      const fs::path host = dir_.path() / "planted" / fs::path(file.sandbox_path).relative_path();
+      write_file(host, file.content, file.mode);
+      bundle.binds.push_back({host, file.sandbox_path, false});
+    } else {
+      throw harness_error("cannot plant " + file.sandbox_path + ": only /tmp, /run and /dev are "
+                          "writable in a runc sandbox");
+    }
+  }
+  const fs::path server = target.context_.data_dir / "harness" / "workload" / "model_server.py";
+  bundle.args = {"/usr/bin/python3",
+                 server.string(),
+                 "--model",
+                 "/run/models/" + workload.model_file,
+                 "--config",
+                 "/run/models/model.json",
+                 "--loader",
+                 to_string(workload.loader),
+                 "--socket",
+                 std::string("/run/") + kSocketDir + "/" + kSocketName};
+  write_bundle(dir_.path() / "bundle", bundle);
+
+  if (plan.mode != EnforcerMode::kOff || watch_exec) enforcer_ = &target.enforcer(plan);
+  create_container();
+}
+
+void RuncSandbox::create_container() {
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path pid_file = dir_.path() / "init.pid";
+  // `create` runs detached with pass-through stdio: the container's stdout and stderr are the
+  // pipes we hand to runc here, and they outlive the runc process.
+  Subprocess create(Subprocess::Spec{{target_.runtime_path_, "create", "--bundle",
+                                      (dir_.path() / "bundle").string(), "--pid-file",
+                                      pid_file.string(), id_},
+                                     Subprocess::Stdio::kCapture, Subprocess::Stdio::kCapture, {}});
+  stdout_ = create.take_stdout();
+  stderr_ = create.take_stderr();
+  auto status = create.wait_for(kRuntimeCommandTimeout);
+  created_ = true;  // from here on, teardown deletes the container whatever happened
+  if (!status || !status->exited_ok()) {
+    collect_stderr();
+    throw harness_error(target_.runtime_ + " create " + id_ + " failed (" +
+                        (status ? status->describe() : "timed out") + "): " + tail(server_log_));
+  }
+  timings_["create_ms"] = since(start).count();
+
+  std::ifstream pid_in(pid_file);
+  pid_in >> init_pid_;
+  if (init_pid_ <= 0) throw harness_error(target_.runtime_ + " create wrote no pid file");
+  cgroup_ = CgroupPaths::of_process(init_pid_);
+  if (cgroup_) info_.cgroup_id = cgroup_->unified_id();
+
+  if (enforcer_) {
+    if (!info_.cgroup_id)
+      throw environment_error("the container has no cgroup v2 directory to scope the enforcer to");
+    const auto scope_start = std::chrono::steady_clock::now();
+    enforcer_->scope(*info_.cgroup_id, cgroup_->unified(), init_pid_, watch_exec_);
+    timings_["enforcer_scope_ms"] = since(scope_start).count();
+    info_.enforcer_backend = enforcer_->backend();
+    info_.enforcer_location = "host kernel";
+  }
+
+  started_ = std::chrono::steady_clock::now();
+  runtime({"start", id_}, "start");
+  timings_["start_ms"] = since(started_).count();
+}
+
+void RuncSandbox::runtime(const std::vector<std::string>& args, const std::string& what) {
+  std::vector<std::string> argv{target_.runtime_path_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const CommandResult result = run_command(argv, kRuntimeCommandTimeout);
+  if (result.timed_out || !result.status.exited_ok())
+    throw harness_error(target_.runtime_ + " " + what + " " + id_ + " failed (" +
+                        (result.timed_out ? "timed out" : result.status.describe()) +
+                        "): " + tail(result.err));
+}
+
+ReadyResult RuncSandbox::wait_ready() {
+  ReadyResult result;
+  const auto deadline_left = [&] {
+    return std::max(milliseconds(0), ready_timeout_ - since(started_));
+  };
+  bool timed_out = false;
+  while (auto line = read_line(stdout_.get(), stdout_buffer_, deadline_left(), &timed_out)) {
+    auto message = nlohmann::json::parse(*line, nullptr, false);
+    if (message.is_discarded() || !message.is_object()) continue;  // the payload may print too
+    const std::string event = message.value("event", "");
+    if (event == "ready") {
+      result.ready = true;
+      result.ready_message = message;
+      break;
+    }
+    if (event == "load_failed") {
+      result.failure = "model load failed: " + message.value("error", "unknown error");
+      result.ready_message = message;
+      break;
+    }
+  }
+  result.elapsed = since(started_);
+  timings_["ready_ms"] = result.elapsed.count();
+  if (!result.ready && result.failure.empty()) {
+    if (timed_out) {
+      result.failure = "model server not ready within the timeout";
+    } else {
+      exit_ = wait_pid(init_pid_, kStopTimeout);
+      result.failure = "model server exited before it was ready (" +
+                       (exit_ ? exit_->describe() : std::string("status unknown")) + ")";
+    }
+  }
+  collect_stderr();
+  return result;
+}
+
+UniqueFd RuncSandbox::connect_inference() {
+  const fs::path socket_path = scratch_ / "run" / kSocketDir / kSocketName;
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (socket_path.string().size() >= sizeof address.sun_path)
+    throw harness_error("socket path too long: " + socket_path.string());
+  std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    throw harness_error("cannot connect to the model server at " + socket_path.string() + ": " +
+                        std::strerror(errno));
+  return fd;
+}
+
+std::optional<std::string> RuncSandbox::read_file(const std::string& sandbox_path) {
+  const auto host = scratch_path(scratch_, sandbox_path);
+  if (!host) return std::nullopt;
+  struct stat st {};
+  if (::lstat(host->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  std::ifstream in(*host, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+ExternalAttackOutcome RuncSandbox::run_external_attack(const ExternalAttack& attack) {
+  ExternalAttackOutcome outcome;
+  outcome.detail = {{"method", attack.method}, {"from", attack.from}};
+  const std::string tool = (target_.context_.bin_dir / "armorbench-memdump").string();
+  std::vector<std::string> dump{tool, "--pid", std::to_string(init_pid_), "--canary",
+                                attack.canary_hex, "--method", attack.method, "--json"};
+  CommandResult result;
+  if (attack.from == "host") {
+    result = run_command(dump, milliseconds(120'000));
+  } else {
+    // A sibling container that can see host pids and holds CAP_SYS_PTRACE: a privileged pod with
+    // hostPID on the same node. It has its own cgroup, so it is "outside" the model's container.
+    const std::string sibling_id = id_ + "-sibling";
+    ScopedDirectory sibling_dir(dir_.path() / "sibling");
+    fs::create_directories(sibling_dir.path() / "tmp");
+    fs::create_directories(sibling_dir.path() / "run");
+    BundleSpec bundle;
+    bundle.container_id = sibling_id;
+    bundle.rootfs = target_.rootfs();
+    bundle.scratch_tmp = sibling_dir.path() / "tmp";
+    bundle.scratch_run = sibling_dir.path() / "run";
+    bundle.host_pid_namespace = true;
+    bundle.extra_capabilities = {"CAP_SYS_PTRACE"};
+    bundle.cgroups_path = "/armorbench/" + sibling_id;
+    bundle.args = dump;
+    write_bundle(sibling_dir.path(), bundle);
+    result = run_command({target_.runtime_path_, "run", "--bundle", sibling_dir.path().string(),
+                          sibling_id},
+                         milliseconds(120'000));
+    run_command({target_.runtime_path_, "delete", "--force", sibling_id}, kRuntimeCommandTimeout);
+  }
+  outcome.ran = true;
+  outcome.status = result.status;
+  auto report = nlohmann::json::parse(result.out, nullptr, false);
+  if (!report.is_discarded()) outcome.detail["report"] = report;
+  outcome.detail["exit"] = result.status.describe();
+  if (!result.err.empty()) outcome.detail["stderr"] = tail(result.err, 1000);
+  outcome.objective_reached = !report.is_discarded() && report.value("found", false);
+  outcome.denied = result.status.signal != 0 || result.status.code == 2;
+  return outcome;
+}
+
+std::vector<nlohmann::json> RuncSandbox::enforcer_events() {
+  if (!enforcer_ || !info_.cgroup_id) return {};
+  return enforcer_->events_for(*info_.cgroup_id);
+}
+
+std::vector<std::string> RuncSandbox::executed_paths() {
+  if (!enforcer_ || !info_.cgroup_id || !watch_exec_) return {};
+  return enforcer_->executed_in(*info_.cgroup_id);
+}
+
+SandboxFinal RuncSandbox::stop() {
+  SandboxFinal final;
+  if (cgroup_) final.cgroup = cgroup_->read_stats();
+  if (created_) {
+    if (!exit_) {
+      // Graceful first (the server exits 0 on SIGTERM), so that a SIGKILL in the evidence can
+      // only have come from somewhere else (the enforcer, the OOM killer).
+      run_command({target_.runtime_path_, "kill", id_, "TERM"}, kRuntimeCommandTimeout);
+      exit_ = wait_pid(init_pid_, kGracefulStop);
+    }
+    if (!exit_) {
+      run_command({target_.runtime_path_, "kill", id_, "KILL"}, kRuntimeCommandTimeout);
+      exit_ = wait_pid(init_pid_, kStopTimeout);
+    }
+    delete_container();
+  }
+  final.workload_exit = exit_;
+  collect_stderr();
+  final.server_log = tail(server_log_);
+  return final;
+}
+
+void RuncSandbox::delete_container() {
+  if (!created_) return;
+  created_ = false;
+  if (enforcer_ && info_.cgroup_id) enforcer_->unscope(*info_.cgroup_id);
+  run_command({target_.runtime_path_, "delete", "--force", id_}, kRuntimeCommandTimeout);
+  if (init_pid_ > 0) ::waitpid(init_pid_, nullptr, WNOHANG);  // reap if it is our child
+}
+
+RuncSandbox::~RuncSandbox() {
+  try {
+    delete_container();
+  } catch (...) {
+    // Interrupted while deleting: the container id carries the run id for `armorbench gc`.
+  }
+}
+
+RuncTarget::RuncTarget(TargetSpec spec, TargetContext context)
+    : spec_(std::move(spec)), context_(std::move(context)) {
+  runtime_ = spec_.kind == TargetKind::kCrun ? "crun" : "runc";
+  runtime_path_ = find_executable(runtime_).value_or("");
+  if (!runtime_path_.empty()) {
+    const CommandResult version = run_command({runtime_path_, "--version"}, milliseconds(5000));
+    std::istringstream first_line(version.out);
+    std::string word1, word2, number;
+    first_line >> word1 >> word2 >> number;  // "runc version 1.1.5+ds1"
+    runtime_version_ = number;
+  }
+}
+
+RuncTarget::~RuncTarget() = default;
+
+std::optional<std::string> RuncTarget::unavailable_reason() {
+  if (runtime_path_.empty()) return runtime_ + " is not installed (not found on PATH)";
+  if (::geteuid() != 0) return runtime_ + " targets need root (containers, cgroups, mounts)";
+  return std::nullopt;
+}
+
+const fs::path& RuncTarget::rootfs() {
+  if (spec_.rootfs != "host") {
+    if (rootfs_dir_.empty()) rootfs_dir_ = fs::absolute(spec_.rootfs);
+    return rootfs_dir_;
+  }
+  if (!host_root_)
+    host_root_ = std::make_unique<HostRootBind>(context_.work_dir / ("rootfs-" + spec_.name));
+  return host_root_->path();
+}
+
+HostEnforcer& RuncTarget::enforcer(const EnforcementPlan& plan) {
+  auto& slot = enforcers_[plan.mode];
+  if (!slot) slot = std::make_unique<HostEnforcer>(plan, context_.events_dir / spec_.name);
+  return *slot;
+}
+
+std::unique_ptr<Sandbox> RuncTarget::launch(const WorkloadSpec& workload,
+                                            const EnforcementPlan& enforcement, bool watch_exec) {
+  return std::make_unique<RuncSandbox>(*this, workload, enforcement, watch_exec);
+}
+
+}  // namespace armorbench

@@ -1,0 +1,367 @@
+// Parsing and semantic validation of scenario files.
+#include "armorbench/harness/ScenarioLoader.h"
+
+#include <algorithm>
+#include <set>
+
+#include "armorbench/base/TomlTable.h"
+
+namespace armorbench {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int kMaxRequests = 100'000;
+
+bool valid_name(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+std::string checked_name(TomlTable& table) {
+  const std::string name = table.required_string("name");
+  if (!valid_name(name))
+    throw table.error_at("name", "name '" + name + "' may only use letters, digits, '.', '_', '-'");
+  return name;
+}
+
+// Resolves a path written in a scenario relative to the scenario's directory.
+fs::path resolve(const fs::path& scenario_file, const std::string& written) {
+  const fs::path p(written);
+  return p.is_absolute() ? p : (scenario_file.parent_path() / p).lexically_normal();
+}
+
+fs::path existing_regular_file(TomlTable& table, std::string_view key, const fs::path& file,
+                               const std::string& written) {
+  const fs::path resolved = resolve(file, written);
+  std::error_code ec;
+  const auto status = fs::status(resolved, ec);
+  if (ec || !fs::exists(status))
+    throw table.error_at(key, "file '" + written + "' does not exist (resolved to " +
+                                  resolved.string() + ")");
+  if (!fs::is_regular_file(status))
+    throw table.error_at(key, "'" + written + "' is not a regular file");
+  return resolved;
+}
+
+ResourceLimits parse_limits(TomlTable& table) {
+  ResourceLimits limits;
+  limits.cpus = table.number("cpus", 0.01, 1024);
+  limits.memory_bytes = table.size("memory");
+  if (limits.memory_bytes && *limits.memory_bytes < (16u << 20))
+    throw table.error_at("memory", "memory limit below 16MiB cannot run a model server");
+  limits.pids = table.integer("pids", 8, 1'000'000);
+  table.finish();
+  return limits;
+}
+
+TargetSpec parse_target(TomlTable& table, const fs::path& file) {
+  TargetSpec target;
+  target.where = table.location();
+  target.name = checked_name(table);
+  const std::string kind = table.choice("kind", {"runc", "crun", "kata", "cvm"}).value_or("");
+  if (kind.empty()) throw table.error_at("", "missing required key 'kind' (runc, crun, kata, cvm)");
+  target.kind = kind == "runc"   ? TargetKind::kRunc
+                : kind == "crun" ? TargetKind::kCrun
+                : kind == "kata" ? TargetKind::kKata
+                                 : TargetKind::kCvm;
+  if (auto rootfs = table.string("rootfs")) {
+    if (*rootfs != "host") {
+      const fs::path dir = resolve(file, *rootfs);
+      if (!fs::is_directory(dir))
+        throw table.error_at("rootfs", "rootfs must be \"host\" or an existing directory; '" +
+                                           *rootfs + "' is neither");
+      target.rootfs = dir.string();
+    }
+  }
+  if (auto network = table.choice("network", {"host", "none"}))
+    target.network = *network == "host" ? NetworkMode::kHost : NetworkMode::kNone;
+  if (auto limits = table.table("limits")) target.limits = parse_limits(*limits);
+
+  const bool is_vm = target.kind == TargetKind::kKata || target.kind == TargetKind::kCvm;
+  if (is_vm) {
+    if (auto memory = table.size("memory")) target.vm.memory_mib = *memory >> 20;
+    if (target.vm.memory_mib < 256)
+      throw table.error_at("memory", "a guest needs at least 256MiB to run the model server");
+    if (auto vcpus = table.integer("vcpus", 1, 64)) target.vm.vcpus = static_cast<int>(*vcpus);
+    if (auto accel = table.choice("accel", {"auto", "kvm", "tcg"})) target.vm.accel = *accel;
+    if (auto boot = table.duration("boot_timeout")) target.vm.boot_timeout = *boot;
+    if (target.kind == TargetKind::kCvm) {
+      auto security = table.choice("launch_security", {"sev", "sev-snp", "tdx"});
+      if (!security)
+        throw table.error_at("", "a cvm target needs launch_security = \"sev-snp\", \"tdx\" or \"sev\"");
+      target.vm.launch_security = *security;
+    }
+  }
+  table.finish();
+  return target;
+}
+
+EnforcerMode mode_from(const TomlTable& table, std::string_view key, const std::string& text) {
+  if (text == "off") return EnforcerMode::kOff;
+  if (text == "audit") return EnforcerMode::kAudit;
+  if (text == "block") return EnforcerMode::kBlock;
+  throw table.error_at(key, "unknown enforcer mode '" + text + "' (valid: off, audit, block)");
+}
+
+EnforcerSpec parse_enforcer(TomlTable& table, const fs::path& file) {
+  EnforcerSpec spec;
+  spec.where = table.location();
+  if (auto policies = table.strings("policies"))
+    for (const auto& policy : *policies)
+      spec.policies.push_back(existing_regular_file(table, "policies", file, policy));
+  if (auto modes = table.strings("modes")) {
+    if (modes->empty()) throw table.error_at("modes", "modes must name at least one mode");
+    spec.modes.clear();
+    for (const auto& text : *modes) {
+      const EnforcerMode mode = mode_from(table, "modes", text);
+      if (std::find(spec.modes.begin(), spec.modes.end(), mode) != spec.modes.end())
+        throw table.error_at("modes", "mode '" + text + "' is listed twice");
+      spec.modes.push_back(mode);
+    }
+  }
+  if (auto backend = table.choice("backend", {"auto", "tracepoint", "bpf-lsm"}))
+    spec.backend = *backend;
+  const bool enforcing = std::any_of(spec.modes.begin(), spec.modes.end(),
+                                     [](EnforcerMode m) { return m != EnforcerMode::kOff; });
+  if (enforcing && spec.policies.empty())
+    throw table.error_at("modes", "modes audit and block need at least one file in 'policies'");
+  table.finish();
+  return spec;
+}
+
+ModelSpec parse_model(TomlTable& table, const fs::path& file) {
+  ModelSpec model;
+  model.where = table.location();
+  auto generator = table.choice("generator", {"mlp"});
+  auto written = table.string("file");
+  if (generator && written)
+    throw table.error_at("file", "a model is either generated ('generator') or a file, not both");
+  if (written) {
+    model.file = existing_regular_file(table, "file", file, *written);
+    model.generator.clear();
+  }
+  if (auto layers = table.integers("layers", 1, 16384)) {
+    if (layers->size() < 2)
+      throw table.error_at("layers", "layers needs at least an input and an output size");
+    if (written) throw table.error_at("layers", "'layers' applies to generated models only");
+    model.layers.assign(layers->begin(), layers->end());
+  }
+  table.finish();
+  return model;
+}
+
+ObjectiveSpec parse_objective(TomlTable& table) {
+  ObjectiveSpec objective;
+  objective.where = table.location();
+  const auto type = table.choice("type", {"file_created", "connect", "exec", "canary_found"});
+  if (!type)
+    throw table.error_at("", "missing required key 'type' (file_created, connect, exec, canary_found)");
+  if (*type == "file_created") {
+    objective.kind = ObjectiveKind::kFileCreated;
+    objective.path = table.required_string("path");
+    objective.contains = table.string("contains").value_or("");
+  } else if (*type == "connect") {
+    objective.kind = ObjectiveKind::kConnect;
+    objective.host = table.string("host").value_or("127.0.0.1");
+    objective.port = static_cast<int>(table.integer("port", 1, 65535).value_or(0));
+    if (objective.port == 0) throw table.error_at("", "a connect objective needs 'port'");
+  } else if (*type == "exec") {
+    objective.kind = ObjectiveKind::kExec;
+    objective.path = table.required_string("path");
+  } else {
+    objective.kind = ObjectiveKind::kCanaryFound;
+  }
+  if ((objective.kind == ObjectiveKind::kFileCreated || objective.kind == ObjectiveKind::kExec) &&
+      objective.path.front() != '/')
+    throw table.error_at("path", "objective path must be absolute (inside the sandbox)");
+  table.finish();
+  return objective;
+}
+
+AttackSpec parse_attack(TomlTable& table) {
+  AttackSpec attack;
+  attack.where = table.location();
+  const auto kind = table.choice("kind", {"pickle-injection", "cryptominer", "memory-dump",
+                                          "secret-exfiltration", "cuda-abuse", "fork-bomb",
+                                          "memory-hog", "custom"});
+  if (!kind) throw table.error_at("", "missing required key 'kind'");
+  if (*kind == "pickle-injection") {
+    attack.kind = AttackKind::kPickleInjection;
+    const auto gadget =
+        table.choice("gadget", {"os.system", "subprocess.Popen", "builtins.exec", "os.execv"});
+    if (!gadget) throw table.error_at("", "pickle-injection needs 'gadget'");
+    attack.gadget = *gadget;
+    attack.format = table.choice("format", {"pt", "pickle"}).value_or("pt");
+    if (attack.gadget == "builtins.exec")
+      attack.action = table.choice("action", {"connect", "marker"}).value_or("connect");
+  } else if (*kind == "cryptominer") {
+    attack.kind = AttackKind::kCryptominer;
+  } else if (*kind == "memory-dump") {
+    attack.kind = AttackKind::kMemoryDump;
+    const auto method =
+        table.choice("method", {"process_vm_readv", "proc_mem", "ptrace", "core_dump"});
+    if (!method) throw table.error_at("", "memory-dump needs 'method'");
+    attack.method = *method;
+    attack.from = table.choice("from", {"host", "sibling"}).value_or("host");
+  } else if (*kind == "secret-exfiltration") {
+    attack.kind = AttackKind::kSecretExfiltration;
+  } else if (*kind == "cuda-abuse") {
+    attack.kind = AttackKind::kCudaAbuse;
+  } else if (*kind == "fork-bomb") {
+    attack.kind = AttackKind::kForkBomb;
+  } else if (*kind == "memory-hog") {
+    attack.kind = AttackKind::kMemoryHog;
+  } else {
+    attack.kind = AttackKind::kCustom;
+    auto objective = table.table("objective");
+    if (!objective) throw table.error_at("", "a custom attack must declare its 'objective'");
+    attack.objective = parse_objective(*objective);
+  }
+  table.finish();
+  return attack;
+}
+
+std::map<EnforcerMode, Verdict> parse_expect(TomlTable& table) {
+  std::map<EnforcerMode, Verdict> expect;
+  for (const char* key : {"off", "audit", "block"}) {
+    auto text = table.choice(key, {"allowed", "disrupted", "blocked", "detected", "reached",
+                                   "invalid", "not-run"});
+    if (text) expect[mode_from(table, key, key)] = *verdict_from_string(*text);
+  }
+  table.finish();
+  return expect;
+}
+
+CaseSpec parse_case(TomlTable& table, const fs::path& file) {
+  CaseSpec c;
+  c.where = table.location();
+  c.name = checked_name(table);
+  c.description = table.string("description").value_or("");
+  if (auto model = table.table("model")) c.model = parse_model(*model, file);
+  if (auto loader = table.choice("loader", {"torch", "torch-weights-only", "safetensors", "pickle"}))
+    c.loader = *loader == "torch"                ? Loader::kTorch
+               : *loader == "torch-weights-only" ? Loader::kTorchWeightsOnly
+               : *loader == "safetensors"        ? Loader::kSafetensors
+                                                 : Loader::kPickle;
+  if (auto attack = table.table("attack")) c.attack = parse_attack(*attack);
+  if (auto requests = table.integer("requests", 1, kMaxRequests))
+    c.requests = static_cast<int>(*requests);
+  if (auto warmup = table.integer("warmup", 0, kMaxRequests)) c.warmup = static_cast<int>(*warmup);
+  if (auto timeout = table.duration("timeout")) c.timeout = *timeout;
+  if (c.timeout.count() == 0) throw table.error_at("timeout", "timeout must be positive");
+  if (auto settle = table.duration("settle")) c.settle = *settle;
+  if (auto requires_features = table.strings("requires")) {
+    for (const auto& feature : *requires_features) {
+      const auto& known = known_features();
+      if (std::find(known.begin(), known.end(), feature) == known.end()) {
+        std::string message = "unknown feature '" + feature + "' in requires";
+        const std::string suggestion = closest_match(feature, known);
+        if (!suggestion.empty()) message += "; did you mean '" + suggestion + "'?";
+        throw table.error_at("requires", message);
+      }
+    }
+    c.requires_features = *requires_features;
+  }
+  if (auto expect = table.table("expect")) c.expect = parse_expect(*expect);
+
+  if (c.attack.kind == AttackKind::kCustom && !c.model.file)
+    throw table.error_at("attack", "a custom attack runs a model file: set model = { file = ... }");
+  if (c.model.file && c.loader == Loader::kSafetensors &&
+      c.model.file->extension() != ".safetensors")
+    throw table.error_at("loader", "loader 'safetensors' needs a .safetensors model file");
+  table.finish();
+  return c;
+}
+
+GateSpec parse_gate(TomlTable& table) {
+  GateSpec gate;
+  gate.where = table.location();
+  gate.min_block_rate = table.number("min_block_rate", 0, 1);
+  gate.min_detection_rate = table.number("min_detection_rate", 0, 1);
+  gate.max_false_positive_rate = table.number("max_false_positive_rate", 0, 1);
+  gate.max_invalid = table.integer("max_invalid", 0, 1'000'000);
+  table.finish();
+  return gate;
+}
+
+}  // namespace
+
+const std::vector<std::string>& known_features() {
+  static const std::vector<std::string> features{
+      "root", "runc", "crun", "bpf", "bpf-lsm", "libvirt", "kvm", "sev", "sev-snp", "tdx"};
+  return features;
+}
+
+Scenario load_scenario(const fs::path& file) {
+  const toml::table root = parse_toml_file(file.string());
+  auto file_name = std::make_shared<const std::string>(file.string());
+  TomlTable top(root, file_name, "scenario file");
+
+  Scenario scenario;
+  scenario.file = file;
+  auto header = top.table("scenario");
+  if (!header) throw top.error_at("", "missing [scenario] table (with at least name = \"...\")");
+  scenario.name = checked_name(*header);
+  scenario.description = header->string("description").value_or("");
+  scenario.controls = header->strings("controls").value_or(std::vector<std::string>{});
+  header->finish();
+
+  std::set<std::string> seen;
+  for (TomlTable& table : top.tables("target")) {
+    TargetSpec target = parse_target(table, file);
+    if (!seen.insert(target.name).second)
+      throw table.error_at("name", "target name '" + target.name + "' is used twice");
+    scenario.targets.push_back(std::move(target));
+  }
+  if (scenario.targets.empty())
+    throw top.error_at("", "a scenario needs at least one [[target]]");
+
+  if (auto enforcer = top.table("enforcer")) scenario.enforcer = parse_enforcer(*enforcer, file);
+
+  seen.clear();
+  for (TomlTable& table : top.tables("case")) {
+    CaseSpec c = parse_case(table, file);
+    if (!seen.insert(c.name).second)
+      throw table.error_at("name", "case name '" + c.name + "' is used twice");
+    scenario.cases.push_back(std::move(c));
+  }
+  if (scenario.cases.empty()) throw top.error_at("", "a scenario needs at least one [[case]]");
+
+  if (auto gate = top.table("gate")) scenario.gate = parse_gate(*gate);
+  top.finish();
+  return scenario;
+}
+
+std::vector<Scenario> load_scenarios(const std::vector<std::string>& paths) {
+  std::vector<fs::path> files;
+  for (const std::string& written : paths) {
+    std::error_code ec;
+    const fs::path path(written);
+    if (fs::is_directory(path, ec)) {
+      std::vector<fs::path> found;
+      for (const auto& entry : fs::directory_iterator(path))
+        if (entry.is_regular_file() && entry.path().extension() == ".toml")
+          found.push_back(entry.path());
+      std::sort(found.begin(), found.end());
+      if (found.empty()) throw input_error("no *.toml scenario files in directory " + written);
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::exists(path, ec)) {
+      files.push_back(path);
+    } else {
+      throw input_error("scenario path '" + written + "' does not exist");
+    }
+  }
+  std::vector<Scenario> scenarios;
+  std::set<std::string> names;
+  for (const fs::path& file : files) {
+    Scenario scenario = load_scenario(file);
+    if (!names.insert(scenario.name).second)
+      throw input_error("scenario name '" + scenario.name + "' is used by two files",
+                        SourceLocation{file.string(), 0, 0});
+    scenarios.push_back(std::move(scenario));
+  }
+  return scenarios;
+}
+
+}  // namespace armorbench

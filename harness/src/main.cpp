@@ -1,0 +1,225 @@
+// The armorbench CLI: run, validate, list, doctor, version (README "CLI reference").
+// Errors are caught here, once, and mapped to the documented exit codes.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "armorbench/base/Error.h"
+#include "armorbench/base/Interrupt.h"
+#include "armorbench/harness/Doctor.h"
+#include "armorbench/harness/Orchestrator.h"
+#include "armorbench/harness/ScenarioLoader.h"
+#include "armorbench/reports/Reports.h"
+
+namespace armorbench {
+namespace {
+namespace fs = std::filesystem;
+
+constexpr int kInterruptedExit = 130;
+
+const char* kUsage = R"(usage: armorbench <command> [options]
+
+commands:
+  run PATH... [--out DIR] [--filter GLOB] [--target NAME] [--format LIST] [--keep-work]
+      run every case x target x enforcer mode of the scenario files (a directory means all
+      *.toml in it); writes results.json, results.jsonl, junit.xml, summary.md to --out
+      (default out/). --format picks from json,junit,markdown (default: all).
+  validate PATH...   check scenario files (syntax and semantics) without running anything
+  list PATH...       print the case runs a `run` would execute, in order
+  doctor [--json]    probe this host: root, runtimes, BPF program types, tracefs, cgroup v2,
+                     libvirt, KVM, SEV/SEV-SNP/TDX
+  version            print the version
+
+exit codes: 0 all gates pass, 1 a gate failed, 2 harness error, 3 nothing could run on this
+host, 4 usage or invalid input, 130 interrupted
+)";
+
+struct Arguments {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;
+  std::set<std::string> flags;
+};
+
+// Parses "--name value" options and "--flag" flags; anything else unknown is a usage error.
+Arguments parse_arguments(int argc, char** argv, int first, const std::set<std::string>& valued,
+                          const std::set<std::string>& flags) {
+  Arguments args;
+  for (int i = first; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word.rfind("--", 0) != 0) {
+      args.positional.push_back(word);
+      continue;
+    }
+    std::string value;
+    if (auto eq = word.find('='); eq != std::string::npos) {
+      value = word.substr(eq + 1);
+      word = word.substr(0, eq);
+      if (!valued.count(word)) throw input_error("option " + word + " takes no value");
+      args.options[word] = value;
+      continue;
+    }
+    if (flags.count(word)) {
+      args.flags.insert(word);
+    } else if (valued.count(word)) {
+      if (i + 1 >= argc) throw input_error("option " + word + " needs a value");
+      args.options[word] = argv[++i];
+    } else {
+      throw input_error("unknown option " + word + " (see armorbench help)");
+    }
+  }
+  return args;
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, separator))
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+fs::path self_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
+}
+
+fs::path data_dir() {
+  if (const char* env = std::getenv("ARMORBENCH_DATA_DIR")) return env;
+  return ARMORBENCH_DATA_DIR;
+}
+
+std::string run_label(const PlannedRun& run) {
+  return run.scenario->name + "/" + run.case_spec->name + " [" + run.target->name + "/" +
+         to_string(run.mode) + "]";
+}
+
+int command_run(int argc, char** argv) {
+  const Arguments args = parse_arguments(argc, argv, 2,
+                                         {"--out", "--filter", "--target", "--format"},
+                                         {"--keep-work"});
+  if (args.positional.empty()) throw input_error("run needs at least one scenario file or directory");
+  std::vector<std::string> formats = reports::known_formats();
+  if (auto it = args.options.find("--format"); it != args.options.end()) {
+    formats = split(it->second, ',');
+    for (const std::string& format : formats) {
+      const auto& known = reports::known_formats();
+      if (std::find(known.begin(), known.end(), format) == known.end())
+        throw input_error("unknown format '" + format + "' (known: json, junit, markdown)");
+    }
+  }
+  const std::vector<Scenario> scenarios = load_scenarios(args.positional);
+
+  RunOptions options;
+  options.out_dir = args.options.count("--out") ? args.options.at("--out") : "out";
+  if (args.options.count("--filter")) options.filter = args.options.at("--filter");
+  if (args.options.count("--target")) options.target = args.options.at("--target");
+  options.data_dir = data_dir();
+  options.bin_dir = self_dir();
+  options.keep_work = args.flags.count("--keep-work") > 0;
+
+  const bool tty = ::isatty(STDERR_FILENO);
+  ProgressSink progress;
+  progress.started = [&](std::size_t i, std::size_t total, const PlannedRun& run) {
+    if (tty)
+      std::fprintf(stderr, "\r\033[K[%zu/%zu] %s running...", i + 1, total, run_label(run).c_str());
+  };
+  progress.finished = [&](std::size_t i, std::size_t total, const CaseResult& result) {
+    std::fprintf(stderr, "%s[%zu/%zu] %s %s (%.1fs)%s%s\n", tty ? "\r\033[K" : "", i + 1, total,
+                 result.id().c_str(), to_string(result.verdict).c_str(), result.duration_s,
+                 result.passed() || result.verdict == Verdict::kNotRun ? "" : " UNEXPECTED: ",
+                 result.passed() || result.verdict == Verdict::kNotRun ? "" : result.reason.c_str());
+  };
+
+  const RunResults results = run_matrix(scenarios, options, progress);
+  reports::write_reports(results, options.out_dir, formats);
+  std::cout << reports::summary_table(results);
+  std::cout << "results: " << (options.out_dir / "results.json").string() << "\n";
+  return static_cast<int>(results.exit_code);
+}
+
+int command_validate(int argc, char** argv) {
+  const Arguments args = parse_arguments(argc, argv, 2, {}, {});
+  if (args.positional.empty()) throw input_error("validate needs a scenario file or directory");
+  const std::vector<Scenario> scenarios = load_scenarios(args.positional);
+  std::size_t cases = 0;
+  for (const Scenario& s : scenarios) cases += s.cases.size();
+  std::cout << "ok: " << scenarios.size() << " scenario(s), " << cases << " case(s), "
+            << plan_runs(scenarios, std::nullopt, std::nullopt).size() << " case run(s)\n";
+  return 0;
+}
+
+int command_list(int argc, char** argv) {
+  const Arguments args = parse_arguments(argc, argv, 2, {"--filter", "--target"}, {});
+  if (args.positional.empty()) throw input_error("list needs a scenario file or directory");
+  const std::vector<Scenario> scenarios = load_scenarios(args.positional);
+  std::optional<std::string> filter, target;
+  if (args.options.count("--filter")) filter = args.options.at("--filter");
+  if (args.options.count("--target")) target = args.options.at("--target");
+  for (const PlannedRun& run : plan_runs(scenarios, filter, target))
+    std::cout << run_label(run) << (run.implicit_control ? "  (positive control)" : "") << "  "
+              << "expect " << to_string(expected_verdict(*run.case_spec, run.mode)) << "\n";
+  return 0;
+}
+
+int command_doctor(int argc, char** argv) {
+  const Arguments args = parse_arguments(argc, argv, 2, {}, {"--json"});
+  const HostFacts facts = probe_host(HostProbeOptions{});
+  if (args.flags.count("--json"))
+    std::cout << facts.to_json().dump(2) << "\n";
+  else
+    std::cout << facts.table();
+  return 0;
+}
+
+int dispatch(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return static_cast<int>(ExitCode::kInvalidInput);
+  }
+  const std::string command = argv[1];
+  if (command == "run") return command_run(argc, argv);
+  if (command == "validate") return command_validate(argc, argv);
+  if (command == "list") return command_list(argc, argv);
+  if (command == "doctor") return command_doctor(argc, argv);
+  if (command == "version" || command == "--version") {
+    std::cout << "armorbench " << ARMORBENCH_VERSION << "\n";
+    return 0;
+  }
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  throw input_error("unknown command '" + command + "' (see armorbench help)");
+}
+
+}  // namespace
+}  // namespace armorbench
+
+int main(int argc, char** argv) {
+  using namespace armorbench;
+  install_interrupt_handlers();
+  try {
+    return dispatch(argc, argv);
+  } catch (const Interrupted&) {
+    std::cerr << "armorbench: interrupted; every container, VM, BPF link and mount of this run "
+                 "was removed; finished cases are in results.jsonl\n";
+    return kInterruptedExit;
+  } catch (const Error& e) {
+    std::cerr << "armorbench: " << (e.kind() == ErrorKind::kInput ? "error: " : "") << e.describe()
+              << "\n";
+    return static_cast<int>(exit_code_for(e.kind()));
+  } catch (const std::exception& e) {
+    std::cerr << "armorbench: internal error: " << e.what() << "\n";
+    return static_cast<int>(ExitCode::kHarnessError);
+  }
+}

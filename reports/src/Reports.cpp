@@ -1,0 +1,187 @@
+// JUnit XML, Markdown summary and the terminal table.
+#include "armorbench/reports/Reports.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+namespace armorbench::reports {
+namespace {
+
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        // XML 1.0 forbids most control characters even when escaped.
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') out += "?";
+        else out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string markdown_cell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+std::string rate(const std::optional<double>& value) {
+  if (!value) return "-";
+  char text[16];
+  std::snprintf(text, sizeof text, "%.2f", *value);
+  return text;
+}
+
+std::string seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", s);
+  return text;
+}
+
+std::string latency_cell(const CaseResult& c) {
+  if (!c.latency || c.latency->count == 0) return "-";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.0f / %.0f", c.latency->p50_us, c.latency->p99_us);
+  return text;
+}
+
+}  // namespace
+
+const std::vector<std::string>& known_formats() {
+  static const std::vector<std::string> formats{"json", "junit", "markdown"};
+  return formats;
+}
+
+std::string junit_xml(const RunResults& results) {
+  std::map<std::string, std::vector<const CaseResult*>> by_scenario;
+  std::vector<std::string> order;
+  for (const CaseResult& c : results.cases) {
+    if (!by_scenario.count(c.scenario)) order.push_back(c.scenario);
+    by_scenario[c.scenario].push_back(&c);
+  }
+  int total = 0, failures = 0, errors = 0, skipped = 0;
+  double time = 0;
+  std::ostringstream suites;
+  for (const std::string& scenario : order) {
+    int s_failures = 0, s_errors = 0, s_skipped = 0;
+    double s_time = 0;
+    std::ostringstream cases;
+    for (const CaseResult* c : by_scenario[scenario]) {
+      s_time += c->duration_s;
+      cases << "    <testcase name=\"" << xml_escape(c->case_name + " [" + c->target + "/" +
+                                                     to_string(c->mode) + "]")
+            << "\" classname=\"" << xml_escape(scenario) << "\" file=\""
+            << xml_escape(c->scenario_file) << "\" line=\"" << c->where.line << "\" time=\""
+            << seconds(c->duration_s) << "\">\n";
+      const std::string message = "verdict " + to_string(c->verdict) + ", expected " +
+                                  to_string(c->expected) + ": " + c->reason;
+      if (c->verdict == Verdict::kNotRun) {
+        ++s_skipped;
+        cases << "      <skipped message=\"" << xml_escape("not run: " + c->reason) << "\"/>\n";
+      } else if (c->verdict == Verdict::kError) {
+        ++s_errors;
+        cases << "      <error message=\"" << xml_escape(c->reason) << "\" type=\"error\"/>\n";
+      } else if (!c->passed()) {
+        ++s_failures;
+        cases << "      <failure message=\"" << xml_escape(message) << "\" type=\""
+              << to_string(c->verdict) << "\"/>\n";
+      }
+      std::ostringstream out;
+      out << "verdict: " << to_string(c->verdict) << "\nreason: " << c->reason << "\n";
+      for (const Evidence& e : c->evidence) out << "- [" << e.kind << "] " << e.summary << "\n";
+      cases << "      <system-out>" << xml_escape(out.str()) << "</system-out>\n"
+            << "    </testcase>\n";
+    }
+    const int s_total = static_cast<int>(by_scenario[scenario].size());
+    suites << "  <testsuite name=\"" << xml_escape(scenario) << "\" tests=\"" << s_total
+           << "\" failures=\"" << s_failures << "\" errors=\"" << s_errors << "\" skipped=\""
+           << s_skipped << "\" time=\"" << seconds(s_time) << "\">\n"
+           << cases.str() << "  </testsuite>\n";
+    total += s_total;
+    failures += s_failures;
+    errors += s_errors;
+    skipped += s_skipped;
+    time += s_time;
+  }
+  std::ostringstream xml;
+  xml << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      << "<testsuites name=\"armorbench\" tests=\"" << total << "\" failures=\"" << failures
+      << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\"" << seconds(time)
+      << "\">\n"
+      << suites.str() << "</testsuites>\n";
+  return xml.str();
+}
+
+std::string summary_table(const RunResults& results) {
+  std::ostringstream out;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-14s %-6s %7s %7s %7s %7s %7s %7s %10s %10s %8s\n", "target",
+                "mode", "attacks", "blocked", "detect", "reached", "invalid", "benign",
+                "block_rate", "detect_rt", "fp_rate");
+  out << line;
+  for (const ModeSummary& s : results.summary) {
+    std::snprintf(line, sizeof line, "%-14s %-6s %7d %7d %7d %7d %7d %7d %10s %10s %8s\n",
+                  s.target.c_str(), to_string(s.mode).c_str(), s.attacks, s.blocked, s.detected,
+                  s.reached, s.invalid, s.benign, rate(s.block_rate).c_str(),
+                  rate(s.detection_rate).c_str(), rate(s.false_positive_rate).c_str());
+    out << line;
+  }
+  for (const GateResult& g : results.gates)
+    if (!g.passed) out << "GATE FAILED " << g.scenario << " " << g.gate << ": " << g.detail << "\n";
+  return out.str();
+}
+
+std::string summary_markdown(const RunResults& results) {
+  std::ostringstream md;
+  md << "# ArmorBench results\n\n"
+     << "Run `" << results.run.value("id", "") << "`, " << results.run.value("started", "")
+     << " to " << results.run.value("finished", "") << ", exit code "
+     << static_cast<int>(results.exit_code) << ".\n\n## Summary per target and enforcer mode\n\n"
+     << "| target | mode | attacks | blocked | detected | reached | invalid | benign | disrupted | "
+        "block rate | detection rate | false-positive rate |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const ModeSummary& s : results.summary)
+    md << "| " << s.target << " | " << to_string(s.mode) << " | " << s.attacks << " | "
+       << s.blocked << " | " << s.detected << " | " << s.reached << " | " << s.invalid << " | "
+       << s.benign << " | " << s.disrupted << " | " << rate(s.block_rate) << " | "
+       << rate(s.detection_rate) << " | " << rate(s.false_positive_rate) << " |\n";
+  md << "\n## Gates\n\n| scenario | gate | result | detail |\n|---|---|---|---|\n";
+  for (const GateResult& g : results.gates)
+    md << "| " << g.scenario << " | " << g.gate << " | " << (g.passed ? "pass" : "**FAIL**")
+       << " | " << markdown_cell(g.detail) << " |\n";
+  md << "\n## Cases\n\n| case | target | mode | verdict | expected | backend | p50/p99 us | reason "
+        "|\n|---|---|---|---|---|---|---|---|\n";
+  for (const CaseResult& c : results.cases)
+    md << "| " << c.scenario << "/" << c.case_name << " | " << c.target << " | "
+       << to_string(c.mode) << " | " << (c.passed() ? "" : "**") << to_string(c.verdict)
+       << (c.passed() ? "" : "**") << " | " << to_string(c.expected) << " | "
+       << c.enforcer.value("backend", "") << " | " << latency_cell(c) << " | "
+       << markdown_cell(c.reason) << " |\n";
+  return md.str();
+}
+
+void write_reports(const RunResults& results, const std::filesystem::path& out_dir,
+                   const std::vector<std::string>& formats) {
+  std::filesystem::create_directories(out_dir);
+  auto wants = [&](const std::string& format) {
+    return std::find(formats.begin(), formats.end(), format) != formats.end();
+  };
+  if (wants("json")) write_file_atomically(out_dir / "results.json", results.to_json().dump(2) + "\n");
+  if (wants("junit")) write_file_atomically(out_dir / "junit.xml", junit_xml(results));
+  if (wants("markdown")) write_file_atomically(out_dir / "summary.md", summary_markdown(results));
+}
+
+}  // namespace armorbench::reports
