@@ -170,7 +170,12 @@ RuncSandbox::RuncSandbox(RuncTarget& target, const WorkloadSpec& workload,
   write_bundle(dir_.path() / "bundle", bundle);
 
   if (plan.mode != EnforcerMode::kOff || watch_exec) enforcer_ = &target.enforcer(plan);
-  create_container();
+  try {
+    create_container();
+  } catch (...) {
+    delete_container();  // the destructor does not run for a constructor that throws
+    throw;
+  }
 }
 
 void RuncSandbox::create_container() {
@@ -314,6 +319,7 @@ ExternalAttackOutcome RuncSandbox::run_external_attack(const ExternalAttack& att
     result = run_command({target_.runtime_path_, "run", "--bundle", sibling_dir.path().string(),
                           sibling_id},
                          milliseconds(120'000));
+    InterruptShield shield;
     run_command({target_.runtime_path_, "delete", "--force", sibling_id}, kRuntimeCommandTimeout);
   }
   outcome.ran = true;
@@ -338,6 +344,7 @@ std::vector<std::string> RuncSandbox::executed_paths() {
 }
 
 SandboxFinal RuncSandbox::stop() {
+  InterruptShield shield;
   SandboxFinal final;
   if (cgroup_) final.cgroup = cgroup_->read_stats();
   if (created_) {
@@ -361,6 +368,7 @@ SandboxFinal RuncSandbox::stop() {
 
 void RuncSandbox::delete_container() {
   if (!created_) return;
+  InterruptShield shield;
   created_ = false;
   if (enforcer_ && info_.cgroup_id) enforcer_->unscope(*info_.cgroup_id);
   run_command({target_.runtime_path_, "delete", "--force", id_}, kRuntimeCommandTimeout);

@@ -296,7 +296,7 @@ const std::vector<std::string>& known_features() {
 Scenario load_scenario(const fs::path& file) {
   const toml::table root = parse_toml_file(file.string());
   auto file_name = std::make_shared<const std::string>(file.string());
-  TomlTable top(root, file_name, "scenario file");
+  TomlTable top(root, file_name, "");
 
   Scenario scenario;
   scenario.file = file;

@@ -17,6 +17,7 @@ namespace {
 
 int g_event_fd = -1;                   // written from the signal handler
 std::atomic<int> g_signals_seen{0};
+thread_local int t_shield_depth = 0;          // > 0 while tearing down
 
 void on_signal(int signo) {
   if (g_signals_seen.fetch_add(1) >= 1) _exit(128 + signo);  // second signal: leave now
@@ -41,12 +42,15 @@ int interrupt_fd() { return g_event_fd; }
 bool interrupted() { return g_signals_seen.load() > 0; }
 
 void check_interrupted() {
-  if (interrupted()) throw Interrupted();
+  if (interrupted() && t_shield_depth == 0) throw Interrupted();
 }
+
+InterruptShield::InterruptShield() { ++t_shield_depth; }
+InterruptShield::~InterruptShield() { --t_shield_depth; }
 
 int poll_interruptible(pollfd* fds, unsigned long count, std::chrono::milliseconds timeout) {
   std::vector<pollfd> all(fds, fds + count);
-  if (g_event_fd >= 0) all.push_back({g_event_fd, POLLIN, 0});
+  if (g_event_fd >= 0 && t_shield_depth == 0) all.push_back({g_event_fd, POLLIN, 0});
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     check_interrupted();

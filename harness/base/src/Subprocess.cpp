@@ -81,8 +81,11 @@ Subprocess::Subprocess(const Spec& spec) {
   bp::pipe err_pipe(-1, err_write.get());
 
   const std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
+  // A bare name is looked up on PATH, like a shell would (bp::exe takes a path).
+  std::string exe = spec.argv[0];
+  if (exe.find('/') == std::string::npos) exe = find_executable(exe).value_or(exe);
   std::error_code ec;
-  bp::child child(bp::exe = spec.argv[0], bp::args = args, bp::std_in < bp::null,
+  bp::child child(bp::exe = exe, bp::args = args, bp::std_in < bp::null,
                   bp::std_out > out_pipe, bp::std_err > err_pipe, child_env,
                   bp::extend::on_exec_setup = [](auto&) {
                     // Nothing of ours leaks into the child: every fd above stdio closes at exec.

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 namespace armorbench {
 namespace {
@@ -88,7 +89,8 @@ SourceLocation TomlTable::location_of(std::string_view key) const {
 }
 
 Error TomlTable::error_at(std::string_view key, const std::string& message) const {
-  return input_error(context_ + ": " + message, key.empty() ? location() : location_of(key));
+  return input_error(context_.empty() ? message : context_ + ": " + message,
+                     key.empty() ? location() : location_of(key));
 }
 
 Error TomlTable::type_error(std::string_view key, std::string_view expected) const {
@@ -143,10 +145,11 @@ std::optional<double> TomlTable::number(std::string_view key, double min, double
   if (!node) return std::nullopt;
   if (!node->is_number()) throw type_error(key, "a number");
   const double value = *node->value<double>();
-  if (!(value >= min && value <= max))
-    throw error_at(key, "'" + std::string(key) + "' = " + std::to_string(value) +
-                            " is out of range [" + std::to_string(min) + ", " +
-                            std::to_string(max) + "]");
+  if (!(value >= min && value <= max)) {
+    char text[128];
+    std::snprintf(text, sizeof text, "' = %g is out of range [%g, %g]", value, min, max);
+    throw error_at(key, "'" + std::string(key) + text);
+  }
   return value;
 }
 
@@ -228,7 +231,8 @@ std::optional<TomlTable> TomlTable::table(std::string_view key) {
   if (!node) return std::nullopt;
   const toml::table* sub = node->as_table();
   if (!sub) throw type_error(key, "a table");
-  return TomlTable(*sub, file_, context_ + "." + std::string(key));
+  return TomlTable(*sub, file_,
+                   context_.empty() ? "[" + std::string(key) + "]" : context_ + "." + std::string(key));
 }
 
 std::vector<TomlTable> TomlTable::tables(std::string_view key) {
@@ -256,7 +260,8 @@ void TomlTable::finish() const {
     std::string message = "unknown key '" + name + "'";
     const std::string suggestion = closest_match(name, known_keys_);
     if (!suggestion.empty()) message += "; did you mean '" + suggestion + "'?";
-    throw input_error(context_ + ": " + message, make_location(*file_, key.source()));
+    throw input_error(context_.empty() ? message : context_ + ": " + message,
+                      make_location(*file_, key.source()));
   }
 }
 

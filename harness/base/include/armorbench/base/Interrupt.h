@@ -24,6 +24,16 @@ bool interrupted();
 // Throws Interrupted when a signal arrived.
 void check_interrupted();
 
+// While one exists on this thread, waits ignore the interrupt: teardown (deleting a container,
+// destroying a VM) must run to completion after the signal that started it.
+class InterruptShield {
+ public:
+  InterruptShield();
+  ~InterruptShield();
+  InterruptShield(const InterruptShield&) = delete;
+  InterruptShield& operator=(const InterruptShield&) = delete;
+};
+
 // poll() on fds plus the interrupt fd; throws Interrupted. Returns poll's result for `fds`.
 int poll_interruptible(pollfd* fds, unsigned long count, std::chrono::milliseconds timeout);
 

@@ -1,0 +1,168 @@
+// Results: statistics, summaries and rates, gates, exit codes, and the schema of results.json.
+#include "armorbench/harness/Results.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace armorbench {
+namespace {
+
+CaseResult result(const std::string& target, EnforcerMode mode, AttackKind attack, Verdict verdict,
+                  Verdict expected) {
+  CaseResult r;
+  r.scenario = "s";
+  r.case_name = "c";
+  r.target = target;
+  r.mode = mode;
+  r.attack = attack;
+  r.verdict = verdict;
+  r.expected = expected;
+  return r;
+}
+
+TEST(LatencyStats, PercentilesInterpolateLikeNumpy) {
+  const LatencyStats s = LatencyStats::from_samples({5, 1, 4, 2, 3});
+  EXPECT_EQ(s.count, 5u);
+  EXPECT_DOUBLE_EQ(s.min_us, 1);
+  EXPECT_DOUBLE_EQ(s.max_us, 5);
+  EXPECT_DOUBLE_EQ(s.p50_us, 3);
+  EXPECT_DOUBLE_EQ(s.p95_us, 4.8);  // numpy.percentile([1..5], 95) == 4.8
+  EXPECT_DOUBLE_EQ(s.mean_us, 3);
+  EXPECT_NEAR(s.stddev_us, 1.5811388, 1e-6);
+  EXPECT_EQ(s.samples_us.size(), 5u);  // raw samples are kept, in arrival order
+  EXPECT_DOUBLE_EQ(s.samples_us[0], 5);
+}
+
+TEST(Summary, RatesCountOnlyValidCases) {
+  std::vector<CaseResult> cases{
+      result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection, Verdict::kBlocked, Verdict::kBlocked),
+      result("runc", EnforcerMode::kBlock, AttackKind::kCryptominer, Verdict::kBlocked, Verdict::kBlocked),
+      result("runc", EnforcerMode::kBlock, AttackKind::kMemoryDump, Verdict::kReached, Verdict::kBlocked),
+      result("runc", EnforcerMode::kBlock, AttackKind::kCustom, Verdict::kInvalid, Verdict::kBlocked),
+      result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kAllowed, Verdict::kAllowed),
+      result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kDisrupted, Verdict::kAllowed),
+      result("runc", EnforcerMode::kAudit, AttackKind::kPickleInjection, Verdict::kDetected, Verdict::kDetected),
+      result("runc", EnforcerMode::kAudit, AttackKind::kMemoryDump, Verdict::kReached, Verdict::kDetected),
+  };
+  const auto summary = summarize(cases);
+  ASSERT_EQ(summary.size(), 2u);
+  const ModeSummary& block = summary[0];
+  EXPECT_EQ(block.mode, EnforcerMode::kBlock);
+  EXPECT_EQ(block.attacks, 4);
+  EXPECT_EQ(block.invalid, 1);
+  EXPECT_NEAR(*block.block_rate, 2.0 / 3.0, 1e-12);  // the invalid case is excluded
+  EXPECT_DOUBLE_EQ(*block.false_positive_rate, 0.5);
+  EXPECT_FALSE(block.detection_rate.has_value());
+  const ModeSummary& audit = summary[1];
+  EXPECT_DOUBLE_EQ(*audit.detection_rate, 0.5);
+  EXPECT_FALSE(audit.block_rate.has_value());
+  EXPECT_FALSE(audit.false_positive_rate.has_value());  // no benign case in audit mode
+}
+
+Scenario scenario_with_gate(GateSpec gate) {
+  Scenario s;
+  s.name = "s";
+  s.gate = gate;
+  return s;
+}
+
+TEST(Gates, ThresholdsPassAndFail) {
+  std::vector<CaseResult> cases{
+      result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection, Verdict::kBlocked, Verdict::kBlocked),
+      result("runc", EnforcerMode::kBlock, AttackKind::kMemoryDump, Verdict::kReached, Verdict::kReached),
+  };
+  GateSpec gate;
+  gate.min_block_rate = 0.5;
+  auto gates = evaluate_gates({scenario_with_gate(gate)}, cases);
+  ASSERT_EQ(gates.size(), 2u);  // expectations + min_block_rate[runc]
+  EXPECT_TRUE(gates[0].passed);
+  EXPECT_EQ(gates[1].gate, "min_block_rate[runc]");
+  EXPECT_TRUE(gates[1].passed);
+  EXPECT_EQ(run_exit_code(cases, gates), ExitCode::kOk);
+
+  gate.min_block_rate = 0.75;
+  gates = evaluate_gates({scenario_with_gate(gate)}, cases);
+  EXPECT_FALSE(gates[1].passed);
+  EXPECT_NE(gates[1].detail.find("0.500 >= 0.750 FAILED"), std::string::npos) << gates[1].detail;
+  EXPECT_EQ(run_exit_code(cases, gates), ExitCode::kGateFailed);
+}
+
+TEST(Gates, UnmetExpectationFailsAndNamesTheCase) {
+  std::vector<CaseResult> cases{
+      result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection, Verdict::kReached, Verdict::kBlocked)};
+  const auto gates = evaluate_gates({scenario_with_gate({})}, cases);
+  ASSERT_EQ(gates.size(), 1u);
+  EXPECT_FALSE(gates[0].passed);
+  EXPECT_NE(gates[0].detail.find("s/c[runc/block] was reached, expected blocked"), std::string::npos)
+      << gates[0].detail;
+  EXPECT_EQ(run_exit_code(cases, gates), ExitCode::kGateFailed);
+}
+
+TEST(Gates, MaxInvalidCountsUnexpectedInvalids) {
+  std::vector<CaseResult> cases{
+      result("runc", EnforcerMode::kOff, AttackKind::kPickleInjection, Verdict::kInvalid, Verdict::kReached)};
+  GateSpec gate;
+  gate.max_invalid = 0;
+  const auto gates = evaluate_gates({scenario_with_gate(gate)}, cases);
+  EXPECT_FALSE(gates.back().passed);
+  EXPECT_EQ(gates.back().gate, "max_invalid");
+}
+
+TEST(ExitCodes, NothingRanErrorAndPrecedence) {
+  std::vector<CaseResult> not_run{
+      result("cvm", EnforcerMode::kOff, AttackKind::kNone, Verdict::kNotRun, Verdict::kAllowed)};
+  EXPECT_EQ(run_exit_code(not_run, {}), ExitCode::kNothingRan);
+  std::vector<CaseResult> with_error{
+      result("runc", EnforcerMode::kOff, AttackKind::kNone, Verdict::kError, Verdict::kAllowed),
+      result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kAllowed, Verdict::kAllowed)};
+  EXPECT_EQ(run_exit_code(with_error, {GateResult{"s", "g", false, ""}}), ExitCode::kHarnessError);
+}
+
+TEST(ResultsJson, CarriesTheDocumentedSchema) {
+  RunResults results;
+  results.run = {{"id", "abcd"}};
+  results.host = {{"kernel", {{"ok", true}, {"detail", "6.1"}}}};
+  CaseResult c = result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection,
+                        Verdict::kBlocked, Verdict::kBlocked);
+  c.evidence.push_back({"enforcer-event", "block exec /bin/sh", {{"action", "block"}}});
+  c.latency = LatencyStats::from_samples({100, 200});
+  c.timings = {{"ready_ms", 2500}};
+  results.cases.push_back(c);
+  results.summary = summarize(results.cases);
+  const auto json = results.to_json();
+  EXPECT_EQ(json["schema"], 1);
+  for (const char* key : {"run", "host", "scenarios", "cases", "summary"})
+    EXPECT_TRUE(json.contains(key)) << key;
+  const auto& first = json["cases"][0];
+  for (const char* key : {"scenario", "case", "target", "enforcer_mode", "verdict", "evidence",
+                          "timings", "latency", "enforcer", "expected", "passed", "reason"})
+    EXPECT_TRUE(first.contains(key)) << key;
+  EXPECT_EQ(first["verdict"], "blocked");
+  EXPECT_EQ(first["evidence"][0]["kind"], "enforcer-event");
+  EXPECT_EQ(first["latency"]["samples_us"].size(), 2u);
+  const auto& by_mode = json["summary"]["by_target_mode"][0];
+  EXPECT_EQ(by_mode["block_rate"], 1.0);
+  EXPECT_TRUE(by_mode["false_positive_rate"].is_null());
+  EXPECT_EQ(by_mode["counts"]["blocked"], 1);
+}
+
+TEST(CaseLog, AppendsOneFlushedLinePerCase) {
+  const auto file = std::filesystem::path(::testing::TempDir()) / "results.jsonl";
+  std::filesystem::remove(file);
+  CaseLog log(file);
+  log.append(result("runc", EnforcerMode::kOff, AttackKind::kNone, Verdict::kAllowed, Verdict::kAllowed));
+  log.append(result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kAllowed, Verdict::kAllowed));
+  // Read while the log is still open: each line is on disk as soon as append returns.
+  std::ifstream in(file);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    EXPECT_EQ(nlohmann::json::parse(line)["verdict"], "allowed");
+    ++lines;
+  }
+  EXPECT_EQ(lines, 2);
+}
+
+}  // namespace
+}  // namespace armorbench
