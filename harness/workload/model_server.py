@@ -29,7 +29,6 @@ import socketserver
 import stat
 import struct
 import sys
-import threading
 import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote, urlsplit
@@ -83,6 +82,8 @@ class BadRequest(Exception):
 def read_config(path):
     with open(path) as f:
         config = json.load(f)
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a JSON object")
     layers = config.get("layers")
     if config.get("architecture") != "mlp" or config.get("activation") != "relu":
         raise ValueError(f"{path}: only architecture 'mlp' with activation 'relu' is supported")
@@ -144,7 +145,8 @@ def load_safetensors(torch, path):
         count = math.prod(shape)
         itemsize = torch.empty((), dtype=dtype).element_size()
         if offsets[1] - offsets[0] != count * itemsize:
-            raise ValueError(f"{name}: data_offsets span {offsets[1] - offsets[0]} bytes, shape needs {count * itemsize}")
+            raise ValueError(f"{name}: data_offsets span {offsets[1] - offsets[0]} bytes, "
+                             f"shape needs {count * itemsize}")
         # safetensors data is little-endian, as is every host this runs on (x86_64).
         if count == 0:
             state_dict[name] = torch.empty(shape, dtype=dtype)
@@ -349,8 +351,11 @@ def main():
     parser.add_argument("--socket", required=True, help="UNIX socket path to listen on")
     parser.add_argument("--name", help="model name in URLs (default: the name in --config)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (default 1: small model, and every thread counts against pids.max)")
+                        help="torch intra-op threads (default 1: the model is small, and every thread "
+                             "counts against pids.max)")
     args = parser.parse_args()
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
 
     events = take_event_channel()
     signal.signal(signal.SIGTERM, on_terminate)
@@ -358,6 +363,8 @@ def main():
 
     try:
         config = read_config(args.config)
+        # Imported here rather than at the top so its cost is measured for the ready event, and a
+        # broken install is reported as load_failed like any other failure to load.
         started = time.monotonic()
         import torch
         imported = time.monotonic()
@@ -379,13 +386,13 @@ def main():
         server = InferenceServer(args.socket, inference)
     except Exception as error:
         log(f"cannot listen on {args.socket}: {describe(error)}")
-        emit(events, {"event": "start_failed", "error": describe(error)})
+        emit(events, {"event": "start_failed", "error": f"{describe(error)} (socket {args.socket})"})
         return EXIT_START_FAILED
 
     try:
         emit(events, {"event": "ready", "pid": os.getpid(), "loader": args.loader,
-              "import_ms": round((imported - started) * 1000, 1), "load_ms": round((loaded - imported) * 1000, 1),
-              "socket": args.socket})
+                      "import_ms": round((imported - started) * 1000, 1),
+                      "load_ms": round((loaded - imported) * 1000, 1), "socket": args.socket})
         log(f"serving {inference.name} ({args.loader}) on {args.socket}")
         server.serve_forever()
     except Terminate:
