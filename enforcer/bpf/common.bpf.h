@@ -1,0 +1,282 @@
+/* Shared by every enforcer BPF object: the maps (identical definitions in each object; the
+ * loader makes all objects use one instance of each), path resolution, rule lookup and event
+ * emission. Hot paths look up the cgroup first and return early for unscoped processes. */
+#ifndef ARMORBENCH_COMMON_BPF_H
+#define ARMORBENCH_COMMON_BPF_H
+
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "armorbench/enforcer/abi.h"
+
+#define AB_MAX_RULES 4096
+#define AB_WALK_DEPTH 32      /* path components resolved; deeper paths are marked truncated */
+#define AB_WALK_BUF 512       /* power of two: offsets are masked with AB_WALK_BUF - 1 */
+#define AB_NAME_MAX 255
+#define AB_SIGKILL 9
+#define AB_EPERM 1
+#define AB_PROC_SUPER_MAGIC 0x9fa0
+#define AB_FMODE_WRITE 0x2
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load: which backend this object implements. */
+const volatile __u8 ab_backend = AB_BACKEND_TRACEPOINT;
+
+struct ab_rule_map {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, AB_MAX_RULES);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct ab_rule_key);
+  __type(value, struct ab_rule);
+};
+
+/* The active rule set: slot 0 holds an LPM trie that user space replaces as a whole, so a
+ * program always sees one complete generation of rules, never a half-updated set. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __array(values, struct ab_rule_map);
+} ab_rules SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1024);
+  __type(key, __u64); /* cgroup v2 id */
+  __type(value, struct ab_scope);
+} ab_scopes SEC(".maps");
+
+/* Threads of protected (memory-rule) cgroups, for the tracepoint backend, which sees only a
+ * pid where bpf-lsm sees the task. Seeded by user space, kept by fork/exec/exit tracking. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);   /* thread id */
+  __type(value, __u64); /* its cgroup id */
+} ab_protected SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 22);
+} ab_events SEC(".maps");
+
+/* Events that did not fit in the ring buffer: a case with drops is invalid, not passed. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} ab_dropped SEC(".maps");
+
+struct ab_scratch {
+  struct ab_rule_key key;
+  char walk[AB_WALK_BUF + AB_NAME_MAX + 1];
+  char path[AB_PATH_MAX];    /* the resource */
+  char source[AB_PATH_MAX];  /* the acting executable (or the exec's parent) */
+  __u8 path_truncated;
+  __u8 source_truncated;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct ab_scratch);
+} ab_scratch_map SEC(".maps");
+
+static __always_inline struct ab_scratch *ab_get_scratch(void) {
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&ab_scratch_map, &zero);
+}
+
+static __always_inline struct ab_scope *ab_current_scope(void) {
+  __u64 cgroup = bpf_get_current_cgroup_id();
+  return bpf_map_lookup_elem(&ab_scopes, &cgroup);
+}
+
+static __always_inline void *ab_active_rules(void) {
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&ab_rules, &zero);
+}
+
+/* Resolves (dentry, vfsmount) to a path relative to the current task's root (the container's
+ * view, as KubeArmor reports it), walking d_parent and crossing mounts, into `out`.
+ * Returns the length (without NUL); *truncated is set when the path did not fit. */
+static __always_inline int ab_resolve_path(struct ab_scratch *s, struct dentry *dentry,
+                                           struct vfsmount *vfsmnt, char *out, __u8 *truncated) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
+  struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+  struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
+  __u32 off = AB_WALK_BUF - 1;
+  *truncated = 0;
+  s->walk[AB_WALK_BUF - 1] = '\0';
+
+  for (int i = 0; i < AB_WALK_DEPTH; i++) {
+    if (dentry == root_dentry && vfsmnt == root_mnt) break;
+    struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+    if (dentry == mnt_root) {
+      struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
+      if (parent == mnt) break; /* the root mount of this namespace */
+      dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+      mnt = parent;
+      vfsmnt = (struct vfsmount *)((char *)parent + bpf_core_field_offset(struct mount, mnt));
+      continue;
+    }
+    struct dentry *parent_dentry = BPF_CORE_READ(dentry, d_parent);
+    if (parent_dentry == dentry) break;
+    struct qstr name = BPF_CORE_READ(dentry, d_name);
+    __u32 len = name.len & AB_NAME_MAX;
+    if (len + 1 > off) {
+      *truncated = 1;
+      break;
+    }
+    off -= len;
+    bpf_probe_read_kernel(&s->walk[off & (AB_WALK_BUF - 1)], len, name.name);
+    off -= 1;
+    s->walk[off & (AB_WALK_BUF - 1)] = '/';
+    dentry = parent_dentry;
+    if (i == AB_WALK_DEPTH - 1) *truncated = 1;
+  }
+  if (off == AB_WALK_BUF - 1) { /* the root itself */
+    off -= 1;
+    s->walk[off & (AB_WALK_BUF - 1)] = '/';
+  }
+  __u32 len = AB_WALK_BUF - 1 - off;
+  if (len >= AB_PATH_MAX) *truncated = 1;
+  bpf_probe_read_kernel_str(out, AB_PATH_MAX, &s->walk[off & (AB_WALK_BUF - 1)]);
+  return len < AB_PATH_MAX ? (int)len : AB_PATH_MAX - 1;
+}
+
+static __always_inline int ab_resolve_file(struct ab_scratch *s, struct file *file, char *out,
+                                           __u8 *truncated) {
+  struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+  struct vfsmount *mnt = BPF_CORE_READ(file, f_path.mnt);
+  return ab_resolve_path(s, dentry, mnt, out, truncated);
+}
+
+/* The executable of `task` (its mm's exe_file); "" for kernel threads. */
+static __always_inline int ab_resolve_exe(struct ab_scratch *s, struct task_struct *task,
+                                          char *out, __u8 *truncated) {
+  struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+  if (!exe) {
+    out[0] = '\0';
+    *truncated = 0;
+    return 0;
+  }
+  return ab_resolve_file(s, exe, out, truncated);
+}
+
+/* Longest-prefix lookup of `path` among rules of `kind`; the default posture of the kind is its
+ * zero-length entry, so "no rule" comes back as the posture when one is set. */
+static __always_inline struct ab_rule *ab_lookup_path(void *rules, struct ab_scratch *s,
+                                                      __u8 kind, __u32 aux, const char *path) {
+  s->key.prefixlen = AB_KEY_HEADER_BITS + AB_PATH_MAX * 8;
+  s->key.kind = kind;
+  s->key.reserved = 0;
+  s->key.port = 0;
+  s->key.aux = aux;
+  bpf_probe_read_kernel_str(s->key.data, AB_PATH_MAX, path);
+  return bpf_map_lookup_elem(rules, &s->key);
+}
+
+struct ab_decision {
+  __u8 action;
+  __u8 flags;     /* AB_EVENT_* */
+  __u32 rule_id;
+};
+
+/* Applies a matched rule: directory depth, fromSource, read-only. `source` is only resolved by
+ * the caller when the rule needs it (AB_RULE_HAS_SOURCES). */
+static __always_inline struct ab_decision ab_apply_rule(void *rules, struct ab_scratch *s,
+                                                        struct ab_rule *rule, const char *path,
+                                                        int path_len, const char *source,
+                                                        int is_write) {
+  struct ab_decision d = {AB_ACTION_NONE, 0, 0};
+  if (!rule) return d;
+  if (rule->flags & AB_RULE_DIR && !(rule->flags & AB_RULE_RECURSIVE)) {
+    /* Direct children only: no '/' after the directory prefix. */
+    for (int i = 0; i < AB_PATH_MAX; i++) {
+      if (i < rule->dir_len || i >= path_len) continue;
+      if (path[i] == '/') return d;
+    }
+  }
+  __u8 action = rule->action;
+  __u32 rule_id = rule->rule_id;
+  if (rule->flags & AB_RULE_HAS_SOURCES) {
+    struct ab_rule *match = ab_lookup_path(rules, s, AB_KIND_SOURCE, rule->rule_id, source);
+    if (!match) {
+      action = rule->fallback_action;
+      rule_id = rule->fallback_rule_id;
+    }
+  }
+  if (rule->flags & AB_RULE_READ_ONLY && !is_write) action = AB_ACTION_ALLOW;
+  d.action = action;
+  d.rule_id = rule_id;
+  if (rule_id == 0) d.flags |= AB_EVENT_POSTURE;
+  return d;
+}
+
+static __always_inline __u32 ab_generation(void *rules, struct ab_scratch *s) {
+  s->key.prefixlen = AB_KEY_HEADER_BITS;
+  s->key.kind = AB_KIND_GENERATION;
+  s->key.reserved = 0;
+  s->key.port = 0;
+  s->key.aux = 0;
+  struct ab_rule *g = bpf_map_lookup_elem(rules, &s->key);
+  return g ? g->rule_id : 0;
+}
+
+static __always_inline void ab_count_drop(void) {
+  __u32 zero = 0;
+  __u64 *count = bpf_map_lookup_elem(&ab_dropped, &zero);
+  if (count) *count += 1;
+}
+
+/* Reserves and fills the common part of an event; the caller adds the specifics and submits. */
+static __always_inline struct ab_event *ab_new_event(void *rules, struct ab_scratch *s,
+                                                     __u16 operation, struct ab_decision d,
+                                                     __u8 enforcement) {
+  struct ab_event *e = bpf_ringbuf_reserve(&ab_events, sizeof(*e), 0);
+  if (!e) {
+    ab_count_drop();
+    return 0;
+  }
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  e->timestamp_ns = bpf_ktime_get_boot_ns();
+  e->cgroup_id = bpf_get_current_cgroup_id();
+  e->target_cgroup_id = 0;
+  e->pid = (__u32)pid_tgid;
+  e->tgid = pid_tgid >> 32;
+  e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+  e->uid = (__u32)bpf_get_current_uid_gid();
+  e->rule_id = d.rule_id;
+  e->generation = rules ? ab_generation(rules, s) : 0;
+  e->target_pid = 0;
+  e->aux = 0;
+  e->operation = operation;
+  e->port = 0;
+  e->action = d.action;
+  e->backend = ab_backend;
+  e->enforcement = enforcement;
+  e->flags = d.flags;
+  e->family = 0;
+  __builtin_memset(e->reserved, 0, sizeof(e->reserved));
+  __builtin_memset(e->address, 0, sizeof(e->address));
+  bpf_get_current_comm(e->comm, sizeof(e->comm));
+  e->exe[0] = '\0';
+  e->resource[0] = '\0';
+  return e;
+}
+
+/* Whether a decision is reported: audit and block always, allow never (KubeArmor's default). */
+static __always_inline int ab_reported(__u8 action) {
+  return action == AB_ACTION_AUDIT || action == AB_ACTION_BLOCK;
+}
+
+#endif /* ARMORBENCH_COMMON_BPF_H */
