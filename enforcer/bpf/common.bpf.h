@@ -7,6 +7,7 @@
 #include "vmlinux.h"
 
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -20,6 +21,11 @@
 #define AB_EPERM 1
 #define AB_PROC_SUPER_MAGIC 0x9fa0
 #define AB_FMODE_WRITE 0x2
+#define AB_AF_INET 2
+#define AB_AF_INET6 10
+#define AB_SOCK_STREAM 1
+#define AB_SOCK_DGRAM 2
+#define AB_SOCK_RAW 3
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -79,6 +85,10 @@ struct ab_scratch {
   char source[AB_PATH_MAX];  /* the acting executable (or the exec's parent) */
   __u8 path_truncated;
   __u8 source_truncated;
+  __u8 path_depth;           /* components of the last resolved path */
+  /* Unused at run time: makes `struct ab_rule` complete in the object's BTF, which libbpf needs
+   * for the inner map template (a type only reached through the map-in-map stays a forward). */
+  struct ab_rule btf_anchor;
 };
 
 struct {
@@ -103,51 +113,79 @@ static __always_inline void *ab_active_rules(void) {
   return bpf_map_lookup_elem(&ab_rules, &zero);
 }
 
+struct ab_walk {
+  __u64 dentry;       /* struct dentry * being named */
+  __u64 vfsmnt;       /* struct vfsmount * it is in */
+  __u64 mnt;          /* the struct mount around vfsmnt */
+  __u64 root_dentry;  /* the task's root: where the path starts */
+  __u64 root_mnt;
+  __u32 off;          /* next byte to write is walk[off - 1]; the path grows leftwards */
+  __u8 truncated;
+  __u8 depth;         /* components written */
+};
+
+/* One path component per call (bpf_loop callback): verified once, however deep the path, which
+ * keeps the verifier's work small on every kernel that has bpf_loop (5.17+). */
+static long ab_walk_step(__u32 index, void *ctx) {
+  struct ab_walk *w = ctx;
+  struct ab_scratch *s = ab_get_scratch();
+  if (!s) return 1;
+  struct dentry *dentry = (struct dentry *)w->dentry;
+  struct vfsmount *vfsmnt = (struct vfsmount *)w->vfsmnt;
+  struct mount *mnt = (struct mount *)w->mnt;
+  if (w->dentry == w->root_dentry && w->vfsmnt == w->root_mnt) return 1;
+  if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
+    struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
+    if (parent == mnt) return 1; /* the root mount of this namespace */
+    w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+    w->mnt = (__u64)parent;
+    w->vfsmnt = (__u64)parent + bpf_core_field_offset(struct mount, mnt);
+    return 0;
+  }
+  struct dentry *parent_dentry = BPF_CORE_READ(dentry, d_parent);
+  if (parent_dentry == dentry) return 1;
+  struct qstr name = BPF_CORE_READ(dentry, d_name);
+  __u32 len = name.len & AB_NAME_MAX;
+  if (len + 1 > w->off) {
+    w->truncated = 1;
+    return 1;
+  }
+  __u32 off = w->off - len;
+  bpf_probe_read_kernel(&s->walk[off & (AB_WALK_BUF - 1)], len, name.name);
+  off -= 1;
+  s->walk[off & (AB_WALK_BUF - 1)] = '/';
+  w->off = off;
+  w->depth += 1;
+  w->dentry = (__u64)parent_dentry;
+  if (index == AB_WALK_DEPTH - 1) w->truncated = 1;
+  return 0;
+}
+
 /* Resolves (dentry, vfsmount) to a path relative to the current task's root (the container's
  * view, as KubeArmor reports it), walking d_parent and crossing mounts, into `out`.
- * Returns the length (without NUL); *truncated is set when the path did not fit. */
+ * Returns the length (without NUL); *truncated is set when the path did not fit, and
+ * s->path_depth counts its components. */
 static __always_inline int ab_resolve_path(struct ab_scratch *s, struct dentry *dentry,
                                            struct vfsmount *vfsmnt, char *out, __u8 *truncated) {
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-  struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
-  struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
-  struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
-  __u32 off = AB_WALK_BUF - 1;
-  *truncated = 0;
+  struct ab_walk w = {
+      .dentry = (__u64)dentry,
+      .vfsmnt = (__u64)vfsmnt,
+      .mnt = (__u64)container_of(vfsmnt, struct mount, mnt),
+      .root_dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry),
+      .root_mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt),
+      .off = AB_WALK_BUF - 1,
+  };
   s->walk[AB_WALK_BUF - 1] = '\0';
-
-  for (int i = 0; i < AB_WALK_DEPTH; i++) {
-    if (dentry == root_dentry && vfsmnt == root_mnt) break;
-    struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-    if (dentry == mnt_root) {
-      struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
-      if (parent == mnt) break; /* the root mount of this namespace */
-      dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-      mnt = parent;
-      vfsmnt = (struct vfsmount *)((char *)parent + bpf_core_field_offset(struct mount, mnt));
-      continue;
-    }
-    struct dentry *parent_dentry = BPF_CORE_READ(dentry, d_parent);
-    if (parent_dentry == dentry) break;
-    struct qstr name = BPF_CORE_READ(dentry, d_name);
-    __u32 len = name.len & AB_NAME_MAX;
-    if (len + 1 > off) {
-      *truncated = 1;
-      break;
-    }
-    off -= len;
-    bpf_probe_read_kernel(&s->walk[off & (AB_WALK_BUF - 1)], len, name.name);
-    off -= 1;
-    s->walk[off & (AB_WALK_BUF - 1)] = '/';
-    dentry = parent_dentry;
-    if (i == AB_WALK_DEPTH - 1) *truncated = 1;
-  }
+  bpf_loop(AB_WALK_DEPTH, ab_walk_step, &w, 0);
+  __u32 off = w.off;
   if (off == AB_WALK_BUF - 1) { /* the root itself */
     off -= 1;
     s->walk[off & (AB_WALK_BUF - 1)] = '/';
   }
   __u32 len = AB_WALK_BUF - 1 - off;
-  if (len >= AB_PATH_MAX) *truncated = 1;
+  *truncated = w.truncated || len >= AB_PATH_MAX;
+  s->path_depth = w.depth;
   bpf_probe_read_kernel_str(out, AB_PATH_MAX, &s->walk[off & (AB_WALK_BUF - 1)]);
   return len < AB_PATH_MAX ? (int)len : AB_PATH_MAX - 1;
 }
@@ -172,7 +210,7 @@ static __always_inline int ab_resolve_exe(struct ab_scratch *s, struct task_stru
 }
 
 /* Longest-prefix lookup of `path` among rules of `kind`; the default posture of the kind is its
- * zero-length entry, so "no rule" comes back as the posture when one is set. */
+ * kind-only entry, so "no rule" comes back as the posture when one is set. */
 static __always_inline struct ab_rule *ab_lookup_path(void *rules, struct ab_scratch *s,
                                                       __u8 kind, __u32 aux, const char *path) {
   s->key.prefixlen = AB_KEY_HEADER_BITS + AB_PATH_MAX * 8;
@@ -191,34 +229,103 @@ struct ab_decision {
 };
 
 /* Applies a matched rule: directory depth, fromSource, read-only. `source` is only resolved by
- * the caller when the rule needs it (AB_RULE_HAS_SOURCES). */
+ * the caller when the rule needs it (AB_RULE_HAS_SOURCES); `path_depth` is the number of
+ * components of the path the rule matched. */
 static __always_inline struct ab_decision ab_apply_rule(void *rules, struct ab_scratch *s,
-                                                        struct ab_rule *rule, const char *path,
-                                                        int path_len, const char *source,
-                                                        int is_write) {
+                                                        struct ab_rule *rule, __u8 path_depth,
+                                                        const char *source, int is_write) {
   struct ab_decision d = {AB_ACTION_NONE, 0, 0};
   if (!rule) return d;
-  if (rule->flags & AB_RULE_DIR && !(rule->flags & AB_RULE_RECURSIVE)) {
-    /* Direct children only: no '/' after the directory prefix. */
-    for (int i = 0; i < AB_PATH_MAX; i++) {
-      if (i < rule->dir_len || i >= path_len) continue;
-      if (path[i] == '/') return d;
-    }
-  }
+  /* Direct children only: the path is one component deeper than the directory. */
+  if (rule->flags & AB_RULE_DIR && !(rule->flags & AB_RULE_RECURSIVE) &&
+      path_depth != rule->dir_depth + 1)
+    return d;
   __u8 action = rule->action;
   __u32 rule_id = rule->rule_id;
   if (rule->flags & AB_RULE_HAS_SOURCES) {
+    /* The source entries (keyed by this entry's id) carry the decision; without a matching
+     * source the next less specific rule applies, which the compiler stored as the fallback. */
+    const __u8 flags = rule->flags;
+    const __u8 fallback_action = rule->fallback_action;
+    const __u32 fallback_rule_id = rule->fallback_rule_id;
     struct ab_rule *match = ab_lookup_path(rules, s, AB_KIND_SOURCE, rule->rule_id, source);
-    if (!match) {
-      action = rule->fallback_action;
-      rule_id = rule->fallback_rule_id;
+    if (match) {
+      action = match->action;
+      rule_id = match->rule_id;
+    } else {
+      action = fallback_action;
+      rule_id = fallback_rule_id;
     }
+    if (flags & AB_RULE_READ_ONLY && !is_write) action = AB_ACTION_ALLOW;
+    d.action = action;
+    d.rule_id = rule_id;
+    if (rule_id == 0) d.flags |= AB_EVENT_POSTURE;
+    return d;
   }
   if (rule->flags & AB_RULE_READ_ONLY && !is_write) action = AB_ACTION_ALLOW;
   d.action = action;
   d.rule_id = rule_id;
   if (rule_id == 0) d.flags |= AB_EVENT_POSTURE;
   return d;
+}
+
+/* Lookup of a header-only key (protocol, capability): exact header, or the kind's default. */
+static __always_inline struct ab_rule *ab_lookup_header(void *rules, struct ab_scratch *s,
+                                                        __u8 kind, __u16 port, __u32 aux) {
+  s->key.prefixlen = AB_KEY_HEADER_BITS;
+  s->key.kind = kind;
+  s->key.reserved = 0;
+  s->key.port = port;
+  s->key.aux = aux;
+  return bpf_map_lookup_elem(rules, &s->key);
+}
+
+static __always_inline struct ab_decision ab_rule_decision(struct ab_rule *rule) {
+  struct ab_decision d = {AB_ACTION_NONE, 0, 0};
+  if (!rule) return d;
+  d.action = rule->action;
+  d.rule_id = rule->rule_id;
+  if (rule->rule_id == 0) d.flags |= AB_EVENT_POSTURE;
+  return d;
+}
+
+/* KubeArmor's mapping from (type, protocol) to a protocol rule: tcp is a stream socket with
+ * protocol 0 or 6, udp a datagram socket with 0 or 17, icmp/icmpv6 by protocol number. */
+static __always_inline __u32 ab_protocol_class(__u32 type, __u32 protocol) {
+  if (type == AB_SOCK_STREAM && (protocol == 0 || protocol == AB_PROTO_TCP)) return AB_PROTO_TCP;
+  if (type == AB_SOCK_DGRAM && (protocol == 0 || protocol == AB_PROTO_UDP)) return AB_PROTO_UDP;
+  if (protocol == AB_PROTO_ICMP || protocol == AB_PROTO_ICMPV6) return protocol;
+  if (type == AB_SOCK_RAW) return AB_PROTO_RAW;
+  return 0;
+}
+
+/* Address rules: the most specific of (port, protocol), (any port, protocol), (port, any
+ * protocol), (any, any) that is a rule rather than the posture; the posture otherwise.
+ * `address` is IPv6 or v4-mapped (::ffff:a.b.c.d): one trie serves both families. */
+static __always_inline struct ab_decision ab_address_decision(void *rules, struct ab_scratch *s,
+                                                              __u16 port, __u32 protocol,
+                                                              const __u8 *address) {
+  struct ab_decision posture = {AB_ACTION_NONE, 0, 0};
+  for (int i = 0; i < 4; i++) {
+    s->key.prefixlen = AB_KEY_HEADER_BITS + 128;
+    s->key.kind = AB_KIND_NET_ADDR;
+    s->key.reserved = 0;
+    s->key.port = (i & 1) ? 0 : port;
+    s->key.aux = (i & 2) ? 0 : protocol;
+    __builtin_memcpy(s->key.data, address, 16);
+    struct ab_rule *rule = bpf_map_lookup_elem(rules, &s->key);
+    if (!rule) continue;
+    if (rule->rule_id != 0) return ab_rule_decision(rule);
+    posture = ab_rule_decision(rule);
+  }
+  return posture;
+}
+
+static __always_inline void ab_v4_mapped(__u8 *address, __u32 ip4_network_order) {
+  __builtin_memset(address, 0, 10);
+  address[10] = 0xff;
+  address[11] = 0xff;
+  __builtin_memcpy(&address[12], &ip4_network_order, 4);
 }
 
 static __always_inline __u32 ab_generation(void *rules, struct ab_scratch *s) {
@@ -277,6 +384,22 @@ static __always_inline struct ab_event *ab_new_event(void *rules, struct ab_scra
 /* Whether a decision is reported: audit and block always, allow never (KubeArmor's default). */
 static __always_inline int ab_reported(__u8 action) {
   return action == AB_ACTION_AUDIT || action == AB_ACTION_BLOCK;
+}
+
+static __always_inline void ab_report_network(void *rules, struct ab_scratch *s,
+                                              struct ab_decision d, __u16 operation, __u32 family,
+                                              __u32 protocol, __u16 port, const __u8 *address) {
+  /* Network denials are refusals (-EPERM) in both backends. */
+  struct ab_event *e = ab_new_event(rules, s, operation, d,
+                                    d.action == AB_ACTION_BLOCK ? AB_ENFORCE_EPERM : AB_ENFORCE_NONE);
+  if (!e) return;
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  ab_resolve_exe(s, task, e->exe, &s->source_truncated);
+  e->family = family;
+  e->aux = protocol;
+  e->port = port;
+  if (address) __builtin_memcpy(e->address, address, 16);
+  bpf_ringbuf_submit(e, 0);
 }
 
 #endif /* ARMORBENCH_COMMON_BPF_H */

@@ -26,7 +26,8 @@ int ab_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx) {
   }
 
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-  int len = ab_resolve_exe(s, task, s->path, &s->path_truncated);
+  ab_resolve_exe(s, task, s->path, &s->path_truncated);
+  const __u8 depth = s->path_depth;
 
   if (flags & AB_SCOPE_WATCH_EXEC) {
     struct ab_decision observe = {AB_ACTION_OBSERVE, 0, 0};
@@ -44,7 +45,7 @@ int ab_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx) {
   struct task_struct *parent = BPF_CORE_READ(task, real_parent);
   ab_resolve_exe(s, parent, s->source, &s->source_truncated);
   struct ab_rule *rule = ab_lookup_path(rules, s, AB_KIND_EXEC, 0, s->path);
-  struct ab_decision d = ab_apply_rule(rules, s, rule, s->path, len, s->source, 0);
+  struct ab_decision d = ab_apply_rule(rules, s, rule, depth, s->source, 0);
   if (s->path_truncated) d.flags |= AB_EVENT_PATH_TRUNCATED;
   if (!ab_reported(d.action)) return 0;
 

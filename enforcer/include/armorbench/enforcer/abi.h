@@ -5,29 +5,37 @@
 #ifndef ARMORBENCH_ENFORCER_ABI_H
 #define ARMORBENCH_ENFORCER_ABI_H
 
+#ifndef __VMLINUX_H__ /* BPF C gets the __u* types from vmlinux.h */
+#include <linux/types.h>
+#endif
+
 #define AB_PATH_MAX 248   /* path bytes in a rule key: 256 (LPM_DATA_SIZE_MAX) minus the header */
 #define AB_COMM_LEN 16
-#define AB_KEY_HEADER_BITS 64
+#define AB_KEY_HEADER_BITS 64   /* kind, reserved, port, aux */
+#define AB_KEY_KIND_BITS 8      /* a prefix of only the kind: the default of that kind */
 
 /* Kinds of rule-map entries (first byte of the LPM key data). */
 enum ab_kind {
   AB_KIND_EXEC = 1,          /* data: executable path */
   AB_KIND_FILE = 2,          /* data: file path */
-  AB_KIND_SOURCE = 3,        /* aux: rule id; data: source executable path */
-  AB_KIND_NET_ADDR = 4,      /* port, aux: family<<8|protocol; data: address bytes */
-  AB_KIND_NET_PROTO = 5,     /* aux: family<<8|protocol (socket creation) */
-  AB_KIND_POSTURE = 6,       /* aux: category; the default action when nothing matched */
-  AB_KIND_MEMORY = 7,        /* data: executable allowed to read protected memory ("" = rule) */
+  AB_KIND_SOURCE = 3,        /* aux: id of the gated path entry; data: source executable path */
+  AB_KIND_NET_ADDR = 4,      /* port, aux: protocol (0 = any); data: IPv6 or v4-mapped address */
+  AB_KIND_NET_PROTO = 5,     /* aux: protocol class (socket creation) */
+  AB_KIND_MEMORY = 7,        /* data: executable allowed to read protected memory */
   AB_KIND_CAPABILITY = 8,    /* aux: capability number */
   AB_KIND_GENERATION = 9,    /* value.rule_id: the rule set's generation */
 };
 
-/* Posture categories, KubeArmor's: process and file share the file posture. */
-enum ab_category {
-  AB_CAT_PROCESS = 1,
-  AB_CAT_FILE = 2,
-  AB_CAT_NETWORK = 3,
-  AB_CAT_CAPABILITY = 4,
+/* Every kind's entry with prefixlen AB_KEY_KIND_BITS matches any lookup of that kind: it holds
+ * the default posture (rule_id 0), or the rule that covers everything (network "all", memory). */
+
+/* Protocol classes of socket-creation rules (KubeArmor's matchProtocols). */
+enum ab_protocol {
+  AB_PROTO_ICMP = 1,
+  AB_PROTO_TCP = 6,
+  AB_PROTO_UDP = 17,
+  AB_PROTO_ICMPV6 = 58,
+  AB_PROTO_RAW = 255,      /* SOCK_RAW of any protocol */
 };
 
 enum ab_action {
@@ -42,7 +50,7 @@ enum ab_action {
 #define AB_RULE_DIR 0x01          /* matches every path below the directory */
 #define AB_RULE_RECURSIVE 0x02    /* with DIR: at any depth, else direct children only */
 #define AB_RULE_READ_ONLY 0x04    /* reads are allowed, writes take the action */
-#define AB_RULE_HAS_SOURCES 0x08  /* applies only when the source matches (fromSource) */
+#define AB_RULE_HAS_SOURCES 0x08  /* fromSource: SOURCE entries decide, else the fallback */
 
 struct ab_rule_key {
   __u32 prefixlen;     /* bits of data that must match; LPM_TRIE semantics */
@@ -58,7 +66,7 @@ struct ab_rule {
   __u8 action;         /* enum ab_action when the rule applies */
   __u8 flags;          /* AB_RULE_* */
   __u8 fallback_action;  /* when HAS_SOURCES and the source does not match */
-  __u8 dir_len;        /* DIR rules: length of the directory prefix (for non-recursive checks) */
+  __u8 dir_depth;      /* DIR rules: components of the directory (for non-recursive checks) */
   __u32 fallback_rule_id;
 };
 

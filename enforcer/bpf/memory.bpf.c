@@ -1,0 +1,77 @@
+/* Memory rules for the tracepoint backend: ptrace and process_vm_readv/writev of a protected
+ * process by a process outside its cgroup (the host-side weight dump), plus the tracking of which
+ * threads are protected. A denied call is answered with SIGKILL at syscall entry; the pending
+ * fatal signal also makes the kernel's page pinning for process_vm_readv bail out, so no page is
+ * copied. These are syscalls/sys_enter_* tracepoints: attaching them slows every syscall of
+ * every process a little, so they are attached only when a policy has memory rules. */
+#include "common.bpf.h"
+
+#define AB_PTRACE_TRACEME 0
+
+static __always_inline void ab_check_memory_access(__u32 target, __u16 operation, __u32 aux) {
+  __u64 *target_cgroup = bpf_map_lookup_elem(&ab_protected, &target);
+  if (!target_cgroup) return;
+  __u64 cgroup = bpf_get_current_cgroup_id();
+  if (cgroup == *target_cgroup) return;
+  struct ab_scratch *s = ab_get_scratch();
+  if (!s) return;
+  void *rules = ab_active_rules();
+  if (!rules) return;
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  ab_resolve_exe(s, task, s->source, &s->source_truncated);
+  struct ab_rule *rule = ab_lookup_path(rules, s, AB_KIND_MEMORY, 0, s->source);
+  struct ab_decision d = ab_apply_rule(rules, s, rule, 0, s->source, 0);
+  if (!ab_reported(d.action)) return;
+  __u8 enforcement = AB_ENFORCE_NONE;
+  if (d.action == AB_ACTION_BLOCK) {
+    bpf_send_signal(AB_SIGKILL);
+    enforcement = AB_ENFORCE_KILL;
+  }
+  struct ab_event *e = ab_new_event(rules, s, operation, d, enforcement);
+  if (!e) return;
+  e->target_pid = target;
+  e->target_cgroup_id = *target_cgroup;
+  e->aux = aux;
+  bpf_probe_read_kernel_str(e->exe, AB_PATH_MAX, s->source);
+  bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp/syscalls/sys_enter_ptrace")
+int ab_sys_enter_ptrace(struct trace_event_raw_sys_enter *ctx) {
+  const long request = (long)ctx->args[0];
+  if (request == AB_PTRACE_TRACEME) return 0;
+  ab_check_memory_access((__u32)ctx->args[1], AB_OP_PTRACE, (__u32)request);
+  return 0;
+}
+
+SEC("tp/syscalls/sys_enter_process_vm_readv")
+int ab_sys_enter_process_vm_readv(struct trace_event_raw_sys_enter *ctx) {
+  ab_check_memory_access((__u32)ctx->args[0], AB_OP_VM_READ, 0);
+  return 0;
+}
+
+SEC("tp/syscalls/sys_enter_process_vm_writev")
+int ab_sys_enter_process_vm_writev(struct trace_event_raw_sys_enter *ctx) {
+  ab_check_memory_access((__u32)ctx->args[0], AB_OP_VM_READ, 1);
+  return 0;
+}
+
+/* Every thread a protected thread creates is protected (threads too: an attacker could name a
+ * thread id instead of the process id). */
+SEC("tp/sched/sched_process_fork")
+int ab_sched_process_fork(struct trace_event_raw_sched_process_fork *ctx) {
+  __u32 parent = ctx->parent_pid;
+  __u64 *cgroup = bpf_map_lookup_elem(&ab_protected, &parent);
+  if (!cgroup) return 0;
+  __u32 child = ctx->child_pid;
+  __u64 value = *cgroup;
+  bpf_map_update_elem(&ab_protected, &child, &value, BPF_ANY);
+  return 0;
+}
+
+SEC("tp/sched/sched_process_free")
+int ab_sched_process_free(struct trace_event_raw_sched_process_template *ctx) {
+  __u32 pid = ctx->pid;
+  bpf_map_delete_elem(&ab_protected, &pid);
+  return 0;
+}

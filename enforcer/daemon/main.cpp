@@ -1,0 +1,169 @@
+// armorbench-enforcer: the enforcer as a standalone daemon, for a guest VM or a real node.
+// Loads policies, scopes the given cgroups, writes every decision as a JSON line, reloads the
+// policies atomically on SIGHUP, and detaches everything on SIGINT/SIGTERM.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "armorbench/base/Error.h"
+#include "armorbench/enforcer/Enforcer.h"
+#include "armorbench/enforcer/Policy.h"
+
+namespace {
+
+using namespace armorbench;
+using namespace armorbench::enforcer;
+
+const char* kUsage = R"(usage: armorbench-enforcer --policy FILE [--policy FILE...] [options]
+  --policy FILE            KubeArmorPolicy YAML or native TOML policy (repeatable)
+  --cgroup DIR             cgroup v2 directory to enforce on (repeatable)
+  --events FILE            append decisions as JSON lines (default: stdout)
+  --mode block|audit       audit turns every Block into Audit (default: block)
+  --backend auto|tracepoint|bpf-lsm    (default: auto, probed)
+  --default-posture block|audit        for what an allowlist does not allow (default: block)
+  --watch-exec             also report every exec in the cgroups (observe events)
+  --check                  validate and compile the policies, then exit
+A ready line {"event":"ready",...} goes to stdout once everything is attached.
+Signals: SIGHUP reloads the policies (one atomic swap), SIGINT/SIGTERM detach and exit.
+exit codes: 0 ok, 2 internal error, 3 the kernel cannot load what the policies need, 4 bad input
+)";
+
+std::atomic<int> g_reload{0};
+std::atomic<int> g_stop{0};
+
+struct Options {
+  std::vector<std::string> policies;
+  std::vector<std::string> cgroups;
+  std::string events;
+  bool audit = false;
+  std::optional<Backend> backend;
+  Action posture = Action::kBlock;
+  bool watch_exec = false;
+  bool check = false;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw input_error(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--policy") o.policies.push_back(value());
+    else if (arg == "--cgroup") o.cgroups.push_back(value());
+    else if (arg == "--events") o.events = value();
+    else if (arg == "--mode") {
+      const std::string mode = value();
+      if (mode != "block" && mode != "audit") throw input_error("--mode is block or audit");
+      o.audit = mode == "audit";
+    } else if (arg == "--backend") {
+      const std::string backend = value();
+      if (backend == "tracepoint") o.backend = Backend::kTracepoint;
+      else if (backend == "bpf-lsm") o.backend = Backend::kBpfLsm;
+      else if (backend != "auto") throw input_error("--backend is auto, tracepoint or bpf-lsm");
+    } else if (arg == "--default-posture") {
+      const std::string posture = value();
+      if (posture != "block" && posture != "audit") throw input_error("--default-posture is block or audit");
+      o.posture = posture == "block" ? Action::kBlock : Action::kAudit;
+    } else if (arg == "--watch-exec") o.watch_exec = true;
+    else if (arg == "--check") o.check = true;
+    else if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else throw input_error("unknown argument " + arg);
+  }
+  if (o.policies.empty()) throw input_error("at least one --policy is needed");
+  return o;
+}
+
+RuleSet compile_policies(const Options& o, std::uint32_t generation) {
+  std::vector<Policy> policies;
+  for (const std::string& file : o.policies)
+    for (Policy& p : load_policy_file(file)) policies.push_back(std::move(p));
+  CompileOptions options;
+  options.audit_only = o.audit;
+  options.posture = Posture{o.posture, o.posture, o.posture};
+  options.generation = generation;
+  return compile(policies, options);
+}
+
+int run(const Options& o) {
+  std::uint32_t generation = 1;
+  RuleSet rules = compile_policies(o, generation);
+  if (o.check) {
+    std::cout << "ok: " << rules.rules.size() - 1 << " rule(s), " << rules.entries.size()
+              << " map entries\n";
+    return 0;
+  }
+  std::ofstream events_file;
+  if (!o.events.empty()) {
+    events_file.open(o.events, std::ios::app);
+    if (!events_file) throw environment_error("cannot open " + o.events);
+  }
+  std::ostream& events = o.events.empty() ? std::cout : events_file;
+
+  Enforcer enforcer(std::move(rules), EnforcerOptions{o.backend, o.watch_exec});
+  enforcer.set_sink([&](const Event& e) { events << e.to_json().dump() << '\n' << std::flush; });
+  for (const std::string& dir : o.cgroups) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) throw input_error("cgroup directory " + dir + " does not exist");
+    enforcer.scope(Scope{static_cast<std::uint64_t>(st.st_ino), dir, true, o.watch_exec});
+  }
+  nlohmann::json ready = {{"event", "ready"},
+                          {"backend", to_string(enforcer.backend())},
+                          {"attached", enforcer.attached()},
+                          {"generation", enforcer.generation()},
+                          {"pid", ::getpid()}};
+  std::cout << ready.dump() << std::endl;
+
+  std::uint64_t reported_drops = 0;
+  while (!g_stop.load()) {
+    enforcer.poll(200);
+    if (g_reload.exchange(0)) {
+      try {
+        enforcer.replace_rules(compile_policies(o, ++generation));
+        std::cout << nlohmann::json{{"event", "reloaded"}, {"generation", generation}}.dump() << std::endl;
+      } catch (const Error& e) {
+        // A bad edit must not drop enforcement: the previous rule set stays active.
+        std::cerr << "armorbench-enforcer: reload refused, keeping generation "
+                  << enforcer.generation() << ": " << e.describe() << "\n";
+      }
+    }
+    const std::uint64_t dropped = enforcer.stats().dropped;
+    if (dropped > reported_drops) {
+      events << nlohmann::json{{"kind", "dropped"}, {"count", dropped - reported_drops}}.dump() << '\n'
+             << std::flush;
+      reported_drops = dropped;
+    }
+  }
+  enforcer.poll(0);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  struct sigaction action {};
+  action.sa_handler = [](int signo) { (signo == SIGHUP ? g_reload : g_stop).store(1); };
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGHUP, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  try {
+    return run(parse(argc, argv));
+  } catch (const armorbench::Error& e) {
+    std::cerr << "armorbench-enforcer: " << e.describe() << "\n";
+    return static_cast<int>(armorbench::exit_code_for(e.kind()));
+  } catch (const std::exception& e) {
+    std::cerr << "armorbench-enforcer: internal error: " << e.what() << "\n";
+    return 2;
+  }
+}

@@ -1,0 +1,86 @@
+// The enforcer's user-space side: loads the BPF programs a rule set needs for the chosen backend,
+// installs the rules (replacing a whole rule set atomically), scopes cgroups, and decodes the
+// ring buffer of decisions into events. Lifecycle in one place, as libbpf-bootstrap shows it:
+// open, set read-only config, load, attach, poll, destroy (in the destructor, on every path).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "armorbench/enforcer/RuleSet.h"
+#include "armorbench/enforcer/abi.h"
+
+namespace armorbench::enforcer {
+
+enum class Backend { kTracepoint, kBpfLsm };
+
+std::string to_string(Backend backend);
+
+// The backend to use: bpf-lsm when this kernel loads lsm programs and runs the bpf LSM, else
+// tracepoint. `why` explains the choice (it is reported with every result).
+Backend choose_backend(std::string* why);
+
+struct Event {
+  ab_event raw{};
+  RuleInfo rule;  // what the rule id meant in the event's generation
+
+  std::string operation() const;  // exec | open | connect | sendmsg | socket | ptrace | ...
+  std::string action() const;     // allow | audit | block | observe
+  nlohmann::json to_json() const;
+};
+
+struct EnforcerOptions {
+  std::optional<Backend> backend;  // nullopt: choose_backend()
+  bool exec_watch = false;         // load the exec watch (observe events) even without rules
+};
+
+struct Scope {
+  std::uint64_t cgroup_id = 0;
+  std::filesystem::path cgroup_dir;  // the cgroup v2 directory (cgroup programs attach here)
+  bool enforce = true;               // apply the rules to its processes
+  bool watch_exec = false;           // report every exec in it
+};
+
+struct EnforcerStats {
+  std::uint64_t events = 0;
+  std::uint64_t dropped = 0;  // events the ring buffer had no room for
+};
+
+class Enforcer {
+ public:
+  Enforcer(RuleSet rules, const EnforcerOptions& options);
+  ~Enforcer();
+  Enforcer(const Enforcer&) = delete;
+  Enforcer& operator=(const Enforcer&) = delete;
+
+  Backend backend() const;
+  // Which hooks are attached, e.g. {"tp/sched/sched_process_exec", "cgroup/connect4", ...}.
+  std::vector<std::string> attached() const;
+
+  // Replaces the whole rule set in one map-in-map swap; programs see the old or the new set,
+  // never a mix. The new set must not need hooks that are not loaded.
+  void replace_rules(RuleSet rules);
+  std::uint32_t generation() const;
+
+  void scope(const Scope& scope);
+  void unscope(std::uint64_t cgroup_id);
+
+  // Consumes the ring buffer for up to `timeout_ms` (0: what is there now), handing each event to
+  // the sink; returns the number consumed.
+  int poll(int timeout_ms);
+  void set_sink(std::function<void(const Event&)> sink);
+  EnforcerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace armorbench::enforcer

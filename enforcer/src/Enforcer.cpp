@@ -1,0 +1,469 @@
+// Enforcer: one skeleton per hook family (exec, file, memory, net, lsm), loaded only when the
+// rule set needs it, all sharing one instance of each map (the first loaded creates them, the
+// others reuse their fds).
+#include "armorbench/enforcer/Enforcer.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <map>
+#include <mutex>
+
+#include "armorbench/base/Error.h"
+#include "armorbench/base/UniqueFd.h"
+#include "armorbench/enforcer/Probe.h"
+#include "exec.skel.h"
+#include "file.skel.h"
+#include "lsm.skel.h"
+#include "memory.skel.h"
+#include "net.skel.h"
+
+namespace armorbench::enforcer {
+namespace {
+
+constexpr const char* kSharedMaps[] = {"ab_rules", "ab_scopes", "ab_protected", "ab_events",
+                                       "ab_dropped", "ab_scratch_map"};
+
+std::string errno_text(int err) { return std::string(strerrorname_np(err) ?: "E?") + " " + strerror(err); }
+
+Error load_error(const std::string& what, int err) {
+  return environment_error("enforcer: " + what + ": " + errno_text(err));
+}
+
+int libbpf_quiet(enum libbpf_print_level level, const char* format, va_list args) {
+  // Verifier logs come with load failures; keep warnings, drop debug chatter.
+  if (level == LIBBPF_DEBUG) return 0;
+  return vfprintf(stderr, format, args);
+}
+
+const char* operation_name(__u16 op) {
+  switch (op) {
+    case AB_OP_EXEC: return "exec";
+    case AB_OP_OPEN: return "open";
+    case AB_OP_CONNECT: return "connect";
+    case AB_OP_SENDMSG: return "sendmsg";
+    case AB_OP_SOCKET: return "socket";
+    case AB_OP_PTRACE: return "ptrace";
+    case AB_OP_VM_READ: return "process_vm_readv";
+    case AB_OP_PROC_MEM: return "proc_mem";
+    case AB_OP_CAPABLE: return "capable";
+  }
+  return "unknown";
+}
+
+const char* action_name(__u8 action) {
+  switch (action) {
+    case AB_ACTION_ALLOW: return "allow";
+    case AB_ACTION_AUDIT: return "audit";
+    case AB_ACTION_BLOCK: return "block";
+    case AB_ACTION_OBSERVE: return "observe";
+  }
+  return "none";
+}
+
+const char* protocol_name(__u32 protocol) {
+  switch (protocol) {
+    case AB_PROTO_TCP: return "tcp";
+    case AB_PROTO_UDP: return "udp";
+    case AB_PROTO_ICMP: return "icmp";
+    case AB_PROTO_ICMPV6: return "icmpv6";
+    case AB_PROTO_RAW: return "raw";
+  }
+  return "other";
+}
+
+std::string address_text(const ab_event& e) {
+  char text[INET6_ADDRSTRLEN] = {};
+  static const std::uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(e.address, v4_prefix, 12) == 0)
+    inet_ntop(AF_INET, e.address + 12, text, sizeof text);
+  else
+    inet_ntop(AF_INET6, e.address, text, sizeof text);
+  return text;
+}
+
+std::string bounded(const char* text, std::size_t size) { return std::string(text, strnlen(text, size)); }
+
+template <typename Skeleton>
+using SkeletonPtr = std::unique_ptr<Skeleton, void (*)(Skeleton*)>;
+
+}  // namespace
+
+std::string to_string(Backend backend) {
+  return backend == Backend::kBpfLsm ? "bpf-lsm" : "tracepoint";
+}
+
+Backend choose_backend(std::string* why) {
+  std::string why_not;
+  if (bpf_lsm_usable(&why_not)) {
+    if (why) *why = "bpf-lsm: lsm programs load and bpf is an active LSM";
+    return Backend::kBpfLsm;
+  }
+  if (why) *why = "tracepoint: " + why_not;
+  return Backend::kTracepoint;
+}
+
+std::string Event::operation() const { return operation_name(raw.operation); }
+std::string Event::action() const { return action_name(raw.action); }
+
+nlohmann::json Event::to_json() const {
+  nlohmann::json j = {
+      {"time_boot_ns", raw.timestamp_ns},
+      {"pid", raw.pid},
+      {"tgid", raw.tgid},
+      {"ppid", raw.ppid},
+      {"uid", raw.uid},
+      {"comm", bounded(raw.comm, sizeof raw.comm)},
+      {"exe", bounded(raw.exe, sizeof raw.exe)},
+      {"cgroup_id", raw.cgroup_id},
+      {"operation", operation()},
+      {"action", action()},
+      {"backend", raw.backend == AB_BACKEND_BPF_LSM ? "bpf-lsm" : "tracepoint"},
+      {"enforcement", raw.enforcement == AB_ENFORCE_KILL    ? "sigkill"
+                      : raw.enforcement == AB_ENFORCE_EPERM ? "eperm"
+                                                            : "none"},
+      {"generation", raw.generation},
+      {"rule_id", raw.rule_id},
+  };
+  const std::string resource = bounded(raw.resource, sizeof raw.resource);
+  switch (raw.operation) {
+    case AB_OP_CONNECT:
+    case AB_OP_SENDMSG:
+      j["resource"] = address_text(raw) + ":" + std::to_string(raw.port);
+      j["protocol"] = protocol_name(raw.aux);
+      break;
+    case AB_OP_SOCKET:
+      j["resource"] = std::string("socket ") + protocol_name(raw.aux);
+      j["protocol"] = protocol_name(raw.aux);
+      break;
+    case AB_OP_CAPABLE:
+      j["resource"] = "capability " + std::to_string(raw.aux);
+      break;
+    case AB_OP_PTRACE:
+    case AB_OP_VM_READ:
+    case AB_OP_PROC_MEM:
+      j["resource"] = resource.empty() ? "pid " + std::to_string(raw.target_pid) : resource;
+      j["target_pid"] = raw.target_pid;
+      j["target_cgroup_id"] = raw.target_cgroup_id;
+      break;
+    default:
+      j["resource"] = resource;
+  }
+  if (raw.operation == AB_OP_OPEN) j["write"] = raw.aux != 0;
+  if (raw.action != AB_ACTION_OBSERVE) {
+    j["rule"] = rule.description;
+    j["policy"] = rule.id == 0 ? "default-posture" : rule.policy;
+    j["category"] = rule.category;
+    j["severity"] = rule.labels.severity;
+    j["tags"] = rule.labels.tags;
+    j["message"] = rule.labels.message;
+    if (!rule.where.file.empty()) j["rule_source"] = rule.where.str();
+  }
+  if (raw.flags & AB_EVENT_PATH_TRUNCATED) j["path_truncated"] = true;
+  if (raw.flags & AB_EVENT_POSTURE) j["default_posture"] = true;
+  return j;
+}
+
+struct Enforcer::Impl {
+  Backend backend = Backend::kTracepoint;
+  SkeletonPtr<exec_bpf> exec{nullptr, exec_bpf__destroy};
+  SkeletonPtr<file_bpf> file{nullptr, file_bpf__destroy};
+  SkeletonPtr<memory_bpf> memory{nullptr, memory_bpf__destroy};
+  SkeletonPtr<net_bpf> net{nullptr, net_bpf__destroy};
+  SkeletonPtr<lsm_bpf> lsm{nullptr, lsm_bpf__destroy};
+  std::map<std::string, int> shared_fds;  // map name -> fd of the instance everybody uses
+  std::vector<bpf_link*> links;
+  std::vector<std::string> attached;
+  std::map<std::uint64_t, std::vector<bpf_link*>> cgroup_links;
+  std::map<std::uint64_t, Scope> scopes;
+  ring_buffer* ring = nullptr;
+  UniqueFd inner_rules;
+  std::map<std::uint32_t, std::shared_ptr<const RuleSet>> rule_sets;  // by generation
+  std::shared_ptr<const RuleSet> current;
+  std::function<void(const Event&)> sink;
+  EnforcerStats stats;
+
+  ~Impl() {
+    if (ring) ring_buffer__free(ring);
+    for (auto& [id, links_of_cgroup] : cgroup_links)
+      for (bpf_link* link : links_of_cgroup) bpf_link__destroy(link);
+    for (bpf_link* link : links) bpf_link__destroy(link);
+    // Skeletons are destroyed by their unique_ptrs: programs and maps go with them.
+  }
+
+  // Makes this object's shared maps the instances the first loaded object created.
+  void share_maps(bpf_object* object) {
+    for (const char* name : kSharedMaps) {
+      bpf_map* map = bpf_object__find_map_by_name(object, name);
+      if (!map) continue;
+      auto it = shared_fds.find(name);
+      if (it != shared_fds.end()) {
+        if (int err = bpf_map__reuse_fd(map, it->second); err)
+          throw load_error(std::string("reusing map ") + name, -err);
+      }
+    }
+  }
+
+  void remember_maps(bpf_object* object) {
+    for (const char* name : kSharedMaps) {
+      if (shared_fds.count(name)) continue;
+      bpf_map* map = bpf_object__find_map_by_name(object, name);
+      if (map) shared_fds[name] = bpf_map__fd(map);
+    }
+  }
+
+  void attach(bpf_program* program, const std::string& name, bool optional = false) {
+    bpf_link* link = bpf_program__attach(program);
+    if (!link) {
+      const int err = errno;
+      if (optional) return;  // e.g. a syscall this architecture does not have
+      throw load_error("attaching " + name, err);
+    }
+    links.push_back(link);
+    attached.push_back(name);
+  }
+
+  template <typename Skeleton>
+  void load(Skeleton* skeleton, int (*load_fn)(Skeleton*), const char* what) {
+    share_maps(skeleton->obj);
+    if (int err = load_fn(skeleton); err) throw load_error(std::string("loading ") + what, -err);
+    remember_maps(skeleton->obj);
+  }
+
+  void install(std::shared_ptr<const RuleSet> rules) {
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+    const std::string name = "ab_rules_g" + std::to_string(rules->generation % 100000);
+    UniqueFd inner(bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name.c_str(), sizeof(ab_rule_key),
+                                  sizeof(ab_rule), 4096, &opts));
+    if (!inner) throw load_error("creating the rule map", errno);
+    for (const RuleEntry& entry : rules->entries)
+      if (bpf_map_update_elem(inner.get(), &entry.key, &entry.value, BPF_ANY) != 0)
+        throw load_error("filling the rule map", errno);
+    const __u32 zero = 0;
+    const int inner_fd = inner.get();
+    // The swap: one pointer in the outer array. Programs looking up slot 0 see either map.
+    if (bpf_map_update_elem(shared_fds.at("ab_rules"), &zero, &inner_fd, BPF_ANY) != 0)
+      throw load_error("activating the rule map", errno);
+    inner_rules = std::move(inner);  // the old map is freed once no program holds it
+    rule_sets[rules->generation] = rules;
+    current = std::move(rules);
+  }
+
+  static int on_event(void* context, void* data, size_t size) {
+    auto* self = static_cast<Impl*>(context);
+    if (size < sizeof(ab_event)) return 0;
+    Event event;
+    std::memcpy(&event.raw, data, sizeof event.raw);
+    auto it = self->rule_sets.find(event.raw.generation);
+    const RuleSet& set = it != self->rule_sets.end() ? *it->second : *self->current;
+    event.rule = set.info(event.raw.rule_id);
+    ++self->stats.events;
+    if (self->sink) self->sink(event);
+    return 0;
+  }
+};
+
+Enforcer::Enforcer(RuleSet rules, const EnforcerOptions& options) : impl_(std::make_unique<Impl>()) {
+  libbpf_set_print(libbpf_quiet);
+  Impl& d = *impl_;
+  d.backend = options.backend ? *options.backend : choose_backend(nullptr);
+  const bool tracepoint = d.backend == Backend::kTracepoint;
+  if (tracepoint && rules.has_capability_rules) {
+    const RuleInfo* cap = nullptr;
+    for (const RuleInfo& info : rules.rules)
+      if (info.category == "capabilities") cap = &info;
+    throw environment_error(
+        (cap ? cap->where.str() + ": " : std::string()) +
+        "capability rules are enforced only by the bpf-lsm backend, and this kernel refuses lsm "
+        "programs (the tracepoint backend has no hook for capability checks)");
+  }
+
+  const bool need_exec = (tracepoint && rules.has_exec_rules) || options.exec_watch;
+  if (need_exec) {
+    d.exec.reset(exec_bpf__open());
+    if (!d.exec) throw load_error("opening exec.bpf.o", errno);
+    d.exec->rodata->ab_backend = tracepoint ? AB_BACKEND_TRACEPOINT : AB_BACKEND_BPF_LSM;
+    d.exec->rodata->ab_enforce_exec = tracepoint && rules.has_exec_rules;
+    d.load(d.exec.get(), exec_bpf__load, "exec.bpf.o");
+    d.attach(d.exec->progs.ab_sched_process_exec, "tp/sched/sched_process_exec");
+  }
+  if (tracepoint && (rules.has_file_rules || rules.has_memory_rules)) {
+    d.file.reset(file_bpf__open());
+    if (!d.file) throw load_error("opening file.bpf.o", errno);
+    d.file->rodata->ab_enforce_files = rules.has_file_rules;
+    d.file->rodata->ab_protect_memory = rules.has_memory_rules;
+    d.load(d.file.get(), file_bpf__load, "file.bpf.o");
+    d.attach(d.file->progs.ab_sys_exit_openat, "tp/syscalls/sys_exit_openat");
+    d.attach(d.file->progs.ab_sys_exit_openat2, "tp/syscalls/sys_exit_openat2", true);
+    d.attach(d.file->progs.ab_sys_exit_open, "tp/syscalls/sys_exit_open", true);
+    d.attach(d.file->progs.ab_sys_exit_creat, "tp/syscalls/sys_exit_creat", true);
+  }
+  if (tracepoint && rules.has_memory_rules) {
+    d.memory.reset(memory_bpf__open());
+    if (!d.memory) throw load_error("opening memory.bpf.o", errno);
+    d.load(d.memory.get(), memory_bpf__load, "memory.bpf.o");
+    d.attach(d.memory->progs.ab_sys_enter_ptrace, "tp/syscalls/sys_enter_ptrace");
+    d.attach(d.memory->progs.ab_sys_enter_process_vm_readv, "tp/syscalls/sys_enter_process_vm_readv");
+    d.attach(d.memory->progs.ab_sys_enter_process_vm_writev, "tp/syscalls/sys_enter_process_vm_writev");
+    d.attach(d.memory->progs.ab_sched_process_fork, "tp/sched/sched_process_fork");
+    d.attach(d.memory->progs.ab_sched_process_free, "tp/sched/sched_process_free");
+  }
+  if (tracepoint && (rules.has_protocol_rules || rules.has_address_rules)) {
+    d.net.reset(net_bpf__open());
+    if (!d.net) throw load_error("opening net.bpf.o", errno);
+    d.load(d.net.get(), net_bpf__load, "net.bpf.o");  // attached per scoped cgroup
+  }
+  if (!tracepoint) {
+    d.lsm.reset(lsm_bpf__open());
+    if (!d.lsm) throw load_error("opening lsm.bpf.o", errno);
+    d.lsm->rodata->ab_backend = AB_BACKEND_BPF_LSM;
+    struct Hook {
+      bpf_program* program;
+      bool needed;
+      const char* name;
+    };
+    const Hook hooks[] = {
+        {d.lsm->progs.ab_bprm_check_security, rules.has_exec_rules, "lsm/bprm_check_security"},
+        {d.lsm->progs.ab_file_open, rules.has_file_rules, "lsm/file_open"},
+        {d.lsm->progs.ab_socket_create, rules.has_protocol_rules, "lsm/socket_create"},
+        {d.lsm->progs.ab_socket_connect, rules.has_address_rules, "lsm/socket_connect"},
+        {d.lsm->progs.ab_socket_sendmsg, rules.has_address_rules, "lsm/socket_sendmsg"},
+        {d.lsm->progs.ab_ptrace_access_check, rules.has_memory_rules, "lsm/ptrace_access_check"},
+        {d.lsm->progs.ab_capable, rules.has_capability_rules, "lsm/capable"},
+    };
+    for (const Hook& hook : hooks) bpf_program__set_autoload(hook.program, hook.needed);
+    d.load(d.lsm.get(), lsm_bpf__load, "lsm.bpf.o");
+    for (const Hook& hook : hooks)
+      if (hook.needed) d.attach(hook.program, hook.name);
+  }
+  if (d.shared_fds.empty()) {
+    // Nothing to attach (an empty policy and no watch): still a valid, inert enforcer.
+    d.current = std::make_shared<const RuleSet>(std::move(rules));
+    d.rule_sets[d.current->generation] = d.current;
+    return;
+  }
+  d.install(std::make_shared<const RuleSet>(std::move(rules)));
+  d.ring = ring_buffer__new(d.shared_fds.at("ab_events"), &Impl::on_event, &d, nullptr);
+  if (!d.ring) throw load_error("opening the event ring buffer", errno);
+}
+
+Enforcer::~Enforcer() = default;
+
+Backend Enforcer::backend() const { return impl_->backend; }
+
+std::vector<std::string> Enforcer::attached() const {
+  std::vector<std::string> out = impl_->attached;
+  for (const auto& [id, links] : impl_->cgroup_links)
+    if (!links.empty() && impl_->net) {
+      for (const char* name : {"cgroup/sock_create", "cgroup/connect4", "cgroup/connect6",
+                               "cgroup/sendmsg4", "cgroup/sendmsg6"})
+        out.push_back(std::string(name) + " (cgroup " + std::to_string(id) + ")");
+    }
+  return out;
+}
+
+void Enforcer::replace_rules(RuleSet rules) {
+  Impl& d = *impl_;
+  const bool tracepoint = d.backend == Backend::kTracepoint;
+  const auto missing = [&](bool needed, bool loaded) { return needed && !loaded; };
+  if (missing(tracepoint && rules.has_exec_rules, d.exec && d.exec->rodata->ab_enforce_exec) ||
+      missing(tracepoint && rules.has_file_rules, d.file && d.file->rodata->ab_enforce_files) ||
+      missing(tracepoint && rules.has_memory_rules, d.memory != nullptr) ||
+      missing(tracepoint && (rules.has_protocol_rules || rules.has_address_rules), d.net != nullptr) ||
+      missing(!tracepoint && (rules.has_exec_rules || rules.has_file_rules ||
+                              rules.has_protocol_rules || rules.has_address_rules ||
+                              rules.has_memory_rules || rules.has_capability_rules),
+              d.lsm != nullptr))
+    throw environment_error("enforcer: the new rule set needs hooks that are not loaded; restart "
+                            "the enforcer with it");
+  if (d.shared_fds.empty()) throw environment_error("enforcer: no programs loaded to take rules");
+  d.install(std::make_shared<const RuleSet>(std::move(rules)));
+}
+
+std::uint32_t Enforcer::generation() const { return impl_->current ? impl_->current->generation : 0; }
+
+void Enforcer::scope(const Scope& scope) {
+  Impl& d = *impl_;
+  if (d.shared_fds.empty()) return;
+  ab_scope value{};
+  value.flags = (scope.enforce ? AB_SCOPE_ENFORCE : 0) | (scope.watch_exec ? AB_SCOPE_WATCH_EXEC : 0) |
+                (d.current->has_memory_rules && scope.enforce ? AB_SCOPE_PROTECT : 0);
+  if (bpf_map_update_elem(d.shared_fds.at("ab_scopes"), &scope.cgroup_id, &value, BPF_ANY) != 0)
+    throw load_error("scoping cgroup " + std::to_string(scope.cgroup_id), errno);
+  d.scopes[scope.cgroup_id] = scope;
+
+  if (d.net && scope.enforce) {
+    UniqueFd cgroup(::open(scope.cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cgroup) throw load_error("opening cgroup " + scope.cgroup_dir.string(), errno);
+    auto& links = d.cgroup_links[scope.cgroup_id];
+    for (bpf_program* program : {d.net->progs.ab_sock_create, d.net->progs.ab_connect4,
+                                 d.net->progs.ab_connect6, d.net->progs.ab_sendmsg4,
+                                 d.net->progs.ab_sendmsg6}) {
+      bpf_link* link = bpf_program__attach_cgroup(program, cgroup.get());
+      if (!link) throw load_error("attaching network programs to " + scope.cgroup_dir.string(), errno);
+      links.push_back(link);
+    }
+  }
+  // The tracepoint backend knows protected processes by thread id: seed the threads already in
+  // the cgroup; fork tracking adds their children from here on.
+  if (d.memory && (value.flags & AB_SCOPE_PROTECT)) {
+    std::ifstream threads(scope.cgroup_dir / "cgroup.threads");
+    __u32 tid = 0;
+    while (threads >> tid)
+      bpf_map_update_elem(d.shared_fds.at("ab_protected"), &tid, &scope.cgroup_id, BPF_ANY);
+  }
+}
+
+void Enforcer::unscope(std::uint64_t cgroup_id) {
+  Impl& d = *impl_;
+  if (d.shared_fds.empty()) return;
+  bpf_map_delete_elem(d.shared_fds.at("ab_scopes"), &cgroup_id);
+  if (auto it = d.cgroup_links.find(cgroup_id); it != d.cgroup_links.end()) {
+    for (bpf_link* link : it->second) bpf_link__destroy(link);
+    d.cgroup_links.erase(it);
+  }
+  d.scopes.erase(cgroup_id);
+  if (d.memory) {
+    const int fd = d.shared_fds.at("ab_protected");
+    std::vector<__u32> stale;
+    __u32 key = 0, next = 0;
+    __u64 value = 0;
+    bool first = true;
+    while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
+      first = false;
+      if (bpf_map_lookup_elem(fd, &next, &value) == 0 && value == cgroup_id) stale.push_back(next);
+      key = next;
+    }
+    for (__u32 tid : stale) bpf_map_delete_elem(fd, &tid);
+  }
+}
+
+int Enforcer::poll(int timeout_ms) {
+  if (!impl_->ring) return 0;
+  const int n = timeout_ms > 0 ? ring_buffer__poll(impl_->ring, timeout_ms)
+                               : ring_buffer__consume(impl_->ring);
+  return n < 0 && n != -EINTR ? 0 : std::max(n, 0);
+}
+
+void Enforcer::set_sink(std::function<void(const Event&)> sink) { impl_->sink = std::move(sink); }
+
+EnforcerStats Enforcer::stats() const {
+  EnforcerStats stats = impl_->stats;
+  auto it = impl_->shared_fds.find("ab_dropped");
+  if (it != impl_->shared_fds.end()) {
+    const int cpus = libbpf_num_possible_cpus();
+    std::vector<__u64> per_cpu(static_cast<std::size_t>(std::max(cpus, 1)));
+    const __u32 zero = 0;
+    if (bpf_map_lookup_elem(it->second, &zero, per_cpu.data()) == 0)
+      for (__u64 v : per_cpu) stats.dropped += v;
+  }
+  return stats;
+}
+
+}  // namespace armorbench::enforcer
