@@ -149,7 +149,9 @@ class MatrixRunner {
     } catch (const Interrupted&) {
       throw;
     } catch (const Error& e) {
-      result.verdict = Verdict::kError;
+      // The host lacks something this run needs (a backend, a runtime, root): not run, with
+      // the reason, never passed and never a harness fault.
+      result.verdict = e.kind() == ErrorKind::kEnvironment ? Verdict::kNotRun : Verdict::kError;
       result.reason = e.describe();
     } catch (const std::exception& e) {
       result.verdict = Verdict::kError;
@@ -225,7 +227,8 @@ class MatrixRunner {
     attack->prepare(model, run_dir.path(), host_address, workload);
 
     EnforcementPlan enforcement{planned.mode, planned.scenario->enforcer.policies,
-                                planned.scenario->enforcer.backend};
+                                planned.scenario->enforcer.backend,
+                                planned.scenario->enforcer.default_posture};
     const bool watch_exec = attack->needs_exec_watch();
     if (watch_exec && !target.watches_exec())
       throw environment_error("target " + planned.target->name +

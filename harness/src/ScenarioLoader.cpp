@@ -122,6 +122,8 @@ EnforcerSpec parse_enforcer(TomlTable& table, const fs::path& file) {
   }
   if (auto backend = table.choice("backend", {"auto", "tracepoint", "bpf-lsm"}))
     spec.backend = *backend;
+  if (auto posture = table.choice("default_posture", {"block", "audit"}))
+    spec.default_posture = *posture;
   const bool enforcing = std::any_of(spec.modes.begin(), spec.modes.end(),
                                      [](EnforcerMode m) { return m != EnforcerMode::kOff; });
   if (enforcing && spec.policies.empty())

@@ -85,6 +85,7 @@ struct EnforcerSpec {
   std::vector<std::filesystem::path> policies;     // resolved against the scenario's directory
   std::vector<EnforcerMode> modes{EnforcerMode::kOff};
   std::string backend = "auto";                    // auto | tracepoint | bpf-lsm
+  std::string default_posture = "block";           // what allowlists do not allow: block | audit
   SourceLocation where;
 };
 
