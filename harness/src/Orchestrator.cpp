@@ -205,7 +205,7 @@ class MatrixRunner {
     const CaseSpec& c = *planned.case_spec;
     const ModelArtifacts& model = model_for(c);
     std::unique_ptr<AttackPlan> attack =
-        make_attack_plan(c, AttackContext{options_.data_dir, options_.bin_dir});
+        make_attack_plan(c, *planned.target, AttackContext{options_.data_dir, options_.bin_dir});
     result.objective = attack->objective();
 
     const std::string run_name = "run-" + std::to_string(++runs_);
