@@ -118,9 +118,11 @@ class ModelPayloadPlan : public AttackPlan {
   // builtins.exec of a payload script from attacks/payloads with its PARAMS.
   void inject_exec(const ModelArtifacts& base, const fs::path& run_dir, WorkloadSpec& workload,
                    const std::string& payload, const json& params) {
+    const fs::path params_file = run_dir / "payload-params.json";
+    std::ofstream(params_file) << params.dump();
     inject(base, run_dir, workload, "builtins.exec",
            {"--source-file", (context_.data_dir / "attacks/payloads" / payload).string(),
-            "--params", params.dump()});
+            "--params", "@" + params_file.string()});
   }
 
   const CaseSpec& case_;
