@@ -336,9 +336,11 @@ class ResourceAbusePlan final : public ModelPayloadPlan {
   void prepare(const ModelArtifacts& base, const fs::path& run_dir, const std::string&,
                WorkloadSpec& workload) override {
     if (fork_bomb()) {
-      // Bounded above the limit so the unconfined control cannot hurt the host.
+      // Bounded above the limit so the unconfined control cannot hurt the host. The children
+      // outlive the fork loop (they hold longer than forking takes on a loaded host), so the
+      // count the payload reports is a count of processes alive at the same time.
       inject_exec(base, run_dir, workload, "fork_bomb.py",
-                  {{"max_procs", *limits_.pids + 32}, {"hold_seconds", 4}, {"marker", kMarker}});
+                  {{"max_procs", *limits_.pids + 32}, {"hold_seconds", 60}, {"marker", kMarker}});
     } else {
       inject_exec(base, run_dir, workload, "memory_hog.py",
                   {{"bytes", *limits_.memory_bytes + (256ull << 20)},
