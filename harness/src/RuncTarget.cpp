@@ -296,6 +296,9 @@ std::optional<std::string> RuncSandbox::read_file(const std::string& sandbox_pat
 }
 
 ExternalAttackOutcome RuncSandbox::run_external_attack(const ExternalAttack& attack) {
+  if (attack.method == "core_dump")
+    throw environment_error("core_dump dumps a VM's memory through libvirt; it has no meaning for "
+                            "a container (use process_vm_readv, proc_mem, ptrace or io_uring)");
   ExternalAttackOutcome outcome;
   outcome.detail = {{"method", attack.method}, {"from", attack.from}};
   const std::string tool = (target_.context_.bin_dir / "armorbench-memdump").string();

@@ -209,7 +209,7 @@ AttackSpec parse_attack(TomlTable& table) {
   } else if (*kind == "memory-dump") {
     attack.kind = AttackKind::kMemoryDump;
     const auto method =
-        table.choice("method", {"process_vm_readv", "proc_mem", "ptrace", "io_uring"});
+        table.choice("method", {"process_vm_readv", "proc_mem", "ptrace", "io_uring", "core_dump"});
     if (!method) throw table.error_at("", "memory-dump needs 'method'");
     attack.method = *method;
     attack.from = table.choice("from", {"host", "sibling"}).value_or("host");

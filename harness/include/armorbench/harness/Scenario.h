@@ -115,6 +115,7 @@ struct AttackSpec {
   std::string action;                  // pickle-injection builtins.exec: marker | connect
   std::string format = "pt";           // pt | pickle
   std::string method;                  // memory-dump: process_vm_readv | proc_mem | ptrace | io_uring
+                                       //   | core_dump (VM targets: virDomainCoreDumpWithFormat)
   std::string from = "host";           // memory-dump: host | sibling
   std::optional<ObjectiveSpec> objective;  // custom attacks declare theirs
   SourceLocation where;
