@@ -35,9 +35,12 @@ BeaconListener::BeaconListener(const std::string& address, std::uint16_t port) {
   bind_address.sin_port = htons(port);
   if (inet_pton(AF_INET, address.c_str(), &bind_address.sin_addr) != 1)
     throw std::system_error(EINVAL, std::generic_category(), "bad listen address " + address);
-  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&bind_address), sizeof bind_address) != 0)
-    throw std::system_error(errno, std::generic_category(), "bind " + address + ":" + std::to_string(port));
-  if (::listen(listen_fd_.get(), 64) != 0) throw std::system_error(errno, std::generic_category(), "listen");
+  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&bind_address), sizeof bind_address) !=
+      0)
+    throw std::system_error(errno, std::generic_category(),
+                            "bind " + address + ":" + std::to_string(port));
+  if (::listen(listen_fd_.get(), 64) != 0)
+    throw std::system_error(errno, std::generic_category(), "listen");
   socklen_t length = sizeof bind_address;
   ::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&bind_address), &length);
   port_ = ntohs(bind_address.sin_port);

@@ -161,7 +161,9 @@ FakeStratumPool::FakeStratumPool(PoolOptions options)
   thread_ = std::thread([this] { serve(); });
 }
 
-FakeStratumPool::~FakeStratumPool() { stop(); }
+FakeStratumPool::~FakeStratumPool() {
+  stop();
+}
 
 void FakeStratumPool::stop() {
   if (!thread_.joinable()) return;

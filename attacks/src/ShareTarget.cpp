@@ -76,7 +76,9 @@ bool ShareTarget::is_met_by(const Sha256::Digest& hash) const {
   return true;  // equal meets the target
 }
 
-std::string ShareTarget::to_hex() const { return attacks::to_hex(target_); }
+std::string ShareTarget::to_hex() const {
+  return attacks::to_hex(target_);
+}
 
 std::string ShareTarget::display_hex(const Sha256::Digest& hash) {
   Sha256::Digest reversed;

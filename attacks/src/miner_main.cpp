@@ -29,7 +29,9 @@ constexpr std::string_view kUsage =
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void request_stop(int) { g_stop.store(true); }
+extern "C" void request_stop(int) {
+  g_stop.store(true);
+}
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;

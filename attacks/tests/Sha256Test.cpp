@@ -14,7 +14,9 @@ std::span<const std::uint8_t> bytes_of(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
-std::string sha256_hex(std::string_view text) { return to_hex(Sha256::digest(bytes_of(text))); }
+std::string sha256_hex(std::string_view text) {
+  return to_hex(Sha256::digest(bytes_of(text)));
+}
 
 TEST(Sha256Test, NistShortVectors) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

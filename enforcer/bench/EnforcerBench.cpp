@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <benchmark/benchmark.h>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -43,7 +43,7 @@ class Lab {
  public:
   Lab() {
     const fs::path v2 = fs::exists("/sys/fs/cgroup/unified/cgroup.procs") ? "/sys/fs/cgroup/unified"
-                                                                           : "/sys/fs/cgroup";
+                                                                          : "/sys/fs/cgroup";
     std::ifstream self("/proc/self/cgroup");
     for (std::string line; std::getline(self, line);)
       if (line.rfind("0::", 0) == 0) home_ = v2 / fs::path(line.substr(3)).relative_path();
@@ -198,8 +198,10 @@ int main(int argc, char** argv) {
   std::vector<char*> args{argv[0]};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg.rfind("--rounds=", 0) == 0) rounds = std::max(1, std::stoi(arg.substr(9)));
-    else args.push_back(argv[i]);
+    if (arg.rfind("--rounds=", 0) == 0)
+      rounds = std::max(1, std::stoi(arg.substr(9)));
+    else
+      args.push_back(argv[i]);
   }
   Lab lab;
   g_lab = &lab;
@@ -209,11 +211,15 @@ int main(int argc, char** argv) {
         for (bool inside : {false, true}) {
           const std::string name = std::string(op.name) + "/" + (inside ? "inside" : "outside") +
                                    "/" + mode_name(mode) + "/round:" + std::to_string(round);
-          benchmark::RegisterBenchmark(name.c_str(), [mode, inside, body = op.body](benchmark::State& state) {
-            g_lab->configure(mode, inside);
-            body(state);
-            g_lab->drain();
-          })->MinTime(op.min_time)->UseRealTime()->Unit(benchmark::kNanosecond);
+          benchmark::RegisterBenchmark(name.c_str(),
+                                       [mode, inside, body = op.body](benchmark::State& state) {
+                                         g_lab->configure(mode, inside);
+                                         body(state);
+                                         g_lab->drain();
+                                       })
+              ->MinTime(op.min_time)
+              ->UseRealTime()
+              ->Unit(benchmark::kNanosecond);
         }
       }
     }

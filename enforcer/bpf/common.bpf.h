@@ -14,8 +14,8 @@
 #include "armorbench/enforcer/abi.h"
 
 #define AB_MAX_RULES 4096
-#define AB_WALK_DEPTH 32      /* path components resolved; deeper paths are marked truncated */
-#define AB_WALK_BUF 512       /* power of two: offsets are masked with AB_WALK_BUF - 1 */
+#define AB_WALK_DEPTH 32 /* path components resolved; deeper paths are marked truncated */
+#define AB_WALK_BUF 512  /* power of two: offsets are masked with AB_WALK_BUF - 1 */
 #define AB_NAME_MAX 255
 #define AB_SIGKILL 9
 #define AB_EPERM 1
@@ -81,11 +81,11 @@ struct {
 struct ab_scratch {
   struct ab_rule_key key;
   char walk[AB_WALK_BUF + AB_NAME_MAX + 1];
-  char path[AB_PATH_MAX];    /* the resource */
-  char source[AB_PATH_MAX];  /* the acting executable (or the exec's parent) */
+  char path[AB_PATH_MAX];   /* the resource */
+  char source[AB_PATH_MAX]; /* the acting executable (or the exec's parent) */
   __u8 path_truncated;
   __u8 source_truncated;
-  __u8 path_depth;           /* components of the last resolved path */
+  __u8 path_depth; /* components of the last resolved path */
   /* Unused at run time: makes `struct ab_rule` complete in the object's BTF, which libbpf needs
    * for the inner map template (a type only reached through the map-in-map stays a forward). */
   struct ab_rule btf_anchor;
@@ -98,51 +98,51 @@ struct {
   __type(value, struct ab_scratch);
 } ab_scratch_map SEC(".maps");
 
-static __always_inline struct ab_scratch *ab_get_scratch(void) {
+static __always_inline struct ab_scratch* ab_get_scratch(void) {
   __u32 zero = 0;
   return bpf_map_lookup_elem(&ab_scratch_map, &zero);
 }
 
-static __always_inline struct ab_scope *ab_current_scope(void) {
+static __always_inline struct ab_scope* ab_current_scope(void) {
   __u64 cgroup = bpf_get_current_cgroup_id();
   return bpf_map_lookup_elem(&ab_scopes, &cgroup);
 }
 
-static __always_inline void *ab_active_rules(void) {
+static __always_inline void* ab_active_rules(void) {
   __u32 zero = 0;
   return bpf_map_lookup_elem(&ab_rules, &zero);
 }
 
 struct ab_walk {
-  __u64 dentry;       /* struct dentry * being named */
-  __u64 vfsmnt;       /* struct vfsmount * it is in */
-  __u64 mnt;          /* the struct mount around vfsmnt */
-  __u64 root_dentry;  /* the task's root: where the path starts */
+  __u64 dentry;      /* struct dentry * being named */
+  __u64 vfsmnt;      /* struct vfsmount * it is in */
+  __u64 mnt;         /* the struct mount around vfsmnt */
+  __u64 root_dentry; /* the task's root: where the path starts */
   __u64 root_mnt;
-  __u32 off;          /* next byte to write is walk[off - 1]; the path grows leftwards */
+  __u32 off; /* next byte to write is walk[off - 1]; the path grows leftwards */
   __u8 truncated;
-  __u8 depth;         /* components written */
+  __u8 depth; /* components written */
 };
 
 /* One path component per call (bpf_loop callback): verified once, however deep the path, which
  * keeps the verifier's work small on every kernel that has bpf_loop (5.17+). */
-static long ab_walk_step(__u32 index, void *ctx) {
-  struct ab_walk *w = ctx;
-  struct ab_scratch *s = ab_get_scratch();
+static long ab_walk_step(__u32 index, void* ctx) {
+  struct ab_walk* w = ctx;
+  struct ab_scratch* s = ab_get_scratch();
   if (!s) return 1;
-  struct dentry *dentry = (struct dentry *)w->dentry;
-  struct vfsmount *vfsmnt = (struct vfsmount *)w->vfsmnt;
-  struct mount *mnt = (struct mount *)w->mnt;
+  struct dentry* dentry = (struct dentry*)w->dentry;
+  struct vfsmount* vfsmnt = (struct vfsmount*)w->vfsmnt;
+  struct mount* mnt = (struct mount*)w->mnt;
   if (w->dentry == w->root_dentry && w->vfsmnt == w->root_mnt) return 1;
   if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
-    struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
+    struct mount* parent = BPF_CORE_READ(mnt, mnt_parent);
     if (parent == mnt) return 1; /* the root mount of this namespace */
     w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
     w->mnt = (__u64)parent;
     w->vfsmnt = (__u64)parent + bpf_core_field_offset(struct mount, mnt);
     return 0;
   }
-  struct dentry *parent_dentry = BPF_CORE_READ(dentry, d_parent);
+  struct dentry* parent_dentry = BPF_CORE_READ(dentry, d_parent);
   if (parent_dentry == dentry) return 1;
   struct qstr name = BPF_CORE_READ(dentry, d_name);
   __u32 len = name.len & AB_NAME_MAX;
@@ -165,9 +165,9 @@ static long ab_walk_step(__u32 index, void *ctx) {
  * view, as KubeArmor reports it), walking d_parent and crossing mounts, into `out`.
  * Returns the length (without NUL); *truncated is set when the path did not fit, and
  * s->path_depth counts its components. */
-static __always_inline int ab_resolve_path(struct ab_scratch *s, struct dentry *dentry,
-                                           struct vfsmount *vfsmnt, char *out, __u8 *truncated) {
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+static __always_inline int ab_resolve_path(struct ab_scratch* s, struct dentry* dentry,
+                                           struct vfsmount* vfsmnt, char* out, __u8* truncated) {
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
   struct ab_walk w = {
       .dentry = (__u64)dentry,
       .vfsmnt = (__u64)vfsmnt,
@@ -190,17 +190,17 @@ static __always_inline int ab_resolve_path(struct ab_scratch *s, struct dentry *
   return len < AB_PATH_MAX ? (int)len : AB_PATH_MAX - 1;
 }
 
-static __always_inline int ab_resolve_file(struct ab_scratch *s, struct file *file, char *out,
-                                           __u8 *truncated) {
-  struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
-  struct vfsmount *mnt = BPF_CORE_READ(file, f_path.mnt);
+static __always_inline int ab_resolve_file(struct ab_scratch* s, struct file* file, char* out,
+                                           __u8* truncated) {
+  struct dentry* dentry = BPF_CORE_READ(file, f_path.dentry);
+  struct vfsmount* mnt = BPF_CORE_READ(file, f_path.mnt);
   return ab_resolve_path(s, dentry, mnt, out, truncated);
 }
 
 /* The executable of `task` (its mm's exe_file); "" for kernel threads. */
-static __always_inline int ab_resolve_exe(struct ab_scratch *s, struct task_struct *task,
-                                          char *out, __u8 *truncated) {
-  struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+static __always_inline int ab_resolve_exe(struct ab_scratch* s, struct task_struct* task, char* out,
+                                          __u8* truncated) {
+  struct file* exe = BPF_CORE_READ(task, mm, exe_file);
   if (!exe) {
     out[0] = '\0';
     *truncated = 0;
@@ -211,8 +211,8 @@ static __always_inline int ab_resolve_exe(struct ab_scratch *s, struct task_stru
 
 /* Longest-prefix lookup of `path` among rules of `kind`; the default posture of the kind is its
  * kind-only entry, so "no rule" comes back as the posture when one is set. */
-static __always_inline struct ab_rule *ab_lookup_path(void *rules, struct ab_scratch *s,
-                                                      __u8 kind, __u32 aux, const char *path) {
+static __always_inline struct ab_rule* ab_lookup_path(void* rules, struct ab_scratch* s, __u8 kind,
+                                                      __u32 aux, const char* path) {
   s->key.prefixlen = AB_KEY_HEADER_BITS + AB_PATH_MAX * 8;
   s->key.kind = kind;
   s->key.reserved = 0;
@@ -224,16 +224,16 @@ static __always_inline struct ab_rule *ab_lookup_path(void *rules, struct ab_scr
 
 struct ab_decision {
   __u8 action;
-  __u8 flags;     /* AB_EVENT_* */
+  __u8 flags; /* AB_EVENT_* */
   __u32 rule_id;
 };
 
 /* Applies a matched rule: directory depth, fromSource, read-only. `source` is only resolved by
  * the caller when the rule needs it (AB_RULE_HAS_SOURCES); `path_depth` is the number of
  * components of the path the rule matched. */
-static __always_inline struct ab_decision ab_apply_rule(void *rules, struct ab_scratch *s,
-                                                        struct ab_rule *rule, __u8 path_depth,
-                                                        const char *source, int is_write) {
+static __always_inline struct ab_decision ab_apply_rule(void* rules, struct ab_scratch* s,
+                                                        struct ab_rule* rule, __u8 path_depth,
+                                                        const char* source, int is_write) {
   struct ab_decision d = {AB_ACTION_NONE, 0, 0};
   if (!rule) return d;
   /* Direct children only: the path is one component deeper than the directory. */
@@ -248,7 +248,7 @@ static __always_inline struct ab_decision ab_apply_rule(void *rules, struct ab_s
     const __u8 flags = rule->flags;
     const __u8 fallback_action = rule->fallback_action;
     const __u32 fallback_rule_id = rule->fallback_rule_id;
-    struct ab_rule *match = ab_lookup_path(rules, s, AB_KIND_SOURCE, rule->rule_id, source);
+    struct ab_rule* match = ab_lookup_path(rules, s, AB_KIND_SOURCE, rule->rule_id, source);
     if (match) {
       action = match->action;
       rule_id = match->rule_id;
@@ -270,7 +270,7 @@ static __always_inline struct ab_decision ab_apply_rule(void *rules, struct ab_s
 }
 
 /* Lookup of a header-only key (protocol, capability): exact header, or the kind's default. */
-static __always_inline struct ab_rule *ab_lookup_header(void *rules, struct ab_scratch *s,
+static __always_inline struct ab_rule* ab_lookup_header(void* rules, struct ab_scratch* s,
                                                         __u8 kind, __u16 port, __u32 aux) {
   s->key.prefixlen = AB_KEY_HEADER_BITS;
   s->key.kind = kind;
@@ -280,7 +280,7 @@ static __always_inline struct ab_rule *ab_lookup_header(void *rules, struct ab_s
   return bpf_map_lookup_elem(rules, &s->key);
 }
 
-static __always_inline struct ab_decision ab_rule_decision(struct ab_rule *rule) {
+static __always_inline struct ab_decision ab_rule_decision(struct ab_rule* rule) {
   struct ab_decision d = {AB_ACTION_NONE, 0, 0};
   if (!rule) return d;
   d.action = rule->action;
@@ -302,9 +302,9 @@ static __always_inline __u32 ab_protocol_class(__u32 type, __u32 protocol) {
 /* Address rules: the most specific of (port, protocol), (any port, protocol), (port, any
  * protocol), (any, any) that is a rule rather than the posture; the posture otherwise.
  * `address` is IPv6 or v4-mapped (::ffff:a.b.c.d): one trie serves both families. */
-static __always_inline struct ab_decision ab_address_decision(void *rules, struct ab_scratch *s,
+static __always_inline struct ab_decision ab_address_decision(void* rules, struct ab_scratch* s,
                                                               __u16 port, __u32 protocol,
-                                                              const __u8 *address) {
+                                                              const __u8* address) {
   struct ab_decision posture = {AB_ACTION_NONE, 0, 0};
   for (int i = 0; i < 4; i++) {
     s->key.prefixlen = AB_KEY_HEADER_BITS + 128;
@@ -313,7 +313,7 @@ static __always_inline struct ab_decision ab_address_decision(void *rules, struc
     s->key.port = (i & 1) ? 0 : port;
     s->key.aux = (i & 2) ? 0 : protocol;
     __builtin_memcpy(s->key.data, address, 16);
-    struct ab_rule *rule = bpf_map_lookup_elem(rules, &s->key);
+    struct ab_rule* rule = bpf_map_lookup_elem(rules, &s->key);
     if (!rule) continue;
     if (rule->rule_id != 0) return ab_rule_decision(rule);
     posture = ab_rule_decision(rule);
@@ -321,39 +321,39 @@ static __always_inline struct ab_decision ab_address_decision(void *rules, struc
   return posture;
 }
 
-static __always_inline void ab_v4_mapped(__u8 *address, __u32 ip4_network_order) {
+static __always_inline void ab_v4_mapped(__u8* address, __u32 ip4_network_order) {
   __builtin_memset(address, 0, 10);
   address[10] = 0xff;
   address[11] = 0xff;
   __builtin_memcpy(&address[12], &ip4_network_order, 4);
 }
 
-static __always_inline __u32 ab_generation(void *rules, struct ab_scratch *s) {
+static __always_inline __u32 ab_generation(void* rules, struct ab_scratch* s) {
   s->key.prefixlen = AB_KEY_HEADER_BITS;
   s->key.kind = AB_KIND_GENERATION;
   s->key.reserved = 0;
   s->key.port = 0;
   s->key.aux = 0;
-  struct ab_rule *g = bpf_map_lookup_elem(rules, &s->key);
+  struct ab_rule* g = bpf_map_lookup_elem(rules, &s->key);
   return g ? g->rule_id : 0;
 }
 
 static __always_inline void ab_count_drop(void) {
   __u32 zero = 0;
-  __u64 *count = bpf_map_lookup_elem(&ab_dropped, &zero);
+  __u64* count = bpf_map_lookup_elem(&ab_dropped, &zero);
   if (count) *count += 1;
 }
 
 /* Reserves and fills the common part of an event; the caller adds the specifics and submits. */
-static __always_inline struct ab_event *ab_new_event(void *rules, struct ab_scratch *s,
+static __always_inline struct ab_event* ab_new_event(void* rules, struct ab_scratch* s,
                                                      __u16 operation, struct ab_decision d,
                                                      __u8 enforcement) {
-  struct ab_event *e = bpf_ringbuf_reserve(&ab_events, sizeof(*e), 0);
+  struct ab_event* e = bpf_ringbuf_reserve(&ab_events, sizeof(*e), 0);
   if (!e) {
     ab_count_drop();
     return 0;
   }
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   e->timestamp_ns = bpf_ktime_get_boot_ns();
   e->cgroup_id = bpf_get_current_cgroup_id();
@@ -384,11 +384,11 @@ static __always_inline struct ab_event *ab_new_event(void *rules, struct ab_scra
 /* Memory rules for the current process reading a protected process's memory from outside its
  * cgroup: the rule (or an allowed reader) decides by the reader's executable, resolved into
  * s->source. Block kills the reader (tracepoint backend); *enforcement says what was done. */
-static __always_inline struct ab_decision ab_memory_decision(void *rules, struct ab_scratch *s,
-                                                             __u8 *enforcement) {
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+static __always_inline struct ab_decision ab_memory_decision(void* rules, struct ab_scratch* s,
+                                                             __u8* enforcement) {
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
   ab_resolve_exe(s, task, s->source, &s->source_truncated);
-  struct ab_rule *rule = ab_lookup_path(rules, s, AB_KIND_MEMORY, 0, s->source);
+  struct ab_rule* rule = ab_lookup_path(rules, s, AB_KIND_MEMORY, 0, s->source);
   struct ab_decision d = ab_apply_rule(rules, s, rule, 0, s->source, 0);
   *enforcement = AB_ENFORCE_NONE;
   if (d.action == AB_ACTION_BLOCK) {
@@ -403,14 +403,14 @@ static __always_inline int ab_reported(__u8 action) {
   return action == AB_ACTION_AUDIT || action == AB_ACTION_BLOCK;
 }
 
-static __always_inline void ab_report_network(void *rules, struct ab_scratch *s,
+static __always_inline void ab_report_network(void* rules, struct ab_scratch* s,
                                               struct ab_decision d, __u16 operation, __u32 family,
-                                              __u32 protocol, __u16 port, const __u8 *address) {
+                                              __u32 protocol, __u16 port, const __u8* address) {
   /* Network denials are refusals (-EPERM) in both backends. */
-  struct ab_event *e = ab_new_event(rules, s, operation, d,
-                                    d.action == AB_ACTION_BLOCK ? AB_ENFORCE_EPERM : AB_ENFORCE_NONE);
+  struct ab_event* e = ab_new_event(
+      rules, s, operation, d, d.action == AB_ACTION_BLOCK ? AB_ENFORCE_EPERM : AB_ENFORCE_NONE);
   if (!e) return;
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
   ab_resolve_exe(s, task, e->exe, &s->source_truncated);
   e->family = family;
   e->aux = protocol;

@@ -15,24 +15,24 @@ static __always_inline __u8 ab_enforcement(struct ab_decision d) {
 }
 
 SEC("lsm/bprm_check_security")
-int BPF_PROG(ab_bprm_check_security, struct linux_binprm *bprm, int ret) {
+int BPF_PROG(ab_bprm_check_security, struct linux_binprm* bprm, int ret) {
   if (ret) return ret;
-  struct ab_scope *scope = ab_current_scope();
+  struct ab_scope* scope = ab_current_scope();
   if (!scope || !(scope->flags & AB_SCOPE_ENFORCE)) return 0;
-  struct ab_scratch *s = ab_get_scratch();
-  void *rules = ab_active_rules();
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
   if (!s || !rules) return 0;
-  struct file *file = BPF_CORE_READ(bprm, file);
+  struct file* file = BPF_CORE_READ(bprm, file);
   ab_resolve_file(s, file, s->path, &s->path_truncated);
   const __u8 depth = s->path_depth;
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-  struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
+  struct task_struct* parent = BPF_CORE_READ(task, real_parent);
   ab_resolve_exe(s, parent, s->source, &s->source_truncated);
-  struct ab_rule *rule = ab_lookup_path(rules, s, AB_KIND_EXEC, 0, s->path);
+  struct ab_rule* rule = ab_lookup_path(rules, s, AB_KIND_EXEC, 0, s->path);
   struct ab_decision d = ab_apply_rule(rules, s, rule, depth, s->source, 0);
   if (!ab_reported(d.action)) return 0;
   if (s->path_truncated) d.flags |= AB_EVENT_PATH_TRUNCATED;
-  struct ab_event *e = ab_new_event(rules, s, AB_OP_EXEC, d, ab_enforcement(d));
+  struct ab_event* e = ab_new_event(rules, s, AB_OP_EXEC, d, ab_enforcement(d));
   if (e) {
     bpf_probe_read_kernel_str(e->exe, AB_PATH_MAX, s->source);
     bpf_probe_read_kernel_str(e->resource, AB_PATH_MAX, s->path);
@@ -42,26 +42,26 @@ int BPF_PROG(ab_bprm_check_security, struct linux_binprm *bprm, int ret) {
 }
 
 SEC("lsm/file_open")
-int BPF_PROG(ab_file_open, struct file *file, int ret) {
+int BPF_PROG(ab_file_open, struct file* file, int ret) {
   if (ret) return ret;
-  struct ab_scope *scope = ab_current_scope();
+  struct ab_scope* scope = ab_current_scope();
   if (!scope || !(scope->flags & AB_SCOPE_ENFORCE)) return 0;
   const __u32 mode = BPF_CORE_READ(file, f_mode);
   if (mode & AB_FMODE_EXEC) return 0; /* the exec itself is judged by bprm_check_security */
-  struct ab_scratch *s = ab_get_scratch();
-  void *rules = ab_active_rules();
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
   if (!s || !rules) return 0;
   ab_resolve_file(s, file, s->path, &s->path_truncated);
   const __u8 depth = s->path_depth;
   const int is_write = (mode & AB_FMODE_WRITE) != 0;
-  struct ab_rule *rule = ab_lookup_path(rules, s, AB_KIND_FILE, 0, s->path);
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct ab_rule* rule = ab_lookup_path(rules, s, AB_KIND_FILE, 0, s->path);
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
   if (rule && rule->flags & AB_RULE_HAS_SOURCES)
     ab_resolve_exe(s, task, s->source, &s->source_truncated);
   struct ab_decision d = ab_apply_rule(rules, s, rule, depth, s->source, is_write);
   if (!ab_reported(d.action)) return 0;
   if (is_write) d.flags |= AB_EVENT_WRITE;
-  struct ab_event *e = ab_new_event(rules, s, AB_OP_OPEN, d, ab_enforcement(d));
+  struct ab_event* e = ab_new_event(rules, s, AB_OP_OPEN, d, ab_enforcement(d));
   if (e) {
     ab_resolve_exe(s, task, e->exe, &s->source_truncated);
     bpf_probe_read_kernel_str(e->resource, AB_PATH_MAX, s->path);
@@ -75,10 +75,10 @@ SEC("lsm/socket_create")
 int BPF_PROG(ab_socket_create, int family, int type, int protocol, int kern, int ret) {
   if (ret) return ret;
   if (kern || (family != AB_AF_INET && family != AB_AF_INET6)) return 0;
-  struct ab_scope *scope = ab_current_scope();
+  struct ab_scope* scope = ab_current_scope();
   if (!scope || !(scope->flags & AB_SCOPE_ENFORCE)) return 0;
-  struct ab_scratch *s = ab_get_scratch();
-  void *rules = ab_active_rules();
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
   if (!s || !rules) return 0;
   const __u32 class = ab_protocol_class(type, protocol);
   struct ab_decision d = ab_rule_decision(ab_lookup_header(rules, s, AB_KIND_NET_PROTO, 0, class));
@@ -87,22 +87,22 @@ int BPF_PROG(ab_socket_create, int family, int type, int protocol, int kern, int
   return ab_verdict(d);
 }
 
-static __always_inline int ab_check_address(struct socket *sock, struct sockaddr *address,
+static __always_inline int ab_check_address(struct socket* sock, struct sockaddr* address,
                                             __u16 operation) {
-  struct ab_scope *scope = ab_current_scope();
+  struct ab_scope* scope = ab_current_scope();
   if (!scope || !(scope->flags & AB_SCOPE_ENFORCE) || !address) return 0;
-  struct ab_scratch *s = ab_get_scratch();
-  void *rules = ab_active_rules();
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
   if (!s || !rules) return 0;
   const __u16 family = BPF_CORE_READ(address, sa_family);
   __u8 bytes[16] = {};
   __u16 port = 0;
   if (family == AB_AF_INET) {
-    struct sockaddr_in *in = (struct sockaddr_in *)address;
+    struct sockaddr_in* in = (struct sockaddr_in*)address;
     port = bpf_ntohs(BPF_CORE_READ(in, sin_port));
     ab_v4_mapped(bytes, BPF_CORE_READ(in, sin_addr.s_addr));
   } else if (family == AB_AF_INET6) {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
+    struct sockaddr_in6* in6 = (struct sockaddr_in6*)address;
     port = bpf_ntohs(BPF_CORE_READ(in6, sin6_port));
     bpf_probe_read_kernel(bytes, 16, &in6->sin6_addr);
   } else {
@@ -117,37 +117,37 @@ static __always_inline int ab_check_address(struct socket *sock, struct sockaddr
 }
 
 SEC("lsm/socket_connect")
-int BPF_PROG(ab_socket_connect, struct socket *sock, struct sockaddr *address, int addrlen,
+int BPF_PROG(ab_socket_connect, struct socket* sock, struct sockaddr* address, int addrlen,
              int ret) {
   if (ret) return ret;
   return ab_check_address(sock, address, AB_OP_CONNECT);
 }
 
 SEC("lsm/socket_sendmsg")
-int BPF_PROG(ab_socket_sendmsg, struct socket *sock, struct msghdr *msg, int size, int ret) {
+int BPF_PROG(ab_socket_sendmsg, struct socket* sock, struct msghdr* msg, int size, int ret) {
   if (ret) return ret;
-  struct sockaddr *address = BPF_CORE_READ(msg, msg_name);
+  struct sockaddr* address = BPF_CORE_READ(msg, msg_name);
   return ab_check_address(sock, address, AB_OP_SENDMSG);
 }
 
 /* Covers ptrace attach, process_vm_readv/writev and opening /proc/<pid>/mem|maps: the kernel
  * asks ptrace_may_access for all of them. */
 SEC("lsm/ptrace_access_check")
-int BPF_PROG(ab_ptrace_access_check, struct task_struct *child, unsigned int mode, int ret) {
+int BPF_PROG(ab_ptrace_access_check, struct task_struct* child, unsigned int mode, int ret) {
   if (ret) return ret;
   __u64 target_cgroup = BPF_CORE_READ(child, cgroups, dfl_cgrp, kn, id);
-  struct ab_scope *scope = bpf_map_lookup_elem(&ab_scopes, &target_cgroup);
+  struct ab_scope* scope = bpf_map_lookup_elem(&ab_scopes, &target_cgroup);
   if (!scope || !(scope->flags & AB_SCOPE_PROTECT)) return 0;
   if (bpf_get_current_cgroup_id() == target_cgroup) return 0;
-  struct ab_scratch *s = ab_get_scratch();
-  void *rules = ab_active_rules();
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
   if (!s || !rules) return 0;
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
   ab_resolve_exe(s, task, s->source, &s->source_truncated);
-  struct ab_rule *rule = ab_lookup_path(rules, s, AB_KIND_MEMORY, 0, s->source);
+  struct ab_rule* rule = ab_lookup_path(rules, s, AB_KIND_MEMORY, 0, s->source);
   struct ab_decision d = ab_apply_rule(rules, s, rule, 0, s->source, 0);
   if (!ab_reported(d.action)) return 0;
-  struct ab_event *e = ab_new_event(rules, s, AB_OP_PTRACE, d, ab_enforcement(d));
+  struct ab_event* e = ab_new_event(rules, s, AB_OP_PTRACE, d, ab_enforcement(d));
   if (e) {
     e->target_pid = BPF_CORE_READ(child, tgid);
     e->target_cgroup_id = target_cgroup;
@@ -159,20 +159,20 @@ int BPF_PROG(ab_ptrace_access_check, struct task_struct *child, unsigned int mod
 }
 
 SEC("lsm/capable")
-int BPF_PROG(ab_capable, const struct cred *cred, struct user_namespace *ns, int cap,
+int BPF_PROG(ab_capable, const struct cred* cred, struct user_namespace* ns, int cap,
              unsigned int opts, int ret) {
   if (ret) return ret;
-  struct ab_scope *scope = ab_current_scope();
+  struct ab_scope* scope = ab_current_scope();
   if (!scope || !(scope->flags & AB_SCOPE_ENFORCE)) return 0;
-  struct ab_scratch *s = ab_get_scratch();
-  void *rules = ab_active_rules();
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
   if (!s || !rules) return 0;
   struct ab_decision d =
       ab_rule_decision(ab_lookup_header(rules, s, AB_KIND_CAPABILITY, 0, (__u32)cap));
   if (!ab_reported(d.action)) return 0;
-  struct ab_event *e = ab_new_event(rules, s, AB_OP_CAPABLE, d, ab_enforcement(d));
+  struct ab_event* e = ab_new_event(rules, s, AB_OP_CAPABLE, d, ab_enforcement(d));
   if (e) {
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct task_struct* task = (struct task_struct*)bpf_get_current_task();
     ab_resolve_exe(s, task, e->exe, &s->source_truncated);
     e->aux = cap;
     bpf_ringbuf_submit(e, 0);

@@ -9,18 +9,18 @@
 #define AB_PTRACE_TRACEME 0
 
 static __always_inline void ab_check_memory_access(__u32 target, __u16 operation, __u32 aux) {
-  __u64 *target_cgroup = bpf_map_lookup_elem(&ab_protected, &target);
+  __u64* target_cgroup = bpf_map_lookup_elem(&ab_protected, &target);
   if (!target_cgroup) return;
   __u64 cgroup = bpf_get_current_cgroup_id();
   if (cgroup == *target_cgroup) return;
-  struct ab_scratch *s = ab_get_scratch();
+  struct ab_scratch* s = ab_get_scratch();
   if (!s) return;
-  void *rules = ab_active_rules();
+  void* rules = ab_active_rules();
   if (!rules) return;
   __u8 enforcement;
   struct ab_decision d = ab_memory_decision(rules, s, &enforcement);
   if (!ab_reported(d.action)) return;
-  struct ab_event *e = ab_new_event(rules, s, operation, d, enforcement);
+  struct ab_event* e = ab_new_event(rules, s, operation, d, enforcement);
   if (!e) return;
   e->target_pid = target;
   e->target_cgroup_id = *target_cgroup;
@@ -30,7 +30,7 @@ static __always_inline void ab_check_memory_access(__u32 target, __u16 operation
 }
 
 SEC("tp/syscalls/sys_enter_ptrace")
-int ab_sys_enter_ptrace(struct trace_event_raw_sys_enter *ctx) {
+int ab_sys_enter_ptrace(struct trace_event_raw_sys_enter* ctx) {
   const long request = (long)ctx->args[0];
   if (request == AB_PTRACE_TRACEME) return 0;
   ab_check_memory_access((__u32)ctx->args[1], AB_OP_PTRACE, (__u32)request);
@@ -38,13 +38,13 @@ int ab_sys_enter_ptrace(struct trace_event_raw_sys_enter *ctx) {
 }
 
 SEC("tp/syscalls/sys_enter_process_vm_readv")
-int ab_sys_enter_process_vm_readv(struct trace_event_raw_sys_enter *ctx) {
+int ab_sys_enter_process_vm_readv(struct trace_event_raw_sys_enter* ctx) {
   ab_check_memory_access((__u32)ctx->args[0], AB_OP_VM_READ, 0);
   return 0;
 }
 
 SEC("tp/syscalls/sys_enter_process_vm_writev")
-int ab_sys_enter_process_vm_writev(struct trace_event_raw_sys_enter *ctx) {
+int ab_sys_enter_process_vm_writev(struct trace_event_raw_sys_enter* ctx) {
   ab_check_memory_access((__u32)ctx->args[0], AB_OP_VM_READ, 1);
   return 0;
 }
@@ -52,9 +52,9 @@ int ab_sys_enter_process_vm_writev(struct trace_event_raw_sys_enter *ctx) {
 /* Every thread a protected thread creates is protected (threads too: an attacker could name a
  * thread id instead of the process id). */
 SEC("tp/sched/sched_process_fork")
-int ab_sched_process_fork(struct trace_event_raw_sched_process_fork *ctx) {
+int ab_sched_process_fork(struct trace_event_raw_sched_process_fork* ctx) {
   __u32 parent = ctx->parent_pid;
-  __u64 *cgroup = bpf_map_lookup_elem(&ab_protected, &parent);
+  __u64* cgroup = bpf_map_lookup_elem(&ab_protected, &parent);
   if (!cgroup) return 0;
   __u32 child = ctx->child_pid;
   __u64 value = *cgroup;
@@ -63,7 +63,7 @@ int ab_sched_process_fork(struct trace_event_raw_sched_process_fork *ctx) {
 }
 
 SEC("tp/sched/sched_process_free")
-int ab_sched_process_free(struct trace_event_raw_sched_process_template *ctx) {
+int ab_sched_process_free(struct trace_event_raw_sched_process_template* ctx) {
   __u32 pid = ctx->pid;
   bpf_map_delete_elem(&ab_protected, &pid);
   return 0;

@@ -5,12 +5,12 @@
 #include "common.bpf.h"
 
 SEC("cgroup/sock_create")
-int ab_sock_create(struct bpf_sock *ctx) {
-  struct ab_scope *scope = ab_current_scope();
+int ab_sock_create(struct bpf_sock* ctx) {
+  struct ab_scope* scope = ab_current_scope();
   if (!scope || !(scope->flags & AB_SCOPE_ENFORCE)) return 1;
   if (ctx->family != AB_AF_INET && ctx->family != AB_AF_INET6) return 1;
-  struct ab_scratch *s = ab_get_scratch();
-  void *rules = ab_active_rules();
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
   if (!s || !rules) return 1;
   const __u32 protocol = ab_protocol_class(ctx->type, ctx->protocol);
   struct ab_decision d =
@@ -22,8 +22,7 @@ int ab_sock_create(struct bpf_sock *ctx) {
 
 /* `v6` is a constant per program: connect4/sendmsg4 may only read user_ip4, the 6 variants
  * only user_ip6. */
-static __always_inline int ab_on_address(struct bpf_sock_addr *ctx, __u16 operation,
-                                         const int v6) {
+static __always_inline int ab_on_address(struct bpf_sock_addr* ctx, __u16 operation, const int v6) {
   /* Context fields are read once, up front, at fixed offsets: the verifier refuses a context
    * pointer the compiler has moved (e.g. a hoisted ctx+4 shared by two branches). */
   const __u32 family = v6 ? AB_AF_INET6 : AB_AF_INET;
@@ -38,10 +37,10 @@ static __always_inline int ab_on_address(struct bpf_sock_addr *ctx, __u16 operat
     ab_v4_mapped(address, ctx->user_ip4);
   }
 
-  struct ab_scope *scope = ab_current_scope();
+  struct ab_scope* scope = ab_current_scope();
   if (!scope || !(scope->flags & AB_SCOPE_ENFORCE)) return 1;
-  struct ab_scratch *s = ab_get_scratch();
-  void *rules = ab_active_rules();
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
   if (!s || !rules) return 1;
   const __u16 port = bpf_ntohs((__u16)user_port);
   const __u32 protocol = ab_protocol_class(type, sock_protocol);
@@ -52,13 +51,21 @@ static __always_inline int ab_on_address(struct bpf_sock_addr *ctx, __u16 operat
 }
 
 SEC("cgroup/connect4")
-int ab_connect4(struct bpf_sock_addr *ctx) { return ab_on_address(ctx, AB_OP_CONNECT, 0); }
+int ab_connect4(struct bpf_sock_addr* ctx) {
+  return ab_on_address(ctx, AB_OP_CONNECT, 0);
+}
 
 SEC("cgroup/connect6")
-int ab_connect6(struct bpf_sock_addr *ctx) { return ab_on_address(ctx, AB_OP_CONNECT, 1); }
+int ab_connect6(struct bpf_sock_addr* ctx) {
+  return ab_on_address(ctx, AB_OP_CONNECT, 1);
+}
 
 SEC("cgroup/sendmsg4")
-int ab_sendmsg4(struct bpf_sock_addr *ctx) { return ab_on_address(ctx, AB_OP_SENDMSG, 0); }
+int ab_sendmsg4(struct bpf_sock_addr* ctx) {
+  return ab_on_address(ctx, AB_OP_SENDMSG, 0);
+}
 
 SEC("cgroup/sendmsg6")
-int ab_sendmsg6(struct bpf_sock_addr *ctx) { return ab_on_address(ctx, AB_OP_SENDMSG, 1); }
+int ab_sendmsg6(struct bpf_sock_addr* ctx) {
+  return ab_on_address(ctx, AB_OP_SENDMSG, 1);
+}

@@ -57,28 +57,38 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw input_error(arg + " needs a value");
       return argv[++i];
     };
-    if (arg == "--policy") o.policies.push_back(value());
-    else if (arg == "--cgroup") o.cgroups.push_back(value());
-    else if (arg == "--events") o.events = value();
+    if (arg == "--policy")
+      o.policies.push_back(value());
+    else if (arg == "--cgroup")
+      o.cgroups.push_back(value());
+    else if (arg == "--events")
+      o.events = value();
     else if (arg == "--mode") {
       const std::string mode = value();
       if (mode != "block" && mode != "audit") throw input_error("--mode is block or audit");
       o.audit = mode == "audit";
     } else if (arg == "--backend") {
       const std::string backend = value();
-      if (backend == "tracepoint") o.backend = Backend::kTracepoint;
-      else if (backend == "bpf-lsm") o.backend = Backend::kBpfLsm;
-      else if (backend != "auto") throw input_error("--backend is auto, tracepoint or bpf-lsm");
+      if (backend == "tracepoint")
+        o.backend = Backend::kTracepoint;
+      else if (backend == "bpf-lsm")
+        o.backend = Backend::kBpfLsm;
+      else if (backend != "auto")
+        throw input_error("--backend is auto, tracepoint or bpf-lsm");
     } else if (arg == "--default-posture") {
       const std::string posture = value();
-      if (posture != "block" && posture != "audit") throw input_error("--default-posture is block or audit");
+      if (posture != "block" && posture != "audit")
+        throw input_error("--default-posture is block or audit");
       o.posture = posture == "block" ? Action::kBlock : Action::kAudit;
-    } else if (arg == "--watch-exec") o.watch_exec = true;
-    else if (arg == "--check") o.check = true;
+    } else if (arg == "--watch-exec")
+      o.watch_exec = true;
+    else if (arg == "--check")
+      o.check = true;
     else if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       std::exit(0);
-    } else throw input_error("unknown argument " + arg);
+    } else
+      throw input_error("unknown argument " + arg);
   }
   if (o.policies.empty()) throw input_error("at least one --policy is needed");
   return o;
@@ -114,7 +124,8 @@ int run(const Options& o) {
   enforcer.set_sink([&](const Event& e) { events << e.to_json().dump() << '\n' << std::flush; });
   for (const std::string& dir : o.cgroups) {
     struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) throw input_error("cgroup directory " + dir + " does not exist");
+    if (::stat(dir.c_str(), &st) != 0)
+      throw input_error("cgroup directory " + dir + " does not exist");
     enforcer.scope(Scope{static_cast<std::uint64_t>(st.st_ino), dir, true, o.watch_exec});
   }
   nlohmann::json ready = {{"event", "ready"},
@@ -130,7 +141,8 @@ int run(const Options& o) {
     if (g_reload.exchange(0)) {
       try {
         enforcer.replace_rules(compile_policies(o, ++generation));
-        std::cout << nlohmann::json{{"event", "reloaded"}, {"generation", generation}}.dump() << std::endl;
+        std::cout << nlohmann::json{{"event", "reloaded"}, {"generation", generation}}.dump()
+                  << std::endl;
       } catch (const Error& e) {
         // A bad edit must not drop enforcement: the previous rule set stays active.
         std::cerr << "armorbench-enforcer: reload refused, keeping generation "
@@ -139,7 +151,8 @@ int run(const Options& o) {
     }
     const std::uint64_t dropped = enforcer.stats().dropped;
     if (dropped > reported_drops) {
-      events << nlohmann::json{{"kind", "dropped"}, {"count", dropped - reported_drops}}.dump() << '\n'
+      events << nlohmann::json{{"kind", "dropped"}, {"count", dropped - reported_drops}}.dump()
+             << '\n'
              << std::flush;
       reported_drops = dropped;
     }

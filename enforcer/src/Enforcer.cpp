@@ -29,10 +29,12 @@ namespace {
 
 constexpr __u32 kMaxRules = 4096;  // AB_MAX_RULES in bpf/common.bpf.h (BPF C, not includable)
 
-constexpr const char* kSharedMaps[] = {"ab_rules", "ab_scopes", "ab_protected", "ab_events",
-                                       "ab_dropped", "ab_scratch_map"};
+constexpr const char* kSharedMaps[] = {"ab_rules",  "ab_scopes",  "ab_protected",
+                                       "ab_events", "ab_dropped", "ab_scratch_map"};
 
-std::string errno_text(int err) { return std::string(strerrorname_np(err) ?: "E?") + " " + strerror(err); }
+std::string errno_text(int err) {
+  return std::string(strerrorname_np(err) ?: "E?") + " " + strerror(err);
+}
 
 Error load_error(const std::string& what, int err) {
   return environment_error("enforcer: " + what + ": " + errno_text(err));
@@ -46,36 +48,54 @@ int libbpf_quiet(enum libbpf_print_level level, const char* format, va_list args
 
 const char* operation_name(__u16 op) {
   switch (op) {
-    case AB_OP_EXEC: return "exec";
-    case AB_OP_OPEN: return "open";
-    case AB_OP_CONNECT: return "connect";
-    case AB_OP_SENDMSG: return "sendmsg";
-    case AB_OP_SOCKET: return "socket";
-    case AB_OP_PTRACE: return "ptrace";
-    case AB_OP_VM_READ: return "process_vm_readv";
-    case AB_OP_PROC_MEM: return "proc_mem";
-    case AB_OP_CAPABLE: return "capable";
+    case AB_OP_EXEC:
+      return "exec";
+    case AB_OP_OPEN:
+      return "open";
+    case AB_OP_CONNECT:
+      return "connect";
+    case AB_OP_SENDMSG:
+      return "sendmsg";
+    case AB_OP_SOCKET:
+      return "socket";
+    case AB_OP_PTRACE:
+      return "ptrace";
+    case AB_OP_VM_READ:
+      return "process_vm_readv";
+    case AB_OP_PROC_MEM:
+      return "proc_mem";
+    case AB_OP_CAPABLE:
+      return "capable";
   }
   return "unknown";
 }
 
 const char* action_name(__u8 action) {
   switch (action) {
-    case AB_ACTION_ALLOW: return "allow";
-    case AB_ACTION_AUDIT: return "audit";
-    case AB_ACTION_BLOCK: return "block";
-    case AB_ACTION_OBSERVE: return "observe";
+    case AB_ACTION_ALLOW:
+      return "allow";
+    case AB_ACTION_AUDIT:
+      return "audit";
+    case AB_ACTION_BLOCK:
+      return "block";
+    case AB_ACTION_OBSERVE:
+      return "observe";
   }
   return "none";
 }
 
 const char* protocol_name(__u32 protocol) {
   switch (protocol) {
-    case AB_PROTO_TCP: return "tcp";
-    case AB_PROTO_UDP: return "udp";
-    case AB_PROTO_ICMP: return "icmp";
-    case AB_PROTO_ICMPV6: return "icmpv6";
-    case AB_PROTO_RAW: return "raw";
+    case AB_PROTO_TCP:
+      return "tcp";
+    case AB_PROTO_UDP:
+      return "udp";
+    case AB_PROTO_ICMP:
+      return "icmp";
+    case AB_PROTO_ICMPV6:
+      return "icmpv6";
+    case AB_PROTO_RAW:
+      return "raw";
   }
   return "other";
 }
@@ -90,7 +110,9 @@ std::string address_text(const ab_event& e) {
   return text;
 }
 
-std::string bounded(const char* text, std::size_t size) { return std::string(text, strnlen(text, size)); }
+std::string bounded(const char* text, std::size_t size) {
+  return std::string(text, strnlen(text, size));
+}
 
 template <typename Skeleton>
 using SkeletonPtr = std::unique_ptr<Skeleton, void (*)(Skeleton*)>;
@@ -111,8 +133,12 @@ Backend choose_backend(std::string* why) {
   return Backend::kTracepoint;
 }
 
-std::string Event::operation() const { return operation_name(raw.operation); }
-std::string Event::action() const { return action_name(raw.action); }
+std::string Event::operation() const {
+  return operation_name(raw.operation);
+}
+std::string Event::action() const {
+  return action_name(raw.action);
+}
 
 nlohmann::json Event::to_json() const {
   nlohmann::json j = {
@@ -288,7 +314,8 @@ struct Enforcer::Impl {
   }
 };
 
-Enforcer::Enforcer(RuleSet rules, const EnforcerOptions& options) : impl_(std::make_unique<Impl>()) {
+Enforcer::Enforcer(RuleSet rules, const EnforcerOptions& options)
+    : impl_(std::make_unique<Impl>()) {
   libbpf_set_print(libbpf_quiet);
   Impl& d = *impl_;
   d.backend = options.backend ? *options.backend : choose_backend(nullptr);
@@ -328,8 +355,10 @@ Enforcer::Enforcer(RuleSet rules, const EnforcerOptions& options) : impl_(std::m
     if (!d.memory) throw load_error("opening memory.bpf.o", errno);
     d.load(d.memory.get(), memory_bpf__load, "memory.bpf.o");
     d.attach(d.memory->progs.ab_sys_enter_ptrace, "tp/syscalls/sys_enter_ptrace");
-    d.attach(d.memory->progs.ab_sys_enter_process_vm_readv, "tp/syscalls/sys_enter_process_vm_readv");
-    d.attach(d.memory->progs.ab_sys_enter_process_vm_writev, "tp/syscalls/sys_enter_process_vm_writev");
+    d.attach(d.memory->progs.ab_sys_enter_process_vm_readv,
+             "tp/syscalls/sys_enter_process_vm_readv");
+    d.attach(d.memory->progs.ab_sys_enter_process_vm_writev,
+             "tp/syscalls/sys_enter_process_vm_writev");
     d.attach(d.memory->progs.ab_sched_process_fork, "tp/sched/sched_process_fork");
     d.attach(d.memory->progs.ab_sched_process_free, "tp/sched/sched_process_free");
   }
@@ -374,7 +403,9 @@ Enforcer::Enforcer(RuleSet rules, const EnforcerOptions& options) : impl_(std::m
 
 Enforcer::~Enforcer() = default;
 
-Backend Enforcer::backend() const { return impl_->backend; }
+Backend Enforcer::backend() const {
+  return impl_->backend;
+}
 
 std::vector<std::string> Enforcer::attached() const {
   std::vector<std::string> out = impl_->attached;
@@ -394,24 +425,29 @@ void Enforcer::replace_rules(RuleSet rules) {
   if (missing(tracepoint && rules.has_exec_rules, d.exec && d.exec->rodata->ab_enforce_exec) ||
       missing(tracepoint && rules.has_file_rules, d.file && d.file->rodata->ab_enforce_files) ||
       missing(tracepoint && rules.has_memory_rules, d.memory != nullptr) ||
-      missing(tracepoint && (rules.has_protocol_rules || rules.has_address_rules), d.net != nullptr) ||
-      missing(!tracepoint && (rules.has_exec_rules || rules.has_file_rules ||
-                              rules.has_protocol_rules || rules.has_address_rules ||
-                              rules.has_memory_rules || rules.has_capability_rules),
+      missing(tracepoint && (rules.has_protocol_rules || rules.has_address_rules),
+              d.net != nullptr) ||
+      missing(!tracepoint &&
+                  (rules.has_exec_rules || rules.has_file_rules || rules.has_protocol_rules ||
+                   rules.has_address_rules || rules.has_memory_rules || rules.has_capability_rules),
               d.lsm != nullptr))
-    throw environment_error("enforcer: the new rule set needs hooks that are not loaded; restart "
-                            "the enforcer with it");
+    throw environment_error(
+        "enforcer: the new rule set needs hooks that are not loaded; restart "
+        "the enforcer with it");
   if (d.shared_fds.empty()) throw environment_error("enforcer: no programs loaded to take rules");
   d.install(std::make_shared<const RuleSet>(std::move(rules)));
 }
 
-std::uint32_t Enforcer::generation() const { return impl_->current ? impl_->current->generation : 0; }
+std::uint32_t Enforcer::generation() const {
+  return impl_->current ? impl_->current->generation : 0;
+}
 
 void Enforcer::scope(const Scope& scope) {
   Impl& d = *impl_;
   if (d.shared_fds.empty()) return;
   ab_scope value{};
-  value.flags = (scope.enforce ? AB_SCOPE_ENFORCE : 0) | (scope.watch_exec ? AB_SCOPE_WATCH_EXEC : 0) |
+  value.flags = (scope.enforce ? AB_SCOPE_ENFORCE : 0) |
+                (scope.watch_exec ? AB_SCOPE_WATCH_EXEC : 0) |
                 (d.current->has_memory_rules && scope.enforce ? AB_SCOPE_PROTECT : 0);
   if (bpf_map_update_elem(d.shared_fds.at("ab_scopes"), &scope.cgroup_id, &value, BPF_ANY) != 0)
     throw load_error("scoping cgroup " + std::to_string(scope.cgroup_id), errno);
@@ -421,11 +457,12 @@ void Enforcer::scope(const Scope& scope) {
     UniqueFd cgroup(::open(scope.cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!cgroup) throw load_error("opening cgroup " + scope.cgroup_dir.string(), errno);
     auto& links = d.cgroup_links[scope.cgroup_id];
-    for (bpf_program* program : {d.net->progs.ab_sock_create, d.net->progs.ab_connect4,
-                                 d.net->progs.ab_connect6, d.net->progs.ab_sendmsg4,
-                                 d.net->progs.ab_sendmsg6}) {
+    for (bpf_program* program :
+         {d.net->progs.ab_sock_create, d.net->progs.ab_connect4, d.net->progs.ab_connect6,
+          d.net->progs.ab_sendmsg4, d.net->progs.ab_sendmsg6}) {
       bpf_link* link = bpf_program__attach_cgroup(program, cgroup.get());
-      if (!link) throw load_error("attaching network programs to " + scope.cgroup_dir.string(), errno);
+      if (!link)
+        throw load_error("attaching network programs to " + scope.cgroup_dir.string(), errno);
       links.push_back(link);
     }
   }
@@ -470,7 +507,9 @@ int Enforcer::poll(int timeout_ms) {
   return n < 0 && n != -EINTR ? 0 : std::max(n, 0);
 }
 
-void Enforcer::set_sink(std::function<void(const Event&)> sink) { impl_->sink = std::move(sink); }
+void Enforcer::set_sink(std::function<void(const Event&)> sink) {
+  impl_->sink = std::move(sink);
+}
 
 EnforcerStats Enforcer::stats() const {
   EnforcerStats stats = impl_->stats;

@@ -21,18 +21,47 @@ namespace {
 constexpr std::size_t kMaxPath = AB_PATH_MAX - 1;
 
 const std::map<std::string, int>& capability_table() {
-  static const std::map<std::string, int> table{
-      {"chown", 0},           {"dac_override", 1},     {"dac_read_search", 2}, {"fowner", 3},
-      {"fsetid", 4},          {"kill", 5},             {"setgid", 6},          {"setuid", 7},
-      {"setpcap", 8},         {"linux_immutable", 9},  {"net_bind_service", 10},
-      {"net_broadcast", 11},  {"net_admin", 12},       {"net_raw", 13},        {"ipc_lock", 14},
-      {"ipc_owner", 15},      {"sys_module", 16},      {"sys_rawio", 17},      {"sys_chroot", 18},
-      {"sys_ptrace", 19},     {"sys_pacct", 20},       {"sys_admin", 21},      {"sys_boot", 22},
-      {"sys_nice", 23},       {"sys_resource", 24},    {"sys_time", 25},       {"sys_tty_config", 26},
-      {"mknod", 27},          {"lease", 28},           {"audit_write", 29},    {"audit_control", 30},
-      {"setfcap", 31},        {"mac_override", 32},    {"mac_admin", 33},      {"syslog", 34},
-      {"wake_alarm", 35},     {"block_suspend", 36},   {"audit_read", 37},     {"perfmon", 38},
-      {"bpf", 39},            {"checkpoint_restore", 40}};
+  static const std::map<std::string, int> table{{"chown", 0},
+                                                {"dac_override", 1},
+                                                {"dac_read_search", 2},
+                                                {"fowner", 3},
+                                                {"fsetid", 4},
+                                                {"kill", 5},
+                                                {"setgid", 6},
+                                                {"setuid", 7},
+                                                {"setpcap", 8},
+                                                {"linux_immutable", 9},
+                                                {"net_bind_service", 10},
+                                                {"net_broadcast", 11},
+                                                {"net_admin", 12},
+                                                {"net_raw", 13},
+                                                {"ipc_lock", 14},
+                                                {"ipc_owner", 15},
+                                                {"sys_module", 16},
+                                                {"sys_rawio", 17},
+                                                {"sys_chroot", 18},
+                                                {"sys_ptrace", 19},
+                                                {"sys_pacct", 20},
+                                                {"sys_admin", 21},
+                                                {"sys_boot", 22},
+                                                {"sys_nice", 23},
+                                                {"sys_resource", 24},
+                                                {"sys_time", 25},
+                                                {"sys_tty_config", 26},
+                                                {"mknod", 27},
+                                                {"lease", 28},
+                                                {"audit_write", 29},
+                                                {"audit_control", 30},
+                                                {"setfcap", 31},
+                                                {"mac_override", 32},
+                                                {"mac_admin", 33},
+                                                {"syslog", 34},
+                                                {"wake_alarm", 35},
+                                                {"block_suspend", 36},
+                                                {"audit_read", 37},
+                                                {"perfmon", 38},
+                                                {"bpf", 39},
+                                                {"checkpoint_restore", 40}};
   return table;
 }
 
@@ -123,7 +152,8 @@ class YamlMap {
     if (!value) return out;
     if (!value->IsSequence()) throw error(*value, "'" + key + "' must be a list of strings");
     for (const auto& element : *value) {
-      if (!element.IsScalar()) throw error(element, "every element of '" + key + "' must be a string");
+      if (!element.IsScalar())
+        throw error(element, "every element of '" + key + "' must be a string");
       out.push_back(element.as<std::string>());
     }
     return out;
@@ -185,7 +215,8 @@ struct Inherited {
 
 Inherited read_labels(YamlMap& map, const Inherited& parent) {
   Inherited out = parent;
-  if (auto severity = map.integer("severity", 1, 10)) out.labels.severity = *severity, out.has_severity = true;
+  if (auto severity = map.integer("severity", 1, 10))
+    out.labels.severity = *severity, out.has_severity = true;
   if (auto tags = map.get("tags")) out.labels.tags = map.strings("tags"), out.has_tags = true;
   if (auto message = map.string("message")) out.labels.message = *message, out.has_message = true;
   if (auto action = map.string("action")) {
@@ -214,9 +245,10 @@ std::vector<std::string> read_sources(YamlMap& rule) {
 void read_path_rules(YamlMap& category, const Inherited& inherited, bool file_category,
                      std::vector<PathRule>& out) {
   const Inherited category_labels = read_labels(category, inherited);
-  category.refuse("matchPatterns",
-                  "glob patterns are not matched in BPF (KubeArmor's BPF enforcer ignores them too);"
-                  " use matchPaths or matchDirectories");
+  category.refuse(
+      "matchPatterns",
+      "glob patterns are not matched in BPF (KubeArmor's BPF enforcer ignores them too);"
+      " use matchPaths or matchDirectories");
   for (bool directories : {false, true}) {
     for (YamlMap& rule : category.maps(directories ? "matchDirectories" : "matchPaths")) {
       PathRule r;
@@ -280,7 +312,8 @@ Policy read_kubearmor_policy(const YAML::Node& document, const std::string& file
   spec->refuse("presets", "presets are not implemented");
   spec->refuse("apparmor", "raw AppArmor profiles are not applied by a BPF enforcer");
 
-  if (auto process = spec->map("process")) read_path_rules(*process, spec_labels, false, policy.process);
+  if (auto process = spec->map("process"))
+    read_path_rules(*process, spec_labels, false, policy.process);
   if (auto file_category = spec->map("file"))
     read_path_rules(*file_category, spec_labels, true, policy.file_rules);
   if (auto network = spec->map("network")) {
@@ -296,8 +329,8 @@ Policy read_kubearmor_policy(const YAML::Node& document, const std::string& file
       static const std::set<std::string> known{"tcp", "udp", "icmp", "icmpv6", "raw", "all"};
       if (!known.count(lower))
         throw rule.error(*rule.get("protocol"), "protocol '" + *protocol +
-                                                     "' is not enforced (enforced: tcp, udp, icmp, "
-                                                     "icmpv6, raw, all)");
+                                                    "' is not enforced (enforced: tcp, udp, icmp, "
+                                                    "icmpv6, raw, all)");
       r.protocol = lower;
       rule.refuse("fromSource", "network rules apply to every executable of the container");
       rule.refuse("pts", "terminal-attached execution is not tracked");
@@ -320,7 +353,8 @@ Policy read_kubearmor_policy(const YAML::Node& document, const std::string& file
       std::transform(name.begin(), name.end(), name.begin(), ::tolower);
       if (name.rfind("cap_", 0) == 0) name = name.substr(4);
       r.number = capability_number(name);
-      if (r.number < 0) throw rule.error(*rule.get("capability"), "unknown capability '" + *capability + "'");
+      if (r.number < 0)
+        throw rule.error(*rule.get("capability"), "unknown capability '" + *capability + "'");
       r.capability = name;
       rule.refuse("fromSource", "capability rules apply to every executable of the container");
       const Inherited labels = read_labels(rule, cap_labels);
@@ -342,11 +376,13 @@ std::vector<Policy> load_yaml(const std::string& path) {
   } catch (const YAML::BadFile&) {
     throw input_error("cannot read policy file " + path);
   } catch (const YAML::ParserException& e) {
-    throw input_error("YAML syntax error: " + e.msg, SourceLocation{path, e.mark.line + 1, e.mark.column + 1});
+    throw input_error("YAML syntax error: " + e.msg,
+                      SourceLocation{path, e.mark.line + 1, e.mark.column + 1});
   }
   std::vector<Policy> policies;
   for (const YAML::Node& document : documents)
-    if (document.IsDefined() && !document.IsNull()) policies.push_back(read_kubearmor_policy(document, path));
+    if (document.IsDefined() && !document.IsNull())
+      policies.push_back(read_kubearmor_policy(document, path));
   if (policies.empty()) throw input_error("policy file " + path + " holds no policy");
   return policies;
 }
@@ -356,7 +392,8 @@ std::vector<Policy> load_yaml(const std::string& path) {
 
 RuleLabels toml_labels(TomlTable& table) {
   RuleLabels labels;
-  if (auto severity = table.integer("severity", 1, 10)) labels.severity = static_cast<int>(*severity);
+  if (auto severity = table.integer("severity", 1, 10))
+    labels.severity = static_cast<int>(*severity);
   labels.tags = table.strings("tags").value_or(std::vector<std::string>{});
   labels.message = table.string("message").value_or("");
   return labels;
@@ -464,9 +501,12 @@ std::vector<Policy> load_toml(const std::string& path) {
 
 std::string to_string(Action action) {
   switch (action) {
-    case Action::kAllow: return "Allow";
-    case Action::kAudit: return "Audit";
-    case Action::kBlock: return "Block";
+    case Action::kAllow:
+      return "Allow";
+    case Action::kAudit:
+      return "Audit";
+    case Action::kBlock:
+      return "Block";
   }
   return "?";
 }
@@ -484,7 +524,8 @@ std::vector<Policy> load_policy_file(const std::string& path) {
   const std::string extension = std::filesystem::path(path).extension();
   if (extension == ".yaml" || extension == ".yml") return load_yaml(path);
   if (extension == ".toml") return load_toml(path);
-  throw input_error("policy file " + path + ": unknown format (use .yaml for KubeArmorPolicy or "
+  throw input_error("policy file " + path +
+                    ": unknown format (use .yaml for KubeArmorPolicy or "
                     ".toml for the native form)");
 }
 

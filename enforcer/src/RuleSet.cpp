@@ -19,19 +19,26 @@ constexpr std::size_t kMaxEntries = 4096;  // AB_MAX_RULES in common.bpf.h
 
 __u8 to_abi(Action action) {
   switch (action) {
-    case Action::kAllow: return AB_ACTION_ALLOW;
-    case Action::kAudit: return AB_ACTION_AUDIT;
-    case Action::kBlock: return AB_ACTION_BLOCK;
+    case Action::kAllow:
+      return AB_ACTION_ALLOW;
+    case Action::kAudit:
+      return AB_ACTION_AUDIT;
+    case Action::kBlock:
+      return AB_ACTION_BLOCK;
   }
   return AB_ACTION_NONE;
 }
 
 int strength(__u8 action) {
   switch (action) {
-    case AB_ACTION_BLOCK: return 3;
-    case AB_ACTION_AUDIT: return 2;
-    case AB_ACTION_ALLOW: return 1;
-    default: return 0;
+    case AB_ACTION_BLOCK:
+      return 3;
+    case AB_ACTION_AUDIT:
+      return 2;
+    case AB_ACTION_ALLOW:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -43,7 +50,8 @@ int components(const std::string& dir) {
 using KeyId = std::tuple<__u8, __u16, __u32, __u32, std::string>;
 
 KeyId key_id(const ab_rule_key& key) {
-  const std::size_t data_bits = key.prefixlen > AB_KEY_HEADER_BITS ? key.prefixlen - AB_KEY_HEADER_BITS : 0;
+  const std::size_t data_bits =
+      key.prefixlen > AB_KEY_HEADER_BITS ? key.prefixlen - AB_KEY_HEADER_BITS : 0;
   return {key.kind, key.port, key.aux, key.prefixlen, std::string(key.data, (data_bits + 7) / 8)};
 }
 
@@ -134,11 +142,13 @@ class Compiler {
         description += " from";
         for (const auto& source : rule.from_source) description += " " + source;
       }
-      const std::uint32_t id = add_info(policy, category, description, rule.action, rule.labels, rule.where);
+      const std::uint32_t id =
+          add_info(policy, category, description, rule.action, rule.labels, rule.where);
       ab_rule value{};
       value.rule_id = id;
       value.action = action(rule.action);
-      value.flags = (rule.is_directory ? AB_RULE_DIR : 0) | (rule.recursive ? AB_RULE_RECURSIVE : 0) |
+      value.flags = (rule.is_directory ? AB_RULE_DIR : 0) |
+                    (rule.recursive ? AB_RULE_RECURSIVE : 0) |
                     (rule.read_only ? AB_RULE_READ_ONLY : 0);
       if (rule.is_directory) value.dir_depth = static_cast<__u8>(components(rule.path));
       std::vector<ab_rule_key> keys{path_key(kind, 0, rule.path, rule.is_directory)};
@@ -241,8 +251,8 @@ class Compiler {
       set_.has_file_rules |= !policy.file_rules.empty();
 
       for (const ProtocolRule& rule : policy.protocols) {
-        const std::uint32_t id = add_info(policy, "network", "protocol " + rule.protocol, rule.action,
-                                          rule.labels, rule.where);
+        const std::uint32_t id = add_info(policy, "network", "protocol " + rule.protocol,
+                                          rule.action, rule.labels, rule.where);
         ab_rule value{};
         value.rule_id = id;
         value.action = action(rule.action);
@@ -266,11 +276,14 @@ class Compiler {
         std::string description = rule.protocol + " " + rule.cidr;
         for (std::size_t i = 0; i < rule.ports.size(); ++i)
           description += (i ? "," : " port ") + std::to_string(rule.ports[i]);
-        const std::uint32_t id = add_info(policy, "network", description, rule.action, rule.labels, rule.where);
+        const std::uint32_t id =
+            add_info(policy, "network", description, rule.action, rule.labels, rule.where);
         ab_rule value{};
         value.rule_id = id;
         value.action = action(rule.action);
-        const __u32 protocol = rule.protocol == "tcp" ? AB_PROTO_TCP : rule.protocol == "udp" ? AB_PROTO_UDP : 0;
+        const __u32 protocol = rule.protocol == "tcp"   ? AB_PROTO_TCP
+                               : rule.protocol == "udp" ? AB_PROTO_UDP
+                                                        : 0;
         std::vector<int> ports = rule.ports.empty() ? std::vector<int>{0} : rule.ports;
         for (int port : ports) {
           ab_rule_key key = header_key(AB_KIND_NET_ADDR, static_cast<__u16>(port), protocol);
@@ -282,8 +295,8 @@ class Compiler {
       }
 
       for (const CapabilityRule& rule : policy.capabilities) {
-        const std::uint32_t id = add_info(policy, "capabilities", rule.capability, rule.action,
-                                          rule.labels, rule.where);
+        const std::uint32_t id =
+            add_info(policy, "capabilities", rule.capability, rule.action, rule.labels, rule.where);
         ab_rule value{};
         value.rule_id = id;
         value.action = action(rule.action);
@@ -299,13 +312,15 @@ class Compiler {
           for (const auto& exe : rule.allowed_executables) description += " " + exe;
           description += ")";
         }
-        const std::uint32_t id = add_info(policy, "memory", description, rule.action, rule.labels, rule.where);
+        const std::uint32_t id =
+            add_info(policy, "memory", description, rule.action, rule.labels, rule.where);
         ab_rule value{};
         value.rule_id = id;
         value.action = action(rule.action);
         put(kind_default_key(AB_KIND_MEMORY), value);
         // Allowed readers must be allowed by every policy that protects memory.
-        std::set<std::string> allowed(rule.allowed_executables.begin(), rule.allowed_executables.end());
+        std::set<std::string> allowed(rule.allowed_executables.begin(),
+                                      rule.allowed_executables.end());
         if (!memory_seen_) {
           memory_allowed_ = allowed;
         } else {

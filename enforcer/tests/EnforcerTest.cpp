@@ -12,8 +12,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <memory>
 
 #include "armorbench/attacks/BeaconListener.h"
@@ -46,8 +46,11 @@ class Container {
     bundle.scratch_run = dir_.path() / "run";
     bundle.cgroups_path = "/armorbench/" + id_;
     write_bundle(dir_.path(), bundle);
-    Subprocess run(Subprocess::Spec{{"runc", "run", "--detach", "--bundle", dir_.path().string(), id_},
-                                    Subprocess::Stdio::kNull, Subprocess::Stdio::kNull, {}});
+    Subprocess run(
+        Subprocess::Spec{{"runc", "run", "--detach", "--bundle", dir_.path().string(), id_},
+                         Subprocess::Stdio::kNull,
+                         Subprocess::Stdio::kNull,
+                         {}});
     const auto status = run.wait_for(seconds(30));
     if (!status || !status->exited_ok()) throw std::runtime_error("runc run failed for " + id_);
     const CommandResult state = run_command({"runc", "state", id_}, seconds(10));
@@ -102,7 +105,9 @@ PathRule rule(const std::string& path, Action action) {
 }
 
 // runc exec relays a killed process as exit 137 (128 + SIGKILL); a direct child shows the signal.
-bool killed(const ExitStatus& status) { return status.signal == SIGKILL || status.code == 137; }
+bool killed(const ExitStatus& status) {
+  return status.signal == SIGKILL || status.code == 137;
+}
 
 // Runs `syscall_body` in a forked child and returns how the child ended.
 ExitStatus in_child(const std::function<void()>& syscall_body) {
@@ -191,7 +196,8 @@ TEST_F(EnforcerTest, AddressRuleRefusesConnectWithEpermAndLetsTheTwinThrough) {
   auto connect = [&](std::uint16_t port) {
     return box.exec({"/usr/bin/python3", "-c",
                      "import socket\ntry:\n socket.create_connection(('127.0.0.1', " +
-                         std::to_string(port) + "), timeout=5).sendall(b'hi')\n print('connected')\n"
+                         std::to_string(port) +
+                         "), timeout=5).sendall(b'hi')\n print('connected')\n"
                          "except PermissionError as e:\n print('EPERM', e.errno)"});
   };
   EXPECT_NE(connect(denied_port.port()).out.find("EPERM 1"), std::string::npos);
@@ -199,15 +205,16 @@ TEST_F(EnforcerTest, AddressRuleRefusesConnectWithEpermAndLetsTheTwinThrough) {
   EXPECT_TRUE(allowed_port.wait_for("hi", seconds(5)));
   EXPECT_TRUE(denied_port.connections().empty());
   // Outside the container the same connect goes through.
-  const auto outside = run_command(
-      {"/usr/bin/python3", "-c",
-       "import socket; socket.create_connection(('127.0.0.1', " + std::to_string(denied_port.port()) +
-           ")).sendall(b'outside')"},
-      seconds(10));
+  const auto outside =
+      run_command({"/usr/bin/python3", "-c",
+                   "import socket; socket.create_connection(('127.0.0.1', " +
+                       std::to_string(denied_port.port()) + ")).sendall(b'outside')"},
+                  seconds(10));
   EXPECT_TRUE(outside.status.exited_ok()) << outside.err;
   EXPECT_TRUE(denied_port.wait_for("outside", seconds(5)));
   const auto events = running.take();
-  EXPECT_TRUE(has_event(events, "connect", "block", "127.0.0.1:" + std::to_string(denied_port.port())));
+  EXPECT_TRUE(
+      has_event(events, "connect", "block", "127.0.0.1:" + std::to_string(denied_port.port())));
   for (const auto& e : events) {
     if (e.value("operation", "") == "connect") {
       EXPECT_EQ(e["enforcement"], "eperm");
@@ -254,11 +261,12 @@ TEST_F(EnforcerTest, MemoryRuleStopsOutsideReadersOfTheProtectedProcessOnly) {
     ::process_vm_readv(target, &local, 1, &remote, 1, 0);
   });
   EXPECT_TRUE(killed(vm_read)) << vm_read.describe();
-  const ExitStatus attach = in_child([target] { ::ptrace(PTRACE_SEIZE, target, nullptr, nullptr); });
+  const ExitStatus attach =
+      in_child([target] { ::ptrace(PTRACE_SEIZE, target, nullptr, nullptr); });
   EXPECT_TRUE(killed(attach)) << attach.describe();
   // The twin: the same tool on an unprotected process scans it to the end (not found, exit 1).
-  Subprocess victim(Subprocess::Spec{{"/bin/sleep", "60"}, Subprocess::Stdio::kNull,
-                                     Subprocess::Stdio::kNull, {}});
+  Subprocess victim(Subprocess::Spec{
+      {"/bin/sleep", "60"}, Subprocess::Stdio::kNull, Subprocess::Stdio::kNull, {}});
   const auto free_read = run_command({memdump, "--pid", std::to_string(victim.pid()), "--canary",
                                       kCanary, "--method", "proc_mem", "--json"},
                                      seconds(60));

@@ -22,13 +22,13 @@ TEST(PolicyLoader, ReadsEveryEnforcedField) {
 
   ASSERT_EQ(p.process.size(), 3u);
   EXPECT_EQ(p.process[0].path, "/usr/bin/python3.11");
-  EXPECT_EQ(p.process[0].action, Action::kAllow);     // rule-level action wins
-  EXPECT_EQ(p.process[1].action, Action::kAudit);     // category-level action
+  EXPECT_EQ(p.process[0].action, Action::kAllow);  // rule-level action wins
+  EXPECT_EQ(p.process[1].action, Action::kAudit);  // category-level action
   EXPECT_EQ(p.process[1].from_source, (std::vector<std::string>{"/bin/bash"}));
   EXPECT_TRUE(p.process[2].is_directory);
   EXPECT_TRUE(p.process[2].recursive);
-  EXPECT_EQ(p.process[2].labels.severity, 8);         // rule-level severity
-  EXPECT_EQ(p.process[0].labels.severity, 5);         // spec-level severity inherited
+  EXPECT_EQ(p.process[2].labels.severity, 8);  // rule-level severity
+  EXPECT_EQ(p.process[0].labels.severity, 5);  // spec-level severity inherited
   EXPECT_EQ(p.process[0].labels.tags, (std::vector<std::string>{"spec-tag"}));
   EXPECT_EQ(p.process[0].where.line, 17);
 
@@ -42,7 +42,7 @@ TEST(PolicyLoader, ReadsEveryEnforcedField) {
   EXPECT_EQ(p.protocols[0].protocol, "tcp");  // case-insensitive, as the CRD allows
   EXPECT_EQ(p.protocols[1].action, Action::kAudit);
   ASSERT_EQ(p.capabilities.size(), 2u);
-  EXPECT_EQ(p.capabilities[0].number, 13);   // net_raw
+  EXPECT_EQ(p.capabilities[0].number, 13);  // net_raw
   EXPECT_EQ(p.capabilities[1].capability, "sys_admin");
   EXPECT_EQ(p.capabilities[1].number, 21);
 
@@ -97,8 +97,8 @@ TEST(PolicyLoader, EveryBrokenPolicyFailsWhereItSays) {
       std::string message = e.describe();
       const std::string dir = kData.string() + "/";
       if (message.rfind(dir, 0) == 0) message.erase(0, dir.size());
-      EXPECT_EQ(message.rfind(expected, 0), 0u) << name << "\n  got:      " << message
-                                                 << "\n  expected: " << expected;
+      EXPECT_EQ(message.rfind(expected, 0), 0u)
+          << name << "\n  got:      " << message << "\n  expected: " << expected;
     }
     ++checked;
   }

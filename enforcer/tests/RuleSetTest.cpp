@@ -48,7 +48,9 @@ ab_rule_key path_lookup(__u8 kind, __u32 aux, const std::string& path) {
   return key;
 }
 
-int depth(const std::string& path) { return static_cast<int>(std::count(path.begin(), path.end(), '/')); }
+int depth(const std::string& path) {
+  return static_cast<int>(std::count(path.begin(), path.end(), '/'));
+}
 
 struct Decision {
   __u8 action;
@@ -100,9 +102,10 @@ TEST(RuleSet, ExactPathsDoNotMatchLongerNames) {
 }
 
 TEST(RuleSet, DirectoriesRecursiveOrDirectChildren) {
-  const RuleSet set = compile({policy_with({}, {path_rule("/run/secrets/", Action::kBlock, true, true),
-                                                path_rule("/opt/app/", Action::kAudit, true, false)})},
-                              {});
+  const RuleSet set =
+      compile({policy_with({}, {path_rule("/run/secrets/", Action::kBlock, true, true),
+                                path_rule("/opt/app/", Action::kAudit, true, false)})},
+              {});
   EXPECT_EQ(decide(set, AB_KIND_FILE, "/run/secrets/kubernetes.io/serviceaccount/token").action,
             AB_ACTION_BLOCK);
   EXPECT_EQ(decide(set, AB_KIND_FILE, "/run/secrets").action, AB_ACTION_BLOCK);  // the dir itself
@@ -112,8 +115,9 @@ TEST(RuleSet, DirectoriesRecursiveOrDirectChildren) {
 }
 
 TEST(RuleSet, AllowRuleTurnsTheKindIntoAnAllowlistWithThePosture) {
-  const RuleSet set = compile({policy_with({path_rule("/usr/bin/python3.11", Action::kAllow)})},
-                              CompileOptions{Posture{Action::kBlock, Action::kBlock, Action::kBlock}});
+  const RuleSet set =
+      compile({policy_with({path_rule("/usr/bin/python3.11", Action::kAllow)})},
+              CompileOptions{Posture{Action::kBlock, Action::kBlock, Action::kBlock}});
   EXPECT_EQ(decide(set, AB_KIND_EXEC, "/usr/bin/python3.11").action, AB_ACTION_ALLOW);
   const Decision shell = decide(set, AB_KIND_EXEC, "/usr/bin/dash");
   EXPECT_EQ(shell.action, AB_ACTION_BLOCK);
@@ -128,7 +132,8 @@ TEST(RuleSet, AuditPostureAndAuditOnlyMode) {
                                                   path_rule("/usr/bin/curl", Action::kBlock)})};
   CompileOptions audit_posture;
   audit_posture.posture.file = Action::kAudit;
-  EXPECT_EQ(decide(compile(policies, audit_posture), AB_KIND_EXEC, "/bin/dash").action, AB_ACTION_AUDIT);
+  EXPECT_EQ(decide(compile(policies, audit_posture), AB_KIND_EXEC, "/bin/dash").action,
+            AB_ACTION_AUDIT);
   CompileOptions audit_only;
   audit_only.audit_only = true;
   const RuleSet set = compile(policies, audit_only);
@@ -149,21 +154,25 @@ TEST(RuleSet, FromSourceExceptionFallsBackToTheBlockRule) {
   PathRule only_smi = path_rule("/run/nvidia/driver/", Action::kAllow, true, true);
   only_smi.from_source = {"/usr/bin/nvidia-smi"};
   const RuleSet set = compile(
-      {policy_with({}, {path_rule("/run/nvidia/driver/", Action::kBlock, true, true), only_smi})}, {});
+      {policy_with({}, {path_rule("/run/nvidia/driver/", Action::kBlock, true, true), only_smi})},
+      {});
   const std::string lib = "/run/nvidia/driver/usr/lib/libcuda.so.1";
   EXPECT_EQ(decide(set, AB_KIND_FILE, lib, "/usr/bin/nvidia-smi").action, AB_ACTION_ALLOW);
   EXPECT_EQ(decide(set, AB_KIND_FILE, lib, "/usr/bin/python3.11").action, AB_ACTION_BLOCK);
   // An exception is not an allowlist: other files stay unconstrained.
-  EXPECT_EQ(decide(set, AB_KIND_FILE, "/etc/hostname", "/usr/bin/python3.11").action, AB_ACTION_NONE);
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/etc/hostname", "/usr/bin/python3.11").action,
+            AB_ACTION_NONE);
 }
 
 TEST(RuleSet, FromSourceBlockFallsBackToTheNextRuleOrNothing) {
   PathRule from_bash = path_rule("/usr/bin/curl", Action::kBlock);
   from_bash.from_source = {"/bin/bash"};
-  const RuleSet set = compile({policy_with({from_bash, path_rule("/usr/bin/", Action::kAudit, true, true)})}, {});
+  const RuleSet set =
+      compile({policy_with({from_bash, path_rule("/usr/bin/", Action::kAudit, true, true)})}, {});
   EXPECT_EQ(decide(set, AB_KIND_EXEC, "/usr/bin/curl", "/bin/bash").action, AB_ACTION_BLOCK);
   // Not from bash: the directory rule, the next less specific one, applies.
-  EXPECT_EQ(decide(set, AB_KIND_EXEC, "/usr/bin/curl", "/usr/bin/python3.11").action, AB_ACTION_AUDIT);
+  EXPECT_EQ(decide(set, AB_KIND_EXEC, "/usr/bin/curl", "/usr/bin/python3.11").action,
+            AB_ACTION_AUDIT);
 }
 
 TEST(RuleSet, ReadOnlyAllowsReadsAndActsOnWrites) {
@@ -177,7 +186,8 @@ TEST(RuleSet, ReadOnlyAllowsReadsAndActsOnWrites) {
 TEST(RuleSet, ProtocolsAndAllCoverSocketCreation) {
   Policy p;
   p.name = "net";
-  p.protocols = {ProtocolRule{"tcp", Action::kBlock, {}, {}}, ProtocolRule{"all", Action::kAudit, {}, {}}};
+  p.protocols = {ProtocolRule{"tcp", Action::kBlock, {}, {}},
+                 ProtocolRule{"all", Action::kAudit, {}, {}}};
   const RuleSet set = compile({p}, {});
   ab_rule_key tcp{};
   tcp.prefixlen = AB_KEY_HEADER_BITS;
@@ -262,7 +272,8 @@ TEST(RuleSet, GenerationIsInTheMap) {
 TEST(RuleSet, TooManyEntriesIsAnInputError) {
   Policy p;
   p.name = "huge";
-  for (int i = 0; i < 5000; ++i) p.file_rules.push_back(path_rule("/data/f" + std::to_string(i), Action::kBlock));
+  for (int i = 0; i < 5000; ++i)
+    p.file_rules.push_back(path_rule("/data/f" + std::to_string(i), Action::kBlock));
   EXPECT_THROW(compile({p}, {}), Error);
 }
 

@@ -72,8 +72,8 @@ ObjectiveStatus observe_beacon(const attacks::BeaconListener& listener, const st
   ObjectiveStatus status;
   if (listener.wait_for(needle, milliseconds(0))) {
     status.reached = true;
-    status.detail = what + ": the listener on port " + std::to_string(listener.port()) +
-                    " received it";
+    status.detail =
+        what + ": the listener on port " + std::to_string(listener.port()) + " received it";
   } else {
     status.detail = what + " not observed: " + std::to_string(listener.connections().size()) +
                     " connection(s) at the listener, none carrying it";
@@ -86,7 +86,8 @@ ObjectiveStatus observe_beacon(const attacks::BeaconListener& listener, const st
 // fickling-style injectors do it, so the model still loads and serves.
 class ModelPayloadPlan : public AttackPlan {
  public:
-  ModelPayloadPlan(const CaseSpec& c, AttackContext context) : case_(c), context_(std::move(context)) {}
+  ModelPayloadPlan(const CaseSpec& c, AttackContext context)
+      : case_(c), context_(std::move(context)) {}
 
  protected:
   // Writes run_dir/model/ with model.json and the injected model, and points the workload at it.
@@ -102,15 +103,19 @@ class ModelPayloadPlan : public AttackPlan {
     const std::string served = ModelArtifacts::file_for(case_.loader);
     std::vector<std::string> argv{"/usr/bin/python3",
                                   (context_.data_dir / "attacks/models/inject_pickle.py").string(),
-                                  "--base", (base.dir / base_file).string(),
-                                  "--out", (model_dir / served).string(),
-                                  "--format", plain_pickle ? "pickle" : "pt",
-                                  "--gadget", gadget};
+                                  "--base",
+                                  (base.dir / base_file).string(),
+                                  "--out",
+                                  (model_dir / served).string(),
+                                  "--format",
+                                  plain_pickle ? "pickle" : "pt",
+                                  "--gadget",
+                                  gadget};
     argv.insert(argv.end(), gadget_args.begin(), gadget_args.end());
     const CommandResult result = run_command(argv, std::chrono::minutes(2));
     if (result.timed_out || !result.status.exited_ok())
-      throw harness_error("injecting the payload failed (" + result.status.describe() + "): " +
-                          result.err);
+      throw harness_error("injecting the payload failed (" + result.status.describe() +
+                          "): " + result.err);
     workload.model_dir = model_dir;
     workload.model_file = served;
   }
@@ -159,7 +164,8 @@ class PickleInjectionPlan final : public ModelPayloadPlan {
       inject_exec(base, run_dir, workload, "reverse_connect.py",
                   {{"host", host}, {"port", listener_->port()}, {"nonce", nonce_}});
     } else {
-      inject_exec(base, run_dir, workload, "write_marker.py", {{"path", kMarker}, {"nonce", nonce_}});
+      inject_exec(base, run_dir, workload, "write_marker.py",
+                  {{"path", kMarker}, {"nonce", nonce_}});
     }
   }
 
@@ -190,7 +196,8 @@ class CryptominerPlan final : public ModelPayloadPlan {
                WorkloadSpec& workload) override {
     pool_ = std::make_unique<attacks::FakeStratumPool>(attacks::PoolOptions{});
     const fs::path miner = context_.bin_dir / "armorbench-miner";
-    if (!fs::exists(miner)) throw environment_error("the miner binary " + miner.string() + " is not built");
+    if (!fs::exists(miner))
+      throw environment_error("the miner binary " + miner.string() + " is not built");
     inject_exec(base, run_dir, workload, "drop_miner.py",
                 {{"binary_b64", base64(read_whole(miner))},
                  {"drop_path", "/tmp/.cache/kworkerd"},
@@ -212,7 +219,8 @@ class CryptominerPlan final : public ModelPayloadPlan {
   }
 
   json objective() const override {
-    return {{"type", "share_submitted"}, {"what", "a valid Stratum share reaches the harness pool"}};
+    return {{"type", "share_submitted"},
+            {"what", "a valid Stratum share reaches the harness pool"}};
   }
 
  private:
@@ -242,10 +250,10 @@ class MemoryDumpPlan final : public AttackPlan {
     }
     status.reached = outcome_.objective_reached;
     const std::string who = case_.attack.from == "host" ? "a host process" : "a sibling container";
-    status.detail = status.reached
-                        ? "the weights' canary was found by " + who + " (" + case_.attack.method + ")"
-                        : "canary not found by " + who + " (" + case_.attack.method + "), attacker " +
-                              outcome_.status.describe();
+    status.detail = status.reached ? "the weights' canary was found by " + who + " (" +
+                                         case_.attack.method + ")"
+                                   : "canary not found by " + who + " (" + case_.attack.method +
+                                         "), attacker " + outcome_.status.describe();
     status.evidence.push_back({"objective", status.detail, outcome_.detail});
     return status;
   }
@@ -306,19 +314,21 @@ class CudaAbusePlan final : public ModelPayloadPlan {
   void prepare(const ModelArtifacts& base, const fs::path& run_dir, const std::string&,
                WorkloadSpec& workload) override {
     nonce_ = random_hex(16);
-    const std::vector<std::string> paths{
-        "/run/nvidia/driver/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/dev/nvidia0"};
+    const std::vector<std::string> paths{"/run/nvidia/driver/usr/lib/x86_64-linux-gnu/libcuda.so.1",
+                                         "/dev/nvidia0"};
     for (const std::string& path : paths)
       workload.planted.push_back({path, "stand-in " + path + " " + nonce_ + "\n", 0644});
     inject_exec(base, run_dir, workload, "open_device.py", {{"paths", paths}, {"marker", kMarker}});
   }
 
   ObjectiveStatus observe(Sandbox& sandbox) override {
-    return observe_marker(sandbox, kMarker, nonce_, "the CUDA driver stand-ins were opened and read");
+    return observe_marker(sandbox, kMarker, nonce_,
+                          "the CUDA driver stand-ins were opened and read");
   }
 
   json objective() const override {
-    return {{"type", "file_created"}, {"path", kMarker},
+    return {{"type", "file_created"},
+            {"path", kMarker},
             {"what", "the contents of libcuda.so.1 / /dev/nvidia0 stand-ins are read"}};
   }
 
@@ -387,9 +397,11 @@ class ResourceAbusePlan final : public ModelPayloadPlan {
   }
 
   json objective() const override {
-    return fork_bomb() ? json{{"type", "resource_exceeded"}, {"resource", "pids"}, {"limit", *limits_.pids}}
-                       : json{{"type", "resource_exceeded"}, {"resource", "memory"},
-                              {"limit_bytes", *limits_.memory_bytes}};
+    return fork_bomb()
+               ? json{{"type", "resource_exceeded"}, {"resource", "pids"}, {"limit", *limits_.pids}}
+               : json{{"type", "resource_exceeded"},
+                      {"resource", "memory"},
+                      {"limit_bytes", *limits_.memory_bytes}};
   }
 
  private:
@@ -413,8 +425,8 @@ class CustomPlan final : public AttackPlan {
     workload.model_file = name;
     if (objective_.kind == ObjectiveKind::kConnect) {
       try {
-        listener_ = std::make_unique<attacks::BeaconListener>("127.0.0.1",
-                                                              static_cast<std::uint16_t>(objective_.port));
+        listener_ = std::make_unique<attacks::BeaconListener>(
+            "127.0.0.1", static_cast<std::uint16_t>(objective_.port));
       } catch (const std::system_error& e) {
         throw environment_error("cannot listen for the connect objective on port " +
                                 std::to_string(objective_.port) + ": " + e.what());
@@ -434,18 +446,22 @@ class CustomPlan final : public AttackPlan {
         ObjectiveStatus status;
         const auto content = sandbox.read_file(objective_.path);
         status.reached = content && content->find(objective_.contains) != std::string::npos;
-        status.detail = status.reached ? objective_.path + " was created"
-                                       : objective_.path + " was not created" +
-                                             (objective_.contains.empty() ? "" : " with the expected text");
-        if (status.reached) status.evidence.push_back({"objective", status.detail, {{"path", objective_.path}}});
+        status.detail = status.reached
+                            ? objective_.path + " was created"
+                            : objective_.path + " was not created" +
+                                  (objective_.contains.empty() ? "" : " with the expected text");
+        if (status.reached)
+          status.evidence.push_back({"objective", status.detail, {{"path", objective_.path}}});
         return status;
       }
       case ObjectiveKind::kConnect:
-        return observe_beacon(*listener_, "", "a connection to port " + std::to_string(objective_.port));
+        return observe_beacon(*listener_, "",
+                              "a connection to port " + std::to_string(objective_.port));
       case ObjectiveKind::kExec: {
         ObjectiveStatus status;
         const auto executed = sandbox.executed_paths();
-        status.reached = std::find(executed.begin(), executed.end(), objective_.path) != executed.end();
+        status.reached =
+            std::find(executed.begin(), executed.end(), objective_.path) != executed.end();
         status.detail = status.reached ? objective_.path + " was executed"
                                        : objective_.path + " was not executed (" +
                                              std::to_string(executed.size()) + " exec(s) observed)";
@@ -464,7 +480,8 @@ class CustomPlan final : public AttackPlan {
   }
 
   std::vector<std::string> kernel_denials(const SandboxFinal&) const override {
-    if (dump_.ran && dump_.denied) return {"the dumping process was stopped: " + dump_.status.describe()};
+    if (dump_.ran && dump_.denied)
+      return {"the dumping process was stopped: " + dump_.status.describe()};
     return {};
   }
 
@@ -490,15 +507,23 @@ class CustomPlan final : public AttackPlan {
 std::unique_ptr<AttackPlan> make_attack_plan(const CaseSpec& c, const TargetSpec& target,
                                              const AttackContext& context) {
   switch (c.attack.kind) {
-    case AttackKind::kNone: return std::make_unique<BenignPlan>();
-    case AttackKind::kPickleInjection: return std::make_unique<PickleInjectionPlan>(c, context);
-    case AttackKind::kCryptominer: return std::make_unique<CryptominerPlan>(c, context);
-    case AttackKind::kMemoryDump: return std::make_unique<MemoryDumpPlan>(c);
-    case AttackKind::kSecretExfiltration: return std::make_unique<SecretExfiltrationPlan>(c, context);
-    case AttackKind::kCudaAbuse: return std::make_unique<CudaAbusePlan>(c, context);
+    case AttackKind::kNone:
+      return std::make_unique<BenignPlan>();
+    case AttackKind::kPickleInjection:
+      return std::make_unique<PickleInjectionPlan>(c, context);
+    case AttackKind::kCryptominer:
+      return std::make_unique<CryptominerPlan>(c, context);
+    case AttackKind::kMemoryDump:
+      return std::make_unique<MemoryDumpPlan>(c);
+    case AttackKind::kSecretExfiltration:
+      return std::make_unique<SecretExfiltrationPlan>(c, context);
+    case AttackKind::kCudaAbuse:
+      return std::make_unique<CudaAbusePlan>(c, context);
     case AttackKind::kForkBomb:
-    case AttackKind::kMemoryHog: return std::make_unique<ResourceAbusePlan>(c, context, target.limits);
-    case AttackKind::kCustom: return std::make_unique<CustomPlan>(c);
+    case AttackKind::kMemoryHog:
+      return std::make_unique<ResourceAbusePlan>(c, context, target.limits);
+    case AttackKind::kCustom:
+      return std::make_unique<CustomPlan>(c);
   }
   throw harness_error("unknown attack kind");
 }

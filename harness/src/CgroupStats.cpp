@@ -63,12 +63,14 @@ std::uint64_t read_keyed(const fs::path& file, const std::string& key) {
 }  // namespace
 
 nlohmann::json CgroupStats::to_json() const {
-  return {{"pids_max_events", pids_max_events}, {"pids_current", pids_current},
+  return {{"pids_max_events", pids_max_events},     {"pids_current", pids_current},
           {"memory_max_events", memory_max_events}, {"memory_oom_kills", memory_oom_kills},
           {"memory_peak_bytes", memory_peak_bytes}, {"cpu_usage_us", cpu_usage_us}};
 }
 
-std::optional<fs::path> cgroup2_mount() { return read_mounts().v2; }
+std::optional<fs::path> cgroup2_mount() {
+  return read_mounts().v2;
+}
 
 std::optional<CgroupPaths> CgroupPaths::of_process(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");

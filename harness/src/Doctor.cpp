@@ -17,7 +17,9 @@ namespace armorbench {
 namespace fs = std::filesystem;
 namespace {
 
-std::string first_line_of(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string first_line_of(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
 
 Check runtime_check(const std::string& name) {
   const auto path = find_executable(name);
@@ -42,11 +44,16 @@ const Check* HostFacts::find(const std::string& name) const {
 }
 
 std::optional<std::string> HostFacts::missing(const std::string& feature) const {
-  static const std::map<std::string, std::string> check_for{
-      {"root", "root"},           {"runc", "runtime.runc"}, {"crun", "runtime.crun"},
-      {"bpf", "bpf.tracepoint"},  {"bpf-lsm", "bpf.lsm"},   {"libvirt", "libvirt"},
-      {"kvm", "kvm"},             {"sev", "cvm.sev"},       {"sev-snp", "cvm.sev-snp"},
-      {"tdx", "cvm.tdx"}};
+  static const std::map<std::string, std::string> check_for{{"root", "root"},
+                                                            {"runc", "runtime.runc"},
+                                                            {"crun", "runtime.crun"},
+                                                            {"bpf", "bpf.tracepoint"},
+                                                            {"bpf-lsm", "bpf.lsm"},
+                                                            {"libvirt", "libvirt"},
+                                                            {"kvm", "kvm"},
+                                                            {"sev", "cvm.sev"},
+                                                            {"sev-snp", "cvm.sev-snp"},
+                                                            {"tdx", "cvm.tdx"}};
   const auto it = check_for.find(feature);
   if (it == check_for.end()) return "unknown feature";
   const Check* check = find(it->second);
@@ -70,8 +77,10 @@ HostFacts probe_host(const HostProbeOptions& options) {
   HostFacts facts;
   auto add = [&](Check check) { facts.checks.push_back(std::move(check)); };
 
-  add({"root", ::geteuid() == 0, ::geteuid() == 0 ? "running as root" : "not root: containers, "
-                                                                           "BPF and mounts need root"});
+  add({"root", ::geteuid() == 0,
+       ::geteuid() == 0 ? "running as root"
+                        : "not root: containers, "
+                          "BPF and mounts need root"});
   utsname uts{};
   ::uname(&uts);
   add({"kernel", true, std::string(uts.release) + " " + uts.machine});
@@ -89,7 +98,8 @@ HostFacts probe_host(const HostProbeOptions& options) {
   }
   const bool tracefs = fs::exists("/sys/kernel/tracing/events/syscalls");
   add({"tracefs", tracefs,
-       tracefs ? "/sys/kernel/tracing" : "not mounted (mount -t tracefs tracefs /sys/kernel/tracing)"});
+       tracefs ? "/sys/kernel/tracing"
+               : "not mounted (mount -t tracefs tracefs /sys/kernel/tracing)"});
   {
     std::ifstream in("/sys/kernel/security/lsm");
     std::string lsm;
@@ -104,17 +114,18 @@ HostFacts probe_host(const HostProbeOptions& options) {
   if (options.libvirt) {
     const vms::LibvirtProbe libvirt = vms::probe_libvirt("qemu:///system");
     add({"libvirt", libvirt.reachable,
-         libvirt.reachable ? "libvirt " + libvirt.libvirt_version + ", " + libvirt.hypervisor_version
-                           : libvirt.error});
+         libvirt.reachable
+             ? "libvirt " + libvirt.libvirt_version + ", " + libvirt.hypervisor_version
+             : libvirt.error});
     add({"kvm", libvirt.kvm_device,
          libvirt.kvm_device ? "/dev/kvm present (kata accel=auto boot-probes it before use)"
                             : "/dev/kvm absent: VMs use TCG"});
     for (const char* type : {"sev", "sev-snp", "tdx"}) {
       const bool ok = libvirt.capabilities && libvirt.capabilities->supports(type);
-      std::string detail = !libvirt.capabilities
-                               ? "unknown: " + (libvirt.error.empty() ? "no capabilities" : libvirt.error)
-                               : (ok ? "supported: " : "not supported: ") +
-                                     libvirt.capabilities->evidence;
+      std::string detail =
+          !libvirt.capabilities
+              ? "unknown: " + (libvirt.error.empty() ? "no capabilities" : libvirt.error)
+              : (ok ? "supported: " : "not supported: ") + libvirt.capabilities->evidence;
       add({std::string("cvm.") + type, ok, detail});
     }
   }

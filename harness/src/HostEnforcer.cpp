@@ -27,8 +27,8 @@ HostEnforcer::HostEnforcer(const EnforcementPlan& plan, fs::path events_file)
         policies.push_back(std::move(policy));
   enforcer::CompileOptions options;
   options.audit_only = plan.mode == EnforcerMode::kAudit;
-  const auto posture = plan.default_posture == "audit" ? enforcer::Action::kAudit
-                                                       : enforcer::Action::kBlock;
+  const auto posture =
+      plan.default_posture == "audit" ? enforcer::Action::kAudit : enforcer::Action::kBlock;
   options.posture = enforcer::Posture{posture, posture, posture};
 
   enforcer::EnforcerOptions enforcer_options;
@@ -41,10 +41,11 @@ HostEnforcer::HostEnforcer(const EnforcementPlan& plan, fs::path events_file)
   }
   enforcer_options.exec_watch = true;  // cheap (sched_process_exec) and needed for exec objectives
 
-  impl_->enforcer = std::make_unique<enforcer::Enforcer>(enforcer::compile(policies, options),
-                                                         enforcer_options);
-  impl_->backend = plan.mode == EnforcerMode::kOff ? "exec-watch"
-                                                   : enforcer::to_string(impl_->enforcer->backend());
+  impl_->enforcer =
+      std::make_unique<enforcer::Enforcer>(enforcer::compile(policies, options), enforcer_options);
+  impl_->backend = plan.mode == EnforcerMode::kOff
+                       ? "exec-watch"
+                       : enforcer::to_string(impl_->enforcer->backend());
   fs::create_directories(events_file.parent_path());
   impl_->log.open(events_file, std::ios::app);
   impl_->enforcer->set_sink([this](const enforcer::Event& event) {
@@ -56,9 +57,12 @@ HostEnforcer::HostEnforcer(const EnforcementPlan& plan, fs::path events_file)
 
 HostEnforcer::~HostEnforcer() = default;
 
-const std::string& HostEnforcer::backend() const { return impl_->backend; }
+const std::string& HostEnforcer::backend() const {
+  return impl_->backend;
+}
 
-void HostEnforcer::scope(std::uint64_t cgroup_id, const fs::path& cgroup_dir, pid_t, bool watch_exec) {
+void HostEnforcer::scope(std::uint64_t cgroup_id, const fs::path& cgroup_dir, pid_t,
+                         bool watch_exec) {
   impl_->enforcer->scope(enforcer::Scope{cgroup_id, cgroup_dir, true, watch_exec});
 }
 
@@ -72,7 +76,8 @@ std::vector<nlohmann::json> HostEnforcer::events_for(std::uint64_t cgroup_id) {
   impl_->log.flush();
   std::vector<nlohmann::json> out;
   for (const nlohmann::json& event : impl_->events)
-    if (event.value("cgroup_id", 0ull) == cgroup_id || event.value("target_cgroup_id", 0ull) == cgroup_id)
+    if (event.value("cgroup_id", 0ull) == cgroup_id ||
+        event.value("target_cgroup_id", 0ull) == cgroup_id)
       out.push_back(event);
   if (const auto dropped = impl_->enforcer->stats().dropped; dropped > 0)
     out.push_back({{"kind", "dropped"}, {"count", dropped}});

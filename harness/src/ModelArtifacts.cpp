@@ -14,9 +14,12 @@ namespace fs = std::filesystem;
 
 std::string ModelArtifacts::file_for(Loader loader) {
   switch (loader) {
-    case Loader::kSafetensors: return "model.safetensors";
-    case Loader::kPickle: return "model.pkl";
-    default: return "model.pt";
+    case Loader::kSafetensors:
+      return "model.safetensors";
+    case Loader::kPickle:
+      return "model.pkl";
+    default:
+      return "model.pt";
   }
 }
 
@@ -36,16 +39,21 @@ ModelArtifacts generate_model(const fs::path& data_dir, const fs::path& out_dir,
   for (int size : spec.layers) layers += (layers.empty() ? "" : ",") + std::to_string(size);
   const std::vector<std::string> argv{"/usr/bin/python3",
                                       (data_dir / "attacks" / "models" / "make_model.py").string(),
-                                      "--out", out_dir.string(), "--layers", layers};
+                                      "--out",
+                                      out_dir.string(),
+                                      "--layers",
+                                      layers};
   const CommandResult result = run_command(argv, std::chrono::minutes(3));
   if (result.timed_out || !result.status.exited_ok())
-    throw environment_error("model generation failed (" +
-                            (result.timed_out ? std::string("timed out") : result.status.describe()) +
-                            "): " + join_argv(argv) + "\n" + result.err);
+    throw environment_error(
+        "model generation failed (" +
+        (result.timed_out ? std::string("timed out") : result.status.describe()) +
+        "): " + join_argv(argv) + "\n" + result.err);
 
   // The expectations (with the canary) must not be visible inside the sandbox, where out_dir is
   // mounted: keep them beside it.
-  const fs::path expected_file = out_dir.parent_path() / (out_dir.filename().string() + ".expected.json");
+  const fs::path expected_file =
+      out_dir.parent_path() / (out_dir.filename().string() + ".expected.json");
   std::error_code ec;
   fs::rename(out_dir / "expected.json", expected_file, ec);
   std::ifstream in(expected_file);

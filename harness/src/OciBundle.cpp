@@ -17,7 +17,9 @@ const std::vector<std::string> kDefaultCapabilities{"CAP_AUDIT_WRITE", "CAP_KILL
 
 json mount(const std::string& destination, const std::string& type, const std::string& source,
            std::vector<std::string> options) {
-  return json{{"destination", destination}, {"type", type}, {"source", source},
+  return json{{"destination", destination},
+              {"type", type},
+              {"source", source},
               {"options", std::move(options)}};
 }
 

@@ -49,8 +49,8 @@ HttpResponse OipClient::read_response() {
         deadline - std::chrono::steady_clock::now());
     pollfd pfd{stream_.get(), POLLIN, 0};
     if (left.count() <= 0 || poll_interruptible(&pfd, 1, left) == 0)
-      throw harness_error("model server did not answer within " +
-                          std::to_string(timeout_.count()) + " ms");
+      throw harness_error("model server did not answer within " + std::to_string(timeout_.count()) +
+                          " ms");
     char chunk[65536];
     const ssize_t n = ::read(stream_.get(), chunk, sizeof chunk);
     if (n == 0) throw harness_error("model server closed the connection");
@@ -92,28 +92,31 @@ HttpResponse OipClient::request(const std::string& method, const std::string& pa
                                 const std::string& body) {
   std::string message = method + " " + path + " HTTP/1.1\r\nHost: model-server\r\n";
   if (!body.empty() || method == "POST")
-    message += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-               "\r\n";
+    message +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   message += "\r\n" + body;
   send_all(message);
   return read_response();
 }
 
-HttpResponse OipClient::get(const std::string& path) { return request("GET", path, ""); }
+HttpResponse OipClient::get(const std::string& path) {
+  return request("GET", path, "");
+}
 
 HttpResponse OipClient::post_json(const std::string& path, const nlohmann::json& body) {
   return request("POST", path, body.dump());
 }
 
-bool OipClient::ready() { return get("/v2/health/ready").status == 200; }
+bool OipClient::ready() {
+  return get("/v2/health/ready").status == 200;
+}
 
 std::vector<float> OipClient::infer(const std::string& model, const std::vector<float>& input) {
-  const nlohmann::json body = {
-      {"inputs",
-       {{{"name", "input-0"},
-         {"shape", {1, input.size()}},
-         {"datatype", "FP32"},
-         {"data", input}}}}};
+  const nlohmann::json body = {{"inputs",
+                                {{{"name", "input-0"},
+                                  {"shape", {1, input.size()}},
+                                  {"datatype", "FP32"},
+                                  {"data", input}}}}};
   const HttpResponse response = post_json("/v2/models/" + model + "/infer", body);
   if (response.status != 200)
     throw harness_error("inference answered HTTP " + std::to_string(response.status) + ": " +

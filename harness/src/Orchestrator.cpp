@@ -231,8 +231,7 @@ class MatrixRunner {
                                 planned.scenario->enforcer.default_posture};
     const bool watch_exec = attack->needs_exec_watch();
     if (watch_exec && !target.watches_exec())
-      throw environment_error("target " + planned.target->name +
-                              " cannot observe exec objectives");
+      throw environment_error("target " + planned.target->name + " cannot observe exec objectives");
 
     Observation observation;
     std::unique_ptr<Sandbox> sandbox = target.launch(workload, enforcement, watch_exec);
@@ -241,11 +240,9 @@ class MatrixRunner {
     result.timings["ready_ms"] = ready.elapsed.count();
     if (ready.ready_message.contains("load_ms"))
       result.timings["model_load_ms"] = ready.ready_message["load_ms"];
-    result.evidence.push_back({"server",
-                               ready.ready ? "model server ready" : "model server not ready: " +
-                                                                       ready.failure,
-                               ready.ready_message.is_null() ? json::object()
-                                                             : ready.ready_message});
+    result.evidence.push_back(
+        {"server", ready.ready ? "model server ready" : "model server not ready: " + ready.failure,
+         ready.ready_message.is_null() ? json::object() : ready.ready_message});
     if (!ready.ready) observation.serve_failure = ready.failure;
     if (ready.ready) measure_serving(*sandbox, c, model, observation, result);
 
@@ -276,11 +273,12 @@ class MatrixRunner {
     observation.kernel_denials = attack->kernel_denials(final);
     for (const std::string& denial : observation.kernel_denials)
       result.evidence.push_back({"kernel", denial, final.cgroup.to_json()});
-    json workload_json = {{"cgroup", final.cgroup.to_json()},
-                          {"exit", final.workload_exit ? final.workload_exit->describe() : "running"}};
+    json workload_json = {
+        {"cgroup", final.cgroup.to_json()},
+        {"exit", final.workload_exit ? final.workload_exit->describe() : "running"}};
     if (!final.server_log.empty()) workload_json["server_log_tail"] = final.server_log;
-    result.evidence.push_back({"target", "workload " + workload_json["exit"].get<std::string>(),
-                               workload_json});
+    result.evidence.push_back(
+        {"target", "workload " + workload_json["exit"].get<std::string>(), workload_json});
     if (c.is_attack() && planned.mode != EnforcerMode::kOff)
       result.evidence.push_back(
           {"control", "positive control (same attack, enforcement off): " +
@@ -312,7 +310,8 @@ std::vector<PlannedRun> plan_runs(const std::vector<Scenario>& scenarios,
   std::vector<PlannedRun> runs;
   for (const Scenario& scenario : scenarios) {
     for (const CaseSpec& c : scenario.cases) {
-      if (filter && !glob_match(*filter, c.name) && !glob_match(*filter, scenario.name + "/" + c.name))
+      if (filter && !glob_match(*filter, c.name) &&
+          !glob_match(*filter, scenario.name + "/" + c.name))
         continue;
       for (const TargetSpec& t : scenario.targets) {
         if (target && t.name != *target) continue;
@@ -340,13 +339,16 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
                  {"started", iso_time_now()},
                  {"tool", {{"name", "armorbench"}, {"version", ARMORBENCH_VERSION}}}};
   for (const Scenario& s : scenarios)
-    results.scenarios.push_back(
-        {{"name", s.name}, {"file", s.file.string()}, {"description", s.description},
-         {"controls", s.controls}, {"policies", [&] {
-            json p = json::array();
-            for (const auto& policy : s.enforcer.policies) p.push_back(policy.string());
-            return p;
-          }()}});
+    results.scenarios.push_back({{"name", s.name},
+                                 {"file", s.file.string()},
+                                 {"description", s.description},
+                                 {"controls", s.controls},
+                                 {"policies", [&] {
+                                    json p = json::array();
+                                    for (const auto& policy : s.enforcer.policies)
+                                      p.push_back(policy.string());
+                                    return p;
+                                  }()}});
   results.host = probe_host(HostProbeOptions{}).to_json();
 
   fs::create_directories(options.out_dir);

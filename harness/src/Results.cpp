@@ -19,7 +19,9 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[low] + (sorted[high] - sorted[low]) * (rank - static_cast<double>(low));
 }
 
-json optional_rate(const std::optional<double>& rate) { return rate ? json(*rate) : json(nullptr); }
+json optional_rate(const std::optional<double>& rate) {
+  return rate ? json(*rate) : json(nullptr);
+}
 
 std::string format_rate(double rate) {
   char text[32];
@@ -50,8 +52,8 @@ LatencyStats LatencyStats::from_samples(std::vector<double> samples_us) {
 }
 
 json LatencyStats::to_json() const {
-  return {{"count", count},   {"min_us", min_us},   {"p50_us", p50_us},
-          {"p95_us", p95_us}, {"p99_us", p99_us},   {"max_us", max_us},
+  return {{"count", count},     {"min_us", min_us},       {"p50_us", p50_us},
+          {"p95_us", p95_us},   {"p99_us", p99_us},       {"max_us", max_us},
           {"mean_us", mean_us}, {"stddev_us", stddev_us}, {"samples_us", samples_us}};
 }
 
@@ -87,9 +89,15 @@ json ModeSummary::to_json() const {
   return {{"target", target},
           {"enforcer_mode", to_string(mode)},
           {"counts",
-           {{"attacks", attacks}, {"blocked", blocked}, {"detected", detected},
-            {"reached", reached}, {"invalid", invalid}, {"benign", benign},
-            {"allowed", allowed}, {"disrupted", disrupted}, {"not_run", not_run},
+           {{"attacks", attacks},
+            {"blocked", blocked},
+            {"detected", detected},
+            {"reached", reached},
+            {"invalid", invalid},
+            {"benign", benign},
+            {"allowed", allowed},
+            {"disrupted", disrupted},
+            {"not_run", not_run},
             {"error", errors}}},
           {"block_rate", optional_rate(block_rate)},
           {"detection_rate", optional_rate(detection_rate)},
@@ -108,14 +116,30 @@ std::vector<ModeSummary> summarize(const std::vector<CaseResult>& cases) {
     const bool attack = c.attack != AttackKind::kNone;
     (attack ? s.attacks : s.benign) += 1;
     switch (c.verdict) {
-      case Verdict::kBlocked: ++s.blocked; break;
-      case Verdict::kDetected: ++s.detected; break;
-      case Verdict::kReached: ++s.reached; break;
-      case Verdict::kInvalid: ++s.invalid; break;
-      case Verdict::kAllowed: ++s.allowed; break;
-      case Verdict::kDisrupted: ++s.disrupted; break;
-      case Verdict::kNotRun: ++s.not_run; break;
-      case Verdict::kError: ++s.errors; break;
+      case Verdict::kBlocked:
+        ++s.blocked;
+        break;
+      case Verdict::kDetected:
+        ++s.detected;
+        break;
+      case Verdict::kReached:
+        ++s.reached;
+        break;
+      case Verdict::kInvalid:
+        ++s.invalid;
+        break;
+      case Verdict::kAllowed:
+        ++s.allowed;
+        break;
+      case Verdict::kDisrupted:
+        ++s.disrupted;
+        break;
+      case Verdict::kNotRun:
+        ++s.not_run;
+        break;
+      case Verdict::kError:
+        ++s.errors;
+        break;
     }
   }
   std::vector<ModeSummary> out;
@@ -183,20 +207,21 @@ std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
       const auto invalid = std::count_if(own.begin(), own.end(), [](const CaseResult& c) {
         return c.verdict == Verdict::kInvalid && c.expected != Verdict::kInvalid;
       });
-      gates.push_back({scenario.name, "max_invalid", invalid <= *gate.max_invalid,
-                       std::to_string(invalid) + " invalid <= " +
-                           std::to_string(*gate.max_invalid)});
+      gates.push_back(
+          {scenario.name, "max_invalid", invalid <= *gate.max_invalid,
+           std::to_string(invalid) + " invalid <= " + std::to_string(*gate.max_invalid)});
     }
   }
   return gates;
 }
 
 ExitCode run_exit_code(const std::vector<CaseResult>& cases, const std::vector<GateResult>& gates) {
-  const bool any_ran = std::any_of(cases.begin(), cases.end(),
-                                   [](const CaseResult& c) { return c.verdict != Verdict::kNotRun; });
+  const bool any_ran = std::any_of(cases.begin(), cases.end(), [](const CaseResult& c) {
+    return c.verdict != Verdict::kNotRun;
+  });
   if (!any_ran) return ExitCode::kNothingRan;
-  const bool any_error = std::any_of(cases.begin(), cases.end(),
-                                     [](const CaseResult& c) { return c.verdict == Verdict::kError; });
+  const bool any_error = std::any_of(
+      cases.begin(), cases.end(), [](const CaseResult& c) { return c.verdict == Verdict::kError; });
   if (any_error) return ExitCode::kHarnessError;
   const bool gate_failed =
       std::any_of(gates.begin(), gates.end(), [](const GateResult& g) { return !g.passed; });
@@ -215,9 +240,10 @@ json RunResults::to_json() const {
           {"host", host},
           {"scenarios", scenarios},
           {"cases", cases_json},
-          {"summary", {{"by_target_mode", summary_json},
-                       {"gates", gates_json},
-                       {"exit_code", static_cast<int>(exit_code)}}}};
+          {"summary",
+           {{"by_target_mode", summary_json},
+            {"gates", gates_json},
+            {"exit_code", static_cast<int>(exit_code)}}}};
 }
 
 CaseLog::CaseLog(const std::filesystem::path& file) : out_(file, std::ios::app) {

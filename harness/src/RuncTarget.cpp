@@ -31,7 +31,7 @@ namespace {
 constexpr milliseconds kRuntimeCommandTimeout{30'000};
 constexpr milliseconds kStopTimeout{10'000};
 constexpr milliseconds kGracefulStop{5'000};
-constexpr const char* kSocketDir = "armorbench";   // under /run
+constexpr const char* kSocketDir = "armorbench";  // under /run
 constexpr const char* kSocketName = "server.sock";
 
 milliseconds since(std::chrono::steady_clock::time_point start) {
@@ -154,21 +154,17 @@ RuncSandbox::RuncSandbox(RuncTarget& target, const WorkloadSpec& workload,
       write_file(host, file.content, file.mode);
       bundle.binds.push_back({host, file.sandbox_path, false});
     } else {
-      throw harness_error("cannot plant " + file.sandbox_path + ": only /tmp, /run and /dev are "
+      throw harness_error("cannot plant " + file.sandbox_path +
+                          ": only /tmp, /run and /dev are "
                           "writable in a runc sandbox");
     }
   }
   const fs::path server = target.context_.data_dir / "harness" / "workload" / "model_server.py";
-  bundle.args = {"/usr/bin/python3",
-                 server.string(),
-                 "--model",
-                 "/run/models/" + workload.model_file,
-                 "--config",
-                 "/run/models/model.json",
-                 "--loader",
-                 to_string(workload.loader),
-                 "--socket",
-                 std::string("/run/") + kSocketDir + "/" + kSocketName};
+  bundle.args = {"/usr/bin/python3", server.string(),
+                 "--model",          "/run/models/" + workload.model_file,
+                 "--config",         "/run/models/model.json",
+                 "--loader",         to_string(workload.loader),
+                 "--socket",         std::string("/run/") + kSocketDir + "/" + kSocketName};
   write_bundle(dir_.path() / "bundle", bundle);
 
   try {
@@ -184,10 +180,12 @@ void RuncSandbox::create_container() {
   const fs::path pid_file = dir_.path() / "init.pid";
   // `create` runs detached with pass-through stdio: the container's stdout and stderr are the
   // pipes we hand to runc here, and they outlive the runc process.
-  Subprocess create(Subprocess::Spec{{target_.runtime_path_, "create", "--bundle",
-                                      (dir_.path() / "bundle").string(), "--pid-file",
-                                      pid_file.string(), id_},
-                                     Subprocess::Stdio::kCapture, Subprocess::Stdio::kCapture, {}});
+  Subprocess create(
+      Subprocess::Spec{{target_.runtime_path_, "create", "--bundle",
+                        (dir_.path() / "bundle").string(), "--pid-file", pid_file.string(), id_},
+                       Subprocess::Stdio::kCapture,
+                       Subprocess::Stdio::kCapture,
+                       {}});
   stdout_ = create.take_stdout();
   stderr_ = create.take_stderr();
   auto status = create.wait_for(kRuntimeCommandTimeout);
@@ -297,13 +295,15 @@ std::optional<std::string> RuncSandbox::read_file(const std::string& sandbox_pat
 
 ExternalAttackOutcome RuncSandbox::run_external_attack(const ExternalAttack& attack) {
   if (attack.method == "core_dump")
-    throw environment_error("core_dump dumps a VM's memory through libvirt; it has no meaning for "
-                            "a container (use process_vm_readv, proc_mem, ptrace or io_uring)");
+    throw environment_error(
+        "core_dump dumps a VM's memory through libvirt; it has no meaning for "
+        "a container (use process_vm_readv, proc_mem, ptrace or io_uring)");
   ExternalAttackOutcome outcome;
   outcome.detail = {{"method", attack.method}, {"from", attack.from}};
   const std::string tool = (target_.context_.bin_dir / "armorbench-memdump").string();
-  std::vector<std::string> dump{tool, "--pid", std::to_string(init_pid_), "--canary",
-                                attack.canary_hex, "--method", attack.method, "--json"};
+  std::vector<std::string> dump{tool,          "--pid",           std::to_string(init_pid_),
+                                "--canary",    attack.canary_hex, "--method",
+                                attack.method, "--json"};
   CommandResult result;
   if (attack.from == "host") {
     result = run_command(dump, milliseconds(120'000));
@@ -324,9 +324,9 @@ ExternalAttackOutcome RuncSandbox::run_external_attack(const ExternalAttack& att
     bundle.cgroups_path = "/armorbench/" + sibling_id;
     bundle.args = dump;
     write_bundle(sibling_dir.path(), bundle);
-    result = run_command({target_.runtime_path_, "run", "--bundle", sibling_dir.path().string(),
-                          sibling_id},
-                         milliseconds(120'000));
+    result = run_command(
+        {target_.runtime_path_, "run", "--bundle", sibling_dir.path().string(), sibling_id},
+        milliseconds(120'000));
     InterruptShield shield;
     run_command({target_.runtime_path_, "delete", "--force", sibling_id}, kRuntimeCommandTimeout);
   }

@@ -5,45 +5,66 @@ namespace armorbench {
 
 std::string to_string(TargetKind kind) {
   switch (kind) {
-    case TargetKind::kRunc: return "runc";
-    case TargetKind::kCrun: return "crun";
-    case TargetKind::kKata: return "kata";
-    case TargetKind::kCvm: return "cvm";
+    case TargetKind::kRunc:
+      return "runc";
+    case TargetKind::kCrun:
+      return "crun";
+    case TargetKind::kKata:
+      return "kata";
+    case TargetKind::kCvm:
+      return "cvm";
   }
   return "?";
 }
 
-std::string to_string(NetworkMode mode) { return mode == NetworkMode::kHost ? "host" : "none"; }
+std::string to_string(NetworkMode mode) {
+  return mode == NetworkMode::kHost ? "host" : "none";
+}
 
 std::string to_string(EnforcerMode mode) {
   switch (mode) {
-    case EnforcerMode::kOff: return "off";
-    case EnforcerMode::kAudit: return "audit";
-    case EnforcerMode::kBlock: return "block";
+    case EnforcerMode::kOff:
+      return "off";
+    case EnforcerMode::kAudit:
+      return "audit";
+    case EnforcerMode::kBlock:
+      return "block";
   }
   return "?";
 }
 
 std::string to_string(Loader loader) {
   switch (loader) {
-    case Loader::kTorch: return "torch";
-    case Loader::kTorchWeightsOnly: return "torch-weights-only";
-    case Loader::kSafetensors: return "safetensors";
-    case Loader::kPickle: return "pickle";
+    case Loader::kTorch:
+      return "torch";
+    case Loader::kTorchWeightsOnly:
+      return "torch-weights-only";
+    case Loader::kSafetensors:
+      return "safetensors";
+    case Loader::kPickle:
+      return "pickle";
   }
   return "?";
 }
 
 std::string to_string(Verdict verdict) {
   switch (verdict) {
-    case Verdict::kAllowed: return "allowed";
-    case Verdict::kDisrupted: return "disrupted";
-    case Verdict::kBlocked: return "blocked";
-    case Verdict::kDetected: return "detected";
-    case Verdict::kReached: return "reached";
-    case Verdict::kInvalid: return "invalid";
-    case Verdict::kNotRun: return "not-run";
-    case Verdict::kError: return "error";
+    case Verdict::kAllowed:
+      return "allowed";
+    case Verdict::kDisrupted:
+      return "disrupted";
+    case Verdict::kBlocked:
+      return "blocked";
+    case Verdict::kDetected:
+      return "detected";
+    case Verdict::kReached:
+      return "reached";
+    case Verdict::kInvalid:
+      return "invalid";
+    case Verdict::kNotRun:
+      return "not-run";
+    case Verdict::kError:
+      return "error";
   }
   return "?";
 }
@@ -57,27 +78,42 @@ std::optional<Verdict> verdict_from_string(const std::string& text) {
 
 std::string to_string(AttackKind kind) {
   switch (kind) {
-    case AttackKind::kNone: return "none";
-    case AttackKind::kPickleInjection: return "pickle-injection";
-    case AttackKind::kCryptominer: return "cryptominer";
-    case AttackKind::kMemoryDump: return "memory-dump";
-    case AttackKind::kSecretExfiltration: return "secret-exfiltration";
-    case AttackKind::kCudaAbuse: return "cuda-abuse";
-    case AttackKind::kForkBomb: return "fork-bomb";
-    case AttackKind::kMemoryHog: return "memory-hog";
-    case AttackKind::kCustom: return "custom";
+    case AttackKind::kNone:
+      return "none";
+    case AttackKind::kPickleInjection:
+      return "pickle-injection";
+    case AttackKind::kCryptominer:
+      return "cryptominer";
+    case AttackKind::kMemoryDump:
+      return "memory-dump";
+    case AttackKind::kSecretExfiltration:
+      return "secret-exfiltration";
+    case AttackKind::kCudaAbuse:
+      return "cuda-abuse";
+    case AttackKind::kForkBomb:
+      return "fork-bomb";
+    case AttackKind::kMemoryHog:
+      return "memory-hog";
+    case AttackKind::kCustom:
+      return "custom";
   }
   return "?";
 }
 
 std::string to_string(ObjectiveKind kind) {
   switch (kind) {
-    case ObjectiveKind::kFileCreated: return "file_created";
-    case ObjectiveKind::kConnect: return "connect";
-    case ObjectiveKind::kExec: return "exec";
-    case ObjectiveKind::kCanaryFound: return "canary_found";
-    case ObjectiveKind::kShareSubmitted: return "share_submitted";
-    case ObjectiveKind::kResourceExceeded: return "resource_exceeded";
+    case ObjectiveKind::kFileCreated:
+      return "file_created";
+    case ObjectiveKind::kConnect:
+      return "connect";
+    case ObjectiveKind::kExec:
+      return "exec";
+    case ObjectiveKind::kCanaryFound:
+      return "canary_found";
+    case ObjectiveKind::kShareSubmitted:
+      return "share_submitted";
+    case ObjectiveKind::kResourceExceeded:
+      return "resource_exceeded";
   }
   return "?";
 }
@@ -86,9 +122,12 @@ Verdict expected_verdict(const CaseSpec& c, EnforcerMode mode) {
   if (auto it = c.expect.find(mode); it != c.expect.end()) return it->second;
   if (!c.is_attack()) return Verdict::kAllowed;
   switch (mode) {
-    case EnforcerMode::kOff: return Verdict::kReached;
-    case EnforcerMode::kAudit: return Verdict::kDetected;
-    case EnforcerMode::kBlock: return Verdict::kBlocked;
+    case EnforcerMode::kOff:
+      return Verdict::kReached;
+    case EnforcerMode::kAudit:
+      return Verdict::kDetected;
+    case EnforcerMode::kBlock:
+      return Verdict::kBlocked;
   }
   return Verdict::kBlocked;
 }

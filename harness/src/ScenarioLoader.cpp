@@ -37,8 +37,8 @@ fs::path existing_regular_file(TomlTable& table, std::string_view key, const fs:
   std::error_code ec;
   const auto status = fs::status(resolved, ec);
   if (ec || !fs::exists(status))
-    throw table.error_at(key, "file '" + written + "' does not exist (resolved to " +
-                                  resolved.string() + ")");
+    throw table.error_at(
+        key, "file '" + written + "' does not exist (resolved to " + resolved.string() + ")");
   if (!fs::is_regular_file(status))
     throw table.error_at(key, "'" + written + "' is not a regular file");
   return resolved;
@@ -89,7 +89,8 @@ TargetSpec parse_target(TomlTable& table, const fs::path& file) {
     if (target.kind == TargetKind::kCvm) {
       auto security = table.choice("launch_security", {"sev", "sev-snp", "tdx"});
       if (!security)
-        throw table.error_at("", "a cvm target needs launch_security = \"sev-snp\", \"tdx\" or \"sev\"");
+        throw table.error_at(
+            "", "a cvm target needs launch_security = \"sev-snp\", \"tdx\" or \"sev\"");
       target.vm.launch_security = *security;
     }
   }
@@ -158,7 +159,8 @@ ObjectiveSpec parse_objective(TomlTable& table) {
   objective.where = table.location();
   const auto type = table.choice("type", {"file_created", "connect", "exec", "canary_found"});
   if (!type)
-    throw table.error_at("", "missing required key 'type' (file_created, connect, exec, canary_found)");
+    throw table.error_at("",
+                         "missing required key 'type' (file_created, connect, exec, canary_found)");
   if (*type == "file_created") {
     objective.kind = ObjectiveKind::kFileCreated;
     objective.path = table.required_string("path");
@@ -178,8 +180,9 @@ ObjectiveSpec parse_objective(TomlTable& table) {
         (objective.canary.size() % 2 != 0 || objective.canary.size() < 8 ||
          objective.canary.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
       throw table.error_at("canary", "canary must be hex bytes (at least 4 bytes)");
-    objective.method = table.choice("method", {"process_vm_readv", "proc_mem", "ptrace", "io_uring"})
-                           .value_or("process_vm_readv");
+    objective.method =
+        table.choice("method", {"process_vm_readv", "proc_mem", "ptrace", "io_uring"})
+            .value_or("process_vm_readv");
   }
   if ((objective.kind == ObjectiveKind::kFileCreated || objective.kind == ObjectiveKind::kExec) &&
       objective.path.front() != '/')
@@ -191,9 +194,9 @@ ObjectiveSpec parse_objective(TomlTable& table) {
 AttackSpec parse_attack(TomlTable& table) {
   AttackSpec attack;
   attack.where = table.location();
-  const auto kind = table.choice("kind", {"pickle-injection", "cryptominer", "memory-dump",
-                                          "secret-exfiltration", "cuda-abuse", "fork-bomb",
-                                          "memory-hog", "custom"});
+  const auto kind =
+      table.choice("kind", {"pickle-injection", "cryptominer", "memory-dump", "secret-exfiltration",
+                            "cuda-abuse", "fork-bomb", "memory-hog", "custom"});
   if (!kind) throw table.error_at("", "missing required key 'kind'");
   if (*kind == "pickle-injection") {
     attack.kind = AttackKind::kPickleInjection;
@@ -234,8 +237,8 @@ AttackSpec parse_attack(TomlTable& table) {
 std::map<EnforcerMode, Verdict> parse_expect(TomlTable& table) {
   std::map<EnforcerMode, Verdict> expect;
   for (const char* key : {"off", "audit", "block"}) {
-    auto text = table.choice(key, {"allowed", "disrupted", "blocked", "detected", "reached",
-                                   "invalid", "not-run"});
+    auto text = table.choice(
+        key, {"allowed", "disrupted", "blocked", "detected", "reached", "invalid", "not-run"});
     if (text) expect[mode_from(table, key, key)] = *verdict_from_string(*text);
   }
   table.finish();
@@ -248,7 +251,8 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file) {
   c.name = checked_name(table);
   c.description = table.string("description").value_or("");
   if (auto model = table.table("model")) c.model = parse_model(*model, file);
-  if (auto loader = table.choice("loader", {"torch", "torch-weights-only", "safetensors", "pickle"}))
+  if (auto loader =
+          table.choice("loader", {"torch", "torch-weights-only", "safetensors", "pickle"}))
     c.loader = *loader == "torch"                ? Loader::kTorch
                : *loader == "torch-weights-only" ? Loader::kTorchWeightsOnly
                : *loader == "safetensors"        ? Loader::kSafetensors
@@ -297,8 +301,8 @@ GateSpec parse_gate(TomlTable& table) {
 }  // namespace
 
 const std::vector<std::string>& known_features() {
-  static const std::vector<std::string> features{
-      "root", "runc", "crun", "bpf", "bpf-lsm", "libvirt", "kvm", "sev", "sev-snp", "tdx"};
+  static const std::vector<std::string> features{"root",    "runc", "crun", "bpf",     "bpf-lsm",
+                                                 "libvirt", "kvm",  "sev",  "sev-snp", "tdx"};
   return features;
 }
 
@@ -323,8 +327,7 @@ Scenario load_scenario(const fs::path& file) {
       throw table.error_at("name", "target name '" + target.name + "' is used twice");
     scenario.targets.push_back(std::move(target));
   }
-  if (scenario.targets.empty())
-    throw top.error_at("", "a scenario needs at least one [[target]]");
+  if (scenario.targets.empty()) throw top.error_at("", "a scenario needs at least one [[target]]");
 
   if (auto enforcer = top.table("enforcer")) scenario.enforcer = parse_enforcer(*enforcer, file);
 

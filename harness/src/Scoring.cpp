@@ -13,7 +13,8 @@ std::string denial_summary(const Observation& o) {
 }
 
 Score score_benign(EnforcerMode mode, const Observation& o) {
-  const bool served = o.server_ready && o.requests_sent > 0 && o.requests_correct == o.requests_sent;
+  const bool served =
+      o.server_ready && o.requests_sent > 0 && o.requests_correct == o.requests_sent;
   if (served)
     return {Verdict::kAllowed, "served " + std::to_string(o.requests_correct) + "/" +
                                    std::to_string(o.requests_sent) + " requests correctly"};
@@ -46,8 +47,10 @@ Score score_case(const CaseSpec& c, EnforcerMode mode, const Observation& o,
 
   if (mode == EnforcerMode::kOff) {
     if (o.objective_reached) return {Verdict::kReached, o.objective_detail};
-    return {Verdict::kInvalid, "positive control: the attack did not reach its objective without "
-                               "enforcement (" + o.objective_detail + "); excluded from rates"};
+    return {Verdict::kInvalid,
+            "positive control: the attack did not reach its objective without "
+            "enforcement (" +
+                o.objective_detail + "); excluded from rates"};
   }
 
   if (positive_control != Verdict::kReached)
@@ -67,8 +70,9 @@ Score score_case(const CaseSpec& c, EnforcerMode mode, const Observation& o,
     if (denied) reason += "; despite " + denial_summary(o);
     return {Verdict::kReached, reason};
   }
-  if (denied) return {Verdict::kBlocked, "objective not reached (" + o.objective_detail + "); " +
-                                             denial_summary(o)};
+  if (denied)
+    return {Verdict::kBlocked,
+            "objective not reached (" + o.objective_detail + "); " + denial_summary(o)};
   return {Verdict::kInvalid, "objective not reached (" + o.objective_detail +
                                  ") but no denial was recorded: the block cannot be attributed to "
                                  "enforcement"};

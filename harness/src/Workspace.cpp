@@ -38,7 +38,8 @@ bool remove_contents(int dir_fd, dev_t device) {
         empty = false;
         continue;
       }
-      UniqueFd child(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd child(
+          ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!child || !remove_contents(child.get(), device) ||
           ::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0)
         empty = false;
@@ -66,7 +67,8 @@ void remove_tree(const fs::path& root) {
 ScopedDirectory::ScopedDirectory(fs::path path) : path_(std::move(path)) {
   std::error_code ec;
   fs::create_directories(path_, ec);
-  if (ec) throw environment_error("cannot create directory " + path_.string() + ": " + ec.message());
+  if (ec)
+    throw environment_error("cannot create directory " + path_.string() + ": " + ec.message());
 }
 
 ScopedDirectory::ScopedDirectory(ScopedDirectory&& other) noexcept
@@ -93,7 +95,9 @@ HostRootBind::HostRootBind(fs::path target) : target_(std::move(target)) {
   }
 }
 
-HostRootBind::~HostRootBind() { ::umount2(target_.c_str(), MNT_DETACH); }
+HostRootBind::~HostRootBind() {
+  ::umount2(target_.c_str(), MNT_DETACH);
+}
 
 std::string random_hex(std::size_t bytes) {
   std::string raw(bytes, '\0');

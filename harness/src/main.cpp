@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -104,10 +104,10 @@ std::string run_label(const PlannedRun& run) {
 }
 
 int command_run(int argc, char** argv) {
-  const Arguments args = parse_arguments(argc, argv, 2,
-                                         {"--out", "--filter", "--target", "--format"},
-                                         {"--keep-work"});
-  if (args.positional.empty()) throw input_error("run needs at least one scenario file or directory");
+  const Arguments args = parse_arguments(
+      argc, argv, 2, {"--out", "--filter", "--target", "--format"}, {"--keep-work"});
+  if (args.positional.empty())
+    throw input_error("run needs at least one scenario file or directory");
   std::vector<std::string> formats = reports::known_formats();
   if (auto it = args.options.find("--format"); it != args.options.end()) {
     formats = split(it->second, ',');
@@ -134,10 +134,11 @@ int command_run(int argc, char** argv) {
       std::fprintf(stderr, "\r\033[K[%zu/%zu] %s running...", i + 1, total, run_label(run).c_str());
   };
   progress.finished = [&](std::size_t i, std::size_t total, const CaseResult& result) {
-    std::fprintf(stderr, "%s[%zu/%zu] %s %s (%.1fs)%s%s\n", tty ? "\r\033[K" : "", i + 1, total,
-                 result.id().c_str(), to_string(result.verdict).c_str(), result.duration_s,
-                 result.passed() || result.verdict == Verdict::kNotRun ? "" : " UNEXPECTED: ",
-                 result.passed() || result.verdict == Verdict::kNotRun ? "" : result.reason.c_str());
+    std::fprintf(
+        stderr, "%s[%zu/%zu] %s %s (%.1fs)%s%s\n", tty ? "\r\033[K" : "", i + 1, total,
+        result.id().c_str(), to_string(result.verdict).c_str(), result.duration_s,
+        result.passed() || result.verdict == Verdict::kNotRun ? "" : " UNEXPECTED: ",
+        result.passed() || result.verdict == Verdict::kNotRun ? "" : result.reason.c_str());
   };
 
   const RunResults results = run_matrix(scenarios, options, progress);

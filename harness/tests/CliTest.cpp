@@ -46,13 +46,15 @@ TEST(Cli, InvalidScenarioExitsFourWithFileLineColumn) {
 TEST(Cli, RunOnInvalidInputWritesNothing) {
   const fs::path out = fs::path(::testing::TempDir()) / "cli-run-out";
   fs::remove_all(out);
-  const auto r = armorbench({"run", (kScenarios / "bad-type.toml").string(), "--out", out.string()});
+  const auto r =
+      armorbench({"run", (kScenarios / "bad-type.toml").string(), "--out", out.string()});
   EXPECT_EQ(r.status.code, 4);
   EXPECT_FALSE(fs::exists(out)) << "a failed validation must not leave a half-written --out";
 }
 
 TEST(Cli, ListShowsPositiveControlsFirst) {
-  const auto r = armorbench({"list", (kScenarios / "valid.toml").string(), "--target", "runc-host"});
+  const auto r =
+      armorbench({"list", (kScenarios / "valid.toml").string(), "--target", "runc-host"});
   EXPECT_EQ(r.status.code, 0) << r.err;
   const auto off = r.out.find("complete/dump [runc-host/off]");
   const auto block = r.out.find("complete/dump [runc-host/block]");

@@ -36,14 +36,21 @@ TEST(LatencyStats, PercentilesInterpolateLikeNumpy) {
 
 TEST(Summary, RatesCountOnlyValidCases) {
   std::vector<CaseResult> cases{
-      result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection, Verdict::kBlocked, Verdict::kBlocked),
-      result("runc", EnforcerMode::kBlock, AttackKind::kCryptominer, Verdict::kBlocked, Verdict::kBlocked),
-      result("runc", EnforcerMode::kBlock, AttackKind::kMemoryDump, Verdict::kReached, Verdict::kBlocked),
-      result("runc", EnforcerMode::kBlock, AttackKind::kCustom, Verdict::kInvalid, Verdict::kBlocked),
+      result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection, Verdict::kBlocked,
+             Verdict::kBlocked),
+      result("runc", EnforcerMode::kBlock, AttackKind::kCryptominer, Verdict::kBlocked,
+             Verdict::kBlocked),
+      result("runc", EnforcerMode::kBlock, AttackKind::kMemoryDump, Verdict::kReached,
+             Verdict::kBlocked),
+      result("runc", EnforcerMode::kBlock, AttackKind::kCustom, Verdict::kInvalid,
+             Verdict::kBlocked),
       result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kAllowed, Verdict::kAllowed),
-      result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kDisrupted, Verdict::kAllowed),
-      result("runc", EnforcerMode::kAudit, AttackKind::kPickleInjection, Verdict::kDetected, Verdict::kDetected),
-      result("runc", EnforcerMode::kAudit, AttackKind::kMemoryDump, Verdict::kReached, Verdict::kDetected),
+      result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kDisrupted,
+             Verdict::kAllowed),
+      result("runc", EnforcerMode::kAudit, AttackKind::kPickleInjection, Verdict::kDetected,
+             Verdict::kDetected),
+      result("runc", EnforcerMode::kAudit, AttackKind::kMemoryDump, Verdict::kReached,
+             Verdict::kDetected),
   };
   const auto summary = summarize(cases);
   ASSERT_EQ(summary.size(), 2u);
@@ -69,8 +76,10 @@ Scenario scenario_with_gate(GateSpec gate) {
 
 TEST(Gates, ThresholdsPassAndFail) {
   std::vector<CaseResult> cases{
-      result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection, Verdict::kBlocked, Verdict::kBlocked),
-      result("runc", EnforcerMode::kBlock, AttackKind::kMemoryDump, Verdict::kReached, Verdict::kReached),
+      result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection, Verdict::kBlocked,
+             Verdict::kBlocked),
+      result("runc", EnforcerMode::kBlock, AttackKind::kMemoryDump, Verdict::kReached,
+             Verdict::kReached),
   };
   GateSpec gate;
   gate.min_block_rate = 0.5;
@@ -89,19 +98,20 @@ TEST(Gates, ThresholdsPassAndFail) {
 }
 
 TEST(Gates, UnmetExpectationFailsAndNamesTheCase) {
-  std::vector<CaseResult> cases{
-      result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection, Verdict::kReached, Verdict::kBlocked)};
+  std::vector<CaseResult> cases{result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection,
+                                       Verdict::kReached, Verdict::kBlocked)};
   const auto gates = evaluate_gates({scenario_with_gate({})}, cases);
   ASSERT_EQ(gates.size(), 1u);
   EXPECT_FALSE(gates[0].passed);
-  EXPECT_NE(gates[0].detail.find("s/c[runc/block] was reached, expected blocked"), std::string::npos)
+  EXPECT_NE(gates[0].detail.find("s/c[runc/block] was reached, expected blocked"),
+            std::string::npos)
       << gates[0].detail;
   EXPECT_EQ(run_exit_code(cases, gates), ExitCode::kGateFailed);
 }
 
 TEST(Gates, MaxInvalidCountsUnexpectedInvalids) {
-  std::vector<CaseResult> cases{
-      result("runc", EnforcerMode::kOff, AttackKind::kPickleInjection, Verdict::kInvalid, Verdict::kReached)};
+  std::vector<CaseResult> cases{result("runc", EnforcerMode::kOff, AttackKind::kPickleInjection,
+                                       Verdict::kInvalid, Verdict::kReached)};
   GateSpec gate;
   gate.max_invalid = 0;
   const auto gates = evaluate_gates({scenario_with_gate(gate)}, cases);
@@ -115,7 +125,8 @@ TEST(ExitCodes, NothingRanErrorAndPrecedence) {
   EXPECT_EQ(run_exit_code(not_run, {}), ExitCode::kNothingRan);
   std::vector<CaseResult> with_error{
       result("runc", EnforcerMode::kOff, AttackKind::kNone, Verdict::kError, Verdict::kAllowed),
-      result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kAllowed, Verdict::kAllowed)};
+      result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kAllowed,
+             Verdict::kAllowed)};
   EXPECT_EQ(run_exit_code(with_error, {GateResult{"s", "g", false, ""}}), ExitCode::kHarnessError);
 }
 
@@ -151,8 +162,10 @@ TEST(CaseLog, AppendsOneFlushedLinePerCase) {
   const auto file = std::filesystem::path(::testing::TempDir()) / "results.jsonl";
   std::filesystem::remove(file);
   CaseLog log(file);
-  log.append(result("runc", EnforcerMode::kOff, AttackKind::kNone, Verdict::kAllowed, Verdict::kAllowed));
-  log.append(result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kAllowed, Verdict::kAllowed));
+  log.append(
+      result("runc", EnforcerMode::kOff, AttackKind::kNone, Verdict::kAllowed, Verdict::kAllowed));
+  log.append(result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kAllowed,
+                    Verdict::kAllowed));
   // Read while the log is still open: each line is on disk as soon as append returns.
   std::ifstream in(file);
   std::string line;

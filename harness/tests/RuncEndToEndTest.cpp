@@ -26,7 +26,9 @@ fs::path temp_dir(const std::string& name) {
   return dir;
 }
 
-void write(const fs::path& file, const std::string& text) { std::ofstream(file) << text; }
+void write(const fs::path& file, const std::string& text) {
+  std::ofstream(file) << text;
+}
 
 std::string read(const fs::path& file) {
   std::ifstream in(file);
@@ -84,9 +86,9 @@ class RuncEndToEnd : public ::testing::Test {
 TEST_F(RuncEndToEnd, ServesTheModelAndWritesValidResults) {
   const fs::path dir = temp_dir("e2e-runc");
   write(dir / "e2e.toml", kScenario);
-  const auto r = run_command({ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
-                              (dir / "out").string()},
-                             std::chrono::minutes(5));
+  const auto r = run_command(
+      {ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out", (dir / "out").string()},
+      std::chrono::minutes(5));
   ASSERT_EQ(r.status.code, 0) << r.out << r.err;
 
   const auto results = nlohmann::json::parse(read(dir / "out" / "results.json"));
@@ -120,10 +122,13 @@ TEST_F(RuncEndToEnd, ServesTheModelAndWritesValidResults) {
 
 TEST_F(RuncEndToEnd, SigintMidCaseRemovesEverythingAndKeepsFinishedCases) {
   const fs::path dir = temp_dir("e2e-sigint");
-  write(dir / "e2e.toml", std::string(kScenario) + "[[case]]\nname = \"long\"\nrequests = 100000\n");
-  Subprocess run(Subprocess::Spec{{ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
-                                   (dir / "out").string()},
-                                  Subprocess::Stdio::kNull, Subprocess::Stdio::kCapture, {}});
+  write(dir / "e2e.toml",
+        std::string(kScenario) + "[[case]]\nname = \"long\"\nrequests = 100000\n");
+  Subprocess run(Subprocess::Spec{
+      {ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out", (dir / "out").string()},
+      Subprocess::Stdio::kNull,
+      Subprocess::Stdio::kCapture,
+      {}});
   // Wait until the third case's container serves: two finished lines are in results.jsonl.
   std::string buffer;
   int finished = 0;

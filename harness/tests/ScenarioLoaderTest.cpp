@@ -33,9 +33,8 @@ TEST(ScenarioLoader, ParsesEveryField) {
   EXPECT_EQ(s.targets[2].vm.launch_security, "sev-snp");
 
   EXPECT_EQ(s.enforcer.policies, (std::vector<fs::path>{kDir / "policy.yaml"}));
-  EXPECT_EQ(s.enforcer.modes,
-            (std::vector<EnforcerMode>{EnforcerMode::kBlock, EnforcerMode::kOff,
-                                       EnforcerMode::kAudit}));
+  EXPECT_EQ(s.enforcer.modes, (std::vector<EnforcerMode>{EnforcerMode::kBlock, EnforcerMode::kOff,
+                                                         EnforcerMode::kAudit}));
   EXPECT_EQ(s.enforcer.backend, "tracepoint");
 
   ASSERT_EQ(s.cases.size(), 3u);
@@ -92,8 +91,8 @@ TEST(ScenarioLoader, EveryBrokenFileFailsWhereItSays) {
       std::string message = e.describe();
       const std::string dir = kDir.string() + "/";
       if (message.rfind(dir, 0) == 0) message.erase(0, dir.size());
-      EXPECT_EQ(message.rfind(expected, 0), 0u) << name << "\n  got:      " << message
-                                                 << "\n  expected: " << expected;
+      EXPECT_EQ(message.rfind(expected, 0), 0u)
+          << name << "\n  got:      " << message << "\n  expected: " << expected;
     }
     ++checked;
   }

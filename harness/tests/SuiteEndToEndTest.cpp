@@ -20,7 +20,8 @@ nlohmann::json run_suite(const std::vector<std::string>& scenarios, const std::s
   const fs::path out = fs::path(::testing::TempDir()) / name;
   fs::remove_all(out);
   std::vector<std::string> argv{ARMORBENCH_BIN, "run"};
-  for (const auto& s : scenarios) argv.push_back(std::string(ARMORBENCH_TEST_DATA) + "/scenarios/" + s);
+  for (const auto& s : scenarios)
+    argv.push_back(std::string(ARMORBENCH_TEST_DATA) + "/scenarios/" + s);
   argv.insert(argv.end(), {"--out", out.string()});
   const CommandResult r = run_command(argv, std::chrono::minutes(20));
   EXPECT_EQ(r.status.code, 0) << r.out << r.err;
@@ -48,19 +49,32 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdict) {
   const nlohmann::json results = run_suite({"reduced-suite.toml"}, "reduced-suite");
   const auto v = verdicts(results);
   const std::map<std::string, std::string> expected{
-      {"runc:benign/off", "allowed"},          {"runc:benign/audit", "allowed"},
-      {"runc:benign/block", "allowed"},        {"runc:os-system/off", "reached"},
-      {"runc:os-system/audit", "detected"},    {"runc:os-system/block", "blocked"},
-      {"runc:reverse-beacon/off", "reached"},  {"runc:reverse-beacon/audit", "detected"},
-      {"runc:reverse-beacon/block", "blocked"}, {"runc:miner/off", "reached"},
-      {"runc:miner/audit", "detected"},        {"runc:miner/block", "blocked"},
-      {"runc:token/off", "reached"},           {"runc:token/audit", "detected"},
-      {"runc:token/block", "blocked"},         {"runc:cuda/off", "reached"},
-      {"runc:cuda/audit", "detected"},         {"runc:cuda/block", "blocked"},
-      {"runc:dump-proc-mem/off", "reached"},   {"runc:dump-proc-mem/audit", "detected"},
-      {"runc:dump-proc-mem/block", "blocked"}, {"runc:dump-io-uring/off", "reached"},
-      {"runc:dump-io-uring/audit", "reached"}, {"runc:dump-io-uring/block", "reached"},
-      {"runc:fork-bomb/off", "reached"},       {"runc:fork-bomb/audit", "blocked"},
+      {"runc:benign/off", "allowed"},
+      {"runc:benign/audit", "allowed"},
+      {"runc:benign/block", "allowed"},
+      {"runc:os-system/off", "reached"},
+      {"runc:os-system/audit", "detected"},
+      {"runc:os-system/block", "blocked"},
+      {"runc:reverse-beacon/off", "reached"},
+      {"runc:reverse-beacon/audit", "detected"},
+      {"runc:reverse-beacon/block", "blocked"},
+      {"runc:miner/off", "reached"},
+      {"runc:miner/audit", "detected"},
+      {"runc:miner/block", "blocked"},
+      {"runc:token/off", "reached"},
+      {"runc:token/audit", "detected"},
+      {"runc:token/block", "blocked"},
+      {"runc:cuda/off", "reached"},
+      {"runc:cuda/audit", "detected"},
+      {"runc:cuda/block", "blocked"},
+      {"runc:dump-proc-mem/off", "reached"},
+      {"runc:dump-proc-mem/audit", "detected"},
+      {"runc:dump-proc-mem/block", "blocked"},
+      {"runc:dump-io-uring/off", "reached"},
+      {"runc:dump-io-uring/audit", "reached"},
+      {"runc:dump-io-uring/block", "reached"},
+      {"runc:fork-bomb/off", "reached"},
+      {"runc:fork-bomb/audit", "blocked"},
       {"runc:fork-bomb/block", "blocked"},
   };
   EXPECT_EQ(v, expected);

@@ -14,15 +14,27 @@ std::string xml_escape(const std::string& text) {
   out.reserve(text.size());
   for (unsigned char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         // XML 1.0 forbids most control characters even when escaped.
-        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') out += "?";
-        else out += static_cast<char>(c);
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
+          out += "?";
+        else
+          out += static_cast<char>(c);
     }
   }
   return out;
@@ -31,9 +43,12 @@ std::string xml_escape(const std::string& text) {
 std::string markdown_cell(const std::string& text) {
   std::string out;
   for (char c : text) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -81,8 +96,8 @@ std::string junit_xml(const RunResults& results) {
     std::ostringstream cases;
     for (const CaseResult* c : by_scenario[scenario]) {
       s_time += c->duration_s;
-      cases << "    <testcase name=\"" << xml_escape(c->case_name + " [" + c->target + "/" +
-                                                     to_string(c->mode) + "]")
+      cases << "    <testcase name=\""
+            << xml_escape(c->case_name + " [" + c->target + "/" + to_string(c->mode) + "]")
             << "\" classname=\"" << xml_escape(scenario) << "\" file=\""
             << xml_escape(c->scenario_file) << "\" line=\"" << c->where.line << "\" time=\""
             << seconds(c->duration_s) << "\">\n";
@@ -154,10 +169,10 @@ std::string summary_markdown(const RunResults& results) {
         "block rate | detection rate | false-positive rate |\n"
      << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const ModeSummary& s : results.summary)
-    md << "| " << s.target << " | " << to_string(s.mode) << " | " << s.attacks << " | "
-       << s.blocked << " | " << s.detected << " | " << s.reached << " | " << s.invalid << " | "
-       << s.benign << " | " << s.disrupted << " | " << rate(s.block_rate) << " | "
-       << rate(s.detection_rate) << " | " << rate(s.false_positive_rate) << " |\n";
+    md << "| " << s.target << " | " << to_string(s.mode) << " | " << s.attacks << " | " << s.blocked
+       << " | " << s.detected << " | " << s.reached << " | " << s.invalid << " | " << s.benign
+       << " | " << s.disrupted << " | " << rate(s.block_rate) << " | " << rate(s.detection_rate)
+       << " | " << rate(s.false_positive_rate) << " |\n";
   md << "\n## Gates\n\n| scenario | gate | result | detail |\n|---|---|---|---|\n";
   for (const GateResult& g : results.gates)
     md << "| " << g.scenario << " | " << g.gate << " | " << (g.passed ? "pass" : "**FAIL**")
@@ -179,7 +194,8 @@ void write_reports(const RunResults& results, const std::filesystem::path& out_d
   auto wants = [&](const std::string& format) {
     return std::find(formats.begin(), formats.end(), format) != formats.end();
   };
-  if (wants("json")) write_file_atomically(out_dir / "results.json", results.to_json().dump(2) + "\n");
+  if (wants("json"))
+    write_file_atomically(out_dir / "results.json", results.to_json().dump(2) + "\n");
   if (wants("junit")) write_file_atomically(out_dir / "junit.xml", junit_xml(results));
   if (wants("markdown")) write_file_atomically(out_dir / "summary.md", summary_markdown(results));
 }

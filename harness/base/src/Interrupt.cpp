@@ -8,16 +8,16 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdint>
 #include <cerrno>
+#include <cstdint>
 #include <vector>
 
 namespace armorbench {
 namespace {
 
-int g_event_fd = -1;                   // written from the signal handler
+int g_event_fd = -1;  // written from the signal handler
 std::atomic<int> g_signals_seen{0};
-thread_local int t_shield_depth = 0;          // > 0 while tearing down
+thread_local int t_shield_depth = 0;  // > 0 while tearing down
 
 void on_signal(int signo) {
   if (g_signals_seen.fetch_add(1) >= 1) _exit(128 + signo);  // second signal: leave now
@@ -38,15 +38,23 @@ void install_interrupt_handlers() {
   ::sigaction(SIGHUP, &action, nullptr);
 }
 
-int interrupt_fd() { return g_event_fd; }
-bool interrupted() { return g_signals_seen.load() > 0; }
+int interrupt_fd() {
+  return g_event_fd;
+}
+bool interrupted() {
+  return g_signals_seen.load() > 0;
+}
 
 void check_interrupted() {
   if (interrupted() && t_shield_depth == 0) throw Interrupted();
 }
 
-InterruptShield::InterruptShield() { ++t_shield_depth; }
-InterruptShield::~InterruptShield() { --t_shield_depth; }
+InterruptShield::InterruptShield() {
+  ++t_shield_depth;
+}
+InterruptShield::~InterruptShield() {
+  --t_shield_depth;
+}
 
 int poll_interruptible(pollfd* fds, unsigned long count, std::chrono::milliseconds timeout) {
   std::vector<pollfd> all(fds, fds + count);
@@ -56,7 +64,8 @@ int poll_interruptible(pollfd* fds, unsigned long count, std::chrono::millisecon
     check_interrupted();
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    const int rc = ::poll(all.data(), all.size(), static_cast<int>(std::max<long>(0, left.count())));
+    const int rc =
+        ::poll(all.data(), all.size(), static_cast<int>(std::max<long>(0, left.count())));
     if (rc < 0 && errno == EINTR) continue;
     check_interrupted();
     for (unsigned long i = 0; i < count; ++i) fds[i].revents = all[i].revents;

@@ -85,14 +85,16 @@ Subprocess::Subprocess(const Spec& spec) {
   std::string exe = spec.argv[0];
   if (exe.find('/') == std::string::npos) exe = find_executable(exe).value_or(exe);
   std::error_code ec;
-  bp::child child(bp::exe = exe, bp::args = args, bp::std_in < bp::null,
-                  bp::std_out > out_pipe, bp::std_err > err_pipe, child_env,
-                  bp::extend::on_exec_setup = [](auto&) {
-                    // Nothing of ours leaks into the child: every fd above stdio closes at exec.
-                    // (bp::limit_handles would do it but drops redirected pipes in Boost 1.74.)
-                    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-                  },
-                  ec);
+  bp::child child(
+      bp::exe = exe, bp::args = args, bp::std_in<bp::null, bp::std_out> out_pipe,
+      bp::std_err > err_pipe, child_env,
+      bp::extend::on_exec_setup =
+          [](auto&) {
+            // Nothing of ours leaks into the child: every fd above stdio closes at exec.
+            // (bp::limit_handles would do it but drops redirected pipes in Boost 1.74.)
+            ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+          },
+      ec);
   // bp::pipe closes its fds in its destructor: hand them back to their owners first.
   out_pipe.assign_sink(-1);
   err_pipe.assign_sink(-1);
@@ -116,7 +118,9 @@ Subprocess::~Subprocess() {
   }
 }
 
-pid_t Subprocess::pid() const { return state_ ? state_->child.id() : -1; }
+pid_t Subprocess::pid() const {
+  return state_ ? state_->child.id() : -1;
+}
 
 std::optional<ExitStatus> Subprocess::wait_for(std::chrono::milliseconds timeout) {
   if (status_) return status_;
@@ -144,8 +148,8 @@ ExitStatus Subprocess::kill_and_wait(int signo) {
 CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
-  Subprocess child(Subprocess::Spec{argv, Subprocess::Stdio::kCapture,
-                                    Subprocess::Stdio::kCapture, {}});
+  Subprocess child(
+      Subprocess::Spec{argv, Subprocess::Stdio::kCapture, Subprocess::Stdio::kCapture, {}});
   CommandResult result;
   UniqueFd out = child.take_stdout();
   UniqueFd err = child.take_stderr();

@@ -81,7 +81,9 @@ const toml::node* TomlTable::lookup(std::string_view key) {
   return table_->get(key);
 }
 
-SourceLocation TomlTable::location() const { return make_location(*file_, table_->source()); }
+SourceLocation TomlTable::location() const {
+  return make_location(*file_, table_->source());
+}
 
 SourceLocation TomlTable::location_of(std::string_view key) const {
   if (const toml::node* node = table_->get(key)) return make_location(*file_, node->source());
@@ -231,8 +233,9 @@ std::optional<TomlTable> TomlTable::table(std::string_view key) {
   if (!node) return std::nullopt;
   const toml::table* sub = node->as_table();
   if (!sub) throw type_error(key, "a table");
-  return TomlTable(*sub, file_,
-                   context_.empty() ? "[" + std::string(key) + "]" : context_ + "." + std::string(key));
+  return TomlTable(
+      *sub, file_,
+      context_.empty() ? "[" + std::string(key) + "]" : context_ + "." + std::string(key));
 }
 
 std::vector<TomlTable> TomlTable::tables(std::string_view key) {
@@ -285,11 +288,16 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   std::string_view unit;
   if (!split_number_unit(text, number, unit)) return std::nullopt;
   double factor_ms = 0;
-  if (unit == "ms") factor_ms = 1;
-  else if (unit == "s" || unit.empty()) factor_ms = 1000;
-  else if (unit == "m" || unit == "min") factor_ms = 60'000;
-  else if (unit == "h") factor_ms = 3'600'000;
-  else return std::nullopt;
+  if (unit == "ms")
+    factor_ms = 1;
+  else if (unit == "s" || unit.empty())
+    factor_ms = 1000;
+  else if (unit == "m" || unit == "min")
+    factor_ms = 60'000;
+  else if (unit == "h")
+    factor_ms = 3'600'000;
+  else
+    return std::nullopt;
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(number * factor_ms)));
 }
 
@@ -298,14 +306,22 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   std::string_view unit;
   if (!split_number_unit(text, number, unit)) return std::nullopt;
   double factor = 0;
-  if (unit.empty() || unit == "B") factor = 1;
-  else if (unit == "KiB" || unit == "K" || unit == "k") factor = 1024.0;
-  else if (unit == "MiB" || unit == "M") factor = 1024.0 * 1024;
-  else if (unit == "GiB" || unit == "G") factor = 1024.0 * 1024 * 1024;
-  else if (unit == "KB" || unit == "kB") factor = 1e3;
-  else if (unit == "MB") factor = 1e6;
-  else if (unit == "GB") factor = 1e9;
-  else return std::nullopt;
+  if (unit.empty() || unit == "B")
+    factor = 1;
+  else if (unit == "KiB" || unit == "K" || unit == "k")
+    factor = 1024.0;
+  else if (unit == "MiB" || unit == "M")
+    factor = 1024.0 * 1024;
+  else if (unit == "GiB" || unit == "G")
+    factor = 1024.0 * 1024 * 1024;
+  else if (unit == "KB" || unit == "kB")
+    factor = 1e3;
+  else if (unit == "MB")
+    factor = 1e6;
+  else if (unit == "GB")
+    factor = 1e9;
+  else
+    return std::nullopt;
   return static_cast<std::uint64_t>(std::llround(number * factor));
 }
 

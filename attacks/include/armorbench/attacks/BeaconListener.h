@@ -18,8 +18,8 @@
 namespace armorbench::attacks {
 
 struct BeaconConnection {
-  std::string peer;     // "127.0.0.1:54321"
-  std::string received; // first bytes the peer sent (bounded)
+  std::string peer;      // "127.0.0.1:54321"
+  std::string received;  // first bytes the peer sent (bounded)
   std::chrono::system_clock::time_point at;
 };
 

@@ -24,10 +24,10 @@ struct RuleLabels {
 
 // A process or file rule: one path or one directory.
 struct PathRule {
-  std::string path;                  // "/bin/sh" or, for a directory, "/usr/lib/" (ends in '/')
+  std::string path;  // "/bin/sh" or, for a directory, "/usr/lib/" (ends in '/')
   bool is_directory = false;
-  bool recursive = false;            // directories: at any depth, else direct children only
-  bool read_only = false;            // file rules: reads allowed, writes take the action
+  bool recursive = false;                // directories: at any depth, else direct children only
+  bool read_only = false;                // file rules: reads allowed, writes take the action
   std::vector<std::string> from_source;  // only when the source executable is one of these
   Action action = Action::kBlock;
   RuleLabels labels;
@@ -44,16 +44,16 @@ struct ProtocolRule {
 
 // Outbound connect/sendmsg by address, CIDR and port (native policies).
 struct AddressRule {
-  std::string protocol = "any";      // tcp | udp | any
-  std::string cidr;                  // "10.0.0.0/8", "::1/128", "0.0.0.0/0"
-  std::vector<int> ports;            // empty: any port
+  std::string protocol = "any";  // tcp | udp | any
+  std::string cidr;              // "10.0.0.0/8", "::1/128", "0.0.0.0/0"
+  std::vector<int> ports;        // empty: any port
   Action action = Action::kBlock;
   RuleLabels labels;
   SourceLocation where;
 };
 
 struct CapabilityRule {
-  std::string capability;            // KubeArmor's lowercase name without CAP_, e.g. "net_raw"
+  std::string capability;  // KubeArmor's lowercase name without CAP_, e.g. "net_raw"
   int number = -1;
   Action action = Action::kBlock;
   RuleLabels labels;
@@ -72,7 +72,7 @@ struct MemoryRule {
 struct Policy {
   std::string name;
   std::string file;
-  std::string kind;                  // "KubeArmorPolicy" or "ArmorBenchPolicy" (native TOML)
+  std::string kind;  // "KubeArmorPolicy" or "ArmorBenchPolicy" (native TOML)
   std::vector<PathRule> process;
   std::vector<PathRule> file_rules;
   std::vector<ProtocolRule> protocols;

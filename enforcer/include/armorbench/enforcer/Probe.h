@@ -9,7 +9,7 @@
 namespace armorbench::enforcer {
 
 struct ProgramTypeProbe {
-  std::string name;   // tracepoint, raw_tracepoint, cgroup_sock_addr, lsm, fentry, ...
+  std::string name;  // tracepoint, raw_tracepoint, cgroup_sock_addr, lsm, fentry, ...
   bool loads = false;
   std::string error;  // the kernel's answer when refused (e.g. "EPERM: Operation not permitted")
 };

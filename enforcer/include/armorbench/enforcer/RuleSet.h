@@ -16,7 +16,7 @@ namespace armorbench::enforcer {
 
 // KubeArmor's default postures: what happens to everything an allowlist does not allow.
 struct Posture {
-  Action file = Action::kBlock;        // process and file rules (KubeArmor shares them)
+  Action file = Action::kBlock;  // process and file rules (KubeArmor shares them)
   Action network = Action::kBlock;
   Action capabilities = Action::kBlock;
 };
@@ -29,9 +29,9 @@ struct CompileOptions {
 
 struct RuleInfo {
   std::uint32_t id = 0;
-  std::string policy;        // policy name ("" for the default posture)
-  std::string category;      // process | file | network | capabilities | memory | posture
-  std::string description;   // "/bin/sh", "dir /run/secrets/ (recursive)", "tcp", "10.0.0.0/8:443"
+  std::string policy;       // policy name ("" for the default posture)
+  std::string category;     // process | file | network | capabilities | memory | posture
+  std::string description;  // "/bin/sh", "dir /run/secrets/ (recursive)", "tcp", "10.0.0.0/8:443"
   Action action = Action::kBlock;
   RuleLabels labels;
   SourceLocation where;

@@ -21,13 +21,13 @@ namespace armorbench {
 
 struct ObjectiveStatus {
   bool reached = false;
-  std::string detail;                 // what was seen, or what was looked for and not seen
+  std::string detail;  // what was seen, or what was looked for and not seen
   std::vector<Evidence> evidence;
 };
 
 struct AttackContext {
-  std::filesystem::path data_dir;     // payload scripts, generators
-  std::filesystem::path bin_dir;      // built attack tools (miner, memdump)
+  std::filesystem::path data_dir;  // payload scripts, generators
+  std::filesystem::path bin_dir;   // built attack tools (miner, memdump)
 };
 
 class AttackPlan {
@@ -44,7 +44,7 @@ class AttackPlan {
   virtual ObjectiveStatus observe(Sandbox& sandbox) = 0;
   // Kernel evidence of a denial specific to this attack (cgroup limits hit), after stop.
   virtual std::vector<std::string> kernel_denials(const SandboxFinal& final) const {
-    (void)final;
+    (void) final;
     return {};
   }
   // The objective as recorded in results (null for benign cases).

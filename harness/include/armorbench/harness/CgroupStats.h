@@ -14,9 +14,9 @@
 namespace armorbench {
 
 struct CgroupStats {
-  std::uint64_t pids_max_events = 0;     // forks refused at pids.max
+  std::uint64_t pids_max_events = 0;  // forks refused at pids.max
   std::uint64_t pids_current = 0;
-  std::uint64_t memory_max_events = 0;   // allocations that hit the limit (failcnt / events max)
+  std::uint64_t memory_max_events = 0;  // allocations that hit the limit (failcnt / events max)
   std::uint64_t memory_oom_kills = 0;
   std::uint64_t memory_peak_bytes = 0;
   std::uint64_t cpu_usage_us = 0;

@@ -17,9 +17,9 @@ struct HostProbeOptions {
 };
 
 struct Check {
-  std::string name;     // e.g. "bpf.lsm", "runtime.runc"
+  std::string name;  // e.g. "bpf.lsm", "runtime.runc"
   bool ok = false;
-  std::string detail;   // version, path, or why not
+  std::string detail;  // version, path, or why not
 };
 
 class HostFacts {

@@ -13,8 +13,8 @@
 namespace armorbench {
 
 struct ModelArtifacts {
-  std::filesystem::path dir;   // model.pt, model.safetensors, model.json (what the server sees)
-  std::string name;            // served model name
+  std::filesystem::path dir;  // model.pt, model.safetensors, model.json (what the server sees)
+  std::string name;           // served model name
   std::string canary_hex;
   std::vector<std::vector<float>> inputs;
   std::vector<std::vector<float>> outputs;

@@ -23,17 +23,17 @@ struct BindMount {
 
 struct BundleSpec {
   std::string container_id;
-  std::filesystem::path rootfs;         // absolute
+  std::filesystem::path rootfs;  // absolute
   std::vector<std::string> args;
-  std::vector<std::string> env;         // KEY=VALUE, added to a minimal default
-  std::filesystem::path scratch_tmp;    // bound rw at /tmp
-  std::filesystem::path scratch_run;    // bound rw at /run
+  std::vector<std::string> env;       // KEY=VALUE, added to a minimal default
+  std::filesystem::path scratch_tmp;  // bound rw at /tmp
+  std::filesystem::path scratch_run;  // bound rw at /run
   std::vector<BindMount> binds;
   NetworkMode network = NetworkMode::kHost;
-  bool host_pid_namespace = false;      // a sibling that can see host pids (kubernetes hostPID)
+  bool host_pid_namespace = false;  // a sibling that can see host pids (kubernetes hostPID)
   std::vector<std::string> extra_capabilities;  // e.g. CAP_SYS_PTRACE
   ResourceLimits limits;
-  std::string cgroups_path;             // e.g. /armorbench/<container_id>
+  std::string cgroups_path;  // e.g. /armorbench/<container_id>
 };
 
 nlohmann::json make_oci_config(const BundleSpec& spec);

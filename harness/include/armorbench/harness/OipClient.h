@@ -30,8 +30,7 @@ class OipClient {
   std::vector<float> infer(const std::string& model, const std::vector<float>& input);
 
  private:
-  HttpResponse request(const std::string& method, const std::string& path,
-                       const std::string& body);
+  HttpResponse request(const std::string& method, const std::string& path, const std::string& body);
   void send_all(const std::string& data);
   HttpResponse read_response();
 

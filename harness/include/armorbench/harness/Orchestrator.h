@@ -15,8 +15,8 @@ namespace armorbench {
 
 struct RunOptions {
   std::filesystem::path out_dir;
-  std::optional<std::string> filter;       // glob on "case" or "scenario/case"
-  std::optional<std::string> target;       // only targets with this name
+  std::optional<std::string> filter;  // glob on "case" or "scenario/case"
+  std::optional<std::string> target;  // only targets with this name
   std::filesystem::path data_dir;
   std::filesystem::path bin_dir;
   bool keep_work = false;

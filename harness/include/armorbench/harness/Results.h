@@ -32,21 +32,21 @@ struct LatencyStats {
 struct CaseResult {
   std::string scenario;
   std::string scenario_file;
-  SourceLocation where;              // the case in its scenario file
+  SourceLocation where;  // the case in its scenario file
   std::string case_name;
   std::string target;
   std::string target_kind;
   EnforcerMode mode = EnforcerMode::kOff;
-  std::string role;                  // benign | positive-control | enforced
+  std::string role;  // benign | positive-control | enforced
   AttackKind attack = AttackKind::kNone;
-  nlohmann::json objective;          // null for benign cases
+  nlohmann::json objective;  // null for benign cases
   Verdict verdict = Verdict::kError;
   std::string reason;
   Verdict expected = Verdict::kAllowed;
   std::vector<Evidence> evidence;
   nlohmann::json timings = nlohmann::json::object();
   std::optional<LatencyStats> latency;
-  nlohmann::json enforcer = nlohmann::json::object();   // backend, location, events, dropped
+  nlohmann::json enforcer = nlohmann::json::object();  // backend, location, events, dropped
   double duration_s = 0;
 
   // Whether the verdict meets the expectation. not-run is neither pass nor fail (skipped).
@@ -73,7 +73,7 @@ std::vector<ModeSummary> summarize(const std::vector<CaseResult>& cases);
 
 struct GateResult {
   std::string scenario;
-  std::string gate;                  // e.g. min_block_rate[runc], expectations
+  std::string gate;  // e.g. min_block_rate[runc], expectations
   bool passed = true;
   std::string detail;
   nlohmann::json to_json() const;
@@ -87,8 +87,8 @@ std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
 ExitCode run_exit_code(const std::vector<CaseResult>& cases, const std::vector<GateResult>& gates);
 
 struct RunResults {
-  nlohmann::json run;      // id, started, finished, argv, tool version
-  nlohmann::json host;     // kernel, runtimes, enforcer backends
+  nlohmann::json run;   // id, started, finished, argv, tool version
+  nlohmann::json host;  // kernel, runtimes, enforcer backends
   std::vector<nlohmann::json> scenarios;
   std::vector<CaseResult> cases;
   std::vector<ModeSummary> summary;

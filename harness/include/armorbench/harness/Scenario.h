@@ -44,8 +44,14 @@ enum class AttackKind {
   kCustom,              // bring-your-own model file with a declared objective
 };
 
-enum class ObjectiveKind { kFileCreated, kConnect, kExec, kCanaryFound, kShareSubmitted,
-                           kResourceExceeded };
+enum class ObjectiveKind {
+  kFileCreated,
+  kConnect,
+  kExec,
+  kCanaryFound,
+  kShareSubmitted,
+  kResourceExceeded
+};
 
 std::string to_string(TargetKind kind);
 std::string to_string(NetworkMode mode);
@@ -66,15 +72,15 @@ struct ResourceLimits {
 struct VmSettings {
   std::uint64_t memory_mib = 1024;
   int vcpus = 1;
-  std::string accel = "auto";           // auto | kvm | tcg
-  std::string launch_security;          // cvm only: sev | sev-snp | tdx
+  std::string accel = "auto";   // auto | kvm | tcg
+  std::string launch_security;  // cvm only: sev | sev-snp | tdx
   std::chrono::milliseconds boot_timeout{120'000};
 };
 
 struct TargetSpec {
   std::string name;
   TargetKind kind = TargetKind::kRunc;
-  std::string rootfs = "host";          // "host" or a directory
+  std::string rootfs = "host";  // "host" or a directory
   NetworkMode network = NetworkMode::kHost;
   ResourceLimits limits;
   VmSettings vm;
@@ -82,16 +88,16 @@ struct TargetSpec {
 };
 
 struct EnforcerSpec {
-  std::vector<std::filesystem::path> policies;     // resolved against the scenario's directory
+  std::vector<std::filesystem::path> policies;  // resolved against the scenario's directory
   std::vector<EnforcerMode> modes{EnforcerMode::kOff};
-  std::string backend = "auto";                    // auto | tracepoint | bpf-lsm
-  std::string default_posture = "block";           // what allowlists do not allow: block | audit
+  std::string backend = "auto";           // auto | tracepoint | bpf-lsm
+  std::string default_posture = "block";  // what allowlists do not allow: block | audit
   SourceLocation where;
 };
 
 struct ModelSpec {
-  std::string generator = "mlp";                   // generated benign model (with canary)
-  std::optional<std::filesystem::path> file;       // bring-your-own model file
+  std::string generator = "mlp";              // generated benign model (with canary)
+  std::optional<std::filesystem::path> file;  // bring-your-own model file
   std::vector<int> layers{64, 1024, 1024, 10};
   SourceLocation where;
 };
@@ -99,24 +105,24 @@ struct ModelSpec {
 // An attacker's goal as the harness observes it (never as the attack reports it).
 struct ObjectiveSpec {
   ObjectiveKind kind = ObjectiveKind::kFileCreated;
-  std::string path;        // file_created, exec
-  std::string contains;    // file_created: text the file must contain
-  std::string host;        // connect
-  int port = 0;            // connect
-  std::string resource;    // resource_exceeded: pids | memory
-  std::string canary;      // canary_found: hex bytes to look for (default: the model's canary)
+  std::string path;      // file_created, exec
+  std::string contains;  // file_created: text the file must contain
+  std::string host;      // connect
+  int port = 0;          // connect
+  std::string resource;  // resource_exceeded: pids | memory
+  std::string canary;    // canary_found: hex bytes to look for (default: the model's canary)
   std::string method = "process_vm_readv";  // canary_found: how the host reads the memory
   SourceLocation where;
 };
 
 struct AttackSpec {
   AttackKind kind = AttackKind::kNone;
-  std::string gadget;                  // pickle-injection: os.system | subprocess.Popen | builtins.exec | os.execv
-  std::string action;                  // pickle-injection builtins.exec: marker | connect
-  std::string format = "pt";           // pt | pickle
-  std::string method;                  // memory-dump: process_vm_readv | proc_mem | ptrace | io_uring
-                                       //   | core_dump (VM targets: virDomainCoreDumpWithFormat)
-  std::string from = "host";           // memory-dump: host | sibling
+  std::string gadget;  // pickle-injection: os.system | subprocess.Popen | builtins.exec | os.execv
+  std::string action;  // pickle-injection builtins.exec: marker | connect
+  std::string format = "pt";  // pt | pickle
+  std::string method;         // memory-dump: process_vm_readv | proc_mem | ptrace | io_uring
+                              //   | core_dump (VM targets: virDomainCoreDumpWithFormat)
+  std::string from = "host";  // memory-dump: host | sibling
   std::optional<ObjectiveSpec> objective;  // custom attacks declare theirs
   SourceLocation where;
 };
@@ -132,7 +138,7 @@ struct CaseSpec {
   std::chrono::milliseconds timeout{120'000};
   std::chrono::milliseconds settle{2'000};  // how long to wait for an asynchronous objective
   std::vector<std::string> requires_features;
-  std::map<EnforcerMode, Verdict> expect;   // explicit expectations; defaults fill the rest
+  std::map<EnforcerMode, Verdict> expect;  // explicit expectations; defaults fill the rest
   SourceLocation where;
 
   bool is_attack() const { return attack.kind != AttackKind::kNone; }

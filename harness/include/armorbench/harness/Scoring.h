@@ -13,7 +13,7 @@
 namespace armorbench {
 
 struct Evidence {
-  std::string kind;     // objective | enforcer-event | kernel | inference | server | control | target
+  std::string kind;  // objective | enforcer-event | kernel | inference | server | control | target
   std::string summary;  // one line a reviewer can read
   nlohmann::json data = nlohmann::json::object();
 
@@ -23,18 +23,18 @@ struct Evidence {
 struct Observation {
   // Serving (benign cases; recorded for attack cases too).
   bool server_ready = false;
-  std::string serve_failure;      // why the server was not ready / a request failed
+  std::string serve_failure;  // why the server was not ready / a request failed
   int requests_sent = 0;
   int requests_correct = 0;
 
   // Attack objective, as observed by the harness (file, listener, pool, dump, cgroup).
   bool objective_reached = false;
-  std::string objective_detail;   // what was (or was not) seen
+  std::string objective_detail;  // what was (or was not) seen
 
   // Denials: enforcer events with action "block", and kernel evidence (cgroup limits hit,
   // a process killed by the enforcer's SIGKILL, EPERM seen by the attacker).
   int enforcer_denials = 0;
-  int enforcer_audits = 0;        // events with action "audit"
+  int enforcer_audits = 0;  // events with action "audit"
   int enforcer_events_dropped = 0;
   std::vector<std::string> kernel_denials;
 };

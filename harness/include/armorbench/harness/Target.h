@@ -34,12 +34,12 @@ struct PlantedFile {
 };
 
 struct WorkloadSpec {
-  std::string id;                        // unique per case run; names containers and domains
-  std::filesystem::path model_dir;       // host directory, visible read-only at /run/models
-  std::string model_file;                // file name inside model_dir
+  std::string id;                   // unique per case run; names containers and domains
+  std::filesystem::path model_dir;  // host directory, visible read-only at /run/models
+  std::string model_file;           // file name inside model_dir
   Loader loader = Loader::kTorch;
   std::vector<PlantedFile> planted;
-  ResourceLimits limits;                 // as resolved for the mode (none in the positive control)
+  ResourceLimits limits;  // as resolved for the mode (none in the positive control)
   std::chrono::milliseconds ready_timeout{120'000};
 };
 
@@ -67,9 +67,9 @@ struct ExternalAttack {
 };
 
 struct ExternalAttackOutcome {
-  bool ran = false;             // false: not applicable to this target (see detail)
+  bool ran = false;  // false: not applicable to this target (see detail)
   bool objective_reached = false;
-  bool denied = false;          // the attacker saw a denial (EPERM, killed)
+  bool denied = false;  // the attacker saw a denial (EPERM, killed)
   ExitStatus status;
   nlohmann::json detail;
 };
@@ -77,14 +77,14 @@ struct ExternalAttackOutcome {
 struct SandboxFinal {
   std::optional<ExitStatus> workload_exit;
   CgroupStats cgroup;
-  std::string server_log;       // stderr tail of the model server
+  std::string server_log;  // stderr tail of the model server
 };
 
 // What a sandbox says about itself, for results and for payloads that must reach the host.
 struct SandboxInfo {
-  std::string runtime;          // "runc 1.1.5", "qemu-tcg"
-  std::string host_address;     // the harness as seen from inside (127.0.0.1, 10.0.2.2)
-  std::string enforcer_backend; // "tracepoint", "bpf-lsm", "" when off
+  std::string runtime;            // "runc 1.1.5", "qemu-tcg"
+  std::string host_address;       // the harness as seen from inside (127.0.0.1, 10.0.2.2)
+  std::string enforcer_backend;   // "tracepoint", "bpf-lsm", "" when off
   std::string enforcer_location;  // "host kernel", "guest kernel"
   std::optional<std::uint64_t> cgroup_id;
 };
@@ -118,16 +118,15 @@ class Target {
   // Whether `exec` objectives can be observed in this target's sandboxes.
   virtual bool watches_exec() const = 0;
   virtual std::unique_ptr<Sandbox> launch(const WorkloadSpec& workload,
-                                          const EnforcementPlan& enforcement,
-                                          bool watch_exec) = 0;
+                                          const EnforcementPlan& enforcement, bool watch_exec) = 0;
 };
 
 // Everything a target needs from the run: where to put its scratch files and the data dir.
 struct TargetContext {
-  std::filesystem::path work_dir;     // per-run scratch, removed at exit
-  std::filesystem::path data_dir;     // source tree: model server, payloads
-  std::filesystem::path bin_dir;      // built tools: armorbench-memdump, armorbench-miner, agent
-  std::filesystem::path events_dir;   // where enforcer event logs go (kept in --out)
+  std::filesystem::path work_dir;    // per-run scratch, removed at exit
+  std::filesystem::path data_dir;    // source tree: model server, payloads
+  std::filesystem::path bin_dir;     // built tools: armorbench-memdump, armorbench-miner, agent
+  std::filesystem::path events_dir;  // where enforcer event logs go (kept in --out)
   std::string run_id;
 };
 

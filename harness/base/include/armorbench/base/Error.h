@@ -10,11 +10,11 @@ namespace armorbench {
 
 // The CLI's exit codes: a stable contract for CI scripts (README "Exit codes").
 enum class ExitCode : int {
-  kOk = 0,             // every gate passed
-  kGateFailed = 1,     // a gate or a case expectation failed
-  kHarnessError = 2,   // a fault of the harness itself
-  kNothingRan = 3,     // the host lacks what every case needs (environment)
-  kInvalidInput = 4,   // usage error or invalid scenario/policy/model input
+  kOk = 0,            // every gate passed
+  kGateFailed = 1,    // a gate or a case expectation failed
+  kHarnessError = 2,  // a fault of the harness itself
+  kNothingRan = 3,    // the host lacks what every case needs (environment)
+  kInvalidInput = 4,  // usage error or invalid scenario/policy/model input
 };
 
 enum class ErrorKind { kInput, kEnvironment, kHarness };
