@@ -106,8 +106,9 @@ class GuestAgent {
   bool stopped_ = false;
 };
 
-// sync(), then reboot(RB_POWER_OFF): `poweroff -f` without busybox. Never returns when it works;
-// as PID 1 it must not return at all, so it then waits forever (the host destroys the domain).
-[[noreturn]] void power_off(const std::string& why);
+// As PID 1: sync(), then reboot(RB_POWER_OFF), i.e. `poweroff -f`; if that fails it waits forever
+// (PID 1 must not exit). Not as PID 1 (tests on the host) it exits instead: reboot() there would
+// power off the host.
+[[noreturn]] void power_off(const std::string& why, bool failed);
 
 }  // namespace armorbench::vms::agent

@@ -45,12 +45,11 @@ armorbench::vms::agent::AgentOptions parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string why = "stop op answered";
   try {
     armorbench::vms::agent::GuestAgent agent(parse(argc, argv));
     agent.run();
   } catch (const std::exception& e) {
-    why = std::string("fatal: ") + e.what();
+    armorbench::vms::agent::power_off(std::string("fatal: ") + e.what(), true);
   }
-  armorbench::vms::agent::power_off(why);
+  armorbench::vms::agent::power_off("stop op answered", false);
 }

@@ -57,21 +57,18 @@ void launch_security_xml(std::ostringstream& x, const DomainSpec& spec) {
     case LaunchSecurity::kNone:
       return;
     case LaunchSecurity::kSev:
+    case LaunchSecurity::kSevSnp: {
       // kernelHashes: the kernel, initrd and cmdline we boot directly are part of the launch
       // measurement (with AMD's OVMF build), so attestation covers the guest we put together.
-      x << "  <launchSecurity type='sev' kernelHashes='yes'>\n"
+      const bool snp = spec.launch_security == LaunchSecurity::kSevSnp;
+      x << "  <launchSecurity type='" << (snp ? "sev-snp" : "sev") << "' kernelHashes='yes'"
+        << (snp ? " authorKey='no' vcek='yes'" : "") << ">\n"
         << "    <cbitpos>" << p.cbitpos << "</cbitpos>\n"
         << "    <reducedPhysBits>" << p.reduced_phys_bits << "</reducedPhysBits>\n"
-        << "    <policy>" << hex(policy, 4) << "</policy>\n"
+        << "    <policy>" << hex(policy, snp ? 8 : 4) << "</policy>\n"
         << "  </launchSecurity>\n";
       return;
-    case LaunchSecurity::kSevSnp:
-      x << "  <launchSecurity type='sev-snp' kernelHashes='yes' authorKey='no' vcek='yes'>\n"
-        << "    <cbitpos>" << p.cbitpos << "</cbitpos>\n"
-        << "    <reducedPhysBits>" << p.reduced_phys_bits << "</reducedPhysBits>\n"
-        << "    <policy>" << hex(policy, 8) << "</policy>\n"
-        << "  </launchSecurity>\n";
-      return;
+    }
     case LaunchSecurity::kTdx:
       x << "  <launchSecurity type='tdx'>\n"
         << "    <policy>" << hex(policy, 8) << "</policy>\n"
