@@ -216,6 +216,7 @@ void GuestAgent::handle_start(const json& op, const json& id) {
   if (workload_ || pending_start_) throw input_error("a workload was already started");
   StartRequest request = decode_start(op);
   prepare_cgroup(request.workload.cgroup);
+  apply_limits(request.workload.limits);
   for (const PlantedFile& file : request.workload.planted) plant(file);
   relay_.set_backend(request.workload.http_socket);
   const auto timeout =
@@ -240,6 +241,50 @@ void GuestAgent::prepare_cgroup(const std::string& name) {
   cgroup_fd_.reset(::open(cgroup_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!cgroup_fd_)
     throw environment_error("cannot open cgroup " + cgroup_dir_ + ": " + strerror(errno));
+}
+
+void GuestAgent::apply_limits(const WorkloadLimits& limits) {
+  if (!limits.any()) return;
+  auto write = [](const std::string& path, const std::string& value) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+      throw environment_error("cannot write '" + value + "' to " + path + ": " + strerror(errno));
+  };
+  // A controller's files appear in the workload's cgroup once its parent delegates it.
+  const std::string delegate = options_.cgroup_root + "/cgroup.subtree_control";
+  if (limits.cpus) {
+    write(delegate, "+cpu");
+    const auto quota = static_cast<long long>(*limits.cpus * 100000);
+    write(cgroup_dir_ + "/cpu.max", std::to_string(quota) + " 100000");
+  }
+  if (limits.memory_bytes) {
+    write(delegate, "+memory");
+    write(cgroup_dir_ + "/memory.max", std::to_string(*limits.memory_bytes));
+  }
+  if (limits.pids) {
+    write(delegate, "+pids");
+    write(cgroup_dir_ + "/pids.max", std::to_string(*limits.pids));
+  }
+}
+
+json GuestAgent::cgroup_stats() const {
+  if (cgroup_dir_.empty()) return nullptr;
+  // "key value" lines (memory.events, pids.events, cpu.stat) or a single number; 0 when absent.
+  auto read = [this](const std::string& file, const std::string& key) -> std::uint64_t {
+    std::ifstream in(cgroup_dir_ + "/" + file);
+    std::string name;
+    std::uint64_t value = 0;
+    if (key.empty()) return in >> value ? value : 0;
+    while (in >> name >> value)
+      if (name == key) return value;
+    return 0;
+  };
+  return {{"pids_max_events", read("pids.events", "max")},
+          {"pids_current", read("pids.current", "")},
+          {"memory_max_events", read("memory.events", "max")},
+          {"memory_oom_kills", read("memory.events", "oom_kill")},
+          {"memory_peak_bytes", read("memory.peak", "")},
+          {"cpu_usage_us", read("cpu.stat", "usage_usec")}};
 }
 
 void GuestAgent::plant(const PlantedFile& file) {
@@ -443,7 +488,8 @@ void GuestAgent::on_workload_exit() {
   log("workload exited: " + workload_->process->status()->describe());
   send({{"event", "exit"},
         {"status", status_json(workload_->process->status())},
-        {"stderr_tail", workload_->stderr_tail}});
+        {"stderr_tail", workload_->stderr_tail},
+        {"cgroup_stats", cgroup_stats()}});
 }
 
 void GuestAgent::on_enforcer_exit() {
@@ -542,6 +588,7 @@ void GuestAgent::handle_stop(const json& op, const json& id) {
     read_child(*workload_, false, false, true);
     stderr_tail = workload_->stderr_tail;
   }
+  const json stats = cgroup_stats();  // before cgroup.kill, while pids.current means something
   if (!cgroup_dir_.empty()) {
     // Whatever the workload left behind in its cgroup (a payload's daemons) goes too.
     std::ofstream(cgroup_dir_ + "/cgroup.kill") << "1";
@@ -556,6 +603,7 @@ void GuestAgent::handle_stop(const json& op, const json& id) {
              {"workload_exit", status_json(workload_exit)},
              {"enforcer_exit", status_json(enforcer_exit)},
              {"stderr_tail", stderr_tail},
+             {"cgroup_stats", stats},
              {"events_total", enforcer_events_.size()}});
   agent_port_.drain(std::chrono::milliseconds(5000));
   stopped_ = true;

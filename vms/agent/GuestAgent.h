@@ -71,6 +71,9 @@ class GuestAgent {
   void handle_stop(const nlohmann::json& op, const nlohmann::json& id);
 
   void prepare_cgroup(const std::string& name);
+  void apply_limits(const WorkloadLimits& limits);
+  // The kernel's evidence of limits being hit, named as the harness's CgroupStats names them.
+  nlohmann::json cgroup_stats() const;
   void plant(const PlantedFile& file);
   void start_enforcer(const EnforcerRequest& request, const std::string& cgroup_dir);
   void start_workload();

@@ -77,13 +77,19 @@ json encode_start(const StartRequest& request) {
   for (const PlantedFile& file : request.workload.planted)
     planted.push_back(
         {{"path", file.path}, {"content_b64", base64_encode(file.content)}, {"mode", file.mode}});
+  json limits = json::object();
+  const WorkloadLimits& l = request.workload.limits;
+  if (l.cpus) limits["cpus"] = *l.cpus;
+  if (l.memory_bytes) limits["memory_bytes"] = *l.memory_bytes;
+  if (l.pids) limits["pids"] = *l.pids;
   return {{"op", "start"},
           {"workload",
            {{"argv", request.workload.argv},
             {"env", request.workload.env},
             {"planted", planted},
             {"cgroup", request.workload.cgroup},
-            {"http_socket", request.workload.http_socket}}},
+            {"http_socket", request.workload.http_socket},
+            {"limits", limits}}},
           {"enforcer",
            {{"mode", to_string(request.enforcer.mode)},
             {"policies", request.enforcer.policies},
@@ -128,6 +134,18 @@ StartRequest decode_start(const json& op) {
       file.mode = field<unsigned>(entry, "planted", "mode").value_or(0644) & 07777;
       w.planted.push_back(std::move(file));
     }
+  }
+
+  if (const auto limits = workload->find("limits");
+      limits != workload->end() && !limits->is_null()) {
+    if (!limits->is_object()) throw input_error("workload.limits must be an object");
+    WorkloadLimits& l = w.limits;
+    l.cpus = field<double>(*limits, "limits", "cpus");
+    l.memory_bytes = field<std::uint64_t>(*limits, "limits", "memory_bytes");
+    l.pids = field<std::int64_t>(*limits, "limits", "pids");
+    if ((l.cpus && !(*l.cpus > 0)) || (l.memory_bytes && *l.memory_bytes == 0) ||
+        (l.pids && *l.pids <= 0))
+      throw input_error("workload.limits must be positive");
   }
 
   if (const auto enforcer = op.find("enforcer"); enforcer != op.end() && !enforcer->is_null()) {

@@ -272,6 +272,7 @@ StopReply GuestVm::stop(std::chrono::milliseconds timeout) {
   reply.workload_exit = answer.value("workload_exit", json(nullptr));
   reply.enforcer_exit = answer.value("enforcer_exit", json(nullptr));
   reply.stderr_tail = answer.value("stderr_tail", "");
+  reply.cgroup_stats = answer.value("cgroup_stats", json(nullptr));
   // The agent powers off after its reply; QEMU then exits and closes the channel socket.
   for (;;) {
     std::optional<json> message;

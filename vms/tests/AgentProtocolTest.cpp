@@ -22,6 +22,7 @@ StartRequest sample() {
                         {"/dev/nvidia0", "", 0666}};
   r.workload.cgroup = "case-1";
   r.workload.http_socket = "/run/armorbench/model.sock";
+  r.workload.limits = {.cpus = 1.5, .memory_bytes = 512ull << 20, .pids = 128};
   r.enforcer.mode = EnforcerMode::kBlock;
   r.enforcer.policies = {"/work/policies/deny.toml"};
   r.enforcer.backend = "bpf-lsm";
@@ -43,6 +44,9 @@ TEST(AgentProtocol, StartRoundTrips) {
   EXPECT_EQ(out.workload.planted[0].mode, 0600u);
   EXPECT_EQ(out.workload.cgroup, "case-1");
   EXPECT_EQ(out.workload.http_socket, "/run/armorbench/model.sock");
+  EXPECT_EQ(out.workload.limits.cpus, 1.5);
+  EXPECT_EQ(out.workload.limits.memory_bytes, 512ull << 20);
+  EXPECT_EQ(out.workload.limits.pids, 128);
   EXPECT_EQ(out.enforcer.mode, EnforcerMode::kBlock);
   EXPECT_EQ(out.enforcer.policies, in.enforcer.policies);
   EXPECT_EQ(out.enforcer.backend, "bpf-lsm");
@@ -57,6 +61,7 @@ TEST(AgentProtocol, DefaultsForAMinimalStart) {
   EXPECT_EQ(r.enforcer.mode, EnforcerMode::kOff);
   EXPECT_FALSE(r.enforcer.wanted());
   EXPECT_EQ(r.enforcer.backend, "auto");
+  EXPECT_FALSE(r.workload.limits.any());
 }
 
 void expect_refused(const std::string& op_text, const std::string& fragment) {
@@ -83,6 +88,7 @@ TEST(AgentProtocol, RefusesBadStarts) {
   expect_refused(
       R"({"workload":{"argv":["/bin/true"],"planted":[{"path":"/tmp/a","content_b64":"!!"}]}})",
       "not base64");
+  expect_refused(R"({"workload":{"argv":["/bin/true"],"limits":{"pids":0}}})", "must be positive");
   expect_refused(R"({"workload":{"argv":["/bin/true"]},"enforcer":{"mode":"enforce"}})",
                  "not off, audit or block");
   expect_refused(R"({"workload":{"argv":["/bin/true"]},"enforcer":{"mode":"block"}})",

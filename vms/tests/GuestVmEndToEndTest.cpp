@@ -171,6 +171,7 @@ TEST_F(GuestVmEndToEnd, StartsTheEnforcerThenTheWorkload) {
   request.workload.planted = {{"/run/secrets/token", "planted-secret\n", 0600}};
   request.workload.cgroup = "workload";
   request.workload.http_socket = kHttpSocket;
+  request.workload.limits = {.cpus = 1.0, .memory_bytes = 512ull << 20, .pids = 64};
   request.enforcer.mode = EnforcerMode::kBlock;
   request.enforcer.policies = {std::string(ARMORBENCH_VMS_TEST_DATA) + "/deny-exec-id.toml"};
   request.enforcer.backend = "auto";
@@ -231,6 +232,10 @@ TEST_F(GuestVmEndToEnd, EnforcerReportsTheRefusedExec) {
 
 TEST_F(GuestVmEndToEnd, ReadsFilesInTheGuest) {
   EXPECT_EQ(vm_->read_file("/run/secrets/token"), "planted-secret\n");
+  // The limits were written into the workload's cgroup before it started.
+  EXPECT_EQ(vm_->read_file("/sys/fs/cgroup/workload/pids.max"), "64\n");
+  EXPECT_EQ(vm_->read_file("/sys/fs/cgroup/workload/memory.max"), "536870912\n");
+  EXPECT_EQ(vm_->read_file("/sys/fs/cgroup/workload/cpu.max"), "100000 100000\n");
   EXPECT_EQ(vm_->read_file("/run/armorbench/no-such-file"), std::nullopt);
   const auto hex = vm_->read_file("/run/armorbench/marker.hex");
   ASSERT_TRUE(hex);
@@ -275,6 +280,10 @@ TEST_F(GuestVmEndToEnd, StopsTheWorkloadAndPowersOff) {
   EXPECT_FALSE(reply.workload_exit.is_null());
   EXPECT_EQ(reply.workload_exit["signal"], 15) << reply.workload_exit << " (SIGTERM from stop)";
   EXPECT_FALSE(reply.enforcer_exit.is_null());
+  ASSERT_TRUE(reply.cgroup_stats.is_object()) << reply.cgroup_stats;
+  EXPECT_GT(reply.cgroup_stats.value("memory_peak_bytes", 0ull), 1ull << 20) << reply.cgroup_stats;
+  EXPECT_GT(reply.cgroup_stats.value("cpu_usage_us", 0ull), 0ull) << reply.cgroup_stats;
+  measurements_["workload_cgroup_stats"] = reply.cgroup_stats;
   LibvirtConnection connection("qemu:///system");
   EXPECT_EQ(connection.domain_state(name), std::nullopt);
 }

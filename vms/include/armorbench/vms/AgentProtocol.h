@@ -3,6 +3,7 @@
 // GuestVm (host side), so both encode and validate the same messages.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,12 +31,22 @@ struct PlantedFile {
   unsigned mode = 0644;
 };
 
+// cgroup v2 limits the agent writes before the workload starts (cpu.max, memory.max, pids.max).
+struct WorkloadLimits {
+  std::optional<double> cpus;
+  std::optional<std::uint64_t> memory_bytes;
+  std::optional<std::int64_t> pids;
+
+  bool any() const { return cpus || memory_bytes || pids; }
+};
+
 struct WorkloadRequest {
   std::vector<std::string> argv;  // argv[0] is an absolute path
   std::vector<std::string> env;   // "NAME=value", added to the agent's base environment
   std::vector<PlantedFile> planted;
   std::string cgroup = "workload";  // created as /sys/fs/cgroup/<cgroup>
   std::string http_socket;          // the armorbench.http port is relayed here ("" = nowhere)
+  WorkloadLimits limits;
 };
 
 struct EnforcerRequest {

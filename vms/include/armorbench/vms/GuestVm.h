@@ -68,6 +68,8 @@ struct StopReply {
   nlohmann::json workload_exit;  // {"code","signal","text"} or null when never started
   nlohmann::json enforcer_exit;
   std::string stderr_tail;
+  nlohmann::json
+      cgroup_stats;  // pids/memory/cpu evidence of the workload\'s cgroup (CgroupStats names)
   std::chrono::milliseconds poweroff{0};  // stop reply to QEMU gone (agent socket closed)
   bool powered_off = false;               // false: the domain had to be destroyed
 };
