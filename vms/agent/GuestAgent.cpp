@@ -235,6 +235,11 @@ void GuestAgent::handle_start(const json& op, const json& id) {
 }
 
 void GuestAgent::prepare_cgroup(const std::string& name) {
+  // Delegate the controllers whose statistics the stop reply reports (memory.peak, pids.events,
+  // cpu.stat), limits or not. Best effort: a host whose v1 hierarchy holds them (the agent's own
+  // tests) just reports zeros; apply_limits() fails loudly when a limit needs one.
+  for (const char* controller : {"+cpu", "+memory", "+pids"})
+    std::ofstream(options_.cgroup_root + "/cgroup.subtree_control") << controller;
   cgroup_dir_ = options_.cgroup_root + "/" + name;
   if (::mkdir(cgroup_dir_.c_str(), 0755) != 0 && errno != EEXIST)
     throw environment_error("cannot create cgroup " + cgroup_dir_ + ": " + strerror(errno));

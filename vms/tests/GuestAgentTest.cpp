@@ -75,9 +75,14 @@ fs::path cgroup2_root() {
 class AgentOnHost : public ::testing::Test {
  protected:
   void start_agent(const std::string& enforcer = "/bin/false") {
-    const fs::path root = cgroup2_root();
-    ASSERT_FALSE(root.empty()) << "no cgroup2 mount";
-    cgroup_ = "armorbench-agent-test-" + std::to_string(::getpid());
+    const fs::path mount = cgroup2_root();
+    ASSERT_FALSE(mount.empty()) << "no cgroup2 mount";
+    // The agent's cgroup root is a cgroup of this test, so whatever it delegates
+    // (cgroup.subtree_control) changes nothing of the host's own hierarchy.
+    root_ = mount / ("armorbench-agent-test-" + std::to_string(::getpid()));
+    ASSERT_TRUE(fs::create_directory(root_) || fs::is_directory(root_));
+    const fs::path root = root_;
+    cgroup_ = "workload";
     cgroup_dir_ = root / cgroup_;
     agent_.emplace(
         Subprocess::Spec{{ARMORBENCH_GUEST_AGENT, "--agent-port", agent_port_.path, "--http-port",
@@ -101,6 +106,7 @@ class AgentOnHost : public ::testing::Test {
         ::poll(&none, 0, 20);  // bounded: the killed processes leave the cgroup within ms
       }
     }
+    if (!root_.empty()) ::rmdir(root_.c_str());
     std::error_code ec;
     fs::remove_all(scratch_, ec);
   }
@@ -130,6 +136,7 @@ class AgentOnHost : public ::testing::Test {
   RawPty http_port_;
   std::optional<Subprocess> agent_;
   std::string buffer_;
+  fs::path root_;
   std::string cgroup_;
   fs::path cgroup_dir_;
   fs::path scratch_ = "/tmp/armorbench-agent-test-" + std::to_string(::getpid());
@@ -184,8 +191,9 @@ TEST_F(AgentOnHost, RunsAWorkloadInItsCgroupAndRelaysHttp) {
   for (int round = 0; round < 3; ++round) {  // one persistent connection, several requests
     ASSERT_EQ(::write(http_port_.master.get(), get.data(), get.size()),
               static_cast<ssize_t>(get.size()));
-    const std::string response = read_until(http_port_.master.get(), "0::/" + cgroup_, seconds(10));
-    ASSERT_NE(response.find("0::/" + cgroup_), std::string::npos)
+    const std::string response = read_until(
+        http_port_.master.get(), "/" + root_.filename().string() + "/" + cgroup_, seconds(10));
+    ASSERT_NE(response.find("/" + root_.filename().string() + "/" + cgroup_), std::string::npos)
         << "round " << round << ": " << response;
     EXPECT_NE(response.find("HTTP/1.1 200"), std::string::npos);
   }

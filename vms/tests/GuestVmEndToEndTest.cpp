@@ -5,10 +5,9 @@
 // with EPERM) and serves HTTP/1.1 on a unix socket behind the agent's relay. The host then finds
 // the marker in a libvirt core dump and in the QEMU process's memory. Measurements go to stdout
 // as one "vms-measurements" JSON line.
+#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +19,7 @@
 
 #include "armorbench/attacks/Hex.h"
 #include "armorbench/attacks/MemoryDumper.h"
+#include "armorbench/harness/OipClient.h"
 #include "armorbench/vms.h"
 
 namespace armorbench::vms {
@@ -74,33 +74,6 @@ double ms(milliseconds d) {
 }
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-// One HTTP/1.1 GET over the relayed stream; returns the body ("" on timeout or a bad answer).
-std::string http_get(int fd, const std::string& path, milliseconds timeout) {
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: guest\r\n\r\n";
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size()))
-    return "";
-  const auto deadline = Clock::now() + timeout;
-  std::string response;
-  for (;;) {
-    const auto head_end = response.find("\r\n\r\n");
-    if (head_end != std::string::npos) {
-      const auto length_at = response.find("Content-Length: ");
-      if (length_at != std::string::npos && length_at < head_end) {
-        const std::size_t length = std::stoul(response.substr(length_at + 16));
-        if (response.size() >= head_end + 4 + length) return response.substr(head_end + 4, length);
-      }
-    }
-    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-    pollfd entry{fd, POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&entry, 1, static_cast<int>(left.count())) <= 0) return "";
-    char buffer[4096];
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n <= 0) return "";
-    response.append(buffer, static_cast<std::size_t>(n));
-  }
 }
 
 class GuestVmEndToEnd : public ::testing::Test {
@@ -196,17 +169,18 @@ TEST_F(GuestVmEndToEnd, StartsTheEnforcerThenTheWorkload) {
 }
 
 TEST_F(GuestVmEndToEnd, RelaysHttpOverTheVirtioPort) {
+  // The harness's own OIP client on the relayed stream: one persistent HTTP/1.1 connection.
+  OipClient client(UniqueFd(::fcntl(vm_->http_stream(), F_DUPFD_CLOEXEC, 0)), seconds(30));
   const auto first = Clock::now();
-  const std::string body = http_get(vm_->http_stream(), "/hello", seconds(30));
-  ASSERT_FALSE(body.empty()) << "no HTTP answer through the relay";
+  const HttpResponse hello = client.get("/hello");
   measurements_["http_first_ms"] = ms_since(first);
-  const json answer = json::parse(body);
-  EXPECT_EQ(answer["path"], "/hello");
+  ASSERT_EQ(hello.status, 200) << hello.body;
+  EXPECT_EQ(json::parse(hello.body)["path"], "/hello");
   std::vector<double> rtts;
   for (int i = 0; i < 20; ++i) {
     const auto start = Clock::now();
-    ASSERT_FALSE(http_get(vm_->http_stream(), "/r" + std::to_string(i), seconds(30)).empty())
-        << "request " << i << " on the persistent connection";
+    const HttpResponse answer = client.get("/r" + std::to_string(i));
+    ASSERT_EQ(answer.status, 200) << "request " << i << " on the persistent connection";
     rtts.push_back(ms_since(start));
   }
   std::sort(rtts.begin(), rtts.end());
