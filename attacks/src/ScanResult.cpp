@@ -13,6 +13,8 @@ std::string_view to_string(ReadMethod method) {
       return "proc_mem";
     case ReadMethod::kPtrace:
       return "ptrace";
+    case ReadMethod::kIoUring:
+      return "io_uring";
     case ReadMethod::kFile:
       return "file";
   }
@@ -21,7 +23,7 @@ std::string_view to_string(ReadMethod method) {
 
 std::optional<ReadMethod> read_method_from_string(std::string_view name) {
   for (auto method : {ReadMethod::kProcessVmReadv, ReadMethod::kProcMem, ReadMethod::kPtrace,
-                      ReadMethod::kFile}) {
+                      ReadMethod::kIoUring, ReadMethod::kFile}) {
     if (to_string(method) == name) return method;
   }
   return std::nullopt;

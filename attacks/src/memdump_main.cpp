@@ -26,9 +26,11 @@ constexpr int kUsageExit = 4;
 
 constexpr std::string_view kUsage =
     "usage: armorbench-memdump --pid PID --canary HEX --method "
-    "process_vm_readv|proc_mem|ptrace\n"
+    "process_vm_readv|proc_mem|ptrace|io_uring\n"
     "                          [--max-bytes N] [--chunk-bytes N] [--json]\n"
     "       armorbench-memdump --file PATH --canary HEX [--max-bytes N] [--json]\n"
+    "io_uring opens and reads /proc/PID/maps and /proc/PID/mem through io_uring requests, without\n"
+    "the open/read syscalls that syscall-tracing enforcers watch.\n"
     "The canary is normally 32 bytes (64 hex digits).\n"
     "Exit: 0 found, 1 not found, 2 denied/failed, 4 usage error.\n";
 

@@ -86,8 +86,8 @@ class TorchProcess {
     ::close(in[0]);
     ::close(out[1]);
     stdin_.reset(in[1]);
-    UniqueFd stdout_fd(out[0]);
-    pollfd pfd{stdout_fd.get(), POLLIN, 0};
+    stdout_.reset(out[0]);
+    pollfd pfd{stdout_.get(), POLLIN, 0};
     std::string seen;
     const auto deadline = Clock::now() + std::chrono::seconds(120);
     while (seen.find("ready") == std::string::npos) {
@@ -96,7 +96,7 @@ class TorchProcess {
         throw std::runtime_error("python3 did not get ready");
       }
       char buf[256];
-      const ssize_t n = ::read(stdout_fd.get(), buf, sizeof buf);
+      const ssize_t n = ::read(stdout_.get(), buf, sizeof buf);
       if (n <= 0) throw std::runtime_error("python3 exited before ready (is torch installed?)");
       seen.append(buf, static_cast<std::size_t>(n));
     }
@@ -123,6 +123,9 @@ class TorchProcess {
  private:
   pid_t pid_ = -1;
   UniqueFd stdin_;
+  // Kept open while the target lives: with PYTHONUNBUFFERED set, print() writes "ready" and
+  // "\n" separately, and closing the pipe after "ready" killed python with a BrokenPipeError.
+  UniqueFd stdout_;
 };
 
 nlohmann::json bench_scan(const std::string& python, int tensor_mb, int repetitions,
@@ -130,7 +133,8 @@ nlohmann::json bench_scan(const std::string& python, int tensor_mb, int repetiti
   TorchProcess target(python, tensor_mb);
   nlohmann::json out;
   out["target_rss_kb"] = target.rss_kb();
-  for (auto method : {ReadMethod::kProcessVmReadv, ReadMethod::kProcMem, ReadMethod::kPtrace}) {
+  for (auto method : {ReadMethod::kProcessVmReadv, ReadMethod::kProcMem, ReadMethod::kPtrace,
+                      ReadMethod::kIoUring}) {
     std::vector<double> mbps;
     std::vector<double> cpu_ms;
     std::uint64_t bytes = 0;

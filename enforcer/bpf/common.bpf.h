@@ -381,6 +381,23 @@ static __always_inline struct ab_event *ab_new_event(void *rules, struct ab_scra
   return e;
 }
 
+/* Memory rules for the current process reading a protected process's memory from outside its
+ * cgroup: the rule (or an allowed reader) decides by the reader's executable, resolved into
+ * s->source. Block kills the reader (tracepoint backend); *enforcement says what was done. */
+static __always_inline struct ab_decision ab_memory_decision(void *rules, struct ab_scratch *s,
+                                                             __u8 *enforcement) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  ab_resolve_exe(s, task, s->source, &s->source_truncated);
+  struct ab_rule *rule = ab_lookup_path(rules, s, AB_KIND_MEMORY, 0, s->source);
+  struct ab_decision d = ab_apply_rule(rules, s, rule, 0, s->source, 0);
+  *enforcement = AB_ENFORCE_NONE;
+  if (d.action == AB_ACTION_BLOCK) {
+    bpf_send_signal(AB_SIGKILL);
+    *enforcement = AB_ENFORCE_KILL;
+  }
+  return d;
+}
+
 /* Whether a decision is reported: audit and block always, allow never (KubeArmor's default). */
 static __always_inline int ab_reported(__u8 action) {
   return action == AB_ACTION_AUDIT || action == AB_ACTION_BLOCK;

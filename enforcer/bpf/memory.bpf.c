@@ -17,16 +17,9 @@ static __always_inline void ab_check_memory_access(__u32 target, __u16 operation
   if (!s) return;
   void *rules = ab_active_rules();
   if (!rules) return;
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-  ab_resolve_exe(s, task, s->source, &s->source_truncated);
-  struct ab_rule *rule = ab_lookup_path(rules, s, AB_KIND_MEMORY, 0, s->source);
-  struct ab_decision d = ab_apply_rule(rules, s, rule, 0, s->source, 0);
+  __u8 enforcement;
+  struct ab_decision d = ab_memory_decision(rules, s, &enforcement);
   if (!ab_reported(d.action)) return;
-  __u8 enforcement = AB_ENFORCE_NONE;
-  if (d.action == AB_ACTION_BLOCK) {
-    bpf_send_signal(AB_SIGKILL);
-    enforcement = AB_ENFORCE_KILL;
-  }
   struct ab_event *e = ab_new_event(rules, s, operation, d, enforcement);
   if (!e) return;
   e->target_pid = target;

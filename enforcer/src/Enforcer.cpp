@@ -27,6 +27,8 @@
 namespace armorbench::enforcer {
 namespace {
 
+constexpr __u32 kMaxRules = 4096;  // AB_MAX_RULES in bpf/common.bpf.h (BPF C, not includable)
+
 constexpr const char* kSharedMaps[] = {"ab_rules", "ab_scopes", "ab_protected", "ab_events",
                                        "ab_dropped", "ab_scratch_map"};
 
@@ -229,19 +231,36 @@ struct Enforcer::Impl {
     attached.push_back(name);
   }
 
+  // A rule map, created the same way for the inner-map template and for every rule set, so the
+  // kernel's "meta-equal" check between them can only pass. (libbpf's own template carries the
+  // object's BTF; Linux 6.1 then refuses a BTF-less rule map in ab_rules with EINVAL, because it
+  // compares timer offsets: -ENOENT with value BTF, -EINVAL without. 6.18 compares BTF records.)
+  static UniqueFd create_rule_map(const std::string& name) {
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+    UniqueFd map(bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name.c_str(), sizeof(ab_rule_key),
+                                sizeof(ab_rule), kMaxRules, &opts));
+    if (!map) throw load_error("creating the rule map", errno);
+    return map;
+  }
+
   template <typename Skeleton>
   void load(Skeleton* skeleton, int (*load_fn)(Skeleton*), const char* what) {
     share_maps(skeleton->obj);
+    bpf_map* rules_map = bpf_object__find_map_by_name(skeleton->obj, "ab_rules");
+    UniqueFd rule_map_template;
+    if (rules_map && !shared_fds.count("ab_rules")) {
+      // libbpf takes ownership of its duplicate; ours lives until the load created ab_rules.
+      rule_map_template = create_rule_map("ab_rules_tmpl");
+      const int libbpf_fd = ::fcntl(rule_map_template.get(), F_DUPFD_CLOEXEC, 3);
+      if (int err = bpf_map__set_inner_map_fd(rules_map, libbpf_fd); err)
+        throw load_error("setting the rule map template", -err);
+    }
     if (int err = load_fn(skeleton); err) throw load_error(std::string("loading ") + what, -err);
     remember_maps(skeleton->obj);
   }
 
   void install(std::shared_ptr<const RuleSet> rules) {
-    LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-    const std::string name = "ab_rules_g" + std::to_string(rules->generation % 100000);
-    UniqueFd inner(bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name.c_str(), sizeof(ab_rule_key),
-                                  sizeof(ab_rule), 4096, &opts));
-    if (!inner) throw load_error("creating the rule map", errno);
+    UniqueFd inner = create_rule_map("ab_rules_g" + std::to_string(rules->generation % 100000));
     for (const RuleEntry& entry : rules->entries)
       if (bpf_map_update_elem(inner.get(), &entry.key, &entry.value, BPF_ANY) != 0)
         throw load_error("filling the rule map", errno);

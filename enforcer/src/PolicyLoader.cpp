@@ -12,6 +12,7 @@
 
 #include "armorbench/base/TomlTable.h"
 #include "armorbench/enforcer/Policy.h"
+#include "armorbench/enforcer/RuleSet.h"
 #include "armorbench/enforcer/abi.h"
 
 namespace armorbench::enforcer {
@@ -422,6 +423,10 @@ std::vector<Policy> load_toml(const std::string& path) {
     r.protocol = table.choice("protocol", {"tcp", "udp", "any"}).value_or("any");
     r.cidr = table.string("cidr").value_or("");
     if (r.cidr.empty()) throw table.error_at("", "needs 'cidr' (e.g. \"0.0.0.0/0\" for any IPv4)");
+    std::uint8_t address[16];
+    int bits = 0;
+    if (!parse_cidr(r.cidr, address, bits))
+      throw table.error_at("cidr", "invalid CIDR '" + r.cidr + "'");
     if (auto ports = table.integers("ports", 1, 65535)) r.ports = *ports;
     r.action = toml_action(table);
     r.labels = toml_labels(table);

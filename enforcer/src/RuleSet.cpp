@@ -219,9 +219,15 @@ class Compiler {
 
   void compile(const std::vector<Policy>& policies) {
     for (const Policy& policy : policies) {
+      // An Allow rule switches its kind to allowlist mode; one with fromSource does not: it is an
+      // exception to a Block rule on the same path ("only nvidia-smi may open the driver").
       auto has_allow = [](const auto& rules) {
-        return std::any_of(rules.begin(), rules.end(),
-                           [](const auto& r) { return r.action == Action::kAllow; });
+        return std::any_of(rules.begin(), rules.end(), [](const auto& r) {
+          if constexpr (requires { r.from_source; })
+            return r.action == Action::kAllow && r.from_source.empty();
+          else
+            return r.action == Action::kAllow;
+        });
       };
       allowlist_exec_ |= has_allow(policy.process);
       allowlist_file_ |= has_allow(policy.file_rules);

@@ -149,7 +149,9 @@ class MatrixRunner {
     } catch (const Interrupted&) {
       throw;
     } catch (const Error& e) {
-      result.verdict = Verdict::kError;
+      // The host lacks something this run needs (a backend, a runtime, root): not run, with
+      // the reason, never passed and never a harness fault.
+      result.verdict = e.kind() == ErrorKind::kEnvironment ? Verdict::kNotRun : Verdict::kError;
       result.reason = e.describe();
     } catch (const std::exception& e) {
       result.verdict = Verdict::kError;
@@ -203,7 +205,7 @@ class MatrixRunner {
     const CaseSpec& c = *planned.case_spec;
     const ModelArtifacts& model = model_for(c);
     std::unique_ptr<AttackPlan> attack =
-        make_attack_plan(c, AttackContext{options_.data_dir, options_.bin_dir});
+        make_attack_plan(c, *planned.target, AttackContext{options_.data_dir, options_.bin_dir});
     result.objective = attack->objective();
 
     const std::string run_name = "run-" + std::to_string(++runs_);
@@ -225,7 +227,8 @@ class MatrixRunner {
     attack->prepare(model, run_dir.path(), host_address, workload);
 
     EnforcementPlan enforcement{planned.mode, planned.scenario->enforcer.policies,
-                                planned.scenario->enforcer.backend};
+                                planned.scenario->enforcer.backend,
+                                planned.scenario->enforcer.default_posture};
     const bool watch_exec = attack->needs_exec_watch();
     if (watch_exec && !target.watches_exec())
       throw environment_error("target " + planned.target->name +
@@ -355,8 +358,10 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
   // Container inits outlive `runc create`; as subreaper the harness can reap them and read the
   // status they died with (a SIGKILL from the enforcer is evidence).
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // Not /tmp: a VM guest sees the host root over 9p but has its own /tmp, and the work dir holds
+  // the models the guest loads.
   const char* tmp = std::getenv("TMPDIR");
-  ScopedDirectory work(fs::path(tmp ? tmp : "/tmp") / ("armorbench-" + run_id));
+  ScopedDirectory work(fs::path(tmp ? tmp : "/var/tmp") / ("armorbench-" + run_id));
   if (options.keep_work) work.keep();
 
   MatrixRunner runner(options, work.path(), run_id);

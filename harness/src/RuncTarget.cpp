@@ -110,7 +110,8 @@ class RuncSandbox final : public Sandbox {
   std::string server_log_;
   pid_t init_pid_ = -1;
   std::optional<CgroupPaths> cgroup_;
-  HostEnforcer* enforcer_ = nullptr;
+  EnforcementPlan plan_;
+  std::unique_ptr<HostEnforcer> enforcer_;
   bool watch_exec_ = false;
   milliseconds ready_timeout_;
   bool created_ = false;
@@ -125,6 +126,7 @@ RuncSandbox::RuncSandbox(RuncTarget& target, const WorkloadSpec& workload,
       id_("ab-" + target.context_.run_id + "-" + std::to_string(++target.sandboxes_created_)),
       dir_(target.context_.work_dir / "sandboxes" / id_),
       scratch_(dir_.path() / "scratch"),
+      plan_(plan),
       watch_exec_(watch_exec),
       ready_timeout_(workload.ready_timeout) {
   info_.runtime = target.runtime_ + " " + target.runtime_version_;
@@ -169,7 +171,6 @@ RuncSandbox::RuncSandbox(RuncTarget& target, const WorkloadSpec& workload,
                  std::string("/run/") + kSocketDir + "/" + kSocketName};
   write_bundle(dir_.path() / "bundle", bundle);
 
-  if (plan.mode != EnforcerMode::kOff || watch_exec) enforcer_ = &target.enforcer(plan);
   try {
     create_container();
   } catch (...) {
@@ -204,12 +205,16 @@ void RuncSandbox::create_container() {
   cgroup_ = CgroupPaths::of_process(init_pid_);
   if (cgroup_) info_.cgroup_id = cgroup_->unified_id();
 
-  if (enforcer_) {
+  // The container's init is waiting for `start`: load the enforcer and scope it to the cgroup
+  // now, so it is in force before the model server runs a single instruction.
+  if (plan_.mode != EnforcerMode::kOff || watch_exec_) {
     if (!info_.cgroup_id)
       throw environment_error("the container has no cgroup v2 directory to scope the enforcer to");
-    const auto scope_start = std::chrono::steady_clock::now();
+    const auto load_start = std::chrono::steady_clock::now();
+    enforcer_ = std::make_unique<HostEnforcer>(
+        plan_, target_.context_.events_dir / (target_.spec_.name + "-" + id_ + ".jsonl"));
     enforcer_->scope(*info_.cgroup_id, cgroup_->unified(), init_pid_, watch_exec_);
-    timings_["enforcer_scope_ms"] = since(scope_start).count();
+    timings_["enforcer_load_ms"] = since(load_start).count();
     info_.enforcer_backend = enforcer_->backend();
     info_.enforcer_location = "host kernel";
   }
@@ -291,6 +296,9 @@ std::optional<std::string> RuncSandbox::read_file(const std::string& sandbox_pat
 }
 
 ExternalAttackOutcome RuncSandbox::run_external_attack(const ExternalAttack& attack) {
+  if (attack.method == "core_dump")
+    throw environment_error("core_dump dumps a VM's memory through libvirt; it has no meaning for "
+                            "a container (use process_vm_readv, proc_mem, ptrace or io_uring)");
   ExternalAttackOutcome outcome;
   outcome.detail = {{"method", attack.method}, {"from", attack.from}};
   const std::string tool = (target_.context_.bin_dir / "armorbench-memdump").string();
@@ -412,12 +420,6 @@ const fs::path& RuncTarget::rootfs() {
   if (!host_root_)
     host_root_ = std::make_unique<HostRootBind>(context_.work_dir / ("rootfs-" + spec_.name));
   return host_root_->path();
-}
-
-HostEnforcer& RuncTarget::enforcer(const EnforcementPlan& plan) {
-  auto& slot = enforcers_[plan.mode];
-  if (!slot) slot = std::make_unique<HostEnforcer>(plan, context_.events_dir / spec_.name);
-  return *slot;
 }
 
 std::unique_ptr<Sandbox> RuncTarget::launch(const WorkloadSpec& workload,

@@ -122,6 +122,8 @@ EnforcerSpec parse_enforcer(TomlTable& table, const fs::path& file) {
   }
   if (auto backend = table.choice("backend", {"auto", "tracepoint", "bpf-lsm"}))
     spec.backend = *backend;
+  if (auto posture = table.choice("default_posture", {"block", "audit"}))
+    spec.default_posture = *posture;
   const bool enforcing = std::any_of(spec.modes.begin(), spec.modes.end(),
                                      [](EnforcerMode m) { return m != EnforcerMode::kOff; });
   if (enforcing && spec.policies.empty())
@@ -171,6 +173,13 @@ ObjectiveSpec parse_objective(TomlTable& table) {
     objective.path = table.required_string("path");
   } else {
     objective.kind = ObjectiveKind::kCanaryFound;
+    objective.canary = table.string("canary").value_or("");
+    if (!objective.canary.empty() &&
+        (objective.canary.size() % 2 != 0 || objective.canary.size() < 8 ||
+         objective.canary.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
+      throw table.error_at("canary", "canary must be hex bytes (at least 4 bytes)");
+    objective.method = table.choice("method", {"process_vm_readv", "proc_mem", "ptrace", "io_uring"})
+                           .value_or("process_vm_readv");
   }
   if ((objective.kind == ObjectiveKind::kFileCreated || objective.kind == ObjectiveKind::kExec) &&
       objective.path.front() != '/')
@@ -200,7 +209,7 @@ AttackSpec parse_attack(TomlTable& table) {
   } else if (*kind == "memory-dump") {
     attack.kind = AttackKind::kMemoryDump;
     const auto method =
-        table.choice("method", {"process_vm_readv", "proc_mem", "ptrace", "core_dump"});
+        table.choice("method", {"process_vm_readv", "proc_mem", "ptrace", "io_uring", "core_dump"});
     if (!method) throw table.error_at("", "memory-dump needs 'method'");
     attack.method = *method;
     attack.from = table.choice("from", {"host", "sibling"}).value_or("host");
@@ -330,6 +339,20 @@ Scenario load_scenario(const fs::path& file) {
 
   if (auto gate = top.table("gate")) scenario.gate = parse_gate(*gate);
   top.finish();
+
+  // Resource attacks are measured against the target's own limits: there must be one.
+  for (const CaseSpec& c : scenario.cases) {
+    for (const TargetSpec& t : scenario.targets) {
+      const bool pids = c.attack.kind == AttackKind::kForkBomb;
+      const bool memory = c.attack.kind == AttackKind::kMemoryHog;
+      if ((pids && !t.limits.pids) || (memory && !t.limits.memory_bytes))
+        throw input_error("case '" + c.name + "': target '" + t.name + "' sets no " +
+                              (pids ? "pids" : "memory") + " limit for the " +
+                              to_string(c.attack.kind) + " to exceed (limits = { " +
+                              (pids ? "pids" : "memory") + " = ... })",
+                          c.attack.where);
+    }
+  }
   return scenario;
 }
 

@@ -49,9 +49,8 @@ std::vector<std::string> leftovers() {
     if (fs::is_directory(root))
       for (const auto& entry : fs::directory_iterator(root))
         if (entry.is_directory()) found.push_back("cgroup " + entry.path().string());
-  for (const auto& entry : fs::directory_iterator("/tmp"))
-    if (entry.path().filename().string().rfind("armorbench-", 0) == 0 &&
-        entry.path().filename().string().find("models") == std::string::npos)
+  for (const auto& entry : fs::directory_iterator("/var/tmp"))
+    if (entry.path().filename().string().rfind("armorbench-", 0) == 0)
       found.push_back("dir " + entry.path().string());
   return found;
 }

@@ -2,6 +2,7 @@
 // (memory scan of a process or core file, the fake mining pool) and to read their evidence.
 #pragma once
 
+#include "armorbench/attacks/BeaconListener.h"
 #include "armorbench/attacks/CanarySearch.h"
 #include "armorbench/attacks/FakeStratumPool.h"
 #include "armorbench/attacks/MemoryDumper.h"

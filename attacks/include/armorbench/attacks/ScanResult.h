@@ -19,6 +19,7 @@ enum class ReadMethod {
   kProcessVmReadv,  // process_vm_readv(2): no fd, no stop of the target
   kProcMem,         // pread(2) on /proc/PID/mem
   kPtrace,          // PTRACE_SEIZE + PTRACE_INTERRUPT every thread, read /proc/PID/mem, detach
+  kIoUring,         // IORING_OP_OPENAT/READ of /proc/PID/mem: no open(2), read(2) syscalls
   kFile,            // a file such as a libvirt core dump: the theft already happened on disk
 };
 
@@ -26,7 +27,7 @@ std::string_view to_string(ReadMethod method);
 std::optional<ReadMethod> read_method_from_string(std::string_view name);
 
 struct ScanError {
-  std::string stage;  // open_maps | open_mem | ptrace | read | open_file
+  std::string stage;  // io_uring_setup | open_maps | open_mem | ptrace | read | open_file
   int error_number = 0;
   std::string message;
   std::uint64_t count = 1;  // read errors are folded per errno: how many ranges failed

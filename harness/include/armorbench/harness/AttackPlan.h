@@ -56,6 +56,9 @@ class AttackPlan {
   }
 };
 
-std::unique_ptr<AttackPlan> make_attack_plan(const CaseSpec& c, const AttackContext& context);
+// `target` gives the limits resource attacks must exceed (the scenario loader has checked that
+// the target declares them).
+std::unique_ptr<AttackPlan> make_attack_plan(const CaseSpec& c, const TargetSpec& target,
+                                             const AttackContext& context);
 
 }  // namespace armorbench

@@ -2,7 +2,6 @@
 // writes, run through Boost.Process, in its own cgroup, deleted on every exit path.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,7 +11,6 @@
 namespace armorbench {
 
 class HostRootBind;
-class HostEnforcer;
 
 class RuncTarget final : public Target {
  public:
@@ -31,7 +29,6 @@ class RuncTarget final : public Target {
  private:
   friend class RuncSandbox;
   const std::filesystem::path& rootfs();
-  HostEnforcer& enforcer(const EnforcementPlan& plan);
 
   TargetSpec spec_;
   TargetContext context_;
@@ -40,9 +37,6 @@ class RuncTarget final : public Target {
   std::string runtime_version_;
   std::unique_ptr<HostRootBind> host_root_;
   std::filesystem::path rootfs_dir_;
-  // Loaded once per mode and reused across this target's case runs (loading BPF is the slow
-  // part); mode off holds only the exec watch, for `exec` objectives.
-  std::map<EnforcerMode, std::unique_ptr<HostEnforcer>> enforcers_;
   int sandboxes_created_ = 0;
 };
 

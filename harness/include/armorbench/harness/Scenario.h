@@ -85,6 +85,7 @@ struct EnforcerSpec {
   std::vector<std::filesystem::path> policies;     // resolved against the scenario's directory
   std::vector<EnforcerMode> modes{EnforcerMode::kOff};
   std::string backend = "auto";                    // auto | tracepoint | bpf-lsm
+  std::string default_posture = "block";           // what allowlists do not allow: block | audit
   SourceLocation where;
 };
 
@@ -103,6 +104,8 @@ struct ObjectiveSpec {
   std::string host;        // connect
   int port = 0;            // connect
   std::string resource;    // resource_exceeded: pids | memory
+  std::string canary;      // canary_found: hex bytes to look for (default: the model's canary)
+  std::string method = "process_vm_readv";  // canary_found: how the host reads the memory
   SourceLocation where;
 };
 
@@ -111,7 +114,8 @@ struct AttackSpec {
   std::string gadget;                  // pickle-injection: os.system | subprocess.Popen | builtins.exec | os.execv
   std::string action;                  // pickle-injection builtins.exec: marker | connect
   std::string format = "pt";           // pt | pickle
-  std::string method;                  // memory-dump: process_vm_readv | proc_mem | ptrace | core_dump
+  std::string method;                  // memory-dump: process_vm_readv | proc_mem | ptrace | io_uring
+                                       //   | core_dump (VM targets: virDomainCoreDumpWithFormat)
   std::string from = "host";           // memory-dump: host | sibling
   std::optional<ObjectiveSpec> objective;  // custom attacks declare theirs
   SourceLocation where;

@@ -49,6 +49,7 @@ struct EnforcementPlan {
   EnforcerMode mode = EnforcerMode::kOff;
   std::vector<std::filesystem::path> policies;
   std::string backend = "auto";
+  std::string default_posture = "block";
 };
 
 struct ReadyResult {

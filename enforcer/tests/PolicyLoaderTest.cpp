@@ -1,0 +1,114 @@
+// Policy files: every enforced field of KubeArmorPolicy YAML and of the native TOML form, and a
+// corpus of broken files each naming the error it must produce ("# expect: file:line:col: ...").
+#include "armorbench/enforcer/Policy.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace armorbench::enforcer {
+namespace {
+namespace fs = std::filesystem;
+
+const fs::path kData = fs::path(ARMORBENCH_ENFORCER_TEST_DATA);
+
+TEST(PolicyLoader, ReadsEveryEnforcedField) {
+  const auto policies = load_policy_file((kData / "full.yaml").string());
+  ASSERT_EQ(policies.size(), 2u);
+  const Policy& p = policies[0];
+  EXPECT_EQ(p.name, "full");
+  EXPECT_EQ(p.kind, "KubeArmorPolicy");
+
+  ASSERT_EQ(p.process.size(), 3u);
+  EXPECT_EQ(p.process[0].path, "/usr/bin/python3.11");
+  EXPECT_EQ(p.process[0].action, Action::kAllow);     // rule-level action wins
+  EXPECT_EQ(p.process[1].action, Action::kAudit);     // category-level action
+  EXPECT_EQ(p.process[1].from_source, (std::vector<std::string>{"/bin/bash"}));
+  EXPECT_TRUE(p.process[2].is_directory);
+  EXPECT_TRUE(p.process[2].recursive);
+  EXPECT_EQ(p.process[2].labels.severity, 8);         // rule-level severity
+  EXPECT_EQ(p.process[0].labels.severity, 5);         // spec-level severity inherited
+  EXPECT_EQ(p.process[0].labels.tags, (std::vector<std::string>{"spec-tag"}));
+  EXPECT_EQ(p.process[0].where.line, 17);
+
+  ASSERT_EQ(p.file_rules.size(), 2u);
+  EXPECT_TRUE(p.file_rules[0].read_only);
+  EXPECT_EQ(p.file_rules[0].action, Action::kBlock);  // spec-level action
+  EXPECT_EQ(p.file_rules[1].labels.message, "secret read");
+  EXPECT_EQ(p.file_rules[1].labels.tags, (std::vector<std::string>{"secrets"}));
+
+  ASSERT_EQ(p.protocols.size(), 2u);
+  EXPECT_EQ(p.protocols[0].protocol, "tcp");  // case-insensitive, as the CRD allows
+  EXPECT_EQ(p.protocols[1].action, Action::kAudit);
+  ASSERT_EQ(p.capabilities.size(), 2u);
+  EXPECT_EQ(p.capabilities[0].number, 13);   // net_raw
+  EXPECT_EQ(p.capabilities[1].capability, "sys_admin");
+  EXPECT_EQ(p.capabilities[1].number, 21);
+
+  EXPECT_EQ(policies[1].name, "second");
+  EXPECT_EQ(policies[1].file_rules[0].path, "/etc/passwd");
+}
+
+TEST(PolicyLoader, ReadsNativeToml) {
+  const auto policies = load_policy_file((kData / "native.toml").string());
+  ASSERT_EQ(policies.size(), 1u);
+  const Policy& p = policies[0];
+  EXPECT_EQ(p.kind, "ArmorBenchPolicy");
+  ASSERT_EQ(p.process.size(), 1u);
+  EXPECT_TRUE(p.process[0].is_directory);
+  EXPECT_FALSE(p.process[0].recursive);
+  EXPECT_EQ(p.process[0].action, Action::kAllow);
+  ASSERT_EQ(p.file_rules.size(), 1u);
+  EXPECT_TRUE(p.file_rules[0].read_only);
+  EXPECT_EQ(p.file_rules[0].from_source, (std::vector<std::string>{"/usr/bin/cat"}));
+  EXPECT_EQ(p.file_rules[0].labels.severity, 3);
+  ASSERT_EQ(p.protocols.size(), 1u);
+  EXPECT_EQ(p.protocols[0].protocol, "udp");
+  ASSERT_EQ(p.addresses.size(), 1u);
+  EXPECT_EQ(p.addresses[0].cidr, "10.0.0.0/8");
+  EXPECT_EQ(p.addresses[0].ports, (std::vector<int>{443, 8443}));
+  ASSERT_EQ(p.capabilities.size(), 1u);
+  EXPECT_EQ(p.capabilities[0].number, 19);
+  ASSERT_TRUE(p.memory.has_value());
+  EXPECT_EQ(p.memory->allowed_executables, (std::vector<std::string>{"/usr/bin/gdb"}));
+}
+
+std::string first_line(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+TEST(PolicyLoader, EveryBrokenPolicyFailsWhereItSays) {
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(kData)) {
+    const std::string name = entry.path().filename();
+    if (name.rfind("bad-", 0) != 0) continue;
+    const std::string header = first_line(entry.path());
+    ASSERT_EQ(header.rfind("# expect: ", 0), 0u) << name;
+    const std::string expected = header.substr(10);
+    try {
+      load_policy_file(entry.path().string());
+      ADD_FAILURE() << name << " loaded without error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInput) << name;
+      std::string message = e.describe();
+      const std::string dir = kData.string() + "/";
+      if (message.rfind(dir, 0) == 0) message.erase(0, dir.size());
+      EXPECT_EQ(message.rfind(expected, 0), 0u) << name << "\n  got:      " << message
+                                                 << "\n  expected: " << expected;
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 11);
+}
+
+TEST(PolicyLoader, UnknownExtensionAndMissingFileAreInputErrors) {
+  EXPECT_THROW(load_policy_file("/no/such/policy.yaml"), Error);
+  EXPECT_THROW(load_policy_file((kData / "..").string()), Error);
+}
+
+}  // namespace
+}  // namespace armorbench::enforcer
