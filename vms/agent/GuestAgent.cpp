@@ -321,7 +321,8 @@ void GuestAgent::start_enforcer(const EnforcerRequest& request, const std::strin
   }
   for (const std::string& policy : policies) argv.insert(argv.end(), {"--policy", policy});
   argv.insert(argv.end(), {"--cgroup", cgroup_dir, "--backend", request.backend, "--mode",
-                           request.mode == EnforcerMode::kBlock ? "block" : "audit"});
+                           request.mode == EnforcerMode::kBlock ? "block" : "audit",
+                           "--default-posture", request.default_posture});
   if (request.watch_exec) argv.push_back("--watch-exec");
   // The daemon stays in the root cgroup: it must not be subject to the rules it loads.
   auto process = std::make_unique<ChildProcess>(ChildSpec{argv, workload_environment({}), -1});

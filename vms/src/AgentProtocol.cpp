@@ -95,6 +95,7 @@ json encode_start(const StartRequest& request) {
             {"policies", request.enforcer.policies},
             {"backend", request.enforcer.backend},
             {"watch_exec", request.enforcer.watch_exec},
+            {"default_posture", request.enforcer.default_posture},
             {"ready_timeout_s", request.enforcer.ready_timeout_s}}}};
 }
 
@@ -160,6 +161,11 @@ StartRequest decode_start(const json& op) {
     if (e.backend != "auto" && e.backend != "tracepoint" && e.backend != "bpf-lsm")
       throw input_error("enforcer.backend '" + e.backend + "' is not auto, tracepoint or bpf-lsm");
     e.watch_exec = field<bool>(*enforcer, "enforcer", "watch_exec").value_or(false);
+    e.default_posture =
+        field<std::string>(*enforcer, "enforcer", "default_posture").value_or("block");
+    if (e.default_posture != "block" && e.default_posture != "audit")
+      throw input_error("enforcer.default_posture '" + e.default_posture +
+                        "' is not block or audit");
     e.ready_timeout_s = field<double>(*enforcer, "enforcer", "ready_timeout_s").value_or(60);
     if (!(e.ready_timeout_s > 0)) throw input_error("enforcer.ready_timeout_s must be positive");
     if (e.mode != EnforcerMode::kOff && e.policies.empty())

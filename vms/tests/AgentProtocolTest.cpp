@@ -27,6 +27,7 @@ StartRequest sample() {
   r.enforcer.policies = {"/work/policies/deny.toml"};
   r.enforcer.backend = "bpf-lsm";
   r.enforcer.watch_exec = true;
+  r.enforcer.default_posture = "audit";
   return r;
 }
 
@@ -51,6 +52,7 @@ TEST(AgentProtocol, StartRoundTrips) {
   EXPECT_EQ(out.enforcer.policies, in.enforcer.policies);
   EXPECT_EQ(out.enforcer.backend, "bpf-lsm");
   EXPECT_TRUE(out.enforcer.watch_exec);
+  EXPECT_EQ(out.enforcer.default_posture, "audit");
   EXPECT_TRUE(out.enforcer.wanted());
 }
 
@@ -93,6 +95,8 @@ TEST(AgentProtocol, RefusesBadStarts) {
                  "not off, audit or block");
   expect_refused(R"({"workload":{"argv":["/bin/true"]},"enforcer":{"mode":"block"}})",
                  "at least one policy");
+  expect_refused(R"({"workload":{"argv":["/bin/true"]},"enforcer":{"default_posture":"allow"}})",
+                 "not block or audit");
   expect_refused(
       R"({"workload":{"argv":["/bin/true"]},"enforcer":{"mode":"off","backend":"kprobe"}})",
       "not auto, tracepoint or bpf-lsm");

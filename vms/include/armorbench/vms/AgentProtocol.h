@@ -54,6 +54,7 @@ struct EnforcerRequest {
   std::vector<std::string> policies;  // guest paths (the host root is visible read-only)
   std::string backend = "auto";       // auto | tracepoint | bpf-lsm
   bool watch_exec = false;
+  std::string default_posture = "block";  // for what an allowlist does not allow: block | audit
   double ready_timeout_s = 60;
 
   // The daemon runs when it enforces or when execs are to be observed.
