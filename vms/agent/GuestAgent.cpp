@@ -191,7 +191,10 @@ void GuestAgent::handle_line(const std::string& line) {
     return;
   }
   const json id = op.value("id", json(nullptr));
-  const std::string name = op.value("op", std::string());
+  // A malformed op must cost the host an error reply, never the guest (PID 1 must not die).
+  const auto op_field = op.find("op");
+  const std::string name =
+      op_field != op.end() && op_field->is_string() ? op_field->get<std::string>() : "";
   try {
     if (name == "start")
       handle_start(op, id);

@@ -204,8 +204,18 @@ TEST_F(AgentOnHost, RunsAWorkloadInItsCgroupAndRelaysHttp) {
   EXPECT_FALSE(events["enforcer_running"]);
 
   send({{"op", "no-such-op"}, {"id", 5}});
-  const json error = next_event("error");
+  json error = next_event("error");
   EXPECT_EQ(error["id"], 5);
+  send({{"op", 42}, {"id", 7}});  // malformed ops get an error reply; the agent lives on
+  error = next_event("error");
+  EXPECT_EQ(error["id"], 7);
+  send({{"op", "events"}, {"id", 8}, {"since", "zero"}});
+  error = next_event("error");
+  EXPECT_EQ(error["id"], 8);
+  const std::string garbage = "not json\n";
+  ASSERT_EQ(::write(agent_port_.master.get(), garbage.data(), garbage.size()),
+            static_cast<ssize_t>(garbage.size()));
+  EXPECT_EQ(next_event("error").value("id", json()), json());
 
   send({{"op", "stop"}, {"id", 6}, {"grace_s", 5}});
   const json stopped = next_event("stopped");
