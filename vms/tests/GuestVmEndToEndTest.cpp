@@ -245,6 +245,13 @@ TEST_F(GuestVmEndToEnd, QemuProcessMemoryHoldsTheMarker) {
   EXPECT_TRUE(found.found) << found.to_json().dump(2);
   measurements_["qemu_scan_ms"] = found.elapsed_ms;
   measurements_["qemu_scan_bytes"] = found.bytes_scanned;
+  // Negative control: a full scan of QEMU's memory does not find bytes the guest never had.
+  const attacks::ScanResult control =
+      attacks::MemoryDumper().scan(*pid, random_bytes(32), attacks::ReadMethod::kProcessVmReadv);
+  EXPECT_FALSE(control.found) << control.to_json().dump(2);
+  EXPECT_FALSE(control.failed) << control.to_json().dump(2);
+  measurements_["qemu_full_scan_ms"] = control.elapsed_ms;
+  measurements_["qemu_full_scan_bytes"] = control.bytes_scanned;
 }
 
 TEST_F(GuestVmEndToEnd, StopsTheWorkloadAndPowersOff) {
