@@ -7,9 +7,11 @@
 
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
-#include <memory>
 #include <sstream>
 #include <stdexcept>
+
+#include "armorbench/base/Error.h"
+#include "armorbench/vms/LibvirtConnection.h"
 
 namespace armorbench::vms {
 namespace pt = boost::property_tree;
@@ -33,11 +35,6 @@ std::string to_xml(const std::string& name, const pt::ptree& node) {
 std::string version_text(unsigned long v) {
   return std::to_string(v / 1000000) + "." + std::to_string((v / 1000) % 1000) + "." +
          std::to_string(v % 1000);
-}
-
-std::string last_libvirt_error() {
-  const virErrorPtr error = virGetLastError();
-  return error && error->message ? error->message : "unknown libvirt error";
 }
 
 }  // namespace
@@ -93,28 +90,30 @@ DomainCapabilities parse_domain_capabilities(const std::string& xml) {
       }
     }
   }
-  if (caps.evidence.empty()) caps.evidence = "no sev, sev-snp, tdx or launchSecurity element in <features>";
+  if (caps.evidence.empty())
+    caps.evidence = "no sev, sev-snp, tdx or launchSecurity element in <features>";
   return caps;
 }
 
 LibvirtProbe probe_libvirt(const std::string& uri) {
   LibvirtProbe probe;
   probe.kvm_device = ::access("/dev/kvm", R_OK | W_OK) == 0;
-  virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});  // keep libvirt from printing to stderr
-  std::unique_ptr<virConnect, decltype(&virConnectClose)> connection(virConnectOpen(uri.c_str()),
-                                                                     &virConnectClose);
-  if (!connection) {
-    probe.error = "cannot connect to " + uri + ": " + last_libvirt_error();
+  std::optional<LibvirtConnection> connection;
+  try {
+    connection.emplace(uri);
+  } catch (const Error& e) {
+    probe.error = e.what();
     return probe;
   }
   probe.reachable = true;
   unsigned long version = 0;
-  if (virConnectGetLibVersion(connection.get(), &version) == 0)
+  if (virConnectGetLibVersion(connection->get(), &version) == 0)
     probe.libvirt_version = version_text(version);
-  if (virConnectGetVersion(connection.get(), &version) == 0)
-    probe.hypervisor_version = std::string(virConnectGetType(connection.get())) + " " +
-                               version_text(version);
-  char* xml = virConnectGetDomainCapabilities(connection.get(), nullptr, nullptr, nullptr, "qemu", 0);
+  if (virConnectGetVersion(connection->get(), &version) == 0)
+    probe.hypervisor_version =
+        std::string(virConnectGetType(connection->get())) + " " + version_text(version);
+  char* xml =
+      virConnectGetDomainCapabilities(connection->get(), nullptr, nullptr, nullptr, "qemu", 0);
   if (xml) {
     try {
       probe.capabilities = parse_domain_capabilities(xml);

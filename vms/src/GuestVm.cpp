@@ -1,0 +1,321 @@
+// Host side of the micro-VM: boot, agent conversation, teardown.
+#include "armorbench/vms/GuestVm.h"
+
+#include <poll.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "armorbench/base/Error.h"
+#include "armorbench/base/Interrupt.h"
+#include "armorbench/base/Subprocess.h"
+#include "armorbench/vms/Base64.h"
+
+namespace armorbench::vms {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds left_until(Clock::time_point deadline) {
+  return std::max(std::chrono::milliseconds(0),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+}
+
+UniqueFd connect_unix(const fs::path& path) {
+  sockaddr_un address{};
+  if (path.string().size() >= sizeof address.sun_path)
+    throw input_error("socket path too long for AF_UNIX: " + path.string());
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.string().size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // libvirt binds the channel sockets itself and hands them to QEMU before virDomainCreateXML
+  // returns, so one connect is enough: no retry loop.
+  if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+    throw environment_error("cannot connect to " + path.string() + ": " + strerror(errno));
+  return fd;
+}
+
+std::string tail(const std::string& text, std::size_t bytes) {
+  return text.size() <= bytes ? text : text.substr(text.size() - bytes);
+}
+
+bool event_in(const json& message, std::initializer_list<std::string_view> events) {
+  const std::string event = message.value("event", "");
+  return std::find(events.begin(), events.end(), event) != events.end();
+}
+
+}  // namespace
+
+std::string guest_cmdline(const fs::path& agent, std::string_view extra,
+                          const std::vector<std::string>& agent_args) {
+  auto check = [](const std::string& word) {
+    if (word.empty() || word.find_first_of(" \t\n\"'") != std::string::npos)
+      throw input_error("'" + word + "' cannot go on the kernel cmdline (empty, blanks or quotes)");
+  };
+  check(agent.string());
+  std::string cmdline(kGuestBaseCmdline);
+  cmdline += " armorbench.agent=" + agent.string();
+  cmdline += " armorbench.ports=" + std::string(kAgentChannel) + "," + std::string(kHttpChannel);
+  if (!extra.empty()) cmdline += " " + std::string(extra);
+  if (!agent_args.empty()) {
+    cmdline += " --";
+    for (const std::string& arg : agent_args) {
+      check(arg);
+      cmdline += " " + arg;
+    }
+  }
+  return cmdline;
+}
+
+GuestVm::GuestVm(GuestVmConfig config) : config_(std::move(config)), connection_(config_.uri) {
+  if (!config_.agent.is_absolute() || ::access(config_.agent.c_str(), X_OK) != 0)
+    throw environment_error("guest agent " + config_.agent.string() +
+                            " is not an executable absolute path");
+  std::error_code ec;
+  fs::create_directories(config_.run_dir, ec);
+  if (ec)
+    throw environment_error("cannot create " + config_.run_dir.string() + ": " + ec.message());
+  for (const char* stale : {"agent.sock", "http.sock", "console.log"})
+    fs::remove(config_.run_dir / stale, ec);
+
+  spec_.name = config_.name;
+  spec_.memory_mib = config_.memory_mib;
+  spec_.vcpus = config_.vcpus;
+  spec_.accel = config_.accel;
+  spec_.launch_security = config_.launch_security;
+  spec_.kernel = config_.image.kernel;
+  spec_.initrd = config_.image.initrd;
+  spec_.cmdline = guest_cmdline(config_.agent, config_.extra_cmdline, config_.agent_args);
+  spec_.run_dir = fs::absolute(config_.run_dir);
+  spec_.network = config_.network;
+  if (config_.scratch) {
+    // accessmode='mapped' (see DomainSpec.cpp): QEMU, as libvirt-qemu, must own the directory.
+    const fs::path scratch = spec_.run_dir / "scratch";
+    fs::create_directories(scratch, ec);
+    const passwd* qemu_user = ::getpwnam("libvirt-qemu");
+    if (!qemu_user || ::chown(scratch.c_str(), qemu_user->pw_uid, qemu_user->pw_gid) != 0)
+      throw environment_error("cannot hand " + scratch.string() + " to user libvirt-qemu");
+    spec_.scratch = scratch;
+  }
+  const std::string xml = domain_xml(spec_);
+  std::ofstream(config_.run_dir / "domain.xml") << xml;
+
+  const auto start = Clock::now();
+  domain_.emplace(Domain::create(connection_, xml, Domain::CreateOptions{.autodestroy = true}));
+  // Connect at once: the agent's hello (and the relay's first write) wait for a host client.
+  agent_ = connect_unix(spec_.agent_socket());
+  http_ = connect_unix(spec_.http_socket());
+  const auto deadline = start + config_.boot_timeout;
+  std::optional<json> first;
+  try {
+    first = next_message(deadline);
+  } catch (const Error& e) {
+    fail(std::string("the guest agent never said hello: ") + e.what());
+  }
+  if (!first)
+    fail("no hello from the guest agent within " + std::to_string(config_.boot_timeout.count()) +
+         " ms");
+  if (first->value("event", "") != "hello")
+    fail("the guest agent's first message is not hello: " + first->dump());
+  hello_ = *first;
+  boot_latency_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+}
+
+GuestVm::~GuestVm() {
+  teardown();
+}
+
+void GuestVm::fail(const std::string& what) const {
+  throw environment_error(what + "\n--- console log tail (" +
+                          (config_.run_dir / "console.log").string() + ") ---\n" +
+                          tail(console_log(), 3000));
+}
+
+std::optional<json> GuestVm::next_message(Clock::time_point deadline) {
+  bool timed_out = false;
+  const auto line = read_line(agent_.get(), agent_buffer_, left_until(deadline), &timed_out);
+  if (!line) {
+    if (timed_out) return std::nullopt;
+    throw environment_error("the guest agent's connection closed (guest powered off or crashed)");
+  }
+  json message = parse_line(*line);
+  transcript_.push_back(message);
+  return message;
+}
+
+void GuestVm::send(const json& op) {
+  const std::string line = to_line(op) + "\n";
+  std::string_view rest = line;
+  while (!rest.empty()) {
+    const ssize_t n = ::send(agent_.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw environment_error(std::string("sending to the guest agent: ") + strerror(errno));
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+json GuestVm::request(json op, std::initializer_list<std::string_view> final_events,
+                      std::chrono::milliseconds timeout) {
+  const std::uint64_t id = next_id_++;
+  op["id"] = id;
+  const std::string name = op.value("op", "");
+  send(op);
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto message = next_message(deadline);
+    if (!message)
+      throw harness_error("no reply to the agent op '" + name + "' within " +
+                          std::to_string(timeout.count()) + " ms");
+    if (message_id(*message) == id &&
+        (event_in(*message, final_events) || message->value("event", "") == "error"))
+      return *message;
+    kept_.push_back(std::move(*message));
+  }
+}
+
+std::optional<json> GuestVm::wait_event(std::string_view event, std::chrono::milliseconds timeout) {
+  const auto kept = std::find_if(kept_.begin(), kept_.end(),
+                                 [&](const json& m) { return m.value("event", "") == event; });
+  if (kept != kept_.end()) {
+    json message = std::move(*kept);
+    kept_.erase(kept);
+    return message;
+  }
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto message = next_message(deadline);
+    if (!message) return std::nullopt;
+    if (message->value("event", "") == event) return message;
+    kept_.push_back(std::move(*message));
+  }
+}
+
+StartReply GuestVm::start(const StartRequest& request, std::chrono::milliseconds timeout) {
+  const auto started_at = Clock::now();
+  StartReply reply;
+  const json answer = this->request(encode_start(request), {"started"}, timeout);
+  reply.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_at);
+  reply.ok = answer.value("event", "") == "started";
+  (reply.ok ? reply.started : reply.error) = answer;
+  // The enforcer's ready line came with the same id before the final reply.
+  const auto ready = std::find_if(kept_.begin(), kept_.end(), [&](const json& m) {
+    return m.value("event", "") == "enforcer_ready" && message_id(m) == message_id(answer);
+  });
+  if (ready != kept_.end()) {
+    reply.enforcer_ready = std::move(*ready);
+    kept_.erase(ready);
+  }
+  return reply;
+}
+
+std::optional<json> GuestVm::wait_workload_line(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  // Whichever comes first: the workload's line or its exit (then the exit stays kept as well).
+  for (;;) {
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if (it->value("event", "") == "workload") {
+        json message = std::move(*it);
+        kept_.erase(it);
+        return message;
+      }
+      if (it->value("event", "") == "exit") return *it;
+    }
+    auto message = next_message(deadline);
+    if (!message) return std::nullopt;
+    kept_.push_back(std::move(*message));
+  }
+}
+
+std::optional<std::string> GuestVm::read_file(const std::string& guest_path,
+                                              std::chrono::milliseconds timeout) {
+  const json answer = request({{"op", "read_file"}, {"path", guest_path}}, {"file"}, timeout);
+  if (answer.value("event", "") == "error")
+    throw harness_error("read_file " + guest_path + ": " + answer.value("error", "failed"));
+  if (!answer.value("exists", false)) return std::nullopt;
+  if (!answer.contains("content_b64"))
+    throw harness_error("read_file " + guest_path + ": " + answer.value("error", "unreadable"));
+  auto content = base64_decode(answer.value("content_b64", ""));
+  if (!content) throw harness_error("read_file " + guest_path + ": the agent sent invalid base64");
+  return content;
+}
+
+EnforcerEvents GuestVm::enforcer_events(std::chrono::milliseconds timeout) {
+  const json answer = request({{"op", "events"}}, {"enforcer_events"}, timeout);
+  if (answer.value("event", "") == "error")
+    throw harness_error("events: " + answer.value("error", "failed"));
+  EnforcerEvents result;
+  for (const json& event : answer.value("events", json::array())) result.events.push_back(event);
+  result.dropped = answer.value("dropped", std::uint64_t{0});
+  result.enforcer_running = answer.value("enforcer_running", false);
+  return result;
+}
+
+StopReply GuestVm::stop(std::chrono::milliseconds timeout) {
+  StopReply reply;
+  if (stopped_) return reply;
+  stopped_ = true;
+  const auto deadline = Clock::now() + timeout;
+  const json answer = request({{"op", "stop"}}, {"stopped"}, timeout);
+  const auto stopped_at = Clock::now();
+  reply.workload_exit = answer.value("workload_exit", json(nullptr));
+  reply.enforcer_exit = answer.value("enforcer_exit", json(nullptr));
+  reply.stderr_tail = answer.value("stderr_tail", "");
+  reply.cgroup_stats = answer.value("cgroup_stats", json(nullptr));
+  // The agent powers off after its reply; QEMU then exits and closes the channel socket.
+  for (;;) {
+    std::optional<json> message;
+    try {
+      message = next_message(deadline);
+    } catch (const Error&) {
+      reply.powered_off = true;  // EOF: QEMU is gone
+      break;
+    }
+    if (!message) break;  // deadline: destroy below
+    kept_.push_back(std::move(*message));
+  }
+  reply.poweroff = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stopped_at);
+  // virDomainDestroy when it did not power off; otherwise it only confirms libvirt's cleanup
+  // (a transient domain whose QEMU exited may be listed until libvirt has processed the exit).
+  domain_->destroy();
+  return reply;
+}
+
+CoreDump GuestVm::core_dump_memory(const fs::path& path, bool live) {
+  return domain_->core_dump_memory(path, live);
+}
+
+std::string GuestVm::console_log() const {
+  std::ifstream in(config_.run_dir / "console.log", std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void GuestVm::teardown() noexcept {
+  InterruptShield shield;
+  if (!stopped_ && domain_ && agent_) {
+    try {
+      stop(std::chrono::seconds(20));
+    } catch (const std::exception& e) {
+      std::cerr << "armorbench: stopping guest " << config_.name << ": " << e.what()
+                << " (destroying it)\n";
+    }
+  }
+  agent_.reset();
+  http_.reset();
+  domain_.reset();  // virDomainDestroy when still running
+}
+
+}  // namespace armorbench::vms

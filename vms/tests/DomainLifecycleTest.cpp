@@ -1,0 +1,122 @@
+// Domain and LibvirtConnection against libvirt's in-process fake driver (test:///default):
+// create, look up, destroy, and the destructor's cleanup on every path.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "armorbench/base/Error.h"
+#include "armorbench/vms/Domain.h"
+#include "armorbench/vms/DomainSpec.h"
+#include "armorbench/vms/LibvirtConnection.h"
+
+namespace armorbench::vms {
+namespace {
+
+constexpr const char* kFake = "test:///default";
+
+std::string micro_vm_xml(const std::string& name) {
+  DomainSpec spec;
+  spec.name = name;
+  spec.memory_mib = 64;
+  spec.kernel = "/var/cache/armorbench/guest/vmlinux";
+  spec.initrd = "/var/cache/armorbench/guest/initramfs.cpio.gz";
+  spec.run_dir = "/run/armorbench/vms/" + name;
+  return domain_xml(spec);  // the real document: the fake driver parses it like qemu's would
+}
+
+bool listed(const LibvirtConnection& connection, const std::string& name) {
+  const auto names = connection.domain_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+TEST(DomainLifecycle, CreateLookUpDestroy) {
+  LibvirtConnection connection(kFake);
+  Domain domain = Domain::create(connection, micro_vm_xml("ab-lifecycle"), {});
+  EXPECT_EQ(domain.name(), "ab-lifecycle");
+  EXPECT_TRUE(domain.active());
+  EXPECT_TRUE(listed(connection, "ab-lifecycle"));
+  EXPECT_EQ(connection.domain_state("ab-lifecycle"), "running");
+
+  domain.destroy();
+  EXPECT_FALSE(domain.active());
+  EXPECT_FALSE(listed(connection, "ab-lifecycle")) << "a transient domain is gone once destroyed";
+  EXPECT_EQ(connection.domain_state("ab-lifecycle"), std::nullopt);
+  EXPECT_NO_THROW(domain.destroy()) << "destroy is idempotent";
+}
+
+TEST(DomainLifecycle, DestructorDestroys) {
+  LibvirtConnection connection(kFake);
+  {
+    Domain domain = Domain::create(connection, micro_vm_xml("ab-scoped"), {});
+    ASSERT_TRUE(listed(connection, "ab-scoped"));
+  }
+  EXPECT_FALSE(listed(connection, "ab-scoped"));
+}
+
+TEST(DomainLifecycle, DestructorDestroysWhenAnExceptionUnwinds) {
+  LibvirtConnection connection(kFake);
+  try {
+    Domain domain = Domain::create(connection, micro_vm_xml("ab-unwound"), {});
+    ASSERT_TRUE(listed(connection, "ab-unwound"));
+    throw std::runtime_error("a failing test step");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_FALSE(listed(connection, "ab-unwound"));
+}
+
+TEST(DomainLifecycle, MoveTransfersOwnership) {
+  LibvirtConnection connection(kFake);
+  std::optional<Domain> outer;
+  {
+    Domain inner = Domain::create(connection, micro_vm_xml("ab-moved"), {});
+    outer.emplace(std::move(inner));
+  }  // the moved-from object must not destroy the domain
+  EXPECT_TRUE(listed(connection, "ab-moved"));
+  EXPECT_TRUE(outer->active());
+  outer.reset();
+  EXPECT_FALSE(listed(connection, "ab-moved"));
+}
+
+TEST(DomainLifecycle, FakeDriverHasNoQemuProcess) {
+  LibvirtConnection connection(kFake);
+  Domain domain = Domain::create(connection, micro_vm_xml("ab-nopid"), {});
+  EXPECT_EQ(domain.qemu_pid(), std::nullopt);
+}
+
+TEST(DomainLifecycle, CoreDumpRefusalIsAnEnvironmentError) {
+  // The fake driver has no memory-only dumps: the error must carry libvirt's reason.
+  LibvirtConnection connection(kFake);
+  Domain domain = Domain::create(connection, micro_vm_xml("ab-nodump"), {});
+  try {
+    domain.core_dump_memory("/tmp/armorbench-unit-never-written.core");
+    FAIL() << "the fake driver made a memory-only dump";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kEnvironment);
+    EXPECT_NE(std::string(e.what()).find("virDomainCoreDumpWithFormat"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(DomainLifecycle, CreateFailureCarriesLibvirtsMessage) {
+  LibvirtConnection connection(kFake);
+  try {
+    Domain::create(connection, "<domain type='qemu'><name>x</name></domain", {});
+    FAIL() << "malformed XML was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kEnvironment);
+    EXPECT_NE(std::string(e.what()).find("virDomainCreateXML"), std::string::npos);
+  }
+}
+
+TEST(DomainLifecycle, UnreachableDaemonIsAnEnvironmentError) {
+  try {
+    LibvirtConnection connection("qemu+unix:///system?socket=/nonexistent/libvirt-sock");
+    FAIL() << "connected to a socket that does not exist";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kEnvironment);
+  }
+}
+
+}  // namespace
+}  // namespace armorbench::vms

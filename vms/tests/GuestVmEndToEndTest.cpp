@@ -1,0 +1,280 @@
+// End to end on this host, as root: ONE micro-VM booted under TCG through qemu:///system and
+// shared by every step (boots cost 5-10 s on 2 cores). The workload is plain python (no torch:
+// importing it takes a minute under TCG): it keeps a random 32-byte marker in memory, tries to
+// exec /usr/bin/id (which the enforcer, loaded in the guest with the bpf-lsm backend, refuses
+// with EPERM) and serves HTTP/1.1 on a unix socket behind the agent's relay. The host then finds
+// the marker in a libvirt core dump and in the QEMU process's memory. Measurements go to stdout
+// as one "vms-measurements" JSON line.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "armorbench/attacks/Hex.h"
+#include "armorbench/attacks/MemoryDumper.h"
+#include "armorbench/harness/OipClient.h"
+#include "armorbench/vms.h"
+
+namespace armorbench::vms {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const char* kWorkload = R"PY(
+import errno, http.server, json, os, socketserver, subprocess
+marker = os.urandom(32)  # lives in this process until it is stopped
+with open('/run/armorbench/marker.hex', 'w') as f:
+    f.write(marker.hex())
+try:
+    subprocess.run(['/usr/bin/id'], capture_output=True)
+    exec_id = 'allowed'
+except OSError as e:
+    exec_id = errno.errorcode.get(e.errno, str(e.errno))
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'  # keep-alive: the relay carries one persistent connection
+    def log_message(self, *args):
+        pass
+    def do_GET(self):
+        body = json.dumps({'path': self.path, 'pid': os.getpid()}).encode()
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+path = '/run/armorbench/test-http.sock'
+server = socketserver.UnixStreamServer(path, Handler)
+print(json.dumps({'event': 'ready', 'exec_id': exec_id, 'pid': os.getpid(), 'socket': path}), flush=True)
+server.serve_forever()
+)PY";
+
+const char* kHttpSocket = "/run/armorbench/test-http.sock";
+const fs::path kRunDir = "/run/armorbench/vms-e2e";
+
+std::vector<std::uint8_t> random_bytes(std::size_t n) {
+  std::vector<std::uint8_t> bytes(n);
+  EXPECT_EQ(::getrandom(bytes.data(), n, 0), static_cast<ssize_t>(n));
+  return bytes;
+}
+
+double ms(milliseconds d) {
+  return static_cast<double>(d.count());
+}
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+class GuestVmEndToEnd : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    image_ = ensure_guest_image(kDefaultGuestCacheDir, ARMORBENCH_DATA_DIR);
+    measurements_["guest_image_rebuilt"] = image_.rebuilt;
+    GuestVmConfig config;
+    config.name = "armorbench-e2e-" + std::to_string(::getpid());
+    config.image = image_;
+    config.run_dir = kRunDir;
+    config.agent = ARMORBENCH_GUEST_AGENT;
+    // Another enforcer build (e.g. one with a proposed fix) can be tried without editing this.
+    if (const char* enforcer = std::getenv("ARMORBENCH_VMS_ENFORCER"))
+      config.agent_args = {"--enforcer", enforcer};
+    config.boot_timeout = seconds(120);  // TCG on a loaded 2-core host
+    try {
+      vm_ = std::make_unique<GuestVm>(config);
+    } catch (const std::exception& e) {
+      boot_error_ = e.what();
+    }
+  }
+
+  // Stops the shared guest (once) and returns what the agent said.
+  static const StopReply& stop_guest() {
+    if (vm_ && !stop_reply_) {
+      stop_reply_ = vm_->stop(seconds(60));
+      measurements_["poweroff_ms"] = ms(stop_reply_->poweroff);
+      vm_.reset();
+    }
+    static const StopReply none;
+    return stop_reply_ ? *stop_reply_ : none;
+  }
+
+  static void TearDownTestSuite() {
+    vm_.reset();  // teardown on every path: stop op, else virDomainDestroy
+    std::cout << "vms-measurements " << measurements_.dump() << std::endl;
+  }
+
+ protected:
+  void SetUp() override { ASSERT_TRUE(vm_) << "the guest did not boot: " << boot_error_; }
+
+  static inline GuestImage image_;
+  static inline std::unique_ptr<GuestVm> vm_;
+  static inline std::string boot_error_;
+  static inline std::optional<StopReply> stop_reply_;
+  static inline std::vector<std::uint8_t> marker_;
+  static inline json measurements_ = json::object();
+};
+
+TEST_F(GuestVmEndToEnd, BootsAndTheAgentSaysHello) {
+  const json& hello = vm_->hello();
+  EXPECT_EQ(hello["event"], "hello");
+  EXPECT_EQ(hello["protocol"], kAgentProtocolVersion);
+  EXPECT_EQ(hello["pid"], 1) << "the agent is the guest's PID 1";
+  EXPECT_TRUE(hello.value("kernel", "").starts_with("6.1.")) << hello;
+  EXPECT_NE(hello.value("lsm", "").find("bpf"), std::string::npos) << "bpf LSM active in the guest";
+  EXPECT_TRUE(hello.value("btf", false));
+  EXPECT_TRUE(vm_->running());
+  measurements_["create_ms"] = ms(vm_->create_latency());
+  measurements_["boot_to_hello_ms"] = ms(vm_->boot_latency());
+  measurements_["hello_uptime_s"] = hello["uptime_s"];
+}
+
+TEST_F(GuestVmEndToEnd, StartsTheEnforcerThenTheWorkload) {
+  StartRequest request;
+  request.workload.argv = {"/usr/bin/python3", "-c", kWorkload};
+  request.workload.planted = {{"/run/secrets/token", "planted-secret\n", 0600}};
+  request.workload.cgroup = "workload";
+  request.workload.http_socket = kHttpSocket;
+  request.workload.limits = {.cpus = 1.0, .memory_bytes = 512ull << 20, .pids = 64};
+  request.enforcer.mode = EnforcerMode::kBlock;
+  request.enforcer.policies = {std::string(ARMORBENCH_VMS_TEST_DATA) + "/deny-exec-id.toml"};
+  request.enforcer.backend = "auto";
+
+  const auto start = Clock::now();
+  const StartReply reply = vm_->start(request, seconds(120));
+  ASSERT_TRUE(reply.ok) << reply.error.dump(2) << "\n" << vm_->console_log();
+  measurements_["start_to_started_ms"] = ms(reply.elapsed);
+  EXPECT_EQ(reply.started["cgroup"], "/sys/fs/cgroup/workload");
+  ASSERT_FALSE(reply.enforcer_ready.is_null());
+  EXPECT_EQ(reply.enforcer_ready["backend"], "bpf-lsm") << reply.enforcer_ready;
+  EXPECT_NE(reply.enforcer_ready.dump().find("lsm/bprm_check_security"), std::string::npos)
+      << reply.enforcer_ready;
+
+  const auto line = vm_->wait_workload_line(seconds(120));
+  ASSERT_TRUE(line) << "no line from the workload";
+  ASSERT_EQ((*line)["event"], "workload") << line->dump() << "\n" << vm_->console_log();
+  const json& ready = (*line)["line"];
+  EXPECT_EQ(ready["event"], "ready");
+  EXPECT_EQ(ready["exec_id"], "EPERM") << "exec of /usr/bin/id must fail with EPERM: " << ready;
+  measurements_["start_to_workload_ready_ms"] = ms_since(start);
+}
+
+TEST_F(GuestVmEndToEnd, RelaysHttpOverTheVirtioPort) {
+  // The harness's own OIP client on the relayed stream: one persistent HTTP/1.1 connection.
+  OipClient client(UniqueFd(::fcntl(vm_->http_stream(), F_DUPFD_CLOEXEC, 0)), seconds(30));
+  const auto first = Clock::now();
+  const HttpResponse hello = client.get("/hello");
+  measurements_["http_first_ms"] = ms_since(first);
+  ASSERT_EQ(hello.status, 200) << hello.body;
+  EXPECT_EQ(json::parse(hello.body)["path"], "/hello");
+  std::vector<double> rtts;
+  for (int i = 0; i < 20; ++i) {
+    const auto start = Clock::now();
+    const HttpResponse answer = client.get("/r" + std::to_string(i));
+    ASSERT_EQ(answer.status, 200) << "request " << i << " on the persistent connection";
+    rtts.push_back(ms_since(start));
+  }
+  std::sort(rtts.begin(), rtts.end());
+  measurements_["http_rtt_ms"] = {{"n", rtts.size()},
+                                  {"min", rtts.front()},
+                                  {"median", rtts[rtts.size() / 2]},
+                                  {"max", rtts.back()}};
+}
+
+TEST_F(GuestVmEndToEnd, EnforcerReportsTheRefusedExec) {
+  const EnforcerEvents events = vm_->enforcer_events();
+  EXPECT_TRUE(events.enforcer_running);
+  EXPECT_EQ(events.dropped, 0u);
+  const auto refused = std::find_if(events.events.begin(), events.events.end(), [](const json& e) {
+    return e.value("operation", "") == "exec" && e.value("resource", "") == "/usr/bin/id";
+  });
+  ASSERT_NE(refused, events.events.end()) << json(events.events).dump(2);
+  EXPECT_EQ((*refused)["action"], "block");
+  EXPECT_EQ((*refused)["backend"], "bpf-lsm");
+  EXPECT_EQ((*refused)["enforcement"], "eperm");
+  EXPECT_EQ((*refused)["policy"], "deny-exec-id");
+}
+
+TEST_F(GuestVmEndToEnd, ReadsFilesInTheGuest) {
+  EXPECT_EQ(vm_->read_file("/run/secrets/token"), "planted-secret\n");
+  // The limits were written into the workload's cgroup before it started.
+  EXPECT_EQ(vm_->read_file("/sys/fs/cgroup/workload/pids.max"), "64\n");
+  EXPECT_EQ(vm_->read_file("/sys/fs/cgroup/workload/memory.max"), "536870912\n");
+  EXPECT_EQ(vm_->read_file("/sys/fs/cgroup/workload/cpu.max"), "100000 100000\n");
+  EXPECT_EQ(vm_->read_file("/run/armorbench/no-such-file"), std::nullopt);
+  const auto hex = vm_->read_file("/run/armorbench/marker.hex");
+  ASSERT_TRUE(hex);
+  marker_ = attacks::from_hex(*hex);
+  EXPECT_EQ(marker_.size(), 32u);
+}
+
+TEST_F(GuestVmEndToEnd, CoreDumpHoldsTheWorkloadsMarker) {
+  ASSERT_EQ(marker_.size(), 32u);
+  const fs::path path = kRunDir / "guest-memory.core";
+  const CoreDump dump = vm_->core_dump_memory(path);
+  measurements_["core_dump_ms"] = ms(dump.elapsed);
+  measurements_["core_dump_bytes"] = dump.bytes;
+  EXPECT_GE(dump.bytes, 1024ull << 20);
+  const attacks::MemoryDumper dumper;
+  const attacks::ScanResult found = dumper.scan_file(path, marker_);
+  EXPECT_TRUE(found.found) << found.to_json().dump(2);
+  measurements_["core_scan_ms"] = found.elapsed_ms;
+  // Negative control: 32 random bytes that never were in the guest.
+  const attacks::ScanResult control = dumper.scan_file(path, random_bytes(32));
+  EXPECT_FALSE(control.found) << control.to_json().dump(2);
+  measurements_["core_full_scan_ms"] = control.elapsed_ms;  // the whole file, nothing found
+  fs::remove(path);
+  EXPECT_TRUE(vm_->running()) << "libvirt resumes the guest after a memory-only dump";
+}
+
+TEST_F(GuestVmEndToEnd, QemuProcessMemoryHoldsTheMarker) {
+  ASSERT_EQ(marker_.size(), 32u);
+  const auto pid = vm_->qemu_pid();
+  ASSERT_TRUE(pid);
+  const attacks::ScanResult found =
+      attacks::MemoryDumper().scan(*pid, marker_, attacks::ReadMethod::kProcessVmReadv);
+  EXPECT_TRUE(found.found) << found.to_json().dump(2);
+  measurements_["qemu_scan_ms"] = found.elapsed_ms;
+  measurements_["qemu_scan_bytes"] = found.bytes_scanned;
+  // Negative control: a full scan of QEMU's memory does not find bytes the guest never had.
+  const attacks::ScanResult control =
+      attacks::MemoryDumper().scan(*pid, random_bytes(32), attacks::ReadMethod::kProcessVmReadv);
+  EXPECT_FALSE(control.found) << control.to_json().dump(2);
+  EXPECT_FALSE(control.failed) << control.to_json().dump(2);
+  measurements_["qemu_full_scan_ms"] = control.elapsed_ms;
+  measurements_["qemu_full_scan_bytes"] = control.bytes_scanned;
+}
+
+TEST_F(GuestVmEndToEnd, StopsTheWorkloadAndPowersOff) {
+  const std::string name = vm_->name();
+  const StopReply& reply = stop_guest();
+  EXPECT_TRUE(reply.powered_off) << "the guest did not power itself off";
+  EXPECT_FALSE(reply.workload_exit.is_null());
+  EXPECT_EQ(reply.workload_exit["signal"], 15) << reply.workload_exit << " (SIGTERM from stop)";
+  EXPECT_FALSE(reply.enforcer_exit.is_null());
+  ASSERT_TRUE(reply.cgroup_stats.is_object()) << reply.cgroup_stats;
+  EXPECT_GT(reply.cgroup_stats.value("memory_peak_bytes", 0ull), 1ull << 20) << reply.cgroup_stats;
+  EXPECT_GT(reply.cgroup_stats.value("cpu_usage_us", 0ull), 0ull) << reply.cgroup_stats;
+  measurements_["workload_cgroup_stats"] = reply.cgroup_stats;
+  LibvirtConnection connection("qemu:///system");
+  EXPECT_EQ(connection.domain_state(name), std::nullopt);
+}
+
+// Declared last: runs after the suite above has torn its guest down.
+TEST(GuestVmTeardown, NoDomainRemains) {
+  LibvirtConnection connection("qemu:///system");
+  for (const std::string& name : connection.domain_names())
+    EXPECT_FALSE(name.starts_with("armorbench-e2e-")) << "left behind: " << name;
+}
+
+}  // namespace
+}  // namespace armorbench::vms
