@@ -1,31 +1,321 @@
-// VM targets through libvirt.
+// The VM targets: `kata` (a micro-VM per case: Debian's kernel, a busybox initramfs, the host
+// root shared read-only over 9p like Kata shares a container rootfs, and the guest agent) and
+// `cvm` (the same guest with <launchSecurity>, run only where libvirt offers it). The enforcer
+// runs inside the guest, where its bpf-lsm backend loads; the harness reaches the model server
+// over a virtio-serial port with the same OIP client as on runc.
 #include "armorbench/harness/VmTarget.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+
+#include "armorbench/attacks/Hex.h"
+#include "armorbench/attacks/MemoryDumper.h"
 #include "armorbench/base/Error.h"
+#include "armorbench/base/Interrupt.h"
+#include "armorbench/vms.h"
 
 namespace armorbench {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using std::chrono::milliseconds;
+
 namespace {
 
-class PendingVmTarget final : public Target {
- public:
-  explicit PendingVmTarget(TargetSpec spec) : spec_(std::move(spec)) {}
-  const TargetSpec& spec() const override { return spec_; }
-  std::optional<std::string> unavailable_reason() override {
-    return "VM targets are not built yet";
+constexpr const char* kServerSocket = "/run/armorbench/model.sock";
+
+milliseconds since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+}
+
+vms::EnforcerMode to_vms(EnforcerMode mode) {
+  switch (mode) {
+    case EnforcerMode::kOff:
+      return vms::EnforcerMode::kOff;
+    case EnforcerMode::kAudit:
+      return vms::EnforcerMode::kAudit;
+    case EnforcerMode::kBlock:
+      return vms::EnforcerMode::kBlock;
   }
-  bool watches_exec() const override { return false; }
-  std::unique_ptr<Sandbox> launch(const WorkloadSpec&, const EnforcementPlan&, bool) override {
-    throw environment_error("VM targets are not built yet");
+  return vms::EnforcerMode::kOff;
+}
+
+vms::LaunchSecurity launch_security_of(const TargetSpec& spec) {
+  if (spec.kind != TargetKind::kCvm) return vms::LaunchSecurity::kNone;
+  if (spec.vm.launch_security == "sev") return vms::LaunchSecurity::kSev;
+  if (spec.vm.launch_security == "tdx") return vms::LaunchSecurity::kTdx;
+  return vms::LaunchSecurity::kSevSnp;
+}
+
+class VmSandbox final : public Sandbox {
+ public:
+  VmSandbox(const TargetSpec& spec, const TargetContext& context, const vms::GuestImage& image,
+            vms::Accel accel, const WorkloadSpec& workload, const EnforcementPlan& plan,
+            bool watch_exec)
+      : spec_(spec), context_(context), ready_timeout_(workload.ready_timeout) {
+    vms::GuestVmConfig config;
+    config.name = "ab-" + context.run_id + "-" + workload.id;
+    config.image = image;
+    config.run_dir = context.work_dir / ("vm-" + workload.id);
+    config.agent = context.bin_dir / "armorbench-guest-agent";
+    config.memory_mib = static_cast<unsigned>(spec.vm.memory_mib);
+    config.vcpus = static_cast<unsigned>(spec.vm.vcpus);
+    config.accel = accel;
+    config.launch_security = launch_security_of(spec);
+    config.boot_timeout = spec.vm.boot_timeout;
+    info_.runtime = "qemu-" + vms::to_string(accel) + " (" + image.kernel_version + " guest)";
+    info_.host_address = "10.0.2.2";  // QEMU user networking: the host's loopback
+
+    const auto boot_start = std::chrono::steady_clock::now();
+    vm_.emplace(config);
+    timings_["domain_create_ms"] = vm_->create_latency().count();
+    timings_["boot_ms"] = vm_->boot_latency().count();
+
+    // The guest sees the host root read-only: the model, the server and the policies are read
+    // at their host paths; planted files land in the guest's own /tmp, /run and /dev.
+    vms::StartRequest start;
+    start.workload.argv = {
+        "/usr/bin/python3", (context.data_dir / "harness/workload/model_server.py").string(),
+        "--model",          (workload.model_dir / workload.model_file).string(),
+        "--config",         (workload.model_dir / "model.json").string(),
+        "--loader",         to_string(workload.loader),
+        "--socket",         kServerSocket};
+    start.workload.env = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp"};
+    for (const PlantedFile& file : workload.planted)
+      start.workload.planted.push_back({file.sandbox_path, file.content, file.mode});
+    start.workload.http_socket = kServerSocket;
+    start.workload.limits = {workload.limits.cpus, workload.limits.memory_bytes,
+                             workload.limits.pids};
+    start.enforcer.mode = to_vms(plan.mode);
+    for (const fs::path& policy : plan.policies) start.enforcer.policies.push_back(policy.string());
+    start.enforcer.backend = plan.backend;
+    start.enforcer.watch_exec = watch_exec;
+    watch_exec_ = watch_exec;
+
+    started_ = std::chrono::steady_clock::now();
+    const vms::StartReply reply = vm_->start(start, milliseconds(180'000));
+    timings_["start_ms"] = reply.elapsed.count();
+    if (!reply.ok)
+      throw harness_error("the guest agent could not start the workload: " + reply.error.dump());
+    if (!reply.enforcer_ready.is_null()) {
+      info_.enforcer_backend = reply.enforcer_ready.value("backend", "");
+      info_.enforcer_location = "guest kernel (" + image.kernel_version + ")";
+    }
+    (void)boot_start;
+  }
+
+  ~VmSandbox() override {
+    InterruptShield shield;
+    vm_.reset();  // stop op, power-off or virDomainDestroy: GuestVm's destructor
+  }
+
+  const SandboxInfo& info() const override { return info_; }
+
+  ReadyResult wait_ready() override {
+    ReadyResult result;
+    const auto line = vm_->wait_workload_line(ready_timeout_);
+    result.elapsed = since(started_);
+    timings_["ready_ms"] = result.elapsed.count();
+    if (!line) {
+      result.failure = "model server not ready within the timeout";
+      return result;
+    }
+    const json message = line->value("line", *line);
+    const std::string event = message.value("event", line->value("event", ""));
+    if (event == "ready") {
+      result.ready = true;
+      result.ready_message = message;
+    } else if (event == "load_failed") {
+      result.failure = "model load failed: " + message.value("error", "unknown error");
+      result.ready_message = message;
+    } else {
+      result.failure = "model server exited before it was ready: " + line->dump();
+    }
+    return result;
+  }
+
+  UniqueFd connect_inference() override {
+    // One persistent connection for the VM's life (virtio-serial has no connect/close).
+    return UniqueFd(::fcntl(vm_->http_stream(), F_DUPFD_CLOEXEC, 0));
+  }
+
+  std::optional<std::string> read_file(const std::string& sandbox_path) override {
+    if (!vm_->running())
+      return final_files_.count(sandbox_path) ? final_files_[sandbox_path]
+                                              : std::optional<std::string>{};
+    auto content = vm_->read_file(sandbox_path);
+    if (content) final_files_[sandbox_path] = *content;
+    return content;
+  }
+
+  ExternalAttackOutcome run_external_attack(const ExternalAttack& attack) override {
+    ExternalAttackOutcome outcome;
+    outcome.detail = {{"method", attack.method},
+                      {"from", attack.from},
+                      {"target", "the guest's memory, from the host"}};
+    if (attack.from != "host")
+      throw environment_error("a " + attack.from + " attacker has no equivalent for a VM target");
+    const std::vector<std::uint8_t> canary = attacks::from_hex(attack.canary_hex);
+    if (attack.method == "core_dump") {
+      // What a host administrator (or a compromised hypervisor) does: dump the guest's RAM.
+      const fs::path dump = vm_->run_dir() / "guest-memory.elf";
+      const vms::CoreDump core = vm_->core_dump_memory(dump);
+      const attacks::ScanResult scan = attacks::MemoryDumper().scan_file(dump.string(), canary);
+      std::error_code ec;
+      fs::remove(dump, ec);
+      outcome.ran = true;
+      outcome.objective_reached = scan.found;
+      outcome.detail["report"] = scan.to_json();
+      outcome.detail["core_dump"] = {{"bytes", core.bytes},
+                                     {"elapsed_ms", core.elapsed.count()},
+                                     {"format", core.format},
+                                     {"api", "virDomainCoreDumpWithFormat"}};
+      return outcome;
+    }
+    const auto qemu = vm_->qemu_pid();
+    if (!qemu) throw environment_error("the QEMU process of the guest was not found");
+    const CommandResult result = run_command(
+        {(context_.bin_dir / "armorbench-memdump").string(), "--pid", std::to_string(*qemu),
+         "--canary", attack.canary_hex, "--method", attack.method, "--json"},
+        milliseconds(300'000));
+    outcome.ran = true;
+    outcome.status = result.status;
+    const auto report = json::parse(result.out, nullptr, false);
+    if (!report.is_discarded()) outcome.detail["report"] = report;
+    outcome.detail["exit"] = result.status.describe();
+    outcome.detail["qemu_pid"] = *qemu;
+    outcome.objective_reached = !report.is_discarded() && report.value("found", false);
+    outcome.denied = result.status.signal != 0 || result.status.code == 2;
+    return outcome;
+  }
+
+  std::vector<json> enforcer_events() override {
+    if (vm_->running()) {
+      const vms::EnforcerEvents events = vm_->enforcer_events();
+      events_ = events.events;
+      if (events.dropped > 0) events_.push_back({{"kind", "dropped"}, {"count", events.dropped}});
+    }
+    return events_;
+  }
+
+  std::vector<std::string> executed_paths() override {
+    std::vector<std::string> paths;
+    if (!watch_exec_) return paths;
+    for (const json& event : enforcer_events())
+      if (event.value("action", "") == "observe" && event.value("operation", "") == "exec")
+        paths.push_back(event.value("resource", ""));
+    return paths;
+  }
+
+  SandboxFinal stop() override {
+    InterruptShield shield;
+    SandboxFinal final;
+    // What only the running guest can tell: its enforcer's events and the objective's files.
+    enforcer_events();
+    for (const char* path : {"/tmp/abx-marker"})
+      if (auto content = vm_->read_file(path)) final_files_[path] = *content;
+    const vms::StopReply reply = vm_->stop();
+    timings_["poweroff_ms"] = reply.poweroff.count();
+    if (reply.workload_exit.is_object()) {
+      ExitStatus exit;
+      exit.code = reply.workload_exit.value("code", -1);
+      exit.signal = reply.workload_exit.value("signal", 0);
+      final.workload_exit = exit;
+    }
+    const json& stats = reply.cgroup_stats;
+    if (stats.is_object()) {
+      final.cgroup.pids_max_events = stats.value("pids_max_events", 0ull);
+      final.cgroup.pids_current = stats.value("pids_current", 0ull);
+      final.cgroup.memory_max_events = stats.value("memory_max_events", 0ull);
+      final.cgroup.memory_oom_kills = stats.value("memory_oom_kills", 0ull);
+      final.cgroup.memory_peak_bytes = stats.value("memory_peak_bytes", 0ull);
+      final.cgroup.cpu_usage_us = stats.value("cpu_usage_us", 0ull);
+    }
+    final.server_log = reply.stderr_tail;
+    return final;
+  }
+
+  json timings() const override { return timings_; }
+
+ private:
+  const TargetSpec& spec_;
+  const TargetContext& context_;
+  milliseconds ready_timeout_;
+  std::optional<vms::GuestVm> vm_;
+  SandboxInfo info_;
+  bool watch_exec_ = false;
+  std::vector<json> events_;
+  std::map<std::string, std::string> final_files_;
+  std::chrono::steady_clock::time_point started_;
+  json timings_ = json::object();
+};
+
+class VmTarget final : public Target {
+ public:
+  VmTarget(TargetSpec spec, TargetContext context)
+      : spec_(std::move(spec)), context_(std::move(context)) {}
+
+  const TargetSpec& spec() const override { return spec_; }
+  bool watches_exec() const override { return true; }
+
+  std::optional<std::string> unavailable_reason() override {
+    if (checked_) return reason_;
+    checked_ = true;
+    reason_ = probe();
+    return reason_;
+  }
+
+  std::unique_ptr<Sandbox> launch(const WorkloadSpec& workload, const EnforcementPlan& plan,
+                                  bool watch_exec) override {
+    return std::make_unique<VmSandbox>(spec_, context_, image_, accel_, workload, plan, watch_exec);
   }
 
  private:
+  std::optional<std::string> probe() {
+    if (::geteuid() != 0) return "VM targets need root (libvirt's system instance)";
+    const vms::LibvirtProbe libvirt = vms::probe_libvirt("qemu:///system");
+    if (!libvirt.reachable) return "libvirt is not reachable: " + libvirt.error;
+    if (spec_.kind == TargetKind::kCvm) {
+      // Decided from libvirt's domain capabilities before anything boots.
+      if (!libvirt.capabilities)
+        return "libvirt did not report domain capabilities: " + libvirt.error;
+      if (!libvirt.capabilities->supports(spec_.vm.launch_security))
+        return "this host cannot launch " + spec_.vm.launch_security +
+               " guests; libvirt domain capabilities: " + libvirt.capabilities->evidence;
+    }
+    if (!fs::exists(context_.bin_dir / "armorbench-guest-agent"))
+      return "the guest agent is not built (" +
+             (context_.bin_dir / "armorbench-guest-agent").string() + ")";
+    image_ = vms::ensure_guest_image(vms::kDefaultGuestCacheDir, context_.data_dir);
+    if (spec_.vm.accel == "tcg") {
+      accel_ = vms::Accel::kTcg;
+    } else {
+      vms::KvmProbeOptions options;
+      options.image = image_;
+      options.agent = context_.bin_dir / "armorbench-guest-agent";
+      std::string why_not;
+      const bool kvm = vms::kvm_usable(options, &why_not);
+      if (spec_.vm.accel == "kvm" && !kvm)
+        return "accel = \"kvm\" but KVM is not usable: " + why_not;
+      accel_ = kvm ? vms::Accel::kKvm : vms::Accel::kTcg;
+    }
+    return std::nullopt;
+  }
+
   TargetSpec spec_;
+  TargetContext context_;
+  bool checked_ = false;
+  std::optional<std::string> reason_;
+  vms::GuestImage image_;
+  vms::Accel accel_ = vms::Accel::kTcg;
 };
 
 }  // namespace
 
-std::unique_ptr<Target> make_vm_target(const TargetSpec& spec, const TargetContext&) {
-  return std::make_unique<PendingVmTarget>(spec);
+std::unique_ptr<Target> make_vm_target(const TargetSpec& spec, const TargetContext& context) {
+  return std::make_unique<VmTarget>(spec, context);
 }
 
 }  // namespace armorbench
