@@ -4,7 +4,8 @@
 //
 // Runs are interleaved (round after round of off, audit, block) so that machine noise hits every
 // mode alike; each figure is the median over rounds, and the ratio to `off` is computed from
-// figures of the same run. Needs root (BPF, cgroups).
+// figures of the same run. Needs root (BPF, cgroups). --json-summary prints the table as one JSON
+// line on stdout (how it reports from inside a guest VM, for the bpf-lsm backend).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,11 +19,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "armorbench/base/UniqueFd.h"
 #include "armorbench/enforcer/Enforcer.h"
@@ -162,11 +166,16 @@ class RatioReporter : public benchmark::ConsoleReporter {
     }
   }
 
-  void print_ratios(const std::string& backend, int rounds) const {
-    std::printf("\nenforcer overhead, backend %s, median of %d interleaved rounds (ns per op)\n",
-                backend.c_str(), rounds);
-    std::printf("%-18s %-8s %12s %12s %12s %9s %9s\n", "operation", "scope", "off", "audit",
-                "block", "audit/off", "block/off");
+  // The ratio table: printed for people, or as one JSON line (for a run inside a guest VM, where
+  // the agent forwards the workload's first stdout line).
+  void print_ratios(const std::string& backend, int rounds, bool json) const {
+    nlohmann::json rows = nlohmann::json::array();
+    if (!json) {
+      std::printf("\nenforcer overhead, backend %s, median of %d interleaved rounds (ns per op)\n",
+                  backend.c_str(), rounds);
+      std::printf("%-18s %-8s %12s %12s %12s %9s %9s\n", "operation", "scope", "off", "audit",
+                  "block", "audit/off", "block/off");
+    }
     for (const Operation& op : kOperations) {
       for (const char* scope : {"outside", "inside"}) {
         auto median = [&](const char* mode) {
@@ -177,10 +186,22 @@ class RatioReporter : public benchmark::ConsoleReporter {
           return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
         };
         const double off = median("off"), audit = median("audit"), block = median("block");
-        std::printf("%-18s %-8s %12.1f %12.1f %12.1f %9.3f %9.3f\n", op.name, scope, off, audit,
-                    block, off > 0 ? audit / off : 0, off > 0 ? block / off : 0);
+        if (json)
+          rows.push_back({{"operation", op.name}, {"scope", scope}, {"off_ns", off},
+                          {"audit_ns", audit}, {"block_ns", block},
+                          {"audit_ratio", off > 0 ? audit / off : 0},
+                          {"block_ratio", off > 0 ? block / off : 0}});
+        else
+          std::printf("%-18s %-8s %12.1f %12.1f %12.1f %9.3f %9.3f\n", op.name, scope, off, audit,
+                      block, off > 0 ? audit / off : 0, off > 0 ? block / off : 0);
       }
     }
+    if (json)
+      std::printf("%s\n", nlohmann::json{{"event", "enforcer-bench"}, {"backend", backend},
+                                         {"rounds", rounds}, {"rows", rows}}
+                               .dump()
+                               .c_str());
+    std::fflush(stdout);
   }
 
  private:
@@ -195,11 +216,14 @@ int main(int argc, char** argv) {
     return 3;
   }
   int rounds = 5;
+  bool json_summary = false;
   std::vector<char*> args{argv[0]};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--rounds=", 0) == 0)
       rounds = std::max(1, std::stoi(arg.substr(9)));
+    else if (arg == "--json-summary")
+      json_summary = true;
     else
       args.push_back(argv[i]);
   }
@@ -227,11 +251,13 @@ int main(int argc, char** argv) {
   int argc2 = static_cast<int>(args.size());
   benchmark::Initialize(&argc2, args.data());
   RatioReporter reporter;
+  // With --json-summary the per-benchmark lines go to stderr: stdout carries only the summary.
+  if (json_summary) reporter.SetOutputStream(&std::cerr);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   // Leave the scoped cgroup before printing: the figures are final.
   lab.configure(Mode::kBlock, false);
   const std::string backend = lab.backend();
-  reporter.print_ratios(backend, rounds);
+  reporter.print_ratios(backend, rounds, json_summary);
   benchmark::Shutdown();
   return 0;
 }

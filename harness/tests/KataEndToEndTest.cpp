@@ -1,0 +1,81 @@
+// The kata target end to end on TCG (privileged, in CI): the guest boots, serves the benign model
+// correctly, its bpf-lsm enforcer refuses the pickle gadget's exec with EPERM, the host's dump of
+// guest memory finds the weights' canary, a confidential-VM target is not run on this host with
+// libvirt's evidence, and no domain is left behind.
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "armorbench/base/Subprocess.h"
+
+namespace armorbench {
+namespace {
+namespace fs = std::filesystem;
+
+const nlohmann::json* find_case(const nlohmann::json& results, const std::string& target,
+                                const std::string& name, const std::string& mode) {
+  for (const auto& c : results["cases"])
+    if (c["target"] == target && c["case"] == name && c["enforcer_mode"] == mode) return &c;
+  return nullptr;
+}
+
+TEST(KataEndToEnd, GuestEnforcementAndHostDumpOnTcg) {
+  ASSERT_EQ(::geteuid(), 0u) << "privileged test: needs root (libvirt, QEMU, BPF in the guest)";
+  const fs::path out = fs::path(::testing::TempDir()) / "kata-ci";
+  fs::remove_all(out);
+  const CommandResult run = run_command(
+      {ARMORBENCH_BIN, "run", std::string(ARMORBENCH_TEST_DATA) + "/scenarios/kata-ci.toml", "--out",
+       out.string()},
+      std::chrono::minutes(30));
+  ASSERT_EQ(run.status.code, 0) << run.out << run.err;
+  std::ifstream in(out / "results.json");
+  const nlohmann::json results = nlohmann::json::parse(in);
+
+  const auto* benign = find_case(results, "kata", "benign", "block");
+  ASSERT_NE(benign, nullptr);
+  EXPECT_EQ((*benign)["verdict"], "allowed") << benign->dump(2);
+  EXPECT_EQ((*benign)["latency"]["count"], 8);
+  EXPECT_EQ((*benign)["enforcer"]["backend"], "bpf-lsm");
+  EXPECT_NE((*benign)["enforcer"]["location"].get<std::string>().find("guest kernel"),
+            std::string::npos);
+  EXPECT_GT((*benign)["timings"]["boot_ms"].get<double>(), 0);
+
+  const auto* control = find_case(results, "kata", "os-system", "off");
+  ASSERT_NE(control, nullptr);
+  EXPECT_EQ((*control)["verdict"], "reached") << control->dump(2);
+  const auto* blocked = find_case(results, "kata", "os-system", "block");
+  ASSERT_NE(blocked, nullptr);
+  EXPECT_EQ((*blocked)["verdict"], "blocked") << blocked->dump(2);
+  bool eperm_event = false;
+  for (const auto& e : (*blocked)["evidence"])
+    if (e["kind"] == "enforcer-event" && e["data"]["backend"] == "bpf-lsm" &&
+        e["data"]["enforcement"] == "eperm" && e["data"]["operation"] == "exec")
+      eperm_event = true;
+  EXPECT_TRUE(eperm_event) << blocked->dump(2);
+
+  for (const char* mode : {"off", "block"}) {
+    const auto* dump = find_case(results, "kata", "host-core-dump", mode);
+    ASSERT_NE(dump, nullptr);
+    EXPECT_EQ((*dump)["verdict"], "reached") << dump->dump(2);
+  }
+
+  for (const char* name : {"benign", "os-system", "host-core-dump"}) {
+    const auto* cvm = find_case(results, "cvm", name, "block");
+    ASSERT_NE(cvm, nullptr);
+    EXPECT_EQ((*cvm)["verdict"], "not-run");
+    EXPECT_NE((*cvm)["reason"].get<std::string>().find("sev"), std::string::npos)
+        << (*cvm)["reason"];
+  }
+
+  const CommandResult domains =
+      run_command({"virsh", "-c", "qemu:///system", "list", "--all", "--name"}, std::chrono::seconds(30));
+  EXPECT_EQ(domains.out.find("ab-"), std::string::npos) << "a domain was left behind:\n" << domains.out;
+}
+
+}  // namespace
+}  // namespace armorbench
