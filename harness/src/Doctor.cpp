@@ -12,6 +12,7 @@
 #include "armorbench/enforcer/Probe.h"
 #include "armorbench/harness/CgroupStats.h"
 #include "armorbench/vms/DomainCapabilities.h"
+#include "armorbench/vms/KvmProbe.h"
 
 namespace armorbench {
 namespace fs = std::filesystem;
@@ -117,9 +118,11 @@ HostFacts probe_host(const HostProbeOptions& options) {
          libvirt.reachable
              ? "libvirt " + libvirt.libvirt_version + ", " + libvirt.hypervisor_version
              : libvirt.error});
-    add({"kvm", libvirt.kvm_device,
-         libvirt.kvm_device ? "/dev/kvm present (kata accel=auto boot-probes it before use)"
-                            : "/dev/kvm absent: VMs use TCG"});
+    // Whether KVM really boots a guest; without an image the probe stops at libvirt's answer
+    // (the kata target boot-probes with its image before choosing KVM).
+    const vms::KvmProbeResult kvm = vms::probe_kvm(vms::KvmProbeOptions{});
+    add({"kvm", kvm.usable,
+         kvm.usable ? kvm.reason : kvm.reason + " (VMs run under TCG emulation)"});
     for (const char* type : {"sev", "sev-snp", "tdx"}) {
       const bool ok = libvirt.capabilities && libvirt.capabilities->supports(type);
       std::string detail =
