@@ -91,6 +91,7 @@ class VmSandbox final : public Sandbox {
     start.enforcer.mode = to_vms(plan.mode);
     for (const fs::path& policy : plan.policies) start.enforcer.policies.push_back(policy.string());
     start.enforcer.backend = plan.backend;
+    start.enforcer.default_posture = plan.default_posture;
     start.enforcer.watch_exec = watch_exec;
     watch_exec_ = watch_exec;
 
