@@ -6,39 +6,10 @@
 #include <map>
 #include <sstream>
 
+#include "armorbench/base/XmlText.h"
+
 namespace armorbench::reports {
 namespace {
-
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 forbids most control characters even when escaped.
-        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
-          out += "?";
-        else
-          out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
 
 std::string markdown_cell(const std::string& text) {
   std::string out;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "armorbench/base/Error.h"
+#include "armorbench/base/XmlText.h"
 #include "armorbench/vms/AgentProtocol.h"
 
 namespace armorbench::vms {
@@ -109,33 +110,6 @@ std::optional<LaunchSecurity> launch_security_from_string(std::string_view text)
   if (text == "sev-snp") return LaunchSecurity::kSevSnp;
   if (text == "tdx") return LaunchSecurity::kTdx;
   return std::nullopt;
-}
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::string domain_xml(const DomainSpec& spec) {
