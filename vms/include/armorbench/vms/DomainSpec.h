@@ -56,7 +56,4 @@ struct DomainSpec {
 // refuse with a misleading message (relative paths, empty name, zero memory or vCPUs).
 std::string domain_xml(const DomainSpec& spec);
 
-// Text escaped for XML character data and attribute values (both quote kinds).
-std::string xml_escape(std::string_view text);
-
 }  // namespace armorbench::vms
