@@ -23,8 +23,10 @@ build/bin/armorbench-guest-run --memory 1024 --ready-timeout 900 -- \
 import json, sys
 line = json.load(open(sys.argv[1]))["workload"]["line"]
 print(f"enforcer overhead, backend {line['backend']}, median of {line['rounds']} interleaved rounds (ns per op)")
-print(f"{'operation':18} {'scope':8} {'off':>12} {'audit':>12} {'block':>12} {'audit/off':>9} {'block/off':>9}")
+print(f"{'operation':18} {'scope':8} {'off':>12} {'audit':>12} {'block':>12} {'audit/off':>9} "
+      f"{'block/off':>9} {'noise':>9}")
 for r in line["rows"]:
     print(f"{r['operation']:18} {r['scope']:8} {r['off_ns']:12.1f} {r['audit_ns']:12.1f} "
-          f"{r['block_ns']:12.1f} {r['audit_ratio']:9.3f} {r['block_ratio']:9.3f}")
+          f"{r['block_ns']:12.1f} {r['audit_ratio']:9.3f} {r['block_ratio']:9.3f} "
+          f"{r['noise_ratio']:9.3f}")
 PY

@@ -4,8 +4,9 @@
 //
 // Runs are interleaved (round after round of off, audit, block) so that machine noise hits every
 // mode alike; each figure is the median over rounds, and the ratio to `off` is computed from
-// figures of the same run. Needs root (BPF, cgroups). --json-summary prints the table as one JSON
-// line on stdout (how it reports from inside a guest VM, for the bpf-lsm backend).
+// figures of the same run; a second `off` per round gives the run's noise floor ("noise"). Needs
+// root (BPF, cgroups). --json-summary prints the table as one JSON line on stdout (how it reports
+// from inside a guest VM, for the bpf-lsm backend).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -37,9 +38,21 @@ namespace fs = std::filesystem;
 using namespace armorbench;
 using namespace armorbench::enforcer;
 
-enum class Mode { kOff, kAudit, kBlock };
+// kOffAgain measures `off` a second time in each round, after block: its ratio to `off` is the
+// noise floor of the run (an A/A comparison), against which the other ratios are to be read.
+enum class Mode { kOff, kAudit, kBlock, kOffAgain };
 const char* mode_name(Mode mode) {
-  return mode == Mode::kOff ? "off" : mode == Mode::kAudit ? "audit" : "block";
+  switch (mode) {
+    case Mode::kOff:
+      return "off";
+    case Mode::kAudit:
+      return "audit";
+    case Mode::kBlock:
+      return "block";
+    case Mode::kOffAgain:
+      return "off-again";
+  }
+  return "?";
 }
 
 // The cgroup this process is moved into for "inside" runs, and the enforcer of the current mode.
@@ -66,7 +79,7 @@ class Lab {
   void configure(Mode mode, bool inside) {
     if (mode != mode_) {
       enforcer_.reset();
-      if (mode != Mode::kOff) {
+      if (mode == Mode::kAudit || mode == Mode::kBlock) {
         std::vector<Policy> policies = load_policy_file(ARMORBENCH_BENCH_POLICY);
         CompileOptions options;
         options.audit_only = mode == Mode::kAudit;
@@ -173,8 +186,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
     if (!json) {
       std::printf("\nenforcer overhead, backend %s, median of %d interleaved rounds (ns per op)\n",
                   backend.c_str(), rounds);
-      std::printf("%-18s %-8s %12s %12s %12s %9s %9s\n", "operation", "scope", "off", "audit",
-                  "block", "audit/off", "block/off");
+      std::printf("%-18s %-8s %12s %12s %12s %9s %9s %9s\n", "operation", "scope", "off", "audit",
+                  "block", "audit/off", "block/off", "noise");
     }
     for (const Operation& op : kOperations) {
       for (const char* scope : {"outside", "inside"}) {
@@ -185,22 +198,30 @@ class RatioReporter : public benchmark::ConsoleReporter {
           std::sort(v.begin(), v.end());
           return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
         };
-        const double off = median("off"), audit = median("audit"), block = median("block");
+        const double off = median("off"), audit = median("audit"), block = median("block"),
+                     again = median("off-again");
+        const auto ratio = [off](double value) { return off > 0 ? value / off : 0; };
         if (json)
-          rows.push_back({{"operation", op.name}, {"scope", scope}, {"off_ns", off},
-                          {"audit_ns", audit}, {"block_ns", block},
-                          {"audit_ratio", off > 0 ? audit / off : 0},
-                          {"block_ratio", off > 0 ? block / off : 0}});
+          rows.push_back({{"operation", op.name},
+                          {"scope", scope},
+                          {"off_ns", off},
+                          {"audit_ns", audit},
+                          {"block_ns", block},
+                          {"audit_ratio", ratio(audit)},
+                          {"block_ratio", ratio(block)},
+                          {"noise_ratio", ratio(again)}});
         else
-          std::printf("%-18s %-8s %12.1f %12.1f %12.1f %9.3f %9.3f\n", op.name, scope, off, audit,
-                      block, off > 0 ? audit / off : 0, off > 0 ? block / off : 0);
+          std::printf("%-18s %-8s %12.1f %12.1f %12.1f %9.3f %9.3f %9.3f\n", op.name, scope, off,
+                      audit, block, ratio(audit), ratio(block), ratio(again));
       }
     }
     if (json)
-      std::printf("%s\n", nlohmann::json{{"event", "enforcer-bench"}, {"backend", backend},
-                                         {"rounds", rounds}, {"rows", rows}}
-                               .dump()
-                               .c_str());
+      std::printf(
+          "%s\n",
+          nlohmann::json{
+              {"event", "enforcer-bench"}, {"backend", backend}, {"rounds", rounds}, {"rows", rows}}
+              .dump()
+              .c_str());
     std::fflush(stdout);
   }
 
@@ -230,7 +251,7 @@ int main(int argc, char** argv) {
   Lab lab;
   g_lab = &lab;
   for (int round = 1; round <= rounds; ++round) {
-    for (Mode mode : {Mode::kOff, Mode::kAudit, Mode::kBlock}) {
+    for (Mode mode : {Mode::kOff, Mode::kAudit, Mode::kBlock, Mode::kOffAgain}) {
       for (const Operation& op : kOperations) {
         for (bool inside : {false, true}) {
           const std::string name = std::string(op.name) + "/" + (inside ? "inside" : "outside") +
@@ -255,7 +276,7 @@ int main(int argc, char** argv) {
   if (json_summary) reporter.SetOutputStream(&std::cerr);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   // Leave the scoped cgroup before printing: the figures are final.
-  lab.configure(Mode::kBlock, false);
+  lab.configure(Mode::kOff, false);
   const std::string backend = lab.backend();
   reporter.print_ratios(backend, rounds, json_summary);
   benchmark::Shutdown();
