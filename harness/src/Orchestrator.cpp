@@ -360,10 +360,10 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
   // Container inits outlive `runc create`; as subreaper the harness can reap them and read the
   // status they died with (a SIGKILL from the enforcer is evidence).
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  // Not /tmp: a VM guest sees the host root over 9p but has its own /tmp, and the work dir holds
-  // the models the guest loads.
-  const char* tmp = std::getenv("TMPDIR");
-  ScopedDirectory work(fs::path(tmp ? tmp : "/var/tmp") / ("armorbench-" + run_id));
+  // Not /tmp (nor $TMPDIR, often /tmp): a VM guest sees the host root over 9p but has its own
+  // /tmp, and the work dir holds the models and files the guest loads.
+  const char* base = std::getenv("ARMORBENCH_WORK_DIR");
+  ScopedDirectory work(fs::path(base ? base : "/var/tmp") / ("armorbench-" + run_id));
   if (options.keep_work) work.keep();
 
   MatrixRunner runner(options, work.path(), run_id);

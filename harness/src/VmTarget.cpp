@@ -49,17 +49,48 @@ vms::LaunchSecurity launch_security_of(const TargetSpec& spec) {
   return vms::LaunchSecurity::kSevSnp;
 }
 
+// What the guest reads from the host root, copied into the run's work dir (under /var/tmp): the
+// guest has its own /tmp, so a checkout or build directory under the host's /tmp would be
+// invisible to it. The agent finds the enforcer daemon beside itself.
+class GuestFiles {
+ public:
+  GuestFiles(const fs::path& dir, const TargetContext& context) : dir_(dir) {
+    fs::create_directories(dir_ / "policies");
+    for (const char* binary : {"armorbench-guest-agent", "armorbench-enforcer"})
+      fs::copy_file(context.bin_dir / binary, dir_ / binary, fs::copy_options::overwrite_existing);
+    fs::copy_file(context.data_dir / "harness/workload/model_server.py", server(),
+                  fs::copy_options::overwrite_existing);
+  }
+  fs::path agent() const { return dir_ / "armorbench-guest-agent"; }
+  fs::path server() const { return dir_ / "model_server.py"; }
+  // The policy as the guest sees it (copied on first use; same name in a numbered folder, so
+  // that its file:line:column in errors and events still names the file).
+  fs::path policy(const fs::path& host_policy) {
+    auto it = policies_.find(host_policy);
+    if (it != policies_.end()) return it->second;
+    const fs::path copy =
+        dir_ / "policies" / std::to_string(policies_.size()) / host_policy.filename();
+    fs::create_directories(copy.parent_path());
+    fs::copy_file(host_policy, copy, fs::copy_options::overwrite_existing);
+    return policies_[host_policy] = copy;
+  }
+
+ private:
+  fs::path dir_;
+  std::map<fs::path, fs::path> policies_;
+};
+
 class VmSandbox final : public Sandbox {
  public:
   VmSandbox(const TargetSpec& spec, const TargetContext& context, const vms::GuestImage& image,
-            vms::Accel accel, const WorkloadSpec& workload, const EnforcementPlan& plan,
-            bool watch_exec)
+            vms::Accel accel, GuestFiles& files, const WorkloadSpec& workload,
+            const EnforcementPlan& plan, bool watch_exec)
       : spec_(spec), context_(context), ready_timeout_(workload.ready_timeout) {
     vms::GuestVmConfig config;
     config.name = "ab-" + context.run_id + "-" + workload.id;
     config.image = image;
     config.run_dir = context.work_dir / ("vm-" + workload.id);
-    config.agent = context.bin_dir / "armorbench-guest-agent";
+    config.agent = files.agent();
     config.memory_mib = static_cast<unsigned>(spec.vm.memory_mib);
     config.vcpus = static_cast<unsigned>(spec.vm.vcpus);
     config.accel = accel;
@@ -76,12 +107,11 @@ class VmSandbox final : public Sandbox {
     // The guest sees the host root read-only: the model, the server and the policies are read
     // at their host paths; planted files land in the guest's own /tmp, /run and /dev.
     vms::StartRequest start;
-    start.workload.argv = {
-        "/usr/bin/python3", (context.data_dir / "harness/workload/model_server.py").string(),
-        "--model",          (workload.model_dir / workload.model_file).string(),
-        "--config",         (workload.model_dir / "model.json").string(),
-        "--loader",         to_string(workload.loader),
-        "--socket",         kServerSocket};
+    start.workload.argv = {"/usr/bin/python3", files.server().string(),
+                           "--model",          (workload.model_dir / workload.model_file).string(),
+                           "--config",         (workload.model_dir / "model.json").string(),
+                           "--loader",         to_string(workload.loader),
+                           "--socket",         kServerSocket};
     start.workload.env = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp"};
     for (const PlantedFile& file : workload.planted)
       start.workload.planted.push_back({file.sandbox_path, file.content, file.mode});
@@ -89,7 +119,8 @@ class VmSandbox final : public Sandbox {
     start.workload.limits = {workload.limits.cpus, workload.limits.memory_bytes,
                              workload.limits.pids};
     start.enforcer.mode = to_vms(plan.mode);
-    for (const fs::path& policy : plan.policies) start.enforcer.policies.push_back(policy.string());
+    for (const fs::path& policy : plan.policies)
+      start.enforcer.policies.push_back(files.policy(policy).string());
     start.enforcer.backend = plan.backend;
     start.enforcer.default_posture = plan.default_posture;
     start.enforcer.watch_exec = watch_exec;
@@ -270,7 +301,8 @@ class VmTarget final : public Target {
 
   std::unique_ptr<Sandbox> launch(const WorkloadSpec& workload, const EnforcementPlan& plan,
                                   bool watch_exec) override {
-    return std::make_unique<VmSandbox>(spec_, context_, image_, accel_, workload, plan, watch_exec);
+    return std::make_unique<VmSandbox>(spec_, context_, image_, accel_, *files_, workload, plan,
+                                       watch_exec);
   }
 
  private:
@@ -289,13 +321,18 @@ class VmTarget final : public Target {
     if (!fs::exists(context_.bin_dir / "armorbench-guest-agent"))
       return "the guest agent is not built (" +
              (context_.bin_dir / "armorbench-guest-agent").string() + ")";
+    if (context_.work_dir.string().rfind("/tmp/", 0) == 0)
+      return "the work directory " + context_.work_dir.string() +
+             " is under /tmp, which a guest cannot see (it has its own /tmp): set "
+             "ARMORBENCH_WORK_DIR elsewhere";
     image_ = vms::ensure_guest_image(vms::kDefaultGuestCacheDir, context_.data_dir);
+    files_.emplace(context_.work_dir / ("guest-files-" + spec_.name), context_);
     if (spec_.vm.accel == "tcg") {
       accel_ = vms::Accel::kTcg;
     } else {
       vms::KvmProbeOptions options;
       options.image = image_;
-      options.agent = context_.bin_dir / "armorbench-guest-agent";
+      options.agent = files_->agent();
       std::string why_not;
       const bool kvm = vms::kvm_usable(options, &why_not);
       if (spec_.vm.accel == "kvm" && !kvm)
@@ -311,6 +348,7 @@ class VmTarget final : public Target {
   std::optional<std::string> reason_;
   vms::GuestImage image_;
   vms::Accel accel_ = vms::Accel::kTcg;
+  std::optional<GuestFiles> files_;
 };
 
 }  // namespace
