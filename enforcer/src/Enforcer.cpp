@@ -324,7 +324,7 @@ Enforcer::Enforcer(RuleSet rules, const EnforcerOptions& options)
     const RuleInfo* cap = nullptr;
     for (const RuleInfo& info : rules.rules)
       if (info.category == "capabilities") cap = &info;
-    throw environment_error(
+    throw unsupported_error(
         (cap ? cap->where.str() + ": " : std::string()) +
         "capability rules are enforced only by the bpf-lsm backend, and this kernel refuses lsm "
         "programs (the tracepoint backend has no hook for capability checks)");

@@ -353,7 +353,7 @@ TEST_F(EnforcerTest, CapabilityRulesNeedBpfLsmAndSaySo) {
       Enforcer enforcer(compile({p}, {}), EnforcerOptions{});
       FAIL() << "capability rules loaded on the tracepoint backend";
     } catch (const Error& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::kEnvironment);
+      EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
       EXPECT_NE(std::string(e.what()).find("bpf-lsm"), std::string::npos);
     }
   }

@@ -37,7 +37,7 @@ HostEnforcer::HostEnforcer(const EnforcementPlan& plan, fs::path events_file)
   if (plan.backend == "bpf-lsm") {
     std::string why;
     if (enforcer::choose_backend(&why) != enforcer::Backend::kBpfLsm)
-      throw environment_error("the scenario asks for the bpf-lsm backend; " + why);
+      throw unsupported_error("the scenario asks for the bpf-lsm backend; " + why);
   }
   enforcer_options.exec_watch = true;  // cheap (sched_process_exec) and needed for exec objectives
 

@@ -149,9 +149,9 @@ class MatrixRunner {
     } catch (const Interrupted&) {
       throw;
     } catch (const Error& e) {
-      // The host lacks something this run needs (a backend, a runtime, root): not run, with
-      // the reason, never passed and never a harness fault.
-      result.verdict = e.kind() == ErrorKind::kEnvironment ? Verdict::kNotRun : Verdict::kError;
+      // What the host or target cannot do (a backend, a method): not run, with the reason, never
+      // passed. Anything else that failed (a guest that never booted) is an error.
+      result.verdict = e.kind() == ErrorKind::kUnsupported ? Verdict::kNotRun : Verdict::kError;
       result.reason = e.describe();
     } catch (const std::exception& e) {
       result.verdict = Verdict::kError;
@@ -231,7 +231,7 @@ class MatrixRunner {
                                 planned.scenario->enforcer.default_posture};
     const bool watch_exec = attack->needs_exec_watch();
     if (watch_exec && !target.watches_exec())
-      throw environment_error("target " + planned.target->name + " cannot observe exec objectives");
+      throw unsupported_error("target " + planned.target->name + " cannot observe exec objectives");
 
     Observation observation;
     std::unique_ptr<Sandbox> sandbox = target.launch(workload, enforcement, watch_exec);

@@ -207,7 +207,7 @@ void RuncSandbox::create_container() {
   // now, so it is in force before the model server runs a single instruction.
   if (plan_.mode != EnforcerMode::kOff || watch_exec_) {
     if (!info_.cgroup_id)
-      throw environment_error("the container has no cgroup v2 directory to scope the enforcer to");
+      throw unsupported_error("the container has no cgroup v2 directory to scope the enforcer to");
     const auto load_start = std::chrono::steady_clock::now();
     enforcer_ = std::make_unique<HostEnforcer>(
         plan_, target_.context_.events_dir / (target_.spec_.name + "-" + id_ + ".jsonl"));
@@ -295,7 +295,7 @@ std::optional<std::string> RuncSandbox::read_file(const std::string& sandbox_pat
 
 ExternalAttackOutcome RuncSandbox::run_external_attack(const ExternalAttack& attack) {
   if (attack.method == "core_dump")
-    throw environment_error(
+    throw unsupported_error(
         "core_dump dumps a VM's memory through libvirt; it has no meaning for "
         "a container (use process_vm_readv, proc_mem, ptrace or io_uring)");
   ExternalAttackOutcome outcome;

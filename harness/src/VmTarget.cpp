@@ -188,7 +188,7 @@ class VmSandbox final : public Sandbox {
                       {"from", attack.from},
                       {"target", "the guest's memory, from the host"}};
     if (attack.from != "host")
-      throw environment_error("a " + attack.from + " attacker has no equivalent for a VM target");
+      throw unsupported_error("a " + attack.from + " attacker has no equivalent for a VM target");
     const std::vector<std::uint8_t> canary = attacks::from_hex(attack.canary_hex);
     if (attack.method == "core_dump") {
       // What a host administrator (or a compromised hypervisor) does: dump the guest's RAM.

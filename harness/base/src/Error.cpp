@@ -22,6 +22,7 @@ ExitCode exit_code_for(ErrorKind kind) {
     case ErrorKind::kInput:
       return ExitCode::kInvalidInput;
     case ErrorKind::kEnvironment:
+    case ErrorKind::kUnsupported:
       return ExitCode::kNothingRan;
     case ErrorKind::kHarness:
       return ExitCode::kHarnessError;

@@ -17,7 +17,10 @@ enum class ExitCode : int {
   kInvalidInput = 4,  // usage error or invalid scenario/policy/model input
 };
 
-enum class ErrorKind { kInput, kEnvironment, kHarness };
+// kUnsupported: what was asked cannot be done on this host or target (no bpf-lsm, no SEV-SNP, a
+// sibling attacker for a VM): such a case is `not-run`, never an error and never passed.
+// kEnvironment: something that should work here failed (a VM that never booted, a missing tool).
+enum class ErrorKind { kInput, kEnvironment, kUnsupported, kHarness };
 
 struct SourceLocation {
   std::string file;
@@ -49,6 +52,9 @@ inline Error input_error(const std::string& message, std::optional<SourceLocatio
 }
 inline Error environment_error(const std::string& message) {
   return Error(ErrorKind::kEnvironment, message);
+}
+inline Error unsupported_error(const std::string& message) {
+  return Error(ErrorKind::kUnsupported, message);
 }
 inline Error harness_error(const std::string& message) {
   return Error(ErrorKind::kHarness, message);
