@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <map>
 
 #include "armorbench/base/Interrupt.h"
@@ -15,6 +16,7 @@
 #include "armorbench/harness/Doctor.h"
 #include "armorbench/harness/ModelArtifacts.h"
 #include "armorbench/harness/OipClient.h"
+#include "armorbench/harness/StaleRuns.h"
 #include "armorbench/harness/Target.h"
 #include "armorbench/harness/Workspace.h"
 
@@ -360,11 +362,18 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
   // Container inits outlive `runc create`; as subreaper the harness can reap them and read the
   // status they died with (a SIGKILL from the enforcer is evidence).
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // The lease comes before any resource named after the run id: `armorbench clean` (and the
+  // next run) remove the resources of run ids without a live lease. Root only: without root
+  // no container, mount or cgroup can be made, and the work dir is removed by its owner.
+  std::optional<RunLease> lease;
+  if (::geteuid() == 0) lease.emplace(options.lease_dir, run_id);
   // Not /tmp (nor $TMPDIR, often /tmp): a VM guest sees the host root over 9p but has its own
   // /tmp, and the work dir holds the models and files the guest loads.
-  const char* base = std::getenv("ARMORBENCH_WORK_DIR");
-  ScopedDirectory work(fs::path(base ? base : "/var/tmp") / ("armorbench-" + run_id));
-  if (options.keep_work) work.keep();
+  ScopedDirectory work(work_base() / ("armorbench-" + run_id));
+  if (options.keep_work) {
+    work.keep();
+    std::ofstream(work.path() / kKeepMarker) << "kept by --keep-work; remove by hand\n";
+  }
 
   MatrixRunner runner(options, work.path(), run_id);
   std::map<std::string, Verdict> controls;  // "scenario/case/target" -> positive-control verdict

@@ -2,6 +2,7 @@
 // Errors are caught here, once, and mapped to the documented exit codes.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include "armorbench/harness/Doctor.h"
 #include "armorbench/harness/Orchestrator.h"
 #include "armorbench/harness/ScenarioLoader.h"
+#include "armorbench/harness/StaleRuns.h"
 #include "armorbench/reports/Reports.h"
 
 namespace armorbench {
@@ -36,6 +38,8 @@ commands:
   list PATH...       print the case runs a `run` would execute, in order
   doctor [--json]    probe this host: root, runtimes, BPF program types, tracefs, cgroup v2,
                      libvirt, KVM, SEV/SEV-SNP/TDX
+  clean [--dry-run]  remove what killed runs left behind (containers, mounts, cgroups, work
+                     dirs of runs whose process is gone); `run` does this first, too
   version            print the version
 
 exit codes: 0 all gates pass, 1 a gate failed, 2 harness error, 3 nothing could run on this
@@ -119,6 +123,14 @@ int command_run(int argc, char** argv) {
   }
   const std::vector<Scenario> scenarios = load_scenarios(args.positional);
 
+  // A run killed before its cleanup (SIGKILL, OOM) leaves containers still holding memory.
+  if (::geteuid() == 0) {
+    const auto reaped = reap_stale_runs(ReapOptions{});
+    if (!reaped.empty())
+      std::cerr << "armorbench: leftovers of runs whose process is gone:\n"
+                << describe(reaped, false);
+  }
+
   RunOptions options;
   options.out_dir = args.options.count("--out") ? args.options.at("--out") : "out";
   if (args.options.count("--filter")) options.filter = args.options.at("--filter");
@@ -182,6 +194,23 @@ int command_doctor(int argc, char** argv) {
   return 0;
 }
 
+int command_clean(int argc, char** argv) {
+  const Arguments args = parse_arguments(argc, argv, 2, {}, {"--dry-run"});
+  if (!args.positional.empty()) throw input_error("clean takes no arguments");
+  if (::geteuid() != 0)
+    throw environment_error(
+        "clean needs root: the containers, mounts and cgroups of a run are "
+        "root's");
+  ReapOptions options;
+  options.dry_run = args.flags.count("--dry-run") > 0;
+  const auto found = reap_stale_runs(options);
+  std::cout << describe(found, options.dry_run);
+  if (found.empty()) std::cout << "nothing to clean\n";
+  const bool failed = std::any_of(found.begin(), found.end(),
+                                  [](const StaleResource& r) { return !r.error.empty(); });
+  return failed ? static_cast<int>(ExitCode::kHarnessError) : 0;
+}
+
 int dispatch(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << kUsage;
@@ -192,6 +221,7 @@ int dispatch(int argc, char** argv) {
   if (command == "validate") return command_validate(argc, argv);
   if (command == "list") return command_list(argc, argv);
   if (command == "doctor") return command_doctor(argc, argv);
+  if (command == "clean") return command_clean(argc, argv);
   if (command == "version" || command == "--version") {
     std::cout << "armorbench " << ARMORBENCH_VERSION << "\n";
     return 0;

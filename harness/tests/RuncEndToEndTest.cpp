@@ -1,15 +1,18 @@
 // End to end on the real runtime (privileged, runs in CI): a scenario serving the generated
 // model on runc, answers checked, results files present and valid, nothing left behind; and a
-// run interrupted with SIGINT mid-case that still removes everything it created.
+// run interrupted with SIGINT mid-case that still removes everything it created; and a run
+// killed with SIGKILL, whose leftovers `armorbench clean` and the next run remove.
 #include <signal.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -37,24 +40,47 @@ std::string read(const fs::path& file) {
   return s.str();
 }
 
-// Everything a run leaves on the host if its cleanup failed: containers, mounts, cgroups, dirs.
+// Everything a run leaves on the host if its cleanup failed: containers, mounts, cgroups (in
+// every hierarchy: crun makes one per v1 controller), work dirs and leases.
 std::vector<std::string> leftovers() {
   std::vector<std::string> found;
-  const auto list = run_command({"runc", "list", "-q"}, std::chrono::seconds(10));
-  std::istringstream ids(list.out);
-  for (std::string id; std::getline(ids, id);)
-    if (id.rfind("ab-", 0) == 0) found.push_back("container " + id);
+  for (const char* runtime : {"runc", "crun"}) {
+    if (!find_executable(runtime)) continue;
+    const auto list = run_command({runtime, "list", "-q"}, std::chrono::seconds(10));
+    std::istringstream ids(list.out);
+    for (std::string id; std::getline(ids, id);)
+      if (id.rfind("ab-", 0) == 0) found.push_back(std::string(runtime) + " container " + id);
+  }
   std::istringstream mounts(read("/proc/self/mountinfo"));
   for (std::string line; std::getline(mounts, line);)
     if (line.find("/armorbench-") != std::string::npos) found.push_back("mount " + line);
-  for (const char* root : {"/sys/fs/cgroup/unified/armorbench", "/sys/fs/cgroup/pids/armorbench"})
-    if (fs::is_directory(root))
-      for (const auto& entry : fs::directory_iterator(root))
+  std::error_code ec;
+  for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup", ec))
+    if (fs::is_directory(hierarchy.path() / "armorbench"))
+      for (const auto& entry : fs::directory_iterator(hierarchy.path() / "armorbench"))
         if (entry.is_directory()) found.push_back("cgroup " + entry.path().string());
   for (const auto& entry : fs::directory_iterator("/var/tmp"))
     if (entry.path().filename().string().rfind("armorbench-", 0) == 0)
       found.push_back("dir " + entry.path().string());
+  for (const auto& entry : fs::directory_iterator("/run/armorbench/runs", ec))
+    found.push_back("lease " + entry.path().string());
   return found;
+}
+
+// Polls `runc list` (an external state: no event to wait on) until a harness container exists.
+bool wait_for_container() {
+  for (int i = 0; i < 600; ++i) {
+    const auto list = run_command({"runc", "list", "-q"}, std::chrono::seconds(10));
+    if (list.out.find("ab-") != std::string::npos) return true;
+    ::usleep(50'000);
+  }
+  return false;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += line + "\n";
+  return text;
 }
 
 const char* kScenario = R"([scenario]
@@ -79,7 +105,12 @@ class RuncEndToEnd : public ::testing::Test {
   void SetUp() override {
     ASSERT_EQ(::geteuid(), 0u) << "privileged test: needs root (runc, cgroups, mounts); run "
                                   "`ctest -L unit` as a normal user";
-    ASSERT_TRUE(leftovers().empty()) << "host not clean before the test";
+    // A run killed before its cleanup in an earlier session (a SIGKILLed CI job, say) is not
+    // this test's failure: `armorbench clean` removes what dead runs left, and says what.
+    const auto clean = run_command({ARMORBENCH_BIN, "clean"}, std::chrono::minutes(2));
+    if (clean.out != "nothing to clean\n")
+      std::cerr << "removed before the test (left by dead runs):\n" << clean.out << clean.err;
+    ASSERT_TRUE(leftovers().empty()) << "host not clean before the test:\n" << joined(leftovers());
   }
 };
 
@@ -137,13 +168,7 @@ TEST_F(RuncEndToEnd, SigintMidCaseRemovesEverythingAndKeepsFinishedCases) {
     ASSERT_TRUE(line.has_value()) << "armorbench ended early";
     if (line->find("allowed") != std::string::npos) ++finished;
   }
-  bool container_seen = false;
-  for (int i = 0; i < 600 && !container_seen; ++i) {
-    const auto list = run_command({"runc", "list", "-q"}, std::chrono::seconds(10));
-    container_seen = list.out.find("ab-") != std::string::npos;
-    if (!container_seen) ::usleep(50'000);  // polling an external state: no event to wait on
-  }
-  ASSERT_TRUE(container_seen);
+  ASSERT_TRUE(wait_for_container());
   ::kill(run.pid(), SIGINT);
   const auto status = run.wait_for(std::chrono::minutes(1));
   ASSERT_TRUE(status.has_value());
@@ -154,6 +179,64 @@ TEST_F(RuncEndToEnd, SigintMidCaseRemovesEverythingAndKeepsFinishedCases) {
   for (std::string line; std::getline(jsonl, line);) ++lines;
   EXPECT_EQ(lines, 2) << "the finished cases survive the interrupt";
   EXPECT_FALSE(fs::exists(dir / "out" / "results.json")) << "no half-written results.json";
+}
+
+TEST_F(RuncEndToEnd, SigkilledRunLeavesLeftoversThatCleanRemoves) {
+  const fs::path dir = temp_dir("e2e-sigkill");
+  write(dir / "e2e.toml",
+        std::string(kScenario) + "[[case]]\nname = \"long\"\nrequests = 100000\n");
+  Subprocess run(Subprocess::Spec{{ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
+                                   (dir / "out").string(), "--filter", "long"},
+                                  Subprocess::Stdio::kNull,
+                                  Subprocess::Stdio::kNull,
+                                  {}});
+  ASSERT_TRUE(wait_for_container());
+  // No destructor runs: the container, its cgroups, the host-root bind and the work dir stay.
+  run.kill_and_wait(SIGKILL);
+  const auto left = leftovers();
+  auto has = [&](const std::string& prefix) {
+    return std::any_of(left.begin(), left.end(),
+                       [&](const std::string& l) { return l.rfind(prefix, 0) == 0; });
+  };
+  EXPECT_TRUE(has("runc container ab-")) << joined(left);
+  EXPECT_TRUE(has("cgroup ")) << joined(left);
+  EXPECT_TRUE(has("mount ")) << joined(left);
+  EXPECT_TRUE(has("dir /var/tmp/armorbench-")) << joined(left);
+  EXPECT_TRUE(has("lease ")) << joined(left);
+
+  const auto dry = run_command({ARMORBENCH_BIN, "clean", "--dry-run"}, std::chrono::minutes(1));
+  EXPECT_EQ(dry.status.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would remove container ab-"), std::string::npos) << dry.out;
+  EXPECT_EQ(leftovers().size(), left.size()) << "a dry run removes nothing";
+
+  const auto clean = run_command({ARMORBENCH_BIN, "clean"}, std::chrono::minutes(2));
+  EXPECT_EQ(clean.status.code, 0) << clean.out << clean.err;
+  EXPECT_NE(clean.out.find("removed container ab-"), std::string::npos) << clean.out;
+  EXPECT_NE(clean.out.find("removed dir /var/tmp/armorbench-"), std::string::npos) << clean.out;
+  EXPECT_EQ(leftovers(), std::vector<std::string>{});
+}
+
+TEST_F(RuncEndToEnd, NextRunRemovesWhatAKilledRunLeft) {
+  const fs::path dir = temp_dir("e2e-next-run");
+  write(dir / "e2e.toml",
+        std::string(kScenario) + "[[case]]\nname = \"long\"\nrequests = 100000\n");
+  Subprocess killed(Subprocess::Spec{{ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
+                                      (dir / "killed").string(), "--filter", "long"},
+                                     Subprocess::Stdio::kNull,
+                                     Subprocess::Stdio::kNull,
+                                     {}});
+  ASSERT_TRUE(wait_for_container());
+  killed.kill_and_wait(SIGKILL);
+  ASSERT_FALSE(leftovers().empty());
+
+  const auto next = run_command({ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
+                                 (dir / "out").string(), "--filter", "benign-torch"},
+                                std::chrono::minutes(3));
+  EXPECT_EQ(next.status.code, 0) << next.out << next.err;
+  EXPECT_NE(next.err.find("leftovers of runs whose process is gone"), std::string::npos)
+      << next.err;
+  EXPECT_NE(next.err.find("removed container ab-"), std::string::npos) << next.err;
+  EXPECT_EQ(leftovers(), std::vector<std::string>{});
 }
 
 }  // namespace

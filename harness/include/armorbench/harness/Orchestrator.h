@@ -10,6 +10,7 @@
 
 #include "armorbench/harness/Results.h"
 #include "armorbench/harness/Scenario.h"
+#include "armorbench/harness/StaleRuns.h"
 
 namespace armorbench {
 
@@ -20,6 +21,7 @@ struct RunOptions {
   std::filesystem::path data_dir;
   std::filesystem::path bin_dir;
   bool keep_work = false;
+  std::filesystem::path lease_dir = kDefaultLeaseDir;  // StaleRuns.h
 };
 
 // One planned case run of the matrix.
