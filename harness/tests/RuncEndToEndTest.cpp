@@ -100,6 +100,9 @@ loader = "safetensors"
 requests = 8
 )";
 
+// A case that serves until it is interrupted.
+const char* kLongCase = "[[case]]\nname = \"long\"\nrequests = 100000\n";
+
 class RuncEndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -153,8 +156,7 @@ TEST_F(RuncEndToEnd, ServesTheModelAndWritesValidResults) {
 
 TEST_F(RuncEndToEnd, SigintMidCaseRemovesEverythingAndKeepsFinishedCases) {
   const fs::path dir = temp_dir("e2e-sigint");
-  write(dir / "e2e.toml",
-        std::string(kScenario) + "[[case]]\nname = \"long\"\nrequests = 100000\n");
+  write(dir / "e2e.toml", std::string(kScenario) + kLongCase);
   Subprocess run(Subprocess::Spec{
       {ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out", (dir / "out").string()},
       Subprocess::Stdio::kNull,
@@ -181,18 +183,22 @@ TEST_F(RuncEndToEnd, SigintMidCaseRemovesEverythingAndKeepsFinishedCases) {
   EXPECT_FALSE(fs::exists(dir / "out" / "results.json")) << "no half-written results.json";
 }
 
-TEST_F(RuncEndToEnd, SigkilledRunLeavesLeftoversThatCleanRemoves) {
-  const fs::path dir = temp_dir("e2e-sigkill");
-  write(dir / "e2e.toml",
-        std::string(kScenario) + "[[case]]\nname = \"long\"\nrequests = 100000\n");
+// Starts a run of the long case and SIGKILLs it once its container exists: no destructor runs,
+// so the container, its cgroups, the host-root bind, the work dir and the lease stay.
+void kill_a_run_mid_case(const fs::path& dir) {
+  write(dir / "e2e.toml", std::string(kScenario) + kLongCase);
   Subprocess run(Subprocess::Spec{{ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
-                                   (dir / "out").string(), "--filter", "long"},
+                                   (dir / "killed").string(), "--filter", "long"},
                                   Subprocess::Stdio::kNull,
                                   Subprocess::Stdio::kNull,
                                   {}});
   ASSERT_TRUE(wait_for_container());
-  // No destructor runs: the container, its cgroups, the host-root bind and the work dir stay.
   run.kill_and_wait(SIGKILL);
+}
+
+TEST_F(RuncEndToEnd, SigkilledRunLeavesLeftoversThatCleanRemoves) {
+  const fs::path dir = temp_dir("e2e-sigkill");
+  ASSERT_NO_FATAL_FAILURE(kill_a_run_mid_case(dir));
   const auto left = leftovers();
   auto has = [&](const std::string& prefix) {
     return std::any_of(left.begin(), left.end(),
@@ -218,15 +224,7 @@ TEST_F(RuncEndToEnd, SigkilledRunLeavesLeftoversThatCleanRemoves) {
 
 TEST_F(RuncEndToEnd, NextRunRemovesWhatAKilledRunLeft) {
   const fs::path dir = temp_dir("e2e-next-run");
-  write(dir / "e2e.toml",
-        std::string(kScenario) + "[[case]]\nname = \"long\"\nrequests = 100000\n");
-  Subprocess killed(Subprocess::Spec{{ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
-                                      (dir / "killed").string(), "--filter", "long"},
-                                     Subprocess::Stdio::kNull,
-                                     Subprocess::Stdio::kNull,
-                                     {}});
-  ASSERT_TRUE(wait_for_container());
-  killed.kill_and_wait(SIGKILL);
+  ASSERT_NO_FATAL_FAILURE(kill_a_run_mid_case(dir));
   ASSERT_FALSE(leftovers().empty());
 
   const auto next = run_command({ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
