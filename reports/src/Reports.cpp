@@ -114,14 +114,14 @@ std::string junit_xml(const RunResults& results) {
 std::string summary_table(const RunResults& results) {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-14s %-6s %7s %7s %7s %7s %7s %7s %10s %10s %8s\n", "target",
-                "mode", "attacks", "blocked", "detect", "reached", "invalid", "benign",
-                "block_rate", "detect_rt", "fp_rate");
+  std::snprintf(line, sizeof line, "%-14s %-6s %7s %7s %7s %7s %7s %7s %7s %7s %10s %10s %8s\n",
+                "target", "mode", "attacks", "blocked", "detect", "reached", "invalid", "benign",
+                "not_run", "error", "block_rate", "detect_rt", "fp_rate");
   out << line;
   for (const ModeSummary& s : results.summary) {
-    std::snprintf(line, sizeof line, "%-14s %-6s %7d %7d %7d %7d %7d %7d %10s %10s %8s\n",
+    std::snprintf(line, sizeof line, "%-14s %-6s %7d %7d %7d %7d %7d %7d %7d %7d %10s %10s %8s\n",
                   s.target.c_str(), to_string(s.mode).c_str(), s.attacks, s.blocked, s.detected,
-                  s.reached, s.invalid, s.benign, rate(s.block_rate).c_str(),
+                  s.reached, s.invalid, s.benign, s.not_run, s.errors, rate(s.block_rate).c_str(),
                   rate(s.detection_rate).c_str(), rate(s.false_positive_rate).c_str());
     out << line;
   }
@@ -137,25 +137,28 @@ std::string summary_markdown(const RunResults& results) {
      << " to " << results.run.value("finished", "") << ", exit code "
      << static_cast<int>(results.exit_code) << ".\n\n## Summary per target and enforcer mode\n\n"
      << "| target | mode | attacks | blocked | detected | reached | invalid | benign | disrupted | "
-        "block rate | detection rate | false-positive rate |\n"
-     << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        "not run | error | block rate | detection rate | false-positive rate |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const ModeSummary& s : results.summary)
     md << "| " << s.target << " | " << to_string(s.mode) << " | " << s.attacks << " | " << s.blocked
        << " | " << s.detected << " | " << s.reached << " | " << s.invalid << " | " << s.benign
-       << " | " << s.disrupted << " | " << rate(s.block_rate) << " | " << rate(s.detection_rate)
-       << " | " << rate(s.false_positive_rate) << " |\n";
+       << " | " << s.disrupted << " | " << s.not_run << " | " << s.errors << " | "
+       << rate(s.block_rate) << " | " << rate(s.detection_rate) << " | "
+       << rate(s.false_positive_rate) << " |\n";
   md << "\n## Gates\n\n| scenario | gate | result | detail |\n|---|---|---|---|\n";
   for (const GateResult& g : results.gates)
     md << "| " << g.scenario << " | " << g.gate << " | " << (g.passed ? "pass" : "**FAIL**")
        << " | " << markdown_cell(g.detail) << " |\n";
   md << "\n## Cases\n\n| case | target | mode | verdict | expected | backend | p50/p99 us | reason "
         "|\n|---|---|---|---|---|---|---|---|\n";
-  for (const CaseResult& c : results.cases)
+  for (const CaseResult& c : results.cases) {
+    // A miss is bold; not-run is neither a pass nor a miss.
+    const char* mark = c.passed() || c.verdict == Verdict::kNotRun ? "" : "**";
     md << "| " << c.scenario << "/" << c.case_name << " | " << c.target << " | "
-       << to_string(c.mode) << " | " << (c.passed() ? "" : "**") << to_string(c.verdict)
-       << (c.passed() ? "" : "**") << " | " << to_string(c.expected) << " | "
-       << c.enforcer.value("backend", "") << " | " << latency_cell(c) << " | "
-       << markdown_cell(c.reason) << " |\n";
+       << to_string(c.mode) << " | " << mark << to_string(c.verdict) << mark << " | "
+       << to_string(c.expected) << " | " << c.enforcer.value("backend", "") << " | "
+       << latency_cell(c) << " | " << markdown_cell(c.reason) << " |\n";
+  }
   return md.str();
 }
 
