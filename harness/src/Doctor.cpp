@@ -128,7 +128,7 @@ HostFacts probe_host(const HostProbeOptions& options) {
       std::string detail =
           !libvirt.capabilities
               ? "unknown: " + (libvirt.error.empty() ? "no capabilities" : libvirt.error)
-              : (ok ? "supported: " : "not supported: ") + libvirt.capabilities->evidence;
+              : (ok ? "supported: " : "not supported: ") + libvirt.capabilities->evidence_for(type);
       add({std::string("cvm.") + type, ok, detail});
     }
   }

@@ -316,7 +316,8 @@ class VmTarget final : public Target {
         return "libvirt did not report domain capabilities: " + libvirt.error;
       if (!libvirt.capabilities->supports(spec_.vm.launch_security))
         return "this host cannot launch " + spec_.vm.launch_security +
-               " guests; libvirt domain capabilities: " + libvirt.capabilities->evidence;
+               " guests; libvirt domain capabilities: " +
+               libvirt.capabilities->evidence_for(spec_.vm.launch_security);
     }
     if (!fs::exists(context_.bin_dir / "armorbench-guest-agent"))
       return "the guest agent is not built (" +

@@ -46,6 +46,16 @@ bool DomainCapabilities::supports(const std::string& launch_security) const {
   return false;
 }
 
+std::string DomainCapabilities::evidence_for(const std::string& launch_security) const {
+  // Mentioned as an element (<tdx ...>, <sev-snp ...>) or as a launchSecurity sectype value.
+  const bool mentioned = evidence.find("<" + launch_security + " ") != std::string::npos ||
+                         evidence.find("<" + launch_security + ">") != std::string::npos ||
+                         evidence.find("<" + launch_security + "/>") != std::string::npos ||
+                         evidence.find(">" + launch_security + "<") != std::string::npos;
+  if (mentioned || launch_security == "sev") return evidence;
+  return "no " + launch_security + " in <features> (" + evidence + ")";
+}
+
 DomainCapabilities parse_domain_capabilities(const std::string& xml) {
   pt::ptree tree;
   std::istringstream in(xml);

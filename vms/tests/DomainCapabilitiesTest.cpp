@@ -26,6 +26,10 @@ TEST(DomainCapabilities, ThisHostOffersNoConfidentialVm) {
   EXPECT_FALSE(caps.tdx);
   EXPECT_NE(caps.evidence.find("<sev supported=\"no\""), std::string::npos) << caps.evidence;
   for (const char* type : {"sev", "sev-snp", "tdx"}) EXPECT_FALSE(caps.supports(type));
+  // libvirt 9.0 has no TDX or SEV-SNP feature element: the evidence says so, with what it has.
+  EXPECT_EQ(caps.evidence_for("tdx"), "no tdx in <features> (" + caps.evidence + ")");
+  EXPECT_EQ(caps.evidence_for("sev-snp"), "no sev-snp in <features> (" + caps.evidence + ")");
+  EXPECT_EQ(caps.evidence_for("sev"), caps.evidence);
 }
 
 TEST(DomainCapabilities, SevHost) {
@@ -44,6 +48,7 @@ TEST(DomainCapabilities, SevSnpHostIsReportedThroughTheSectypeEnum) {
   EXPECT_FALSE(caps.tdx);
   EXPECT_TRUE(caps.supports("sev-snp"));
   EXPECT_NE(caps.evidence.find("sectype"), std::string::npos) << caps.evidence;
+  EXPECT_EQ(caps.evidence_for("sev-snp"), caps.evidence) << "named in the sectype enum";
 }
 
 TEST(DomainCapabilities, TdxHost) {
@@ -53,6 +58,7 @@ TEST(DomainCapabilities, TdxHost) {
   EXPECT_TRUE(caps.tdx);
   EXPECT_TRUE(caps.supports("tdx"));
   EXPECT_FALSE(caps.supports("sev"));
+  EXPECT_EQ(caps.evidence_for("tdx"), caps.evidence);
 }
 
 TEST(DomainCapabilities, UnsupportedLaunchSecurityEnumCountsForNothing) {

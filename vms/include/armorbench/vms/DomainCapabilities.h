@@ -15,6 +15,10 @@ struct DomainCapabilities {
 
   // Whether `launch_security` (sev | sev-snp | tdx) is offered.
   bool supports(const std::string& launch_security) const;
+  // Why `launch_security` is (not) offered, in libvirt's words: the XML elements that mention it,
+  // or that none does (libvirt before 9.x has no <sev-snp>/<tdx> feature at all) and what
+  // <features> lists instead.
+  std::string evidence_for(const std::string& launch_security) const;
 };
 
 // Parses a <domainCapabilities> document; throws std::runtime_error when it is not one.
