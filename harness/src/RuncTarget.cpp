@@ -159,8 +159,11 @@ RuncSandbox::RuncSandbox(RuncTarget& target, const WorkloadSpec& workload,
                           "writable in a runc sandbox");
     }
   }
-  const fs::path server = target.context_.data_dir / "harness" / "workload" / "model_server.py";
-  bundle.args = {"/usr/bin/python3", server.string(),
+  // The server comes in through a read-only bind, not from the rootfs: a rootfs directory has no
+  // checkout in it, and the host root's /tmp (where a checkout may live) is the sandbox's own.
+  bundle.binds.push_back(
+      {target.context_.data_dir / "harness" / "workload", "/run/armorbench-workload", true});
+  bundle.args = {"/usr/bin/python3", "/run/armorbench-workload/model_server.py",
                  "--model",          "/run/models/" + workload.model_file,
                  "--config",         "/run/models/model.json",
                  "--loader",         to_string(workload.loader),
@@ -322,7 +325,10 @@ ExternalAttackOutcome RuncSandbox::run_external_attack(const ExternalAttack& att
     bundle.host_pid_namespace = true;
     bundle.extra_capabilities = {"CAP_SYS_PTRACE"};
     bundle.cgroups_path = "/armorbench/" + sibling_id;
+    // The tool through a read-only bind, like the model server (the build dir may be in /tmp).
+    bundle.binds.push_back({tool, "/run/armorbench-memdump", true});
     bundle.args = dump;
+    bundle.args[0] = "/run/armorbench-memdump";
     write_bundle(sibling_dir.path(), bundle);
     result = run_command(
         {target_.runtime_path_, "run", "--bundle", sibling_dir.path().string(), sibling_id},

@@ -85,7 +85,14 @@ class GuestVmEndToEnd : public ::testing::Test {
     config.name = "armorbench-e2e-" + std::to_string(::getpid());
     config.image = image_;
     config.run_dir = kRunDir;
-    config.agent = ARMORBENCH_GUEST_AGENT;
+    // A build dir under /tmp is invisible in the guest (its /tmp is its own): stage what it runs.
+    staging_ = std::make_unique<GuestStaging>(fs::path("/var/tmp") /
+                                              ("abvms-e2e-" + std::to_string(::getpid())));
+    const fs::path agent = ARMORBENCH_GUEST_AGENT;
+    config.agent = staging_->add(agent, "armorbench-guest-agent");
+    staging_->add(ARMORBENCH_ENFORCER, "armorbench-enforcer");  // the agent looks beside itself
+    policy_ = staging_->add(fs::path(ARMORBENCH_VMS_TEST_DATA) / "deny-exec-id.toml",
+                            "deny-exec-id.toml");
     // Another enforcer build (e.g. one with a proposed fix) can be tried without editing this.
     if (const char* enforcer = std::getenv("ARMORBENCH_VMS_ENFORCER"))
       config.agent_args = {"--enforcer", enforcer};
@@ -110,6 +117,7 @@ class GuestVmEndToEnd : public ::testing::Test {
 
   static void TearDownTestSuite() {
     vm_.reset();  // teardown on every path: stop op, else virDomainDestroy
+    staging_.reset();
     std::cout << "vms-measurements " << measurements_.dump() << std::endl;
   }
 
@@ -118,6 +126,8 @@ class GuestVmEndToEnd : public ::testing::Test {
 
   static inline GuestImage image_;
   static inline std::unique_ptr<GuestVm> vm_;
+  static inline std::unique_ptr<GuestStaging> staging_;
+  static inline fs::path policy_;
   static inline std::string boot_error_;
   static inline std::optional<StopReply> stop_reply_;
   static inline std::vector<std::uint8_t> marker_;
@@ -146,7 +156,7 @@ TEST_F(GuestVmEndToEnd, StartsTheEnforcerThenTheWorkload) {
   request.workload.http_socket = kHttpSocket;
   request.workload.limits = {.cpus = 1.0, .memory_bytes = 512ull << 20, .pids = 64};
   request.enforcer.mode = EnforcerMode::kBlock;
-  request.enforcer.policies = {std::string(ARMORBENCH_VMS_TEST_DATA) + "/deny-exec-id.toml"};
+  request.enforcer.policies = {policy_.string()};
   request.enforcer.backend = "auto";
 
   const auto start = Clock::now();

@@ -127,7 +127,24 @@ int run(int argc, char** argv) {
   out["image"] = {{"hash", config.image.hash},
                   {"rebuilt", config.image.rebuilt},
                   {"build_ms", config.image.build_time.count()}};
-  config.agent = fs::read_symlink("/proc/self/exe").parent_path() / "armorbench-guest-agent";
+  // What the guest runs comes from the host root; a build dir under /tmp is staged first.
+  GuestStaging staging(fs::path("/var/tmp") / ("abvms-run-" + std::to_string(::getpid())));
+  const fs::path bin_dir = fs::read_symlink("/proc/self/exe").parent_path();
+  config.agent = bin_dir / "armorbench-guest-agent";
+  if (!guest_sees(config.agent)) {
+    config.agent = staging.add(config.agent, "armorbench-guest-agent");
+    staging.add(bin_dir / "armorbench-enforcer", "armorbench-enforcer");  // found beside the agent
+  }
+  auto visible = [&](std::string& path, const std::string& name) {
+    if (!path.empty() && path.front() == '/' && fs::is_regular_file(path) && !guest_sees(path))
+      path = staging.add(path, name).string();
+  };
+  if (config.agent_args.size() == 2) visible(config.agent_args[1], "enforcer");
+  visible(request.workload.argv[0], "workload");
+  for (std::size_t p = 0; p < request.enforcer.policies.size(); ++p)
+    visible(request.enforcer.policies[p],
+            "policies/" + std::to_string(p) + "/" +
+                fs::path(request.enforcer.policies[p]).filename().string());
   config.boot_timeout = std::chrono::seconds(120);
 
   GuestVm vm(config);
