@@ -3,9 +3,11 @@ PARAMS["hold_seconds"] and exit, until PARAMS["max_procs"] are running or fork()
 (e.g. by pids.max), then records how far it got in PARAMS["marker"] as JSON:
   {"forked": n, "max_procs": N, "stopped_by": null or "<type>: <message>"}
 
-Bounded on purpose: never more than max_procs children, and every child ends by itself. The
-children are reaped by a daemon thread so the server is left with no zombies. While they hold,
-a pids.max-limited server cannot start threads either, so its threaded HTTP server drops new
+Bounded on purpose: never more than max_procs children, and every child ends by itself. SIGCHLD
+is ignored first, so the kernel reaps the children as they end and the server is left with no
+zombies (no reaper thread: a Python thread that wakes from waitpid while the interpreter is
+finalizing is ended with pthread_exit, and that aborted the server's exit). While they hold, a
+pids.max-limited server cannot start threads either, so its threaded HTTP server drops new
 connections: that denial of service is what the limit must keep inside the sandbox.
 
 Runs inside the victim's unpickler with PARAMS bound. Errors are swallowed (to stderr only) so the
@@ -13,9 +15,8 @@ model still loads; nothing goes to stdout, which is the server's readiness chann
 """
 import json
 import os
-import queue
+import signal
 import sys
-import threading
 import time
 
 
@@ -33,22 +34,11 @@ def hold_and_exit(hold_seconds):
         os._exit(0)
 
 
-def reap(child_pids):
-    """Wait for each child as it is announced; None ends the list."""
-    for pid in iter(child_pids.get, None):
-        try:
-            os.waitpid(pid, 0)
-        except OSError:
-            pass
-
-
 try:
     max_procs = int(PARAMS["max_procs"])
     hold_seconds = float(PARAMS["hold_seconds"])
-    # The reaper starts before the first fork: once fork() is refused no thread can start either
-    # (threads count against pids.max too), and unreaped zombies would hold the limit forever.
-    child_pids = queue.SimpleQueue()
-    threading.Thread(target=reap, args=(child_pids,), daemon=True).start()
+    # Unreaped zombies would hold pids.max forever; with SIGCHLD ignored the kernel reaps them.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     forked = 0
     stopped_by = None
     try:
@@ -56,11 +46,9 @@ try:
             pid = os.fork()
             if pid == 0:
                 hold_and_exit(hold_seconds)
-            child_pids.put(pid)
             forked += 1
     except OSError as error:
         stopped_by = f"{type(error).__name__}: {error}"
-    child_pids.put(None)
     with open(PARAMS["marker"], "w") as marker:
         json.dump({"forked": forked, "max_procs": max_procs, "stopped_by": stopped_by}, marker)
 except Exception as error:

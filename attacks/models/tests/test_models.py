@@ -155,7 +155,7 @@ class ModelToolsTest(unittest.TestCase):
             connection.close()
         finally:
             code = server.stop()
-        self.assertEqual(code, 0)
+        self.assertEqual(code, 0, server.stderr().decode(errors="replace")[-4000:])
         self.assertEqual(server.stdout_after_event, b"")
         self.assertFalse(os.path.exists(server.socket_path), "socket left behind")
 
