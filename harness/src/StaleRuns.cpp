@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -252,6 +253,10 @@ std::vector<StaleResource> reap_stale_runs(const ReapOptions& options) {
       if (!std::regex_match(name, m, kWorkDirName) || !stale(m[1].str())) continue;
       if (!entry.is_directory() || entry.is_symlink()) continue;
       if (fs::exists(entry.path() / kKeepMarker)) continue;
+      // Only runs as root hold leases; another user's run (which can make no container, mount
+      // or cgroup) keeps its own work dir, alive or not.
+      struct stat st {};
+      if (::lstat(entry.path().c_str(), &st) != 0 || st.st_uid != ::geteuid()) continue;
       StaleResource r{m[1].str(), "dir", entry.path().string(), ""};
       if (!options.dry_run) {
         remove_tree(entry.path());

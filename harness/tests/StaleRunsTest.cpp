@@ -104,6 +104,15 @@ TEST_F(StaleRuns, RemovesOnlyWhatDeadRunsLeft) {
   EXPECT_TRUE(reap_stale_runs(options_).empty()) << "a second pass finds nothing";
 }
 
+TEST_F(StaleRuns, AnotherUsersWorkDirStays) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a dir owned by another user";
+  const fs::path theirs = root_ / "work" / "armorbench-feedf00d";
+  fs::create_directories(theirs);
+  ASSERT_EQ(::chown(theirs.c_str(), 65534, 65534), 0);
+  EXPECT_TRUE(reap_stale_runs(options_).empty());
+  EXPECT_TRUE(fs::exists(theirs)) << "a non-root run holds no lease; its dir is not ours to judge";
+}
+
 TEST_F(StaleRuns, DescribeSaysWhatHappened) {
   const std::vector<StaleResource> resources = {
       {"deadbeef", "container", "ab-deadbeef-1 (runc)", ""},

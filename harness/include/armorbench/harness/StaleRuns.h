@@ -60,7 +60,8 @@ struct ReapOptions {
 
 // Finds the resources of runs that have no live lease and (unless dry_run) removes them:
 // containers first (`runc|crun delete --force`), then mounts, cgroups, work dirs and leases.
-// A work dir kept on purpose (--keep-work) keeps its files; everything else of its run goes.
+// A work dir kept on purpose (--keep-work), or owned by another user (whose runs hold no lease),
+// stays; everything else of its run goes.
 std::vector<StaleResource> reap_stale_runs(const ReapOptions& options);
 
 // One line per resource, for stderr or the `clean` command.
