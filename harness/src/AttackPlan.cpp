@@ -10,6 +10,7 @@
 #include "armorbench/attacks/BeaconListener.h"
 #include "armorbench/attacks/FakeStratumPool.h"
 #include "armorbench/base/Error.h"
+#include "armorbench/base/Files.h"
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/harness/Workspace.h"
 
@@ -21,13 +22,6 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr const char* kMarker = "/tmp/abx-marker";
-
-std::string read_whole(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string base64(const std::string& bytes) {
   static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -199,7 +193,7 @@ class CryptominerPlan final : public ModelPayloadPlan {
     if (!fs::exists(miner))
       throw environment_error("the miner binary " + miner.string() + " is not built");
     inject_exec(base, run_dir, workload, "drop_miner.py",
-                {{"binary_b64", base64(read_whole(miner))},
+                {{"binary_b64", base64(read_whole_file(miner))},
                  {"drop_path", "/tmp/.cache/kworkerd"},
                  {"host", host},
                  {"port", pool_->port()},

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "armorbench/base/Error.h"
+#include "armorbench/base/Files.h"
 #include "armorbench/base/Interrupt.h"
 #include "armorbench/harness/HostEnforcer.h"
 #include "armorbench/harness/OciBundle.h"
@@ -290,10 +291,7 @@ std::optional<std::string> RuncSandbox::read_file(const std::string& sandbox_pat
   if (!host) return std::nullopt;
   struct stat st {};
   if (::lstat(host->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-  std::ifstream in(*host, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
+  return read_whole_file(*host);
 }
 
 ExternalAttackOutcome RuncSandbox::run_external_attack(const ExternalAttack& attack) {

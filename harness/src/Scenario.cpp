@@ -21,18 +21,6 @@ std::string to_string(NetworkMode mode) {
   return mode == NetworkMode::kHost ? "host" : "none";
 }
 
-std::string to_string(EnforcerMode mode) {
-  switch (mode) {
-    case EnforcerMode::kOff:
-      return "off";
-    case EnforcerMode::kAudit:
-      return "audit";
-    case EnforcerMode::kBlock:
-      return "block";
-  }
-  return "?";
-}
-
 std::string to_string(Loader loader) {
   switch (loader) {
     case Loader::kTorch:

@@ -99,9 +99,7 @@ TargetSpec parse_target(TomlTable& table, const fs::path& file) {
 }
 
 EnforcerMode mode_from(const TomlTable& table, std::string_view key, const std::string& text) {
-  if (text == "off") return EnforcerMode::kOff;
-  if (text == "audit") return EnforcerMode::kAudit;
-  if (text == "block") return EnforcerMode::kBlock;
+  if (auto mode = enforcer_mode_from_string(text)) return *mode;
   throw table.error_at(key, "unknown enforcer mode '" + text + "' (valid: off, audit, block)");
 }
 

@@ -1,7 +1,6 @@
 // Leases of live runs, and the removal of what dead runs left behind.
 #include "armorbench/harness/StaleRuns.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -12,13 +11,13 @@
 #include <cerrno>
 #include <chrono>
 #include <fstream>
-#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "armorbench/base/Error.h"
+#include "armorbench/base/Files.h"
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/harness/Workspace.h"
 
@@ -29,13 +28,6 @@ namespace {
 // Run ids are random_hex(4); container and cgroup names are ab-<run id>-<n>[-sibling].
 const std::regex kContainerName("ab-([0-9a-f]{8})-[0-9]+(-sibling)?");
 const std::regex kWorkDirName("armorbench-([0-9a-f]{8})");
-
-std::string read_file(const fs::path& file) {
-  std::ifstream in(file);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string unescape_mount_path(const std::string& raw) {
@@ -56,7 +48,7 @@ std::string unescape_mount_path(const std::string& raw) {
 
 std::vector<fs::path> mount_points() {
   std::vector<fs::path> points;
-  std::istringstream in(read_file("/proc/self/mountinfo"));
+  std::istringstream in(read_whole_file("/proc/self/mountinfo"));
   for (std::string line; std::getline(in, line);) {
     std::istringstream fields(line);
     std::string id, parent, devno, root, point;
@@ -120,7 +112,7 @@ std::string remove_cgroup(const fs::path& dir) {
       if (!child_error.empty()) return child_error;
     }
   if (fs::exists(dir / "cgroup.kill")) std::ofstream(dir / "cgroup.kill") << "1";
-  std::istringstream procs(read_file(dir / "cgroup.procs"));
+  std::istringstream procs(read_whole_file(dir / "cgroup.procs"));
   for (pid_t pid; procs >> pid;) ::kill(pid, SIGKILL);
   // The kernel frees the cgroup only once its killed tasks have exited.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -150,7 +142,7 @@ fs::path work_base() {
 }
 
 unsigned long long process_start_time(pid_t pid) {
-  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat = read_whole_file("/proc/" + std::to_string(pid) + "/stat");
   // "pid (comm) state ppid ...": comm may contain spaces and parentheses; fields after the last
   // ')' are space separated, and starttime is field 22 overall (the 20th after the comm).
   const auto close = stat.rfind(')');
@@ -181,7 +173,7 @@ RunLease::~RunLease() {
 }
 
 bool lease_is_live(const fs::path& lease_file) {
-  std::istringstream in(read_file(lease_file));
+  std::istringstream in(read_whole_file(lease_file));
   long long pid = 0;
   unsigned long long start = 0;
   if (!(in >> pid >> start) || pid <= 0) return false;
@@ -256,7 +248,7 @@ std::vector<StaleResource> reap_stale_runs(const ReapOptions& options) {
       // Only runs as root hold leases; another user's run (which can make no container, mount
       // or cgroup) keeps its own work dir, alive or not.
       struct stat st {};
-      if (::lstat(entry.path().c_str(), &st) != 0 || st.st_uid != ::geteuid()) continue;
+      if (::lstat(entry.path().c_str(), &st) != 0 || st.st_uid != options.owner) continue;
       StaleResource r{m[1].str(), "dir", entry.path().string(), ""};
       if (!options.dry_run) {
         remove_tree(entry.path());

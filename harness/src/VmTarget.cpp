@@ -30,18 +30,6 @@ milliseconds since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
 }
 
-vms::EnforcerMode to_vms(EnforcerMode mode) {
-  switch (mode) {
-    case EnforcerMode::kOff:
-      return vms::EnforcerMode::kOff;
-    case EnforcerMode::kAudit:
-      return vms::EnforcerMode::kAudit;
-    case EnforcerMode::kBlock:
-      return vms::EnforcerMode::kBlock;
-  }
-  return vms::EnforcerMode::kOff;
-}
-
 vms::LaunchSecurity launch_security_of(const TargetSpec& spec) {
   if (spec.kind != TargetKind::kCvm) return vms::LaunchSecurity::kNone;
   if (spec.vm.launch_security == "sev") return vms::LaunchSecurity::kSev;
@@ -54,30 +42,19 @@ vms::LaunchSecurity launch_security_of(const TargetSpec& spec) {
 // invisible to it. The agent finds the enforcer daemon beside itself.
 class GuestFiles {
  public:
-  GuestFiles(const fs::path& dir, const TargetContext& context) : dir_(dir) {
-    fs::create_directories(dir_ / "policies");
+  GuestFiles(const fs::path& dir, const TargetContext& context)
+      : staging_(dir, vms::GuestStaging::Cleanup::kLeave) {  // the work dir's owner removes it
     for (const char* binary : {"armorbench-guest-agent", "armorbench-enforcer"})
-      fs::copy_file(context.bin_dir / binary, dir_ / binary, fs::copy_options::overwrite_existing);
-    fs::copy_file(context.data_dir / "harness/workload/model_server.py", server(),
-                  fs::copy_options::overwrite_existing);
+      staging_.add(context.bin_dir / binary, binary);
+    staging_.add(context.data_dir / "harness/workload/model_server.py", "model_server.py");
   }
-  fs::path agent() const { return dir_ / "armorbench-guest-agent"; }
-  fs::path server() const { return dir_ / "model_server.py"; }
-  // The policy as the guest sees it (copied on first use; same name in a numbered folder, so
-  // that its file:line:column in errors and events still names the file).
-  fs::path policy(const fs::path& host_policy) {
-    auto it = policies_.find(host_policy);
-    if (it != policies_.end()) return it->second;
-    const fs::path copy =
-        dir_ / "policies" / std::to_string(policies_.size()) / host_policy.filename();
-    fs::create_directories(copy.parent_path());
-    fs::copy_file(host_policy, copy, fs::copy_options::overwrite_existing);
-    return policies_[host_policy] = copy;
-  }
+  fs::path agent() const { return staging_.dir() / "armorbench-guest-agent"; }
+  fs::path server() const { return staging_.dir() / "model_server.py"; }
+  // The policy as the guest sees it (copied on first use, keeping its file name).
+  fs::path policy(const fs::path& host_policy) { return staging_.add_named(host_policy); }
 
  private:
-  fs::path dir_;
-  std::map<fs::path, fs::path> policies_;
+  vms::GuestStaging staging_;
 };
 
 class VmSandbox final : public Sandbox {
@@ -118,7 +95,7 @@ class VmSandbox final : public Sandbox {
     start.workload.http_socket = kServerSocket;
     start.workload.limits = {workload.limits.cpus, workload.limits.memory_bytes,
                              workload.limits.pids};
-    start.enforcer.mode = to_vms(plan.mode);
+    start.enforcer.mode = plan.mode;
     for (const fs::path& policy : plan.policies)
       start.enforcer.policies.push_back(files.policy(policy).string());
     start.enforcer.backend = plan.backend;

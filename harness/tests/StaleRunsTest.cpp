@@ -105,12 +105,14 @@ TEST_F(StaleRuns, RemovesOnlyWhatDeadRunsLeft) {
 }
 
 TEST_F(StaleRuns, AnotherUsersWorkDirStays) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a dir owned by another user";
   const fs::path theirs = root_ / "work" / "armorbench-feedf00d";
   fs::create_directories(theirs);
-  ASSERT_EQ(::chown(theirs.c_str(), 65534, 65534), 0);
-  EXPECT_TRUE(reap_stale_runs(options_).empty());
-  EXPECT_TRUE(fs::exists(theirs)) << "a non-root run holds no lease; its dir is not ours to judge";
+  ReapOptions as_another_user = options_;
+  as_another_user.owner = ::geteuid() + 1;  // the dir is this process's, so not that user's
+  EXPECT_TRUE(reap_stale_runs(as_another_user).empty());
+  EXPECT_TRUE(fs::exists(theirs)) << "a run of another user holds no lease; not ours to judge";
+  EXPECT_EQ(reap_stale_runs(options_).size(), 1u) << "its owner's clean does remove it";
+  EXPECT_FALSE(fs::exists(theirs));
 }
 
 TEST_F(StaleRuns, DescribeSaysWhatHappened) {

@@ -31,25 +31,6 @@ std::vector<std::string> strings(const json& object, const char* context, const 
 
 }  // namespace
 
-std::string to_string(EnforcerMode mode) {
-  switch (mode) {
-    case EnforcerMode::kOff:
-      return "off";
-    case EnforcerMode::kAudit:
-      return "audit";
-    case EnforcerMode::kBlock:
-      return "block";
-  }
-  return "off";
-}
-
-std::optional<EnforcerMode> enforcer_mode_from_string(std::string_view text) {
-  if (text == "off") return EnforcerMode::kOff;
-  if (text == "audit") return EnforcerMode::kAudit;
-  if (text == "block") return EnforcerMode::kBlock;
-  return std::nullopt;
-}
-
 bool plantable_path(std::string_view path) {
   if (!(path.starts_with("/tmp/") || path.starts_with("/run/") || path.starts_with("/dev/")))
     return false;

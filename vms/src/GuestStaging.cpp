@@ -19,7 +19,8 @@ bool guest_sees(const fs::path& host_path) {
   return true;
 }
 
-GuestStaging::GuestStaging(fs::path dir) : dir_(std::move(dir)) {
+GuestStaging::GuestStaging(fs::path dir, Cleanup cleanup)
+    : dir_(std::move(dir)), cleanup_(cleanup) {
   if (!guest_sees(dir_))
     throw input_error("staging dir " + dir_.string() + " is not visible in the guest");
   std::error_code ec;
@@ -29,7 +30,7 @@ GuestStaging::GuestStaging(fs::path dir) : dir_(std::move(dir)) {
 
 GuestStaging::~GuestStaging() {
   std::error_code ec;
-  fs::remove_all(dir_, ec);
+  if (cleanup_ == Cleanup::kRemove) fs::remove_all(dir_, ec);
 }
 
 fs::path GuestStaging::add(const fs::path& host_file, const std::string& name) {
@@ -41,6 +42,13 @@ fs::path GuestStaging::add(const fs::path& host_file, const std::string& name) {
     throw environment_error("cannot stage " + host_file.string() +
                             " for the guest: " + ec.message());
   return copy;
+}
+
+fs::path GuestStaging::add_named(const fs::path& host_file) {
+  if (auto it = named_.find(host_file); it != named_.end()) return it->second;
+  const fs::path copy =
+      add(host_file, (fs::path(std::to_string(named_.size())) / host_file.filename()).string());
+  return named_[host_file] = copy;
 }
 
 }  // namespace armorbench::vms

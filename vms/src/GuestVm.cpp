@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "armorbench/base/Error.h"
+#include "armorbench/base/Files.h"
 #include "armorbench/base/Interrupt.h"
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/vms/Base64.h"
@@ -297,10 +298,7 @@ CoreDump GuestVm::core_dump_memory(const fs::path& path, bool live) {
 }
 
 std::string GuestVm::console_log() const {
-  std::ifstream in(config_.run_dir / "console.log", std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_whole_file(config_.run_dir / "console.log");
 }
 
 void GuestVm::teardown() noexcept {

@@ -35,10 +35,19 @@ TEST(GuestStaging, CopiesKeepTheModeAndGoWithTheStaging) {
     EXPECT_TRUE(guest_sees(copy));
     EXPECT_EQ(fs::status(copy).permissions() & fs::perms::owner_exec, fs::perms::owner_exec);
     EXPECT_THROW(staging.add(source.string() + ".absent", "x"), Error);
+    const fs::path named = staging.add_named(source);
+    EXPECT_EQ(named.filename(), source.filename()) << "messages naming the copy name the file";
+    EXPECT_EQ(staging.add_named(source), named) << "one copy per source";
   }
   EXPECT_FALSE(fs::exists(dir)) << "removed with the staging";
   EXPECT_THROW(GuestStaging("/tmp/not-for-guests"), Error)
       << "a staging dir the guest cannot see is refused";
+  {
+    GuestStaging left(dir, GuestStaging::Cleanup::kLeave);
+    left.add(source, "tool");
+  }
+  EXPECT_TRUE(fs::exists(dir / "tool")) << "kLeave: the owner of the parent removes it";
+  fs::remove_all(dir);
   fs::remove(source);
 }
 

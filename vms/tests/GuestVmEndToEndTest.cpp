@@ -91,8 +91,7 @@ class GuestVmEndToEnd : public ::testing::Test {
     const fs::path agent = ARMORBENCH_GUEST_AGENT;
     config.agent = staging_->add(agent, "armorbench-guest-agent");
     staging_->add(ARMORBENCH_ENFORCER, "armorbench-enforcer");  // the agent looks beside itself
-    policy_ = staging_->add(fs::path(ARMORBENCH_VMS_TEST_DATA) / "deny-exec-id.toml",
-                            "deny-exec-id.toml");
+    policy_ = staging_->add_named(fs::path(ARMORBENCH_VMS_TEST_DATA) / "deny-exec-id.toml");
     // Another enforcer build (e.g. one with a proposed fix) can be tried without editing this.
     if (const char* enforcer = std::getenv("ARMORBENCH_VMS_ENFORCER"))
       config.agent_args = {"--enforcer", enforcer};

@@ -135,16 +135,13 @@ int run(int argc, char** argv) {
     config.agent = staging.add(config.agent, "armorbench-guest-agent");
     staging.add(bin_dir / "armorbench-enforcer", "armorbench-enforcer");  // found beside the agent
   }
-  auto visible = [&](std::string& path, const std::string& name) {
+  auto visible = [&](std::string& path) {
     if (!path.empty() && path.front() == '/' && fs::is_regular_file(path) && !guest_sees(path))
-      path = staging.add(path, name).string();
+      path = staging.add_named(path).string();
   };
-  if (config.agent_args.size() == 2) visible(config.agent_args[1], "enforcer");
-  visible(request.workload.argv[0], "workload");
-  for (std::size_t p = 0; p < request.enforcer.policies.size(); ++p)
-    visible(request.enforcer.policies[p],
-            "policies/" + std::to_string(p) + "/" +
-                fs::path(request.enforcer.policies[p]).filename().string());
+  if (config.agent_args.size() == 2) visible(config.agent_args[1]);  // --enforcer
+  visible(request.workload.argv[0]);
+  for (std::string& policy : request.enforcer.policies) visible(policy);
   config.boot_timeout = std::chrono::seconds(120);
 
   GuestVm vm(config);

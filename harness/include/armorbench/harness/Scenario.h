@@ -11,13 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "armorbench/base/EnforcerMode.h"
 #include "armorbench/base/Error.h"
 
 namespace armorbench {
 
 enum class TargetKind { kRunc, kCrun, kKata, kCvm };
 enum class NetworkMode { kHost, kNone };
-enum class EnforcerMode { kOff, kAudit, kBlock };
 enum class Loader { kTorch, kTorchWeightsOnly, kSafetensors, kPickle };
 
 // What was observed for one case run (README "Scoring").
@@ -55,7 +55,6 @@ enum class ObjectiveKind {
 
 std::string to_string(TargetKind kind);
 std::string to_string(NetworkMode mode);
-std::string to_string(EnforcerMode mode);
 std::string to_string(Loader loader);
 std::string to_string(Verdict verdict);
 std::string to_string(AttackKind kind);

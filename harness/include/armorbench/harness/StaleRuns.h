@@ -8,6 +8,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <optional>
@@ -55,7 +56,8 @@ struct ReapOptions {
   std::vector<std::filesystem::path> work_bases;  // default: /var/tmp and work_base()
   std::filesystem::path cgroup_root = "/sys/fs/cgroup";
   std::vector<std::string> runtimes = {"runc", "crun"};  // whose containers to look at
-  bool dry_run = false;                                  // list only
+  uid_t owner = ::geteuid();  // whose work dirs to judge: only runs of this user hold leases
+  bool dry_run = false;       // list only
 };
 
 // Finds the resources of runs that have no live lease and (unless dry_run) removes them:

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "armorbench/base/EnforcerMode.h"
+
 namespace armorbench::vms {
 
 inline constexpr int kAgentProtocolVersion = 1;
@@ -18,10 +20,7 @@ inline constexpr int kAgentProtocolVersion = 1;
 inline constexpr std::string_view kAgentChannel = "armorbench.agent";
 inline constexpr std::string_view kHttpChannel = "armorbench.http";
 
-enum class EnforcerMode { kOff, kAudit, kBlock };
-
-std::string to_string(EnforcerMode mode);
-std::optional<EnforcerMode> enforcer_mode_from_string(std::string_view text);
+// EnforcerMode (off | audit | block) is the harness's own (armorbench/base/EnforcerMode.h).
 
 // A file the agent writes before the workload starts. Only /tmp, /run and /dev are writable in
 // the guest (the root is the host's, read-only), so only paths below them are accepted.
