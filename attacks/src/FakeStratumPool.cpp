@@ -17,7 +17,7 @@
 #include <tuple>
 
 #include "armorbench/attacks/HeaderHasher.h"
-#include "armorbench/attacks/Hex.h"
+#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/JsonLineConnection.h"
 #include "armorbench/attacks/ShareTarget.h"
 

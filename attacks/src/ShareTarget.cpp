@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "armorbench/attacks/Hex.h"
+#include "armorbench/base/Hex.h"
 
 namespace armorbench::attacks {
 namespace {
@@ -77,13 +77,13 @@ bool ShareTarget::is_met_by(const Sha256::Digest& hash) const {
 }
 
 std::string ShareTarget::to_hex() const {
-  return attacks::to_hex(target_);
+  return armorbench::to_hex(target_);
 }
 
 std::string ShareTarget::display_hex(const Sha256::Digest& hash) {
   Sha256::Digest reversed;
   std::reverse_copy(hash.begin(), hash.end(), reversed.begin());
-  return attacks::to_hex(reversed);
+  return armorbench::to_hex(reversed);
 }
 
 }  // namespace armorbench::attacks

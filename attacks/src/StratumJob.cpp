@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "armorbench/attacks/Hex.h"
+#include "armorbench/base/Hex.h"
 
 namespace armorbench::attacks {
 namespace {

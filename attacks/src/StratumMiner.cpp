@@ -11,7 +11,7 @@
 #include <system_error>
 
 #include "armorbench/attacks/HeaderHasher.h"
-#include "armorbench/attacks/Hex.h"
+#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/JsonLineConnection.h"
 #include "armorbench/attacks/ShareTarget.h"
 #include "armorbench/attacks/StratumJob.h"

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "armorbench/attacks/Hex.h"
+#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/MemoryDumper.h"
 
 namespace {
@@ -71,7 +71,7 @@ Flags parse_flags(int argc, char** argv) {
       flags.file = std::string(value());
     } else if (flag == "--canary") {
       try {
-        flags.canary = armorbench::attacks::from_hex(value());
+        flags.canary = armorbench::from_hex(value());
       } catch (const std::invalid_argument& e) {
         throw UsageError(std::string("--canary: ") + e.what());
       }

@@ -16,7 +16,7 @@
 #include "TestProcess.h"
 #include "armorbench/attacks/FakeStratumPool.h"
 #include "armorbench/attacks/HeaderHasher.h"
-#include "armorbench/attacks/Hex.h"
+#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/JsonLineConnection.h"
 #include "armorbench/attacks/ShareTarget.h"
 

@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "TestProcess.h"
-#include "armorbench/attacks/Hex.h"
+#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/MemoryDumper.h"
 #include "armorbench/base/UniqueFd.h"
 

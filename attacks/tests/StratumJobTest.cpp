@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "armorbench/attacks/HeaderHasher.h"
-#include "armorbench/attacks/Hex.h"
+#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/ShareTarget.h"
 #include "armorbench/attacks/StratumJob.h"
 

@@ -181,7 +181,7 @@ nlohmann::json bench_search(std::mt19937_64& rng, int repetitions) {
 nlohmann::json bench_hash(int repetitions) {
   StratumJob job;
   job.version = 0x20000000;
-  const HeaderHasher hasher(job.header(Sha256::digest(job.coinb1), 0x66000000, 0));
+  const HeaderHasher hasher(job.header(armorbench::Sha256::digest(job.coinb1), 0x66000000, 0));
   // A target nothing meets, so every call hashes the whole range.
   const auto impossible = ShareTarget::from_difficulty(1e30);
   std::vector<double> per_cpu_second;

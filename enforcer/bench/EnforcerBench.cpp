@@ -155,13 +155,13 @@ void connect_loopback(benchmark::State& state) {
   }
 }
 
-struct Operation {
+struct BenchedOperation {
   const char* name;
   void (*body)(benchmark::State&);
   double min_time;
 };
 
-const Operation kOperations[] = {{"execve_wait", execve_wait, 0.25},
+const BenchedOperation kOperations[] = {{"execve_wait", execve_wait, 0.25},
                                  {"openat_close", openat_close, 0.1},
                                  {"connect_loopback", connect_loopback, 0.1}};
 
@@ -189,7 +189,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
       std::printf("%-18s %-8s %12s %12s %12s %9s %9s %9s\n", "operation", "scope", "off", "audit",
                   "block", "audit/off", "block/off", "noise");
     }
-    for (const Operation& op : kOperations) {
+    for (const BenchedOperation& op : kOperations) {
       for (const char* scope : {"outside", "inside"}) {
         auto median = [&](const char* mode) {
           auto it = samples_.find(std::string(op.name) + "/" + scope + "/" + mode);
@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
   g_lab = &lab;
   for (int round = 1; round <= rounds; ++round) {
     for (Mode mode : {Mode::kOff, Mode::kAudit, Mode::kBlock, Mode::kOffAgain}) {
-      for (const Operation& op : kOperations) {
+      for (const BenchedOperation& op : kOperations) {
         for (bool inside : {false, true}) {
           const std::string name = std::string(op.name) + "/" + (inside ? "inside" : "outside") +
                                    "/" + mode_name(mode) + "/round:" + std::to_string(round);

@@ -39,12 +39,12 @@ std::atomic<int> g_reload{0};
 std::atomic<int> g_stop{0};
 
 struct Options {
-  std::vector<std::string> policies;
+  std::vector<std::filesystem::path> policies;
   std::vector<std::string> cgroups;
   std::string events;
   bool audit = false;
-  std::optional<Backend> backend;
-  Action posture = Action::kBlock;
+  Backend backend = Backend::kAuto;
+  DefaultPosture posture = DefaultPosture::kBlock;
   bool watch_exec = false;
   bool check = false;
 };
@@ -68,18 +68,13 @@ Options parse(int argc, char** argv) {
       if (mode != "block" && mode != "audit") throw input_error("--mode is block or audit");
       o.audit = mode == "audit";
     } else if (arg == "--backend") {
-      const std::string backend = value();
-      if (backend == "tracepoint")
-        o.backend = Backend::kTracepoint;
-      else if (backend == "bpf-lsm")
-        o.backend = Backend::kBpfLsm;
-      else if (backend != "auto")
-        throw input_error("--backend is auto, tracepoint or bpf-lsm");
+      const auto backend = backend_from_string(value());
+      if (!backend) throw input_error("--backend is auto, tracepoint or bpf-lsm");
+      o.backend = *backend;
     } else if (arg == "--default-posture") {
-      const std::string posture = value();
-      if (posture != "block" && posture != "audit")
-        throw input_error("--default-posture is block or audit");
-      o.posture = posture == "block" ? Action::kBlock : Action::kAudit;
+      const auto posture = default_posture_from_string(value());
+      if (!posture) throw input_error("--default-posture is block or audit");
+      o.posture = *posture;
     } else if (arg == "--watch-exec")
       o.watch_exec = true;
     else if (arg == "--check")
@@ -95,14 +90,7 @@ Options parse(int argc, char** argv) {
 }
 
 RuleSet compile_policies(const Options& o, std::uint32_t generation) {
-  std::vector<Policy> policies;
-  for (const std::string& file : o.policies)
-    for (Policy& p : load_policy_file(file)) policies.push_back(std::move(p));
-  CompileOptions options;
-  options.audit_only = o.audit;
-  options.posture = Posture{o.posture, o.posture, o.posture};
-  options.generation = generation;
-  return compile(policies, options);
+  return compile_policy_files(o.policies, PolicyFileOptions{o.audit, o.posture, generation});
 }
 
 int run(const Options& o) {
@@ -121,7 +109,7 @@ int run(const Options& o) {
   std::ostream& events = o.events.empty() ? std::cout : events_file;
 
   Enforcer enforcer(std::move(rules), EnforcerOptions{o.backend, o.watch_exec});
-  enforcer.set_sink([&](const Event& e) { events << e.to_json().dump() << '\n' << std::flush; });
+  enforcer.set_sink([&](const Event& e) { events << e.record().to_json().dump() << '\n' << std::flush; });
   for (const std::string& dir : o.cgroups) {
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0)

@@ -46,42 +46,42 @@ int libbpf_quiet(enum libbpf_print_level level, const char* format, va_list args
   return vfprintf(stderr, format, args);
 }
 
-const char* operation_name(__u16 op) {
+Operation operation_of(__u16 op) {
   switch (op) {
     case AB_OP_EXEC:
-      return "exec";
+      return Operation::kExec;
     case AB_OP_OPEN:
-      return "open";
+      return Operation::kOpen;
     case AB_OP_CONNECT:
-      return "connect";
+      return Operation::kConnect;
     case AB_OP_SENDMSG:
-      return "sendmsg";
+      return Operation::kSendmsg;
     case AB_OP_SOCKET:
-      return "socket";
+      return Operation::kSocket;
     case AB_OP_PTRACE:
-      return "ptrace";
+      return Operation::kPtrace;
     case AB_OP_VM_READ:
-      return "process_vm_readv";
+      return Operation::kVmRead;
     case AB_OP_PROC_MEM:
-      return "proc_mem";
+      return Operation::kProcMem;
     case AB_OP_CAPABLE:
-      return "capable";
+      return Operation::kCapable;
   }
-  return "unknown";
+  return Operation::kOther;
 }
 
-const char* action_name(__u8 action) {
+EventAction action_of(__u8 action) {
   switch (action) {
     case AB_ACTION_ALLOW:
-      return "allow";
+      return EventAction::kAllow;
     case AB_ACTION_AUDIT:
-      return "audit";
+      return EventAction::kAudit;
     case AB_ACTION_BLOCK:
-      return "block";
+      return EventAction::kBlock;
     case AB_ACTION_OBSERVE:
-      return "observe";
+      return EventAction::kObserve;
   }
-  return "none";
+  return EventAction::kNone;
 }
 
 const char* protocol_name(__u32 protocol) {
@@ -119,10 +119,6 @@ using SkeletonPtr = std::unique_ptr<Skeleton, void (*)(Skeleton*)>;
 
 }  // namespace
 
-std::string to_string(Backend backend) {
-  return backend == Backend::kBpfLsm ? "bpf-lsm" : "tracepoint";
-}
-
 Backend choose_backend(std::string* why) {
   std::string why_not;
   if (bpf_lsm_usable(&why_not)) {
@@ -133,69 +129,61 @@ Backend choose_backend(std::string* why) {
   return Backend::kTracepoint;
 }
 
-std::string Event::operation() const {
-  return operation_name(raw.operation);
-}
-std::string Event::action() const {
-  return action_name(raw.action);
-}
-
-nlohmann::json Event::to_json() const {
-  nlohmann::json j = {
-      {"time_boot_ns", raw.timestamp_ns},
-      {"pid", raw.pid},
-      {"tgid", raw.tgid},
-      {"ppid", raw.ppid},
-      {"uid", raw.uid},
-      {"comm", bounded(raw.comm, sizeof raw.comm)},
-      {"exe", bounded(raw.exe, sizeof raw.exe)},
-      {"cgroup_id", raw.cgroup_id},
-      {"operation", operation()},
-      {"action", action()},
-      {"backend", raw.backend == AB_BACKEND_BPF_LSM ? "bpf-lsm" : "tracepoint"},
-      {"enforcement", raw.enforcement == AB_ENFORCE_KILL    ? "sigkill"
-                      : raw.enforcement == AB_ENFORCE_EPERM ? "eperm"
-                                                            : "none"},
-      {"generation", raw.generation},
-      {"rule_id", raw.rule_id},
-  };
+EventRecord Event::record() const {
+  EventRecord e;
+  e.time_boot_ns = raw.timestamp_ns;
+  e.pid = raw.pid;
+  e.tgid = raw.tgid;
+  e.ppid = raw.ppid;
+  e.uid = raw.uid;
+  e.comm = bounded(raw.comm, sizeof raw.comm);
+  e.exe = bounded(raw.exe, sizeof raw.exe);
+  e.cgroup_id = raw.cgroup_id;
+  e.operation = operation_of(raw.operation);
+  e.action = action_of(raw.action);
+  e.backend = raw.backend == AB_BACKEND_BPF_LSM ? Backend::kBpfLsm : Backend::kTracepoint;
+  e.enforcement = raw.enforcement == AB_ENFORCE_KILL    ? Enforcement::kSigkill
+                  : raw.enforcement == AB_ENFORCE_EPERM ? Enforcement::kEperm
+                                                        : Enforcement::kNone;
+  e.generation = raw.generation;
+  e.rule_id = raw.rule_id;
   const std::string resource = bounded(raw.resource, sizeof raw.resource);
   switch (raw.operation) {
     case AB_OP_CONNECT:
     case AB_OP_SENDMSG:
-      j["resource"] = address_text(raw) + ":" + std::to_string(raw.port);
-      j["protocol"] = protocol_name(raw.aux);
+      e.resource = address_text(raw) + ":" + std::to_string(raw.port);
+      e.protocol = protocol_name(raw.aux);
       break;
     case AB_OP_SOCKET:
-      j["resource"] = std::string("socket ") + protocol_name(raw.aux);
-      j["protocol"] = protocol_name(raw.aux);
+      e.resource = std::string("socket ") + protocol_name(raw.aux);
+      e.protocol = protocol_name(raw.aux);
       break;
     case AB_OP_CAPABLE:
-      j["resource"] = "capability " + std::to_string(raw.aux);
+      e.resource = "capability " + std::to_string(raw.aux);
       break;
     case AB_OP_PTRACE:
     case AB_OP_VM_READ:
     case AB_OP_PROC_MEM:
-      j["resource"] = resource.empty() ? "pid " + std::to_string(raw.target_pid) : resource;
-      j["target_pid"] = raw.target_pid;
-      j["target_cgroup_id"] = raw.target_cgroup_id;
+      e.resource = resource.empty() ? "pid " + std::to_string(raw.target_pid) : resource;
+      e.target_pid = raw.target_pid;
+      e.target_cgroup_id = raw.target_cgroup_id;
       break;
     default:
-      j["resource"] = resource;
+      e.resource = resource;
   }
-  if (raw.operation == AB_OP_OPEN) j["write"] = raw.aux != 0;
+  if (raw.operation == AB_OP_OPEN) e.write = raw.aux != 0;
   if (raw.action != AB_ACTION_OBSERVE) {
-    j["rule"] = rule.description;
-    j["policy"] = rule.id == 0 ? "default-posture" : rule.policy;
-    j["category"] = rule.category;
-    j["severity"] = rule.labels.severity;
-    j["tags"] = rule.labels.tags;
-    j["message"] = rule.labels.message;
-    if (!rule.where.file.empty()) j["rule_source"] = rule.where.str();
+    e.rule = rule.description;
+    e.policy = rule.id == 0 ? "default-posture" : rule.policy;
+    e.category = rule.category;
+    e.severity = rule.labels.severity;
+    e.tags = rule.labels.tags;
+    e.message = rule.labels.message;
+    if (!rule.where.file.empty()) e.rule_source = rule.where.str();
   }
-  if (raw.flags & AB_EVENT_PATH_TRUNCATED) j["path_truncated"] = true;
-  if (raw.flags & AB_EVENT_POSTURE) j["default_posture"] = true;
-  return j;
+  e.path_truncated = (raw.flags & AB_EVENT_PATH_TRUNCATED) != 0;
+  e.default_posture = (raw.flags & AB_EVENT_POSTURE) != 0;
+  return e;
 }
 
 struct Enforcer::Impl {
@@ -318,7 +306,7 @@ Enforcer::Enforcer(RuleSet rules, const EnforcerOptions& options)
     : impl_(std::make_unique<Impl>()) {
   libbpf_set_print(libbpf_quiet);
   Impl& d = *impl_;
-  d.backend = options.backend ? *options.backend : choose_backend(nullptr);
+  d.backend = options.backend != Backend::kAuto ? options.backend : choose_backend(nullptr);
   const bool tracepoint = d.backend == Backend::kTracepoint;
   if (tracepoint && rules.has_capability_rules) {
     const RuleInfo* cap = nullptr;

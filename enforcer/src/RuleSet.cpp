@@ -418,4 +418,18 @@ bool parse_cidr(const std::string& text, std::uint8_t address[16], int& prefix_b
   return true;
 }
 
+RuleSet compile_policy_files(const std::vector<std::filesystem::path>& files,
+                             const PolicyFileOptions& options) {
+  std::vector<Policy> policies;
+  for (const std::filesystem::path& file : files)
+    for (Policy& policy : load_policy_file(file.string())) policies.push_back(std::move(policy));
+  CompileOptions compile_options;
+  const Action posture =
+      options.posture == DefaultPosture::kAudit ? Action::kAudit : Action::kBlock;
+  compile_options.posture = Posture{posture, posture, posture};
+  compile_options.audit_only = options.audit_only;
+  compile_options.generation = options.generation;
+  return compile(policies, compile_options);
+}
+
 }  // namespace armorbench::enforcer

@@ -10,7 +10,7 @@
 
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/enforcer/Probe.h"
-#include "armorbench/harness/CgroupStats.h"
+#include "armorbench/base/CgroupStats.h"
 #include "armorbench/vms/DomainCapabilities.h"
 #include "armorbench/vms/KvmProbe.h"
 

@@ -72,7 +72,7 @@ json CaseResult::to_json() const {
           {"target_kind", target_kind},
           {"enforcer_mode", to_string(mode)},
           {"role", role},
-          {"attack", attack == AttackKind::kNone ? json(nullptr) : json(to_string(attack))},
+          {"attack", attack.empty() ? json(nullptr) : json(attack)},
           {"objective", objective},
           {"verdict", to_string(verdict)},
           {"reason", reason},
@@ -113,7 +113,7 @@ std::vector<ModeSummary> summarize(const std::vector<CaseResult>& cases) {
     ModeSummary& s = by_key[key];
     s.target = c.target;
     s.mode = c.mode;
-    const bool attack = c.attack != AttackKind::kNone;
+    const bool attack = !c.attack.empty();
     (attack ? s.attacks : s.benign) += 1;
     switch (c.verdict) {
       case Verdict::kBlocked:

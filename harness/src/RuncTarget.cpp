@@ -87,11 +87,21 @@ class RuncSandbox final : public Sandbox {
   const SandboxInfo& info() const override { return info_; }
   ReadyResult wait_ready() override;
   UniqueFd connect_inference() override;
+  enforcer::EnforcerReport enforcer_report() override;
+  SandboxFinal stop(const std::vector<std::string>& keep_files) override;
+
+  // AttackSurface: the container's init is the model server.
+  std::string host_address() const override { return target_.host_address(); }
   std::optional<std::string> read_file(const std::string& sandbox_path) override;
-  ExternalAttackOutcome run_external_attack(const ExternalAttack& attack) override;
-  std::vector<nlohmann::json> enforcer_events() override;
-  std::vector<std::string> executed_paths() override;
-  SandboxFinal stop() override;
+  attacks::ModelHolder model_holder() override {
+    return {init_pid_, "the container's model server"};
+  }
+  attacks::MemoryDumpInfo dump_memory(const fs::path&) override {
+    throw unsupported_error(
+        "core_dump dumps a VM's memory through libvirt; it has no meaning for a container (use "
+        "process_vm_readv, proc_mem, ptrace or io_uring)");
+  }
+  CommandResult run_sibling(const attacks::SiblingSpec& sibling) override;
   nlohmann::json timings() const override { return timings_; }
 
  private:
@@ -131,7 +141,6 @@ RuncSandbox::RuncSandbox(RuncTarget& target, const WorkloadSpec& workload,
       watch_exec_(watch_exec),
       ready_timeout_(workload.ready_timeout) {
   info_.runtime = target.runtime_ + " " + target.runtime_version_;
-  info_.host_address = "127.0.0.1";
   fs::create_directories(scratch_ / "tmp");
   fs::create_directories(scratch_ / "run" / kSocketDir);
   fs::create_directories(dir_.path() / "bundle");
@@ -215,7 +224,7 @@ void RuncSandbox::create_container() {
     const auto load_start = std::chrono::steady_clock::now();
     enforcer_ = std::make_unique<HostEnforcer>(
         plan_, target_.context_.events_dir / (target_.spec_.name + "-" + id_ + ".jsonl"));
-    enforcer_->scope(*info_.cgroup_id, cgroup_->unified(), init_pid_, watch_exec_);
+    enforcer_->scope(*info_.cgroup_id, cgroup_->unified(), watch_exec_);
     timings_["enforcer_load_ms"] = since(load_start).count();
     info_.enforcer_backend = enforcer_->backend();
     info_.enforcer_location = "host kernel";
@@ -294,68 +303,39 @@ std::optional<std::string> RuncSandbox::read_file(const std::string& sandbox_pat
   return read_whole_file(*host);
 }
 
-ExternalAttackOutcome RuncSandbox::run_external_attack(const ExternalAttack& attack) {
-  if (attack.method == "core_dump")
-    throw unsupported_error(
-        "core_dump dumps a VM's memory through libvirt; it has no meaning for "
-        "a container (use process_vm_readv, proc_mem, ptrace or io_uring)");
-  ExternalAttackOutcome outcome;
-  outcome.detail = {{"method", attack.method}, {"from", attack.from}};
-  const std::string tool = (target_.context_.bin_dir / "armorbench-memdump").string();
-  std::vector<std::string> dump{tool,          "--pid",           std::to_string(init_pid_),
-                                "--canary",    attack.canary_hex, "--method",
-                                attack.method, "--json"};
-  CommandResult result;
-  if (attack.from == "host") {
-    result = run_command(dump, milliseconds(120'000));
-  } else {
-    // A sibling container that can see host pids and holds CAP_SYS_PTRACE: a privileged pod with
-    // hostPID on the same node. It has its own cgroup, so it is "outside" the model's container.
-    const std::string sibling_id = id_ + "-sibling";
-    ScopedDirectory sibling_dir(dir_.path() / "sibling");
-    fs::create_directories(sibling_dir.path() / "tmp");
-    fs::create_directories(sibling_dir.path() / "run");
-    BundleSpec bundle;
-    bundle.container_id = sibling_id;
-    bundle.rootfs = target_.rootfs();
-    bundle.scratch_tmp = sibling_dir.path() / "tmp";
-    bundle.scratch_run = sibling_dir.path() / "run";
-    bundle.host_pid_namespace = true;
-    bundle.extra_capabilities = {"CAP_SYS_PTRACE"};
-    bundle.cgroups_path = "/armorbench/" + sibling_id;
-    // The tool through a read-only bind, like the model server (the build dir may be in /tmp).
-    bundle.binds.push_back({tool, "/run/armorbench-memdump", true});
-    bundle.args = dump;
-    bundle.args[0] = "/run/armorbench-memdump";
-    write_bundle(sibling_dir.path(), bundle);
-    result = run_command(
-        {target_.runtime_path_, "run", "--bundle", sibling_dir.path().string(), sibling_id},
-        milliseconds(120'000));
-    InterruptShield shield;
-    run_command({target_.runtime_path_, "delete", "--force", sibling_id}, kRuntimeCommandTimeout);
-  }
-  outcome.ran = true;
-  outcome.status = result.status;
-  auto report = nlohmann::json::parse(result.out, nullptr, false);
-  if (!report.is_discarded()) outcome.detail["report"] = report;
-  outcome.detail["exit"] = result.status.describe();
-  if (!result.err.empty()) outcome.detail["stderr"] = tail(result.err, 1000);
-  outcome.objective_reached = !report.is_discarded() && report.value("found", false);
-  outcome.denied = result.status.signal != 0 || result.status.code == 2;
-  return outcome;
+CommandResult RuncSandbox::run_sibling(const attacks::SiblingSpec& sibling) {
+  // Its own container and cgroup, so it is "outside" the model's container, but with the host's
+  // pid namespace and the capabilities asked for: a privileged pod with hostPID on the same node.
+  const std::string sibling_id = id_ + "-sibling";
+  ScopedDirectory sibling_dir(dir_.path() / "sibling");
+  fs::create_directories(sibling_dir.path() / "tmp");
+  fs::create_directories(sibling_dir.path() / "run");
+  BundleSpec bundle;
+  bundle.container_id = sibling_id;
+  bundle.rootfs = target_.rootfs();
+  bundle.scratch_tmp = sibling_dir.path() / "tmp";
+  bundle.scratch_run = sibling_dir.path() / "run";
+  bundle.host_pid_namespace = true;
+  bundle.extra_capabilities = sibling.capabilities;
+  bundle.cgroups_path = "/armorbench/" + sibling_id;
+  for (const auto& [host, inside] : sibling.binds) bundle.binds.push_back({host, inside, true});
+  bundle.args = sibling.argv;
+  write_bundle(sibling_dir.path(), bundle);
+  CommandResult result = run_command(
+      {target_.runtime_path_, "run", "--bundle", sibling_dir.path().string(), sibling_id},
+      sibling.timeout);
+  InterruptShield shield;
+  run_command({target_.runtime_path_, "delete", "--force", sibling_id}, kRuntimeCommandTimeout);
+  return result;
 }
 
-std::vector<nlohmann::json> RuncSandbox::enforcer_events() {
+enforcer::EnforcerReport RuncSandbox::enforcer_report() {
   if (!enforcer_ || !info_.cgroup_id) return {};
-  return enforcer_->events_for(*info_.cgroup_id);
+  return enforcer_->report_for(*info_.cgroup_id);
 }
 
-std::vector<std::string> RuncSandbox::executed_paths() {
-  if (!enforcer_ || !info_.cgroup_id || !watch_exec_) return {};
-  return enforcer_->executed_in(*info_.cgroup_id);
-}
-
-SandboxFinal RuncSandbox::stop() {
+SandboxFinal RuncSandbox::stop(const std::vector<std::string>&) {
+  // The scratch dirs outlive the container: read_file() answers from them after the stop.
   InterruptShield shield;
   SandboxFinal final;
   if (cgroup_) final.cgroup = cgroup_->read_stats();

@@ -21,20 +21,6 @@ std::string to_string(NetworkMode mode) {
   return mode == NetworkMode::kHost ? "host" : "none";
 }
 
-std::string to_string(Loader loader) {
-  switch (loader) {
-    case Loader::kTorch:
-      return "torch";
-    case Loader::kTorchWeightsOnly:
-      return "torch-weights-only";
-    case Loader::kSafetensors:
-      return "safetensors";
-    case Loader::kPickle:
-      return "pickle";
-  }
-  return "?";
-}
-
 std::string to_string(Verdict verdict) {
   switch (verdict) {
     case Verdict::kAllowed:
@@ -62,48 +48,6 @@ std::optional<Verdict> verdict_from_string(const std::string& text) {
                     Verdict::kReached, Verdict::kInvalid, Verdict::kNotRun, Verdict::kError})
     if (to_string(v) == text) return v;
   return std::nullopt;
-}
-
-std::string to_string(AttackKind kind) {
-  switch (kind) {
-    case AttackKind::kNone:
-      return "none";
-    case AttackKind::kPickleInjection:
-      return "pickle-injection";
-    case AttackKind::kCryptominer:
-      return "cryptominer";
-    case AttackKind::kMemoryDump:
-      return "memory-dump";
-    case AttackKind::kSecretExfiltration:
-      return "secret-exfiltration";
-    case AttackKind::kCudaAbuse:
-      return "cuda-abuse";
-    case AttackKind::kForkBomb:
-      return "fork-bomb";
-    case AttackKind::kMemoryHog:
-      return "memory-hog";
-    case AttackKind::kCustom:
-      return "custom";
-  }
-  return "?";
-}
-
-std::string to_string(ObjectiveKind kind) {
-  switch (kind) {
-    case ObjectiveKind::kFileCreated:
-      return "file_created";
-    case ObjectiveKind::kConnect:
-      return "connect";
-    case ObjectiveKind::kExec:
-      return "exec";
-    case ObjectiveKind::kCanaryFound:
-      return "canary_found";
-    case ObjectiveKind::kShareSubmitted:
-      return "share_submitted";
-    case ObjectiveKind::kResourceExceeded:
-      return "resource_exceeded";
-  }
-  return "?";
 }
 
 Verdict expected_verdict(const CaseSpec& c, EnforcerMode mode) {

@@ -120,9 +120,9 @@ EnforcerSpec parse_enforcer(TomlTable& table, const fs::path& file) {
     }
   }
   if (auto backend = table.choice("backend", {"auto", "tracepoint", "bpf-lsm"}))
-    spec.backend = *backend;
+    spec.backend = *backend_from_string(*backend);
   if (auto posture = table.choice("default_posture", {"block", "audit"}))
-    spec.default_posture = *posture;
+    spec.default_posture = *default_posture_from_string(*posture);
   const bool enforcing = std::any_of(spec.modes.begin(), spec.modes.end(),
                                      [](EnforcerMode m) { return m != EnforcerMode::kOff; });
   if (enforcing && spec.policies.empty())
@@ -152,86 +152,6 @@ ModelSpec parse_model(TomlTable& table, const fs::path& file) {
   return model;
 }
 
-ObjectiveSpec parse_objective(TomlTable& table) {
-  ObjectiveSpec objective;
-  objective.where = table.location();
-  const auto type = table.choice("type", {"file_created", "connect", "exec", "canary_found"});
-  if (!type)
-    throw table.error_at("",
-                         "missing required key 'type' (file_created, connect, exec, canary_found)");
-  if (*type == "file_created") {
-    objective.kind = ObjectiveKind::kFileCreated;
-    objective.path = table.required_string("path");
-    objective.contains = table.string("contains").value_or("");
-  } else if (*type == "connect") {
-    objective.kind = ObjectiveKind::kConnect;
-    objective.host = table.string("host").value_or("127.0.0.1");
-    objective.port = static_cast<int>(table.integer("port", 1, 65535).value_or(0));
-    if (objective.port == 0) throw table.error_at("", "a connect objective needs 'port'");
-  } else if (*type == "exec") {
-    objective.kind = ObjectiveKind::kExec;
-    objective.path = table.required_string("path");
-  } else {
-    objective.kind = ObjectiveKind::kCanaryFound;
-    objective.canary = table.string("canary").value_or("");
-    if (!objective.canary.empty() &&
-        (objective.canary.size() % 2 != 0 || objective.canary.size() < 8 ||
-         objective.canary.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
-      throw table.error_at("canary", "canary must be hex bytes (at least 4 bytes)");
-    objective.method =
-        table.choice("method", {"process_vm_readv", "proc_mem", "ptrace", "io_uring"})
-            .value_or("process_vm_readv");
-  }
-  if ((objective.kind == ObjectiveKind::kFileCreated || objective.kind == ObjectiveKind::kExec) &&
-      objective.path.front() != '/')
-    throw table.error_at("path", "objective path must be absolute (inside the sandbox)");
-  table.finish();
-  return objective;
-}
-
-AttackSpec parse_attack(TomlTable& table) {
-  AttackSpec attack;
-  attack.where = table.location();
-  const auto kind =
-      table.choice("kind", {"pickle-injection", "cryptominer", "memory-dump", "secret-exfiltration",
-                            "cuda-abuse", "fork-bomb", "memory-hog", "custom"});
-  if (!kind) throw table.error_at("", "missing required key 'kind'");
-  if (*kind == "pickle-injection") {
-    attack.kind = AttackKind::kPickleInjection;
-    const auto gadget =
-        table.choice("gadget", {"os.system", "subprocess.Popen", "builtins.exec", "os.execv"});
-    if (!gadget) throw table.error_at("", "pickle-injection needs 'gadget'");
-    attack.gadget = *gadget;
-    attack.format = table.choice("format", {"pt", "pickle"}).value_or("pt");
-    if (attack.gadget == "builtins.exec")
-      attack.action = table.choice("action", {"connect", "marker"}).value_or("connect");
-  } else if (*kind == "cryptominer") {
-    attack.kind = AttackKind::kCryptominer;
-  } else if (*kind == "memory-dump") {
-    attack.kind = AttackKind::kMemoryDump;
-    const auto method =
-        table.choice("method", {"process_vm_readv", "proc_mem", "ptrace", "io_uring", "core_dump"});
-    if (!method) throw table.error_at("", "memory-dump needs 'method'");
-    attack.method = *method;
-    attack.from = table.choice("from", {"host", "sibling"}).value_or("host");
-  } else if (*kind == "secret-exfiltration") {
-    attack.kind = AttackKind::kSecretExfiltration;
-  } else if (*kind == "cuda-abuse") {
-    attack.kind = AttackKind::kCudaAbuse;
-  } else if (*kind == "fork-bomb") {
-    attack.kind = AttackKind::kForkBomb;
-  } else if (*kind == "memory-hog") {
-    attack.kind = AttackKind::kMemoryHog;
-  } else {
-    attack.kind = AttackKind::kCustom;
-    auto objective = table.table("objective");
-    if (!objective) throw table.error_at("", "a custom attack must declare its 'objective'");
-    attack.objective = parse_objective(*objective);
-  }
-  table.finish();
-  return attack;
-}
-
 std::map<EnforcerMode, Verdict> parse_expect(TomlTable& table) {
   std::map<EnforcerMode, Verdict> expect;
   for (const char* key : {"off", "audit", "block"}) {
@@ -255,7 +175,8 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file) {
                : *loader == "torch-weights-only" ? Loader::kTorchWeightsOnly
                : *loader == "safetensors"        ? Loader::kSafetensors
                                                  : Loader::kPickle;
-  if (auto attack = table.table("attack")) c.attack = parse_attack(*attack);
+  if (auto attack = table.table("attack"))
+    c.attack = attacks::parse_attack(*attack, {file, c.model.file, c.loader});
   if (auto requests = table.integer("requests", 1, kMaxRequests))
     c.requests = static_cast<int>(*requests);
   if (auto warmup = table.integer("warmup", 0, kMaxRequests)) c.warmup = static_cast<int>(*warmup);
@@ -276,8 +197,6 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file) {
   }
   if (auto expect = table.table("expect")) c.expect = parse_expect(*expect);
 
-  if (c.attack.kind == AttackKind::kCustom && !c.model.file)
-    throw table.error_at("attack", "a custom attack runs a model file: set model = { file = ... }");
   if (c.model.file && c.loader == Loader::kSafetensors &&
       c.model.file->extension() != ".safetensors")
     throw table.error_at("loader", "loader 'safetensors' needs a .safetensors model file");
@@ -343,15 +262,16 @@ Scenario load_scenario(const fs::path& file) {
 
   // Resource attacks are measured against the target's own limits: there must be one.
   for (const CaseSpec& c : scenario.cases) {
+    const auto limit = c.attack ? c.attack->required_limit() : std::nullopt;
+    if (!limit) continue;
     for (const TargetSpec& t : scenario.targets) {
-      const bool pids = c.attack.kind == AttackKind::kForkBomb;
-      const bool memory = c.attack.kind == AttackKind::kMemoryHog;
-      if ((pids && !t.limits.pids) || (memory && !t.limits.memory_bytes))
-        throw input_error("case '" + c.name + "': target '" + t.name + "' sets no " +
-                              (pids ? "pids" : "memory") + " limit for the " +
-                              to_string(c.attack.kind) + " to exceed (limits = { " +
-                              (pids ? "pids" : "memory") + " = ... })",
-                          c.attack.where);
+      const bool missing = (*limit == "pids" && !t.limits.pids) ||
+                           (*limit == "memory" && !t.limits.memory_bytes);
+      if (missing)
+        throw input_error("case '" + c.name + "': target '" + t.name + "' sets no " + *limit +
+                              " limit for the " + c.attack->kind() + " to exceed (limits = { " +
+                              *limit + " = ... })",
+                          c.attack->where);
     }
   }
   return scenario;

@@ -33,10 +33,6 @@ Score score_benign(EnforcerMode mode, const Observation& o) {
 
 }  // namespace
 
-nlohmann::json Evidence::to_json() const {
-  return {{"kind", kind}, {"summary", summary}, {"data", data}};
-}
-
 Score score_case(const CaseSpec& c, EnforcerMode mode, const Observation& o,
                  std::optional<Verdict> positive_control) {
   if (!c.is_attack()) return score_benign(mode, o);

@@ -11,8 +11,6 @@
 #include <fstream>
 #include <map>
 
-#include "armorbench/attacks/Hex.h"
-#include "armorbench/attacks/MemoryDumper.h"
 #include "armorbench/base/Error.h"
 #include "armorbench/base/Interrupt.h"
 #include "armorbench/vms.h"
@@ -25,6 +23,8 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr const char* kServerSocket = "/run/armorbench/model.sock";
+// QEMU user networking: the guest reaches the host's loopback at 10.0.2.2.
+constexpr const char* kGuestHostAddress = "10.0.2.2";
 
 milliseconds since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
@@ -46,7 +46,8 @@ class GuestFiles {
       : staging_(dir, vms::GuestStaging::Cleanup::kLeave) {  // the work dir's owner removes it
     for (const char* binary : {"armorbench-guest-agent", "armorbench-enforcer"})
       staging_.add(context.bin_dir / binary, binary);
-    staging_.add(context.data_dir / "harness/workload/model_server.py", "model_server.py");
+    for (const char* script : {"model_server.py", "mlp.py"})  // the server imports mlp.py
+      staging_.add(context.data_dir / "harness/workload" / script, script);
   }
   fs::path agent() const { return staging_.dir() / "armorbench-guest-agent"; }
   fs::path server() const { return staging_.dir() / "model_server.py"; }
@@ -74,7 +75,6 @@ class VmSandbox final : public Sandbox {
     config.launch_security = launch_security_of(spec);
     config.boot_timeout = spec.vm.boot_timeout;
     info_.runtime = "qemu-" + vms::to_string(accel) + " (" + image.kernel_version + " guest)";
-    info_.host_address = "10.0.2.2";  // QEMU user networking: the host's loopback
 
     const auto boot_start = std::chrono::steady_clock::now();
     vm_.emplace(config);
@@ -101,7 +101,6 @@ class VmSandbox final : public Sandbox {
     start.enforcer.backend = plan.backend;
     start.enforcer.default_posture = plan.default_posture;
     start.enforcer.watch_exec = watch_exec;
-    watch_exec_ = watch_exec;
 
     started_ = std::chrono::steady_clock::now();
     const vms::StartReply reply = vm_->start(start, milliseconds(180'000));
@@ -159,71 +158,35 @@ class VmSandbox final : public Sandbox {
     return content;
   }
 
-  ExternalAttackOutcome run_external_attack(const ExternalAttack& attack) override {
-    ExternalAttackOutcome outcome;
-    outcome.detail = {{"method", attack.method},
-                      {"from", attack.from},
-                      {"target", "the guest's memory, from the host"}};
-    if (attack.from != "host")
-      throw unsupported_error("a " + attack.from + " attacker has no equivalent for a VM target");
-    const std::vector<std::uint8_t> canary = attacks::from_hex(attack.canary_hex);
-    if (attack.method == "core_dump") {
-      // What a host administrator (or a compromised hypervisor) does: dump the guest's RAM.
-      const fs::path dump = vm_->run_dir() / "guest-memory.elf";
-      const vms::CoreDump core = vm_->core_dump_memory(dump);
-      const attacks::ScanResult scan = attacks::MemoryDumper().scan_file(dump.string(), canary);
-      std::error_code ec;
-      fs::remove(dump, ec);
-      outcome.ran = true;
-      outcome.objective_reached = scan.found;
-      outcome.detail["report"] = scan.to_json();
-      outcome.detail["core_dump"] = {{"bytes", core.bytes},
-                                     {"elapsed_ms", core.elapsed.count()},
-                                     {"format", core.format},
-                                     {"api", "virDomainCoreDumpWithFormat"}};
-      return outcome;
-    }
+  std::string host_address() const override { return kGuestHostAddress; }
+
+  attacks::ModelHolder model_holder() override {
     const auto qemu = vm_->qemu_pid();
     if (!qemu) throw environment_error("the QEMU process of the guest was not found");
-    const CommandResult result = run_command(
-        {(context_.bin_dir / "armorbench-memdump").string(), "--pid", std::to_string(*qemu),
-         "--canary", attack.canary_hex, "--method", attack.method, "--json"},
-        milliseconds(300'000));
-    outcome.ran = true;
-    outcome.status = result.status;
-    const auto report = json::parse(result.out, nullptr, false);
-    if (!report.is_discarded()) outcome.detail["report"] = report;
-    outcome.detail["exit"] = result.status.describe();
-    outcome.detail["qemu_pid"] = *qemu;
-    outcome.objective_reached = !report.is_discarded() && report.value("found", false);
-    outcome.denied = result.status.signal != 0 || result.status.code == 2;
-    return outcome;
+    return {*qemu, "the QEMU process of the guest"};
   }
 
-  std::vector<json> enforcer_events() override {
-    if (vm_->running()) {
-      const vms::EnforcerEvents events = vm_->enforcer_events();
-      events_ = events.events;
-      if (events.dropped > 0) events_.push_back({{"kind", "dropped"}, {"count", events.dropped}});
-    }
-    return events_;
+  // What a host administrator (or a compromised hypervisor) does: dump the guest's RAM.
+  attacks::MemoryDumpInfo dump_memory(const fs::path& file) override {
+    const vms::CoreDump core = vm_->core_dump_memory(file);
+    return {core.bytes, core.elapsed, core.format, "virDomainCoreDumpWithFormat"};
   }
 
-  std::vector<std::string> executed_paths() override {
-    std::vector<std::string> paths;
-    if (!watch_exec_) return paths;
-    for (const json& event : enforcer_events())
-      if (event.value("action", "") == "observe" && event.value("operation", "") == "exec")
-        paths.push_back(event.value("resource", ""));
-    return paths;
+  CommandResult run_sibling(const attacks::SiblingSpec&) override {
+    throw unsupported_error("a sibling container has no equivalent for a VM target");
   }
 
-  SandboxFinal stop() override {
+  enforcer::EnforcerReport enforcer_report() override {
+    if (vm_->running()) report_ = vm_->enforcer_events().report;
+    return report_;
+  }
+
+  SandboxFinal stop(const std::vector<std::string>& keep_files) override {
     InterruptShield shield;
     SandboxFinal final;
     // What only the running guest can tell: its enforcer's events and the objective's files.
-    enforcer_events();
-    for (const char* path : {"/tmp/abx-marker"})
+    enforcer_report();
+    for (const std::string& path : keep_files)
       if (auto content = vm_->read_file(path)) final_files_[path] = *content;
     const vms::StopReply reply = vm_->stop();
     timings_["poweroff_ms"] = reply.poweroff.count();
@@ -233,15 +196,7 @@ class VmSandbox final : public Sandbox {
       exit.signal = reply.workload_exit.value("signal", 0);
       final.workload_exit = exit;
     }
-    const json& stats = reply.cgroup_stats;
-    if (stats.is_object()) {
-      final.cgroup.pids_max_events = stats.value("pids_max_events", 0ull);
-      final.cgroup.pids_current = stats.value("pids_current", 0ull);
-      final.cgroup.memory_max_events = stats.value("memory_max_events", 0ull);
-      final.cgroup.memory_oom_kills = stats.value("memory_oom_kills", 0ull);
-      final.cgroup.memory_peak_bytes = stats.value("memory_peak_bytes", 0ull);
-      final.cgroup.cpu_usage_us = stats.value("cpu_usage_us", 0ull);
-    }
+    if (reply.cgroup_stats) final.cgroup = *reply.cgroup_stats;
     final.server_log = reply.stderr_tail;
     return final;
   }
@@ -254,8 +209,7 @@ class VmSandbox final : public Sandbox {
   milliseconds ready_timeout_;
   std::optional<vms::GuestVm> vm_;
   SandboxInfo info_;
-  bool watch_exec_ = false;
-  std::vector<json> events_;
+  enforcer::EnforcerReport report_;
   std::map<std::string, std::string> final_files_;
   std::chrono::steady_clock::time_point started_;
   json timings_ = json::object();
@@ -268,6 +222,7 @@ class VmTarget final : public Target {
 
   const TargetSpec& spec() const override { return spec_; }
   bool watches_exec() const override { return true; }
+  std::string host_address() const override { return kGuestHostAddress; }
 
   std::optional<std::string> unavailable_reason() override {
     if (checked_) return reason_;

@@ -99,17 +99,4 @@ HostRootBind::~HostRootBind() {
   ::umount2(target_.c_str(), MNT_DETACH);
 }
 
-std::string random_hex(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  if (::getrandom(raw.data(), bytes, 0) != static_cast<ssize_t>(bytes))
-    throw harness_error("getrandom failed");
-  static const char* digits = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char c : raw) {
-    hex += digits[c >> 4];
-    hex += digits[c & 15];
-  }
-  return hex;
-}
-
 }  // namespace armorbench

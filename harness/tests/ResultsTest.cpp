@@ -8,7 +8,7 @@
 namespace armorbench {
 namespace {
 
-CaseResult result(const std::string& target, EnforcerMode mode, AttackKind attack, Verdict verdict,
+CaseResult result(const std::string& target, EnforcerMode mode, const std::string& attack, Verdict verdict,
                   Verdict expected) {
   CaseResult r;
   r.scenario = "s";
@@ -36,20 +36,20 @@ TEST(LatencyStats, PercentilesInterpolateLikeNumpy) {
 
 TEST(Summary, RatesCountOnlyValidCases) {
   std::vector<CaseResult> cases{
-      result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection, Verdict::kBlocked,
+      result("runc", EnforcerMode::kBlock, std::string("pickle-injection"), Verdict::kBlocked,
              Verdict::kBlocked),
-      result("runc", EnforcerMode::kBlock, AttackKind::kCryptominer, Verdict::kBlocked,
+      result("runc", EnforcerMode::kBlock, std::string("cryptominer"), Verdict::kBlocked,
              Verdict::kBlocked),
-      result("runc", EnforcerMode::kBlock, AttackKind::kMemoryDump, Verdict::kReached,
+      result("runc", EnforcerMode::kBlock, std::string("memory-dump"), Verdict::kReached,
              Verdict::kBlocked),
-      result("runc", EnforcerMode::kBlock, AttackKind::kCustom, Verdict::kInvalid,
+      result("runc", EnforcerMode::kBlock, std::string("custom"), Verdict::kInvalid,
              Verdict::kBlocked),
-      result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kAllowed, Verdict::kAllowed),
-      result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kDisrupted,
+      result("runc", EnforcerMode::kBlock, std::string(), Verdict::kAllowed, Verdict::kAllowed),
+      result("runc", EnforcerMode::kBlock, std::string(), Verdict::kDisrupted,
              Verdict::kAllowed),
-      result("runc", EnforcerMode::kAudit, AttackKind::kPickleInjection, Verdict::kDetected,
+      result("runc", EnforcerMode::kAudit, std::string("pickle-injection"), Verdict::kDetected,
              Verdict::kDetected),
-      result("runc", EnforcerMode::kAudit, AttackKind::kMemoryDump, Verdict::kReached,
+      result("runc", EnforcerMode::kAudit, std::string("memory-dump"), Verdict::kReached,
              Verdict::kDetected),
   };
   const auto summary = summarize(cases);
@@ -76,9 +76,9 @@ Scenario scenario_with_gate(GateSpec gate) {
 
 TEST(Gates, ThresholdsPassAndFail) {
   std::vector<CaseResult> cases{
-      result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection, Verdict::kBlocked,
+      result("runc", EnforcerMode::kBlock, std::string("pickle-injection"), Verdict::kBlocked,
              Verdict::kBlocked),
-      result("runc", EnforcerMode::kBlock, AttackKind::kMemoryDump, Verdict::kReached,
+      result("runc", EnforcerMode::kBlock, std::string("memory-dump"), Verdict::kReached,
              Verdict::kReached),
   };
   GateSpec gate;
@@ -98,7 +98,7 @@ TEST(Gates, ThresholdsPassAndFail) {
 }
 
 TEST(Gates, UnmetExpectationFailsAndNamesTheCase) {
-  std::vector<CaseResult> cases{result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection,
+  std::vector<CaseResult> cases{result("runc", EnforcerMode::kBlock, std::string("pickle-injection"),
                                        Verdict::kReached, Verdict::kBlocked)};
   const auto gates = evaluate_gates({scenario_with_gate({})}, cases);
   ASSERT_EQ(gates.size(), 1u);
@@ -110,7 +110,7 @@ TEST(Gates, UnmetExpectationFailsAndNamesTheCase) {
 }
 
 TEST(Gates, MaxInvalidCountsUnexpectedInvalids) {
-  std::vector<CaseResult> cases{result("runc", EnforcerMode::kOff, AttackKind::kPickleInjection,
+  std::vector<CaseResult> cases{result("runc", EnforcerMode::kOff, std::string("pickle-injection"),
                                        Verdict::kInvalid, Verdict::kReached)};
   GateSpec gate;
   gate.max_invalid = 0;
@@ -121,11 +121,11 @@ TEST(Gates, MaxInvalidCountsUnexpectedInvalids) {
 
 TEST(ExitCodes, NothingRanErrorAndPrecedence) {
   std::vector<CaseResult> not_run{
-      result("cvm", EnforcerMode::kOff, AttackKind::kNone, Verdict::kNotRun, Verdict::kAllowed)};
+      result("cvm", EnforcerMode::kOff, std::string(), Verdict::kNotRun, Verdict::kAllowed)};
   EXPECT_EQ(run_exit_code(not_run, {}), ExitCode::kNothingRan);
   std::vector<CaseResult> with_error{
-      result("runc", EnforcerMode::kOff, AttackKind::kNone, Verdict::kError, Verdict::kAllowed),
-      result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kAllowed,
+      result("runc", EnforcerMode::kOff, std::string(), Verdict::kError, Verdict::kAllowed),
+      result("runc", EnforcerMode::kBlock, std::string(), Verdict::kAllowed,
              Verdict::kAllowed)};
   EXPECT_EQ(run_exit_code(with_error, {GateResult{"s", "g", false, ""}}), ExitCode::kHarnessError);
 }
@@ -134,7 +134,7 @@ TEST(ResultsJson, CarriesTheDocumentedSchema) {
   RunResults results;
   results.run = {{"id", "abcd"}};
   results.host = {{"kernel", {{"ok", true}, {"detail", "6.1"}}}};
-  CaseResult c = result("runc", EnforcerMode::kBlock, AttackKind::kPickleInjection,
+  CaseResult c = result("runc", EnforcerMode::kBlock, std::string("pickle-injection"),
                         Verdict::kBlocked, Verdict::kBlocked);
   c.evidence.push_back({"enforcer-event", "block exec /bin/sh", {{"action", "block"}}});
   c.latency = LatencyStats::from_samples({100, 200});
@@ -163,8 +163,8 @@ TEST(CaseLog, AppendsOneFlushedLinePerCase) {
   std::filesystem::remove(file);
   CaseLog log(file);
   log.append(
-      result("runc", EnforcerMode::kOff, AttackKind::kNone, Verdict::kAllowed, Verdict::kAllowed));
-  log.append(result("runc", EnforcerMode::kBlock, AttackKind::kNone, Verdict::kAllowed,
+      result("runc", EnforcerMode::kOff, std::string(), Verdict::kAllowed, Verdict::kAllowed));
+  log.append(result("runc", EnforcerMode::kBlock, std::string(), Verdict::kAllowed,
                     Verdict::kAllowed));
   // Read while the log is still open: each line is on disk as soon as append returns.
   std::ifstream in(file);

@@ -35,7 +35,7 @@ TEST(ScenarioLoader, ParsesEveryField) {
   EXPECT_EQ(s.enforcer.policies, (std::vector<fs::path>{kDir / "policy.yaml"}));
   EXPECT_EQ(s.enforcer.modes, (std::vector<EnforcerMode>{EnforcerMode::kBlock, EnforcerMode::kOff,
                                                          EnforcerMode::kAudit}));
-  EXPECT_EQ(s.enforcer.backend, "tracepoint");
+  EXPECT_EQ(s.enforcer.backend, Backend::kTracepoint);
 
   ASSERT_EQ(s.cases.size(), 3u);
   const CaseSpec& benign = s.cases[0];
@@ -49,18 +49,20 @@ TEST(ScenarioLoader, ParsesEveryField) {
   EXPECT_EQ(benign.requires_features, (std::vector<std::string>{"root", "runc"}));
 
   const CaseSpec& dump = s.cases[1];
-  EXPECT_EQ(dump.attack.kind, AttackKind::kMemoryDump);
-  EXPECT_EQ(dump.attack.method, "proc_mem");
-  EXPECT_EQ(dump.attack.from, "sibling");
+  ASSERT_TRUE(dump.is_attack());
+  EXPECT_EQ(dump.attack->kind(), "memory-dump");
+  EXPECT_EQ(dump.attack->parameters()["method"], "proc_mem");
+  EXPECT_EQ(dump.attack->parameters()["from"], "sibling");
   EXPECT_EQ(expected_verdict(dump, EnforcerMode::kBlock), Verdict::kReached);
   EXPECT_EQ(expected_verdict(dump, EnforcerMode::kAudit), Verdict::kDetected);
   EXPECT_EQ(expected_verdict(dump, EnforcerMode::kOff), Verdict::kReached);
   EXPECT_EQ(expected_verdict(benign, EnforcerMode::kBlock), Verdict::kAllowed);
 
   const CaseSpec& exec = s.cases[2];
-  EXPECT_EQ(exec.attack.gadget, "builtins.exec");
-  EXPECT_EQ(exec.attack.action, "connect");  // the default action of the exec gadget
-  EXPECT_EQ(exec.attack.format, "pickle");
+  ASSERT_TRUE(exec.is_attack());
+  EXPECT_EQ(exec.attack->parameters()["gadget"], "builtins.exec");
+  EXPECT_EQ(exec.attack->parameters()["action"], "connect");  // the exec gadget's default action
+  EXPECT_EQ(exec.attack->parameters()["format"], "pickle");
 
   EXPECT_DOUBLE_EQ(*s.gate.min_block_rate, 0.9);
   EXPECT_DOUBLE_EQ(*s.gate.max_false_positive_rate, 0.0);

@@ -1,15 +1,20 @@
 // The scoring rules, one test per rule of README "Scoring".
 #include "armorbench/harness/Scoring.h"
 
+#include "armorbench/base/TomlTable.h"
+
 #include <gtest/gtest.h>
 
 namespace armorbench {
 namespace {
 
 CaseSpec attack_case() {
+  static const toml::table declared = toml::parse(R"(kind = "pickle-injection"
+gadget = "os.system")");
+  TomlTable table(declared, std::make_shared<const std::string>("scoring-test.toml"), "attack");
   CaseSpec c;
   c.name = "a";
-  c.attack.kind = AttackKind::kPickleInjection;
+  c.attack = attacks::parse_attack(table, {});
   return c;
 }
 

@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "armorbench/base/Hex.h"
 #include "armorbench/harness/Workspace.h"
 
 namespace armorbench {

@@ -33,6 +33,8 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote, urlsplit
 
+from mlp import build_mlp
+
 # Bytecode caches would be written next to the sources on a read-only root; never try.
 sys.dont_write_bytecode = True
 
@@ -93,23 +95,6 @@ def read_config(path):
     if not isinstance(config.get("name"), str) or not config["name"]:
         raise ValueError(f"{path}: 'name' must be a non-empty string")
     return config
-
-
-def build_mlp(torch, layers):
-    """Same module layout as make_model.py's MLP, so state_dict keys are layers.<i>.weight/bias."""
-    nn = torch.nn
-
-    class MLP(nn.Module):
-        def __init__(self, sizes):
-            super().__init__()
-            self.layers = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:]))
-
-        def forward(self, x):
-            for layer in self.layers[:-1]:
-                x = torch.relu(layer(x))
-            return self.layers[-1](x)
-
-    return MLP(layers)
 
 
 def load_safetensors(torch, path):

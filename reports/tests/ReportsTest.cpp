@@ -17,7 +17,7 @@ using boost::property_tree::ptree;
 
 CaseResult make_case(const std::string& scenario, const std::string& name,
                      const std::string& target, EnforcerMode mode, Verdict verdict,
-                     Verdict expected, AttackKind attack) {
+                     Verdict expected, const std::string& attack) {
   CaseResult c;
   c.scenario = scenario;
   c.scenario_file = "scenarios/" + scenario + ".toml";
@@ -38,8 +38,8 @@ CaseResult make_case(const std::string& scenario, const std::string& name,
 RunResults sample() {
   RunResults r;
   r.run = {{"id", "0badcafe"}, {"started", "t0"}, {"finished", "t1"}};
-  const auto benign = AttackKind::kNone;
-  const auto attack = AttackKind::kPickleInjection;
+  const std::string benign;
+  const std::string attack = "pickle-injection";
   r.cases = {
       make_case("s<1>", "benign", "runc", EnforcerMode::kBlock, Verdict::kAllowed,
                 Verdict::kAllowed, benign),

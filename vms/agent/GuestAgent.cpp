@@ -18,8 +18,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "armorbench/base/CgroupStats.h"
 #include "armorbench/base/Error.h"
-#include "armorbench/vms/Base64.h"
+#include "armorbench/base/Base64.h"
 
 namespace armorbench::vms::agent {
 namespace {
@@ -277,22 +278,7 @@ void GuestAgent::apply_limits(const WorkloadLimits& limits) {
 
 json GuestAgent::cgroup_stats() const {
   if (cgroup_dir_.empty()) return nullptr;
-  // "key value" lines (memory.events, pids.events, cpu.stat) or a single number; 0 when absent.
-  auto read = [this](const std::string& file, const std::string& key) -> std::uint64_t {
-    std::ifstream in(cgroup_dir_ + "/" + file);
-    std::string name;
-    std::uint64_t value = 0;
-    if (key.empty()) return in >> value ? value : 0;
-    while (in >> name >> value)
-      if (name == key) return value;
-    return 0;
-  };
-  return {{"pids_max_events", read("pids.events", "max")},
-          {"pids_current", read("pids.current", "")},
-          {"memory_max_events", read("memory.events", "max")},
-          {"memory_oom_kills", read("memory.events", "oom_kill")},
-          {"memory_peak_bytes", read("memory.peak", "")},
-          {"cpu_usage_us", read("cpu.stat", "usage_usec")}};
+  return CgroupPaths::of_unified(cgroup_dir_).read_stats().to_json();
 }
 
 void GuestAgent::plant(const PlantedFile& file) {
@@ -323,9 +309,9 @@ void GuestAgent::start_enforcer(const EnforcerRequest& request, const std::strin
     policies.push_back(empty);
   }
   for (const std::string& policy : policies) argv.insert(argv.end(), {"--policy", policy});
-  argv.insert(argv.end(), {"--cgroup", cgroup_dir, "--backend", request.backend, "--mode",
-                           request.mode == EnforcerMode::kBlock ? "block" : "audit",
-                           "--default-posture", request.default_posture});
+  argv.insert(argv.end(), {"--cgroup", cgroup_dir, "--backend", to_string(request.backend),
+                           "--mode", request.mode == EnforcerMode::kBlock ? "block" : "audit",
+                           "--default-posture", to_string(request.default_posture)});
   if (request.watch_exec) argv.push_back("--watch-exec");
   // The daemon stays in the root cgroup: it must not be subject to the rules it loads.
   auto process = std::make_unique<ChildProcess>(ChildSpec{argv, workload_environment({}), -1});

@@ -5,7 +5,7 @@
 #include <cctype>
 
 #include "armorbench/base/Error.h"
-#include "armorbench/vms/Base64.h"
+#include "armorbench/base/Base64.h"
 
 namespace armorbench::vms {
 namespace {
@@ -74,9 +74,9 @@ json encode_start(const StartRequest& request) {
           {"enforcer",
            {{"mode", to_string(request.enforcer.mode)},
             {"policies", request.enforcer.policies},
-            {"backend", request.enforcer.backend},
+            {"backend", to_string(request.enforcer.backend)},
             {"watch_exec", request.enforcer.watch_exec},
-            {"default_posture", request.enforcer.default_posture},
+            {"default_posture", to_string(request.enforcer.default_posture)},
             {"ready_timeout_s", request.enforcer.ready_timeout_s}}}};
 }
 
@@ -138,15 +138,19 @@ StartRequest decode_start(const json& op) {
     if (!parsed) throw input_error("enforcer.mode '" + mode + "' is not off, audit or block");
     e.mode = *parsed;
     e.policies = strings(*enforcer, "enforcer", "policies");
-    e.backend = field<std::string>(*enforcer, "enforcer", "backend").value_or("auto");
-    if (e.backend != "auto" && e.backend != "tracepoint" && e.backend != "bpf-lsm")
-      throw input_error("enforcer.backend '" + e.backend + "' is not auto, tracepoint or bpf-lsm");
+    const std::string backend =
+        field<std::string>(*enforcer, "enforcer", "backend").value_or("auto");
+    const auto parsed_backend = backend_from_string(backend);
+    if (!parsed_backend)
+      throw input_error("enforcer.backend '" + backend + "' is not auto, tracepoint or bpf-lsm");
+    e.backend = *parsed_backend;
     e.watch_exec = field<bool>(*enforcer, "enforcer", "watch_exec").value_or(false);
-    e.default_posture =
+    const std::string posture =
         field<std::string>(*enforcer, "enforcer", "default_posture").value_or("block");
-    if (e.default_posture != "block" && e.default_posture != "audit")
-      throw input_error("enforcer.default_posture '" + e.default_posture +
-                        "' is not block or audit");
+    const auto parsed_posture = default_posture_from_string(posture);
+    if (!parsed_posture)
+      throw input_error("enforcer.default_posture '" + posture + "' is not block or audit");
+    e.default_posture = *parsed_posture;
     e.ready_timeout_s = field<double>(*enforcer, "enforcer", "ready_timeout_s").value_or(60);
     if (!(e.ready_timeout_s > 0)) throw input_error("enforcer.ready_timeout_s must be positive");
     if (e.mode != EnforcerMode::kOff && e.policies.empty())

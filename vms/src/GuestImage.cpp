@@ -8,8 +8,8 @@
 #include <sstream>
 #include <vector>
 
-#include "armorbench/attacks/Hex.h"
-#include "armorbench/attacks/Sha256.h"
+#include "armorbench/base/Hex.h"
+#include "armorbench/base/Sha256.h"
 #include "armorbench/base/Error.h"
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/base/UniqueFd.h"
@@ -18,7 +18,7 @@ namespace armorbench::vms {
 namespace {
 
 namespace fs = std::filesystem;
-using attacks::Sha256;
+
 
 std::string read_trimmed(const fs::path& path) {
   std::ifstream in(path);
@@ -57,7 +57,7 @@ std::pair<std::string, std::string> input_hash(const fs::path& script) {
     if (line.front() == '/') hash_file(sha, line);
   }
   const Sha256::Digest digest = sha.finish();
-  return {attacks::to_hex(digest), kernel_version};
+  return {to_hex(digest), kernel_version};
 }
 
 GuestImage image_in(const fs::path& cache_dir) {

@@ -19,7 +19,7 @@
 #include "armorbench/base/Files.h"
 #include "armorbench/base/Interrupt.h"
 #include "armorbench/base/Subprocess.h"
-#include "armorbench/vms/Base64.h"
+#include "armorbench/base/Base64.h"
 
 namespace armorbench::vms {
 namespace {
@@ -257,8 +257,9 @@ EnforcerEvents GuestVm::enforcer_events(std::chrono::milliseconds timeout) {
   if (answer.value("event", "") == "error")
     throw harness_error("events: " + answer.value("error", "failed"));
   EnforcerEvents result;
-  for (const json& event : answer.value("events", json::array())) result.events.push_back(event);
-  result.dropped = answer.value("dropped", std::uint64_t{0});
+  for (const json& event : answer.value("events", json::array()))
+    result.report.events.push_back(enforcer::EventRecord::from_json(event));
+  result.report.dropped = answer.value("dropped", std::uint64_t{0});
   result.enforcer_running = answer.value("enforcer_running", false);
   return result;
 }
@@ -273,7 +274,8 @@ StopReply GuestVm::stop(std::chrono::milliseconds timeout) {
   reply.workload_exit = answer.value("workload_exit", json(nullptr));
   reply.enforcer_exit = answer.value("enforcer_exit", json(nullptr));
   reply.stderr_tail = answer.value("stderr_tail", "");
-  reply.cgroup_stats = answer.value("cgroup_stats", json(nullptr));
+  if (answer.contains("cgroup_stats") && answer["cgroup_stats"].is_object())
+    reply.cgroup_stats = CgroupStats::from_json(answer["cgroup_stats"]);
   // The agent powers off after its reply; QEMU then exits and closes the channel socket.
   for (;;) {
     std::optional<json> message;

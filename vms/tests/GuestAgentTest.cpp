@@ -18,7 +18,7 @@
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/base/UniqueFd.h"
 #include "armorbench/vms/AgentProtocol.h"
-#include "armorbench/vms/Base64.h"
+#include "armorbench/base/Base64.h"
 
 namespace armorbench::vms {
 namespace {

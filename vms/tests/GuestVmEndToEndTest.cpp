@@ -17,9 +17,9 @@
 #include <iostream>
 #include <memory>
 
-#include "armorbench/attacks/Hex.h"
+#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/MemoryDumper.h"
-#include "armorbench/harness/OipClient.h"
+#include "armorbench/workload/OipClient.h"
 #include "armorbench/vms.h"
 
 namespace armorbench::vms {
@@ -156,7 +156,7 @@ TEST_F(GuestVmEndToEnd, StartsTheEnforcerThenTheWorkload) {
   request.workload.limits = {.cpus = 1.0, .memory_bytes = 512ull << 20, .pids = 64};
   request.enforcer.mode = EnforcerMode::kBlock;
   request.enforcer.policies = {policy_.string()};
-  request.enforcer.backend = "auto";
+  request.enforcer.backend = Backend::kAuto;
 
   const auto start = Clock::now();
   const StartReply reply = vm_->start(request, seconds(120));
@@ -202,15 +202,18 @@ TEST_F(GuestVmEndToEnd, RelaysHttpOverTheVirtioPort) {
 TEST_F(GuestVmEndToEnd, EnforcerReportsTheRefusedExec) {
   const EnforcerEvents events = vm_->enforcer_events();
   EXPECT_TRUE(events.enforcer_running);
-  EXPECT_EQ(events.dropped, 0u);
-  const auto refused = std::find_if(events.events.begin(), events.events.end(), [](const json& e) {
-    return e.value("operation", "") == "exec" && e.value("resource", "") == "/usr/bin/id";
+  EXPECT_EQ(events.report.dropped, 0u);
+  const auto& all = events.report.events;
+  const auto refused = std::find_if(all.begin(), all.end(), [](const enforcer::EventRecord& e) {
+    return e.operation == Operation::kExec && e.resource == "/usr/bin/id";
   });
-  ASSERT_NE(refused, events.events.end()) << json(events.events).dump(2);
-  EXPECT_EQ((*refused)["action"], "block");
-  EXPECT_EQ((*refused)["backend"], "bpf-lsm");
-  EXPECT_EQ((*refused)["enforcement"], "eperm");
-  EXPECT_EQ((*refused)["policy"], "deny-exec-id");
+  json dump = json::array();
+  for (const auto& e : all) dump.push_back(e.to_json());
+  ASSERT_NE(refused, all.end()) << dump.dump(2);
+  EXPECT_EQ(refused->action, enforcer::EventAction::kBlock);
+  EXPECT_EQ(refused->backend, Backend::kBpfLsm);
+  EXPECT_EQ(refused->enforcement, enforcer::Enforcement::kEperm);
+  EXPECT_EQ(refused->policy, "deny-exec-id");
 }
 
 TEST_F(GuestVmEndToEnd, ReadsFilesInTheGuest) {
@@ -222,7 +225,7 @@ TEST_F(GuestVmEndToEnd, ReadsFilesInTheGuest) {
   EXPECT_EQ(vm_->read_file("/run/armorbench/no-such-file"), std::nullopt);
   const auto hex = vm_->read_file("/run/armorbench/marker.hex");
   ASSERT_TRUE(hex);
-  marker_ = attacks::from_hex(*hex);
+  marker_ = from_hex(*hex);
   EXPECT_EQ(marker_.size(), 32u);
 }
 
@@ -270,10 +273,10 @@ TEST_F(GuestVmEndToEnd, StopsTheWorkloadAndPowersOff) {
   EXPECT_FALSE(reply.workload_exit.is_null());
   EXPECT_EQ(reply.workload_exit["signal"], 15) << reply.workload_exit << " (SIGTERM from stop)";
   EXPECT_FALSE(reply.enforcer_exit.is_null());
-  ASSERT_TRUE(reply.cgroup_stats.is_object()) << reply.cgroup_stats;
-  EXPECT_GT(reply.cgroup_stats.value("memory_peak_bytes", 0ull), 1ull << 20) << reply.cgroup_stats;
-  EXPECT_GT(reply.cgroup_stats.value("cpu_usage_us", 0ull), 0ull) << reply.cgroup_stats;
-  measurements_["workload_cgroup_stats"] = reply.cgroup_stats;
+  ASSERT_TRUE(reply.cgroup_stats.has_value());
+  EXPECT_GT(reply.cgroup_stats->memory_peak_bytes, 1ull << 20) << reply.cgroup_stats->to_json();
+  EXPECT_GT(reply.cgroup_stats->cpu_usage_us, 0ull) << reply.cgroup_stats->to_json();
+  measurements_["workload_cgroup_stats"] = reply.cgroup_stats->to_json();
   LibvirtConnection connection("qemu:///system");
   EXPECT_EQ(connection.domain_state(name), std::nullopt);
 }

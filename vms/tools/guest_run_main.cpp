@@ -14,7 +14,7 @@
 
 #include "armorbench/base/Error.h"
 #include "armorbench/base/Interrupt.h"
-#include "armorbench/harness/OipClient.h"
+#include "armorbench/workload/OipClient.h"
 #include "armorbench/vms.h"
 
 namespace {
@@ -57,6 +57,12 @@ std::string read_file(const fs::path& path) {
   return text.str();
 }
 
+Backend parse_backend(const std::string& text) {
+  const auto backend = backend_from_string(text);
+  if (!backend) throw input_error("--backend is auto, tracepoint or bpf-lsm");
+  return *backend;
+}
+
 int run(int argc, char** argv) {
   GuestVmConfig config;
   config.name = "armorbench-run-" + std::to_string(::getpid());
@@ -94,7 +100,7 @@ int run(int argc, char** argv) {
       if (!mode) throw input_error("--mode is off, audit or block");
       request.enforcer.mode = *mode;
     } else if (arg == "--backend")
-      request.enforcer.backend = value();
+      request.enforcer.backend = parse_backend(value());
     else if (arg == "--watch-exec")
       request.enforcer.watch_exec = true;
     else if (arg == "--enforcer")
@@ -177,12 +183,13 @@ int run(int argc, char** argv) {
       }
     }
     const EnforcerEvents events = vm.enforcer_events();
-    out["enforcer_events"] = events.events;
-    out["enforcer_dropped"] = events.dropped;
+    out["enforcer_events"] = nlohmann::json::array();
+    for (const auto& event : events.report.events) out["enforcer_events"].push_back(event.to_json());
+    out["enforcer_dropped"] = events.report.dropped;
   }
   const StopReply stop = vm.stop();
   out["stop"] = {{"workload_exit", stop.workload_exit},  {"enforcer_exit", stop.enforcer_exit},
-                 {"cgroup_stats", stop.cgroup_stats},    {"powered_off", stop.powered_off},
+                 {"cgroup_stats", stop.cgroup_stats ? stop.cgroup_stats->to_json() : nlohmann::json()},    {"powered_off", stop.powered_off},
                  {"poweroff_ms", stop.poweroff.count()}, {"stderr_tail", stop.stderr_tail}};
   out["total_ms"] = ms_since(total);
   out["console_log"] = (config.run_dir / "console.log").string();

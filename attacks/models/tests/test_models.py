@@ -28,7 +28,7 @@ import zipfile
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 SCRIPT_DIRS = {
-    "make_model.py": os.path.join(REPO, "attacks", "models"),
+    "make_model.py": os.path.join(REPO, "harness", "workload"),
     "inject_pickle.py": os.path.join(REPO, "attacks", "models"),
     "model_server.py": os.path.join(REPO, "harness", "workload"),
 }

@@ -117,9 +117,13 @@ std::string TomlTable::required_string(std::string_view key) {
 
 std::optional<std::string> TomlTable::choice(std::string_view key,
                                              std::initializer_list<std::string_view> choices) {
+  return choice(key, std::vector<std::string>(choices.begin(), choices.end()));
+}
+
+std::optional<std::string> TomlTable::choice(std::string_view key,
+                                             const std::vector<std::string>& options) {
   auto value = string(key);
   if (!value) return std::nullopt;
-  std::vector<std::string> options(choices.begin(), choices.end());
   if (std::find(options.begin(), options.end(), *value) != options.end()) return value;
   std::string list;
   for (const auto& option : options) list += (list.empty() ? "" : ", ") + option;

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "armorbench/vms/AgentProtocol.h"
-#include "armorbench/vms/Base64.h"
+#include "armorbench/base/Base64.h"
 #include "armorbench/vms/Domain.h"
 #include "armorbench/vms/DomainCapabilities.h"
 #include "armorbench/vms/DomainSpec.h"

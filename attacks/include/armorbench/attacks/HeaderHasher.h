@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "armorbench/attacks/Sha256.h"
+#include "armorbench/base/Sha256.h"
 #include "armorbench/attacks/ShareTarget.h"
 #include "armorbench/attacks/StratumJob.h"
 

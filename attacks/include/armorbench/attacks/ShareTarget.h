@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "armorbench/attacks/Sha256.h"
+#include "armorbench/base/Sha256.h"
 
 namespace armorbench::attacks {
 

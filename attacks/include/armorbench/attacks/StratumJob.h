@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "armorbench/attacks/Sha256.h"
+#include "armorbench/base/Sha256.h"
 
 namespace armorbench::attacks {
 

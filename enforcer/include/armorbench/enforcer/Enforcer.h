@@ -14,30 +14,30 @@
 
 #include <nlohmann/json.hpp>
 
+#include "armorbench/base/Enforcement.h"
+#include "armorbench/enforcer/EventRecord.h"
 #include "armorbench/enforcer/RuleSet.h"
 #include "armorbench/enforcer/abi.h"
 
 namespace armorbench::enforcer {
 
-enum class Backend { kTracepoint, kBpfLsm };
-
-std::string to_string(Backend backend);
+// Backend (auto | tracepoint | bpf-lsm) is the shared one (armorbench/base/Enforcement.h).
+using armorbench::Backend;
 
 // The backend to use: bpf-lsm when this kernel loads lsm programs and runs the bpf LSM, else
 // tracepoint. `why` explains the choice (it is reported with every result).
 Backend choose_backend(std::string* why);
 
+// One record off the ring buffer, with the rule its id meant in the event's generation.
 struct Event {
   ab_event raw{};
-  RuleInfo rule;  // what the rule id meant in the event's generation
+  RuleInfo rule;
 
-  std::string operation() const;  // exec | open | connect | sendmsg | socket | ptrace | ...
-  std::string action() const;     // allow | audit | block | observe
-  nlohmann::json to_json() const;
+  EventRecord record() const;  // decoded, typed: what everything above the enforcer uses
 };
 
 struct EnforcerOptions {
-  std::optional<Backend> backend;  // nullopt: choose_backend()
+  Backend backend = Backend::kAuto;  // kAuto: choose_backend()
   bool exec_watch = false;         // load the exec watch (observe events) even without rules
 };
 

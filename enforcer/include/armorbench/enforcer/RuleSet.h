@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <linux/types.h>
 
+#include "armorbench/base/Enforcement.h"
 #include "armorbench/enforcer/Policy.h"
 #include "armorbench/enforcer/abi.h"
 
@@ -58,6 +60,16 @@ struct RuleSet {
 
 // Throws an input error when the set does not fit the map (AB_MAX_RULES entries).
 RuleSet compile(const std::vector<Policy>& policies, const CompileOptions& options);
+
+// What a set of policy files compiles to under an enforcer mode and default posture: the one
+// path from files to rules, for the harness's host enforcer and the daemon alike.
+struct PolicyFileOptions {
+  bool audit_only = false;  // mode audit: every block becomes audit
+  DefaultPosture posture = DefaultPosture::kBlock;
+  std::uint32_t generation = 1;
+};
+RuleSet compile_policy_files(const std::vector<std::filesystem::path>& files,
+                             const PolicyFileOptions& options);
 
 // Parses "10.0.0.0/8" or "fd00::/8" into a 16-byte IPv6 (v4-mapped) address and a prefix length
 // over those 128 bits; false when malformed.

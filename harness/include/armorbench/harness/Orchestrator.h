@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "armorbench/harness/Doctor.h"
+#include "armorbench/harness/MatrixRunner.h"
 #include "armorbench/harness/Results.h"
 #include "armorbench/harness/Scenario.h"
 #include "armorbench/harness/StaleRuns.h"
@@ -22,15 +24,11 @@ struct RunOptions {
   std::filesystem::path bin_dir;
   bool keep_work = false;
   std::filesystem::path lease_dir = kDefaultLeaseDir;  // StaleRuns.h
-};
-
-// One planned case run of the matrix.
-struct PlannedRun {
-  const Scenario* scenario = nullptr;
-  const CaseSpec* case_spec = nullptr;
-  const TargetSpec* target = nullptr;
-  EnforcerMode mode = EnforcerMode::kOff;
-  bool implicit_control = false;  // an attack's positive control the scenario did not list
+  // The seams a unit test replaces: which targets exist, how a case's model is made (default:
+  // the generator in data_dir) and what the host offers.
+  TargetFactory make_target = armorbench::make_target;
+  ModelFactory make_model;
+  HostProbe probe_host = [] { return armorbench::probe_host(HostProbeOptions{}); };
 };
 
 // The matrix in execution order: per case and target, the positive control (off) first.

@@ -20,6 +20,8 @@ class RuncTarget final : public Target {
   const TargetSpec& spec() const override { return spec_; }
   std::optional<std::string> unavailable_reason() override;
   bool watches_exec() const override { return true; }
+  // Host network (or only lo): the harness's listeners on the host loopback are reachable.
+  std::string host_address() const override { return "127.0.0.1"; }
   std::unique_ptr<Sandbox> launch(const WorkloadSpec& workload, const EnforcementPlan& enforcement,
                                   bool watch_exec) override;
 

@@ -7,18 +7,20 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "armorbench/base/EnforcerMode.h"
+#include "armorbench/attacks/Attack.h"
+#include "armorbench/base/Enforcement.h"
 #include "armorbench/base/Error.h"
+#include "armorbench/workload/WorkloadSpec.h"
 
 namespace armorbench {
 
 enum class TargetKind { kRunc, kCrun, kKata, kCvm };
 enum class NetworkMode { kHost, kNone };
-enum class Loader { kTorch, kTorchWeightsOnly, kSafetensors, kPickle };
 
 // What was observed for one case run (README "Scoring").
 enum class Verdict {
@@ -32,40 +34,10 @@ enum class Verdict {
   kError,      // the harness or the target failed
 };
 
-enum class AttackKind {
-  kNone,                // benign model
-  kPickleInjection,     // code in the model's pickle runs on load
-  kCryptominer,         // the load drops and starts a Stratum miner
-  kMemoryDump,          // a process outside the sandbox reads the weights from memory
-  kSecretExfiltration,  // the load sends a mounted token to a listener
-  kCudaAbuse,           // an unlisted binary opens CUDA driver libraries or devices
-  kForkBomb,            // the load forks beyond the pids limit
-  kMemoryHog,           // the load allocates beyond the memory limit
-  kCustom,              // bring-your-own model file with a declared objective
-};
-
-enum class ObjectiveKind {
-  kFileCreated,
-  kConnect,
-  kExec,
-  kCanaryFound,
-  kShareSubmitted,
-  kResourceExceeded
-};
-
 std::string to_string(TargetKind kind);
 std::string to_string(NetworkMode mode);
-std::string to_string(Loader loader);
 std::string to_string(Verdict verdict);
-std::string to_string(AttackKind kind);
-std::string to_string(ObjectiveKind kind);
 std::optional<Verdict> verdict_from_string(const std::string& text);
-
-struct ResourceLimits {
-  std::optional<double> cpus;
-  std::optional<std::uint64_t> memory_bytes;
-  std::optional<std::int64_t> pids;
-};
 
 // Guest settings of the VM targets (kata, cvm).
 struct VmSettings {
@@ -89,8 +61,8 @@ struct TargetSpec {
 struct EnforcerSpec {
   std::vector<std::filesystem::path> policies;  // resolved against the scenario's directory
   std::vector<EnforcerMode> modes{EnforcerMode::kOff};
-  std::string backend = "auto";           // auto | tracepoint | bpf-lsm
-  std::string default_posture = "block";  // what allowlists do not allow: block | audit
+  Backend backend = Backend::kAuto;
+  DefaultPosture default_posture = DefaultPosture::kBlock;  // what allowlists do not allow
   SourceLocation where;
 };
 
@@ -101,37 +73,13 @@ struct ModelSpec {
   SourceLocation where;
 };
 
-// An attacker's goal as the harness observes it (never as the attack reports it).
-struct ObjectiveSpec {
-  ObjectiveKind kind = ObjectiveKind::kFileCreated;
-  std::string path;      // file_created, exec
-  std::string contains;  // file_created: text the file must contain
-  std::string host;      // connect
-  int port = 0;          // connect
-  std::string resource;  // resource_exceeded: pids | memory
-  std::string canary;    // canary_found: hex bytes to look for (default: the model's canary)
-  std::string method = "process_vm_readv";  // canary_found: how the host reads the memory
-  SourceLocation where;
-};
-
-struct AttackSpec {
-  AttackKind kind = AttackKind::kNone;
-  std::string gadget;  // pickle-injection: os.system | subprocess.Popen | builtins.exec | os.execv
-  std::string action;  // pickle-injection builtins.exec: marker | connect
-  std::string format = "pt";  // pt | pickle
-  std::string method;         // memory-dump: process_vm_readv | proc_mem | ptrace | io_uring
-                              //   | core_dump (VM targets: virDomainCoreDumpWithFormat)
-  std::string from = "host";  // memory-dump: host | sibling
-  std::optional<ObjectiveSpec> objective;  // custom attacks declare theirs
-  SourceLocation where;
-};
-
 struct CaseSpec {
   std::string name;
   std::string description;
   ModelSpec model;
   Loader loader = Loader::kTorch;
-  AttackSpec attack;
+  // The attack (attacks/kinds/), null for a benign case.
+  std::shared_ptr<const attacks::AttackDefinition> attack;
   int requests = 16;
   int warmup = 2;
   std::chrono::milliseconds timeout{120'000};
@@ -140,7 +88,9 @@ struct CaseSpec {
   std::map<EnforcerMode, Verdict> expect;  // explicit expectations; defaults fill the rest
   SourceLocation where;
 
-  bool is_attack() const { return attack.kind != AttackKind::kNone; }
+  bool is_attack() const { return attack != nullptr; }
+  // The attack kind's name, "" for a benign case.
+  std::string attack_kind() const { return attack ? attack->kind() : std::string(); }
 };
 
 struct GateSpec {

@@ -8,17 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "armorbench/base/Evidence.h"
 #include "armorbench/harness/Scenario.h"
 
 namespace armorbench {
-
-struct Evidence {
-  std::string kind;  // objective | enforcer-event | kernel | inference | server | control | target
-  std::string summary;  // one line a reviewer can read
-  nlohmann::json data = nlohmann::json::object();
-
-  nlohmann::json to_json() const;
-};
 
 struct Observation {
   // Serving (benign cases; recorded for attack cases too).

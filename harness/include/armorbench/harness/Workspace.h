@@ -42,7 +42,4 @@ class HostRootBind {
   std::filesystem::path target_;
 };
 
-// A short random hex id (run ids, container ids, nonces).
-std::string random_hex(std::size_t bytes);
-
 }  // namespace armorbench

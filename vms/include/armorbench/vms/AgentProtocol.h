@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "armorbench/base/EnforcerMode.h"
+#include "armorbench/base/Enforcement.h"
 
 namespace armorbench::vms {
 
@@ -20,7 +20,7 @@ inline constexpr int kAgentProtocolVersion = 1;
 inline constexpr std::string_view kAgentChannel = "armorbench.agent";
 inline constexpr std::string_view kHttpChannel = "armorbench.http";
 
-// EnforcerMode (off | audit | block) is the harness's own (armorbench/base/EnforcerMode.h).
+// EnforcerMode, Backend and DefaultPosture are the shared ones (armorbench/base/Enforcement.h).
 
 // A file the agent writes before the workload starts. Only /tmp, /run and /dev are writable in
 // the guest (the root is the host's, read-only), so only paths below them are accepted.
@@ -51,9 +51,9 @@ struct WorkloadRequest {
 struct EnforcerRequest {
   EnforcerMode mode = EnforcerMode::kOff;
   std::vector<std::string> policies;  // guest paths (the host root is visible read-only)
-  std::string backend = "auto";       // auto | tracepoint | bpf-lsm
+  Backend backend = Backend::kAuto;
   bool watch_exec = false;
-  std::string default_posture = "block";  // for what an allowlist does not allow: block | audit
+  DefaultPosture default_posture = DefaultPosture::kBlock;  // for what an allowlist does not allow
   double ready_timeout_s = 60;
 
   // The daemon runs when it enforces or when execs are to be observed.

@@ -17,6 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "armorbench/base/CgroupStats.h"
+#include "armorbench/enforcer/EventRecord.h"
+
 #include "armorbench/base/UniqueFd.h"
 #include "armorbench/vms/AgentProtocol.h"
 #include "armorbench/vms/Domain.h"
@@ -59,8 +62,7 @@ struct StartReply {
 };
 
 struct EnforcerEvents {
-  std::vector<nlohmann::json> events;
-  std::uint64_t dropped = 0;
+  enforcer::EnforcerReport report;  // decoded from the daemon's JSON lines the agent relays
   bool enforcer_running = false;
 };
 
@@ -68,8 +70,7 @@ struct StopReply {
   nlohmann::json workload_exit;  // {"code","signal","text"} or null when never started
   nlohmann::json enforcer_exit;
   std::string stderr_tail;
-  nlohmann::json
-      cgroup_stats;  // pids/memory/cpu evidence of the workload\'s cgroup (CgroupStats names)
+  std::optional<CgroupStats> cgroup_stats;  // the workload's cgroup (none: never started)
   std::chrono::milliseconds poweroff{0};  // stop reply to QEMU gone (agent socket closed)
   bool powered_off = false;               // false: the domain had to be destroyed
 };

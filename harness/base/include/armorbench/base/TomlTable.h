@@ -31,6 +31,7 @@ class TomlTable {
   // A string that must be one of `choices`; a wrong one is reported with the closest choice.
   std::optional<std::string> choice(std::string_view key,
                                     std::initializer_list<std::string_view> choices);
+  std::optional<std::string> choice(std::string_view key, const std::vector<std::string>& choices);
   std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max);
   std::optional<double> number(std::string_view key, double min, double max);
   std::optional<bool> boolean(std::string_view key);

@@ -1,0 +1,159 @@
+// What an attack kind is, in one interface: the TOML keys it takes (its parser, registered by
+// name in AttackRegistry.cpp), how it stages a run (the model the sandbox loads, files planted),
+// what it does from outside while the model is served, the objective the harness observes for
+// itself, the kernel's evidence of a denial specific to it, and the enforcer operations it is
+// expected to trip. Targets offer primitives (AttackSurface); no target knows any attack.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "armorbench/base/CgroupStats.h"
+#include "armorbench/base/Enforcement.h"
+#include "armorbench/base/Error.h"
+#include "armorbench/base/Evidence.h"
+#include "armorbench/base/Subprocess.h"
+#include "armorbench/workload/ModelArtifacts.h"
+#include "armorbench/workload/WorkloadSpec.h"
+
+namespace armorbench {
+class TomlTable;
+}
+
+namespace armorbench::attacks {
+
+// The host process whose memory holds the served model: a container's model server, or the
+// QEMU process of a guest.
+struct ModelHolder {
+  pid_t pid = 0;
+  std::string description;  // "the container's model server", "the QEMU process of the guest"
+};
+
+// A process run beside the sandbox as a privileged sibling: same host, its own cgroup, the
+// host's pid namespace and extra capabilities (a privileged pod with hostPID on the same node).
+struct SiblingSpec {
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::filesystem::path, std::string>> binds;  // host path, read-only at
+  std::vector<std::string> capabilities;                               // e.g. "CAP_SYS_PTRACE"
+  std::chrono::milliseconds timeout{120'000};
+};
+
+struct MemoryDumpInfo {
+  std::uint64_t bytes = 0;
+  std::chrono::milliseconds elapsed{0};
+  std::string format;  // "elf"
+  std::string api;     // "virDomainCoreDumpWithFormat"
+};
+
+// The primitives a target offers to attacks. A target that has no such primitive throws an
+// unsupported Error (the run is then not-run, with that reason).
+class AttackSurface {
+ public:
+  virtual ~AttackSurface() = default;
+  // How the sandbox reaches the harness's listeners (127.0.0.1, QEMU's 10.0.2.2).
+  virtual std::string host_address() const = 0;
+  // Contents of a file inside the sandbox, nullopt when absent.
+  virtual std::optional<std::string> read_file(const std::string& sandbox_path) = 0;
+  virtual ModelHolder model_holder() = 0;
+  // Writes the sandbox's whole memory to `file` (a VM's RAM through the hypervisor).
+  virtual MemoryDumpInfo dump_memory(const std::filesystem::path& file) = 0;
+  virtual CommandResult run_sibling(const SiblingSpec& sibling) = 0;
+  // Executables started inside the sandbox, as the exec watch observed them.
+  virtual std::vector<std::string> executed_paths() = 0;
+};
+
+// What the harness saw of an objective (never the attack's own word).
+struct ObjectiveStatus {
+  bool reached = false;
+  std::string detail;  // what was seen, or what was looked for and not seen
+  std::vector<Evidence> evidence;
+};
+
+// An enforcer operation the attack needs and a policy is expected to deny or record: the
+// exec of the payload's program, the open of a token, a connect to the listener, a read of
+// another process's memory. `resource` is a path or address ("" when any will do).
+struct ExpectedOperation {
+  Operation operation = Operation::kOther;
+  std::string resource;
+  std::string why;
+
+  nlohmann::json to_json() const;
+};
+
+// Where built tools and scripts are.
+struct AttackContext {
+  std::filesystem::path data_dir;  // the source tree: attacks/models, attacks/payloads
+  std::filesystem::path bin_dir;   // built tools: armorbench-memdump, armorbench-miner
+};
+
+// One run of an attack: made fresh for every case run.
+class Attack {
+ public:
+  virtual ~Attack() = default;
+  // Stages the run into `workload` (its model dir and file start as the benign model's).
+  // `run_dir` is this run's own directory on the host.
+  virtual void prepare(const ModelArtifacts& model, const std::filesystem::path& run_dir,
+                       const std::string& host_address, WorkloadSpec& workload) = 0;
+  // Once the model server is up (or has failed): attacks from outside happen here.
+  virtual void while_serving(AttackSurface& surface) { (void)surface; }
+  // Observes the objective now (called repeatedly until reached or the settle time is over).
+  virtual ObjectiveStatus observe(AttackSurface& surface) = 0;
+  // Sandbox files observe() reads: a VM target keeps them past the guest's power-off.
+  virtual std::vector<std::string> sandbox_files() const { return {}; }
+  // Kernel evidence of a denial specific to this attack, from the workload's final cgroup.
+  virtual std::vector<std::string> kernel_denials(const CgroupStats& final) const {
+    (void)final;
+    return {};
+  }
+  virtual bool needs_exec_watch() const { return false; }
+  // The objective of this run when it says more than the definition's (the limit of this
+  // target); null: the definition's.
+  virtual nlohmann::json objective() const { return nullptr; }
+  // Limits for an enforced run (the positive control runs without any).
+  virtual ResourceLimits enforced_limits(const ResourceLimits& target_limits) const {
+    return target_limits;
+  }
+};
+
+// An attack as a scenario declares it, validated: one per case, making an Attack per run.
+class AttackDefinition {
+ public:
+  virtual ~AttackDefinition() = default;
+  virtual const std::string& kind() const = 0;  // "pickle-injection", ...
+  // The kind's own keys as parsed, defaults filled in ({"gadget": "os.system", ...}).
+  virtual nlohmann::json parameters() const { return nlohmann::json::object(); }
+  // The objective and the operations, as results record them.
+  virtual nlohmann::json objective() const = 0;
+  virtual std::vector<ExpectedOperation> expected_operations() const = 0;
+  // A target must offer these limits for the attack to exceed ("pids", "memory").
+  virtual std::optional<std::string> required_limit() const { return std::nullopt; }
+  virtual std::unique_ptr<Attack> instantiate(const AttackContext& context,
+                                              const ResourceLimits& target_limits) const = 0;
+
+  SourceLocation where;
+};
+
+// What a kind's parser may need from the rest of the case.
+struct AttackParseContext {
+  std::filesystem::path scenario_file;
+  std::optional<std::filesystem::path> model_file;  // the case's bring-your-own model
+  Loader loader = Loader::kTorch;
+};
+
+// Reads an [attack] table: its `kind` picks the parser, which takes the kind's own keys.
+// Errors carry file:line:column and a did-you-mean.
+std::shared_ptr<const AttackDefinition> parse_attack(TomlTable& table,
+                                                     const AttackParseContext& context);
+std::vector<std::string> attack_kind_names();
+
+}  // namespace armorbench::attacks

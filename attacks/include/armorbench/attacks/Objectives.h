@@ -1,0 +1,135 @@
+// The objectives an attack can have, as reusable pieces the harness observes for itself: a file
+// holding this run's nonce (marker), a beacon at a harness listener, a share the harness's pool
+// verified, an exec the watch saw, the canary in a memory dump, a resource counter the payload
+// reports beyond a limit. Attack kinds compose them; a bring-your-own case declares one.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "armorbench/attacks/Attack.h"
+#include "armorbench/attacks/BeaconListener.h"
+#include "armorbench/attacks/FakeStratumPool.h"
+
+namespace armorbench::attacks {
+
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  virtual ObjectiveStatus observe(AttackSurface& surface) = 0;
+  // The objective as results record it ({"type": ..., ...}).
+  virtual nlohmann::json describe() const = 0;
+  // Work from outside the sandbox while the model is served (the memory dump).
+  virtual void while_serving(AttackSurface& surface) { (void)surface; }
+  virtual std::vector<std::string> sandbox_files() const { return {}; }
+  virtual bool needs_exec_watch() const { return false; }
+  virtual std::vector<std::string> kernel_denials() const { return {}; }
+};
+
+// A file inside the sandbox that holds `needle` (this run's nonce, or a declared text; an empty
+// needle asks only that the file exists).
+class MarkerObjective final : public Objective {
+ public:
+  MarkerObjective(std::string path, std::string needle, std::string what);
+  ObjectiveStatus observe(AttackSurface& surface) override;
+  nlohmann::json describe() const override;
+  std::vector<std::string> sandbox_files() const override { return {path_}; }
+
+ private:
+  std::string path_;
+  std::string needle_;
+  std::string what_;
+};
+
+// A connection to a harness listener carrying `needle` (any connection when empty).
+class BeaconObjective final : public Objective {
+ public:
+  // Listens on 127.0.0.1:port (0: any free port). Throws an environment Error when it cannot.
+  BeaconObjective(std::uint16_t port, std::string what);
+  void expect(std::string needle) { needle_ = std::move(needle); }
+  std::uint16_t port() const { return listener_->port(); }
+  ObjectiveStatus observe(AttackSurface& surface) override;
+  nlohmann::json describe() const override;
+
+ private:
+  std::unique_ptr<BeaconListener> listener_;
+  std::string needle_;
+  std::string what_;
+};
+
+// A valid Stratum share at the harness's own pool (it verifies every share).
+class ShareObjective final : public Objective {
+ public:
+  ShareObjective();
+  std::uint16_t port() const { return pool_->port(); }
+  ObjectiveStatus observe(AttackSurface& surface) override;
+  nlohmann::json describe() const override;
+
+ private:
+  std::unique_ptr<FakeStratumPool> pool_;
+};
+
+// An executable the exec watch saw started inside the sandbox.
+class ExecObjective final : public Objective {
+ public:
+  explicit ExecObjective(std::string path) : path_(std::move(path)) {}
+  ObjectiveStatus observe(AttackSurface& surface) override;
+  nlohmann::json describe() const override;
+  bool needs_exec_watch() const override { return true; }
+
+ private:
+  std::string path_;
+};
+
+// The model's memory read from outside the sandbox and searched for a canary: from a host
+// process (process_vm_readv, /proc/<pid>/mem, ptrace, io_uring), from a privileged sibling
+// container, or in the hypervisor's dump of a guest (core_dump). The dumper's exit tells
+// whether it was refused (exit 2 or killed by a signal).
+struct DumpRequest {
+  std::string method = "process_vm_readv";
+  std::string from = "host";  // host | sibling
+  std::string canary_hex;
+};
+
+class CanaryObjective final : public Objective {
+ public:
+  CanaryObjective(DumpRequest request, const AttackContext& context);
+  void set_canary(std::string canary_hex) { request_.canary_hex = std::move(canary_hex); }
+  void while_serving(AttackSurface& surface) override;
+  ObjectiveStatus observe(AttackSurface& surface) override;
+  nlohmann::json describe() const override;
+  std::vector<std::string> kernel_denials() const override;
+
+ private:
+  DumpRequest request_;
+  std::filesystem::path memdump_;
+  bool ran_ = false;
+  bool found_ = false;
+  bool denied_ = false;
+  ExitStatus status_;
+  std::string who_;
+  nlohmann::json detail_;
+};
+
+// A payload's own count of a resource (processes alive at once, bytes held), reported in a JSON
+// marker file, beyond the target's limit.
+class ResourceObjective final : public Objective {
+ public:
+  enum class Resource { kPids, kMemory };
+  ResourceObjective(Resource resource, std::uint64_t limit, std::string marker);
+  ObjectiveStatus observe(AttackSurface& surface) override;
+  nlohmann::json describe() const override;
+  std::vector<std::string> sandbox_files() const override { return {marker_}; }
+
+ private:
+  Resource resource_;
+  std::uint64_t limit_;
+  std::string marker_;
+};
+
+}  // namespace armorbench::attacks

@@ -1,0 +1,149 @@
+// custom: bring your own model file with the objective its author declares. Keys: objective = {
+// type = file_created (path, contains) | connect (port, host) | exec (path) | canary_found
+// (canary, method) }. The case's model.file is what the sandbox loads, under its own name.
+#include "KindSupport.h"
+#include "armorbench/attacks/Objectives.h"
+
+namespace armorbench::attacks {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct CustomObjectiveSpec {
+  std::string type;
+  std::string path;      // file_created, exec
+  std::string contains;  // file_created
+  std::string host;      // connect
+  int port = 0;          // connect
+  std::string canary;    // canary_found ("" = the model's canary)
+  std::string method;    // canary_found
+};
+
+// The objective piece the declaration names, made fresh for each run.
+std::unique_ptr<Objective> make_objective(const CustomObjectiveSpec& spec,
+                                          const AttackContext& context) {
+  if (spec.type == "file_created")
+    return std::make_unique<MarkerObjective>(spec.path, spec.contains, "the declared file");
+  if (spec.type == "connect")
+    return std::make_unique<BeaconObjective>(static_cast<std::uint16_t>(spec.port),
+                                             "a connection to port " + std::to_string(spec.port));
+  if (spec.type == "exec") return std::make_unique<ExecObjective>(spec.path);
+  if (spec.type == "canary_found")
+    return std::make_unique<CanaryObjective>(DumpRequest{spec.method, "host", spec.canary},
+                                             context);
+  throw harness_error("custom objective type '" + spec.type + "' has no observer");
+}
+
+class Custom final : public Attack {
+ public:
+  Custom(const CustomObjectiveSpec& spec, fs::path model_file, const AttackContext& context)
+      : spec_(spec), model_file_(std::move(model_file)), objective_(make_objective(spec, context)) {}
+
+  void prepare(const ModelArtifacts& model, const fs::path& run_dir, const std::string&,
+               WorkloadSpec& workload) override {
+    const fs::path model_dir = run_dir / "model";
+    fs::create_directories(model_dir);
+    fs::copy_file(model.dir / "model.json", model_dir / "model.json");
+    const std::string name = model_file_.filename();
+    fs::copy_file(model_file_, model_dir / name);
+    workload.model_dir = model_dir;
+    workload.model_file = name;
+    if (auto* canary = dynamic_cast<CanaryObjective*>(objective_.get()))
+      canary->set_canary(spec_.canary.empty() ? model.canary_hex : spec_.canary);
+  }
+
+  void while_serving(AttackSurface& surface) override { objective_->while_serving(surface); }
+  ObjectiveStatus observe(AttackSurface& surface) override { return objective_->observe(surface); }
+  std::vector<std::string> sandbox_files() const override { return objective_->sandbox_files(); }
+  std::vector<std::string> kernel_denials(const CgroupStats&) const override {
+    return objective_->kernel_denials();
+  }
+  bool needs_exec_watch() const override { return objective_->needs_exec_watch(); }
+
+ private:
+  CustomObjectiveSpec spec_;
+  fs::path model_file_;
+  std::unique_ptr<Objective> objective_;
+};
+
+class CustomDefinition final : public DefinitionBase {
+ public:
+  CustomDefinition(CustomObjectiveSpec spec, fs::path model_file)
+      : DefinitionBase("custom"), spec_(std::move(spec)), model_file_(std::move(model_file)) {}
+
+  json parameters() const override { return {{"objective", objective()}}; }
+
+  json objective() const override {
+    json j = {{"type", spec_.type}};
+    if (!spec_.path.empty()) j["path"] = spec_.path;
+    if (spec_.port) j["port"] = spec_.port;
+    return j;
+  }
+  std::vector<ExpectedOperation> expected_operations() const override {
+    if (spec_.type == "exec") return {{Operation::kExec, spec_.path, "the declared executable"}};
+    if (spec_.type == "file_created")
+      return {{Operation::kOpen, spec_.path, "the declared file is written"}};
+    if (spec_.type == "connect")
+      return {{Operation::kConnect, spec_.host + ":" + std::to_string(spec_.port),
+               "the declared connection"}};
+    return memory_operations_for(spec_.method);
+  }
+  std::unique_ptr<Attack> instantiate(const AttackContext& context,
+                                      const ResourceLimits&) const override {
+    return std::make_unique<Custom>(spec_, model_file_, context);
+  }
+
+ private:
+  CustomObjectiveSpec spec_;
+  fs::path model_file_;
+};
+
+CustomObjectiveSpec parse_objective(TomlTable& table) {
+  CustomObjectiveSpec spec;
+  const auto type = table.choice("type", {"file_created", "connect", "exec", "canary_found"});
+  if (!type)
+    throw table.error_at("",
+                         "missing required key 'type' (file_created, connect, exec, canary_found)");
+  spec.type = *type;
+  if (spec.type == "file_created") {
+    spec.path = table.required_string("path");
+    spec.contains = table.string("contains").value_or("");
+  } else if (spec.type == "connect") {
+    spec.host = table.string("host").value_or("127.0.0.1");
+    spec.port = static_cast<int>(table.integer("port", 1, 65535).value_or(0));
+    if (spec.port == 0) throw table.error_at("", "a connect objective needs 'port'");
+  } else if (spec.type == "exec") {
+    spec.path = table.required_string("path");
+  } else {
+    spec.canary = table.string("canary").value_or("");
+    if (!spec.canary.empty() &&
+        (spec.canary.size() % 2 != 0 || spec.canary.size() < 8 ||
+         spec.canary.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
+      throw table.error_at("canary", "canary must be hex bytes (at least 4 bytes)");
+    spec.method = table.choice("method", {"process_vm_readv", "proc_mem", "ptrace", "io_uring"})
+                      .value_or("process_vm_readv");
+  }
+  if ((spec.type == "file_created" || spec.type == "exec") && spec.path.front() != '/')
+    throw table.error_at("path", "objective path must be absolute (inside the sandbox)");
+  table.finish();
+  return spec;
+}
+
+std::shared_ptr<AttackDefinition> parse(TomlTable& table,
+                                              const AttackParseContext& context) {
+  auto objective = table.table("objective");
+  if (!objective) throw table.error_at("", "a custom attack must declare its 'objective'");
+  CustomObjectiveSpec spec = parse_objective(*objective);
+  if (!context.model_file)
+    throw input_error("a custom attack runs a model file: set model = { file = ... }",
+                      table.location());
+  return std::make_shared<CustomDefinition>(std::move(spec), *context.model_file);
+}
+
+}  // namespace
+
+AttackKindEntry custom_kind() {
+  return {"custom", &parse};
+}
+
+}  // namespace armorbench::attacks

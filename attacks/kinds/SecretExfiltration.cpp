@@ -1,0 +1,65 @@
+// secret-exfiltration: the model load reads a planted service-account token and sends it to a
+// harness listener. No keys. Objective: the token itself arrives at the listener.
+#include "KindSupport.h"
+#include "armorbench/attacks/Objectives.h"
+#include "armorbench/base/Hex.h"
+
+namespace armorbench::attacks {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Kubernetes mounts it at /var/run/secrets/...; /var/run is a link to /run.
+constexpr const char* kTokenPath = "/run/secrets/kubernetes.io/serviceaccount/token";
+constexpr const char* kTokenPathAsRead = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+class SecretExfiltration final : public Attack {
+ public:
+  explicit SecretExfiltration(const AttackContext& context) : payload_(context, "pt") {}
+
+  void prepare(const ModelArtifacts& model, const fs::path& run_dir, const std::string& host,
+               WorkloadSpec& workload) override {
+    const std::string token = "eyJhbGciOiJSUzI1NiJ9.armorbench-" + random_hex(24);
+    listener_ = std::make_unique<BeaconObjective>(0, "the service-account token was exfiltrated");
+    listener_->expect(token);
+    payload_.inject_script(model, run_dir, workload, "exfiltrate_secret.py",
+                           {{"secret_path", kTokenPathAsRead},
+                            {"host", host},
+                            {"port", listener_->port()}});
+    workload.planted.push_back({kTokenPath, token, 0600});
+  }
+
+  ObjectiveStatus observe(AttackSurface& surface) override { return listener_->observe(surface); }
+
+ private:
+  ModelPayload payload_;
+  std::unique_ptr<BeaconObjective> listener_;
+};
+
+class SecretExfiltrationDefinition final : public DefinitionBase {
+ public:
+  SecretExfiltrationDefinition() : DefinitionBase("secret-exfiltration") {}
+  json objective() const override {
+    return {{"type", "connect"}, {"what", "the planted token reaches a harness listener"}};
+  }
+  std::vector<ExpectedOperation> expected_operations() const override {
+    return {{Operation::kOpen, kTokenPath, "reads the service-account token"},
+            {Operation::kConnect, "", "sends it to a listener"}};
+  }
+  std::unique_ptr<Attack> instantiate(const AttackContext& context,
+                                      const ResourceLimits&) const override {
+    return std::make_unique<SecretExfiltration>(context);
+  }
+};
+
+std::shared_ptr<AttackDefinition> parse(TomlTable&, const AttackParseContext&) {
+  return std::make_shared<SecretExfiltrationDefinition>();
+}
+
+}  // namespace
+
+AttackKindEntry secret_exfiltration_kind() {
+  return {"secret-exfiltration", &parse};
+}
+
+}  // namespace armorbench::attacks

@@ -1,0 +1,74 @@
+// Runs one planned case run at a time: stages the attack, launches the workload on a target made
+// by the factory it was given, measures serving, observes the objective and the denials, and
+// scores. Targets come from a factory so that ordering, not-run, error and interrupt paths are
+// unit-tested with a fake target, without root.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "armorbench/harness/Doctor.h"
+#include "armorbench/harness/Results.h"
+#include "armorbench/harness/Scenario.h"
+#include "armorbench/harness/Target.h"
+#include "armorbench/workload/ModelArtifacts.h"
+
+namespace armorbench {
+
+// One planned case run of the matrix.
+struct PlannedRun {
+  const Scenario* scenario = nullptr;
+  const CaseSpec* case_spec = nullptr;
+  const TargetSpec* target = nullptr;
+  EnforcerMode mode = EnforcerMode::kOff;
+  bool implicit_control = false;  // an attack's positive control the scenario did not list
+};
+
+using TargetFactory =
+    std::function<std::unique_ptr<Target>(const TargetSpec& spec, const TargetContext& context)>;
+// Makes the benign model of a case into `dir` (default: generate_model with the generator).
+using ModelFactory =
+    std::function<ModelArtifacts(const std::vector<int>& layers, const std::filesystem::path& dir)>;
+using HostProbe = std::function<HostFacts()>;
+
+struct RunnerEnvironment {
+  std::filesystem::path work_dir;    // per-run scratch
+  std::filesystem::path data_dir;    // source tree: scripts, payloads
+  std::filesystem::path bin_dir;     // built tools
+  std::filesystem::path events_dir;  // enforcer event logs (kept in the results directory)
+  std::string run_id;
+  TargetFactory make_target;
+  ModelFactory make_model;
+  HostProbe probe_host;
+};
+
+class MatrixRunner {
+ public:
+  explicit MatrixRunner(RunnerEnvironment environment);
+  ~MatrixRunner();
+
+  // `positive_control`: the verdict of the same attack on the same target with enforcement off.
+  // Throws Interrupted; every other failure becomes the result's verdict (error, not-run).
+  CaseResult run(const PlannedRun& planned, std::optional<Verdict> positive_control);
+
+ private:
+  Target& target_for(const Scenario& scenario, const TargetSpec& spec);
+  std::optional<std::string> unavailable(const PlannedRun& planned, Target& target);
+  const HostFacts& host_facts();
+  const ModelArtifacts& model_for(const CaseSpec& c);
+  void execute(const PlannedRun& planned, Target& target, std::optional<Verdict> positive_control,
+               CaseResult& result);
+
+  RunnerEnvironment env_;
+  std::map<std::string, std::unique_ptr<Target>> targets_;
+  std::map<std::string, ModelArtifacts> models_;
+  std::optional<HostFacts> host_facts_;
+  int runs_ = 0;
+};
+
+}  // namespace armorbench

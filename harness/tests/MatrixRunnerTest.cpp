@@ -1,0 +1,251 @@
+// The runner with a fake target (no root, no runtime, no Python): positive controls run first
+// and back the enforced verdict, an unavailable target is not-run with its reason, a failing
+// launch is an error that does not stop the matrix, and an interrupt propagates after the
+// sandbox was torn down.
+#include "armorbench/harness/Orchestrator.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "armorbench/base/Hex.h"
+#include "armorbench/base/Interrupt.h"
+#include "armorbench/harness/ScenarioLoader.h"
+
+namespace armorbench {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// What the fake target was asked to do, in order.
+struct Journal {
+  std::vector<std::string> launches;  // "case/mode"
+  int torn_down = 0;
+};
+
+struct FakeBehaviour {
+  std::optional<std::string> unavailable;
+  bool launch_fails = false;
+  bool interrupt_on_ready = false;
+};
+
+// Answers the OIP requests of one connection with the model's one expected output.
+UniqueFd fake_server(std::vector<float> output) {
+  int fds[2];
+  ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+  std::thread([fd = fds[1], output] {
+    std::string buffer;
+    char chunk[4096];
+    for (;;) {
+      const auto end = buffer.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        std::size_t length = 0;
+        if (auto cl = buffer.find("Content-Length: "); cl != std::string::npos && cl < end)
+          length = std::stoul(buffer.substr(cl + 16));
+        if (buffer.size() >= end + 4 + length) {
+          const bool infer = buffer.rfind("POST", 0) == 0;
+          buffer.erase(0, end + 4 + length);
+          const std::string body = infer ? json{{"outputs", {{{"data", output}}}}}.dump() : "{}";
+          const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: " +
+                                     std::to_string(body.size()) + "\r\n\r\n" + body;
+          if (::write(fd, answer.data(), answer.size()) < 0) break;
+          continue;
+        }
+      }
+      const ssize_t n = ::read(fd, chunk, sizeof chunk);
+      if (n <= 0) break;
+      buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+  }).detach();
+  return UniqueFd(fds[0]);
+}
+
+// In mode off the "payload" writes its marker; enforced, the enforcer blocks the write.
+class FakeSandbox final : public Sandbox {
+ public:
+  FakeSandbox(Journal& journal, const FakeBehaviour& behaviour, const WorkloadSpec& workload,
+              EnforcerMode mode)
+      : journal_(journal), behaviour_(behaviour), workload_(workload), mode_(mode) {}
+  ~FakeSandbox() override { ++journal_.torn_down; }
+
+  const SandboxInfo& info() const override { return info_; }
+  ReadyResult wait_ready() override {
+    if (behaviour_.interrupt_on_ready) throw Interrupted();
+    ReadyResult ready;
+    ready.ready = true;
+    return ready;
+  }
+  UniqueFd connect_inference() override { return fake_server({0.5F}); }
+  enforcer::EnforcerReport enforcer_report() override {
+    enforcer::EnforcerReport report;
+    if (mode_ == EnforcerMode::kBlock) {
+      enforcer::EventRecord denied;
+      denied.operation = Operation::kOpen;
+      denied.action = enforcer::EventAction::kBlock;
+      denied.resource = "/tmp/declared";
+      report.events.push_back(denied);
+    }
+    return report;
+  }
+  SandboxFinal stop(const std::vector<std::string>&) override { return {}; }
+  json timings() const override { return json::object(); }
+
+  std::string host_address() const override { return "127.0.0.1"; }
+  std::optional<std::string> read_file(const std::string& path) override {
+    if (mode_ == EnforcerMode::kOff && path == "/tmp/declared") return "pwned";
+    return std::nullopt;
+  }
+  attacks::ModelHolder model_holder() override { return {::getpid(), "fake"}; }
+  attacks::MemoryDumpInfo dump_memory(const fs::path&) override {
+    throw unsupported_error("fake: no dump");
+  }
+  CommandResult run_sibling(const attacks::SiblingSpec&) override {
+    throw unsupported_error("fake: no sibling");
+  }
+
+ private:
+  Journal& journal_;
+  FakeBehaviour behaviour_;
+  WorkloadSpec workload_;
+  EnforcerMode mode_;
+  SandboxInfo info_;
+};
+
+class FakeTarget final : public Target {
+ public:
+  FakeTarget(TargetSpec spec, Journal& journal, FakeBehaviour behaviour)
+      : spec_(std::move(spec)), journal_(journal), behaviour_(std::move(behaviour)) {}
+  const TargetSpec& spec() const override { return spec_; }
+  std::optional<std::string> unavailable_reason() override { return behaviour_.unavailable; }
+  std::string host_address() const override { return "127.0.0.1"; }
+  bool watches_exec() const override { return true; }
+  std::unique_ptr<Sandbox> launch(const WorkloadSpec& workload, const EnforcementPlan& plan,
+                                  bool) override {
+    journal_.launches.push_back(workload.model_file + "/" + to_string(plan.mode));
+    if (behaviour_.launch_fails) throw harness_error("fake launch failed");
+    return std::make_unique<FakeSandbox>(journal_, behaviour_, workload, plan.mode);
+  }
+
+ private:
+  TargetSpec spec_;
+  Journal& journal_;
+  FakeBehaviour behaviour_;
+};
+
+class MatrixRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("matrix-runner-test-" + random_hex(4));
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "policy.toml") << "[policy]\nname = \"p\"\n";
+    std::ofstream(dir_ / "evil.pt") << "not really a model";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::vector<Scenario> scenario(const std::string& modes) {
+    std::ofstream(dir_ / "s.toml") << R"([scenario]
+name = "fake"
+[[target]]
+name = "fake"
+kind = "runc"
+[enforcer]
+policies = ["policy.toml"]
+modes = )" << modes << R"(
+[[case]]
+name = "benign"
+[[case]]
+name = "writes"
+model = { file = "evil.pt" }
+attack = { kind = "custom", objective = { type = "file_created", path = "/tmp/declared" } }
+settle = "0s"
+)";
+    return {load_scenario(dir_ / "s.toml")};
+  }
+
+  RunResults run(const std::vector<Scenario>& scenarios, FakeBehaviour behaviour) {
+    RunOptions options;
+    options.out_dir = dir_ / "out";
+    options.lease_dir = dir_ / "leases";
+    options.make_target = [&, behaviour](const TargetSpec& spec, const TargetContext&) {
+      return std::make_unique<FakeTarget>(spec, journal_, behaviour);
+    };
+    options.make_model = [](const std::vector<int>&, const fs::path& model_dir) {
+      fs::create_directories(model_dir);
+      std::ofstream(model_dir / "model.json") << "{}";
+      ModelArtifacts model;
+      model.dir = model_dir;
+      model.name = "mlp";
+      model.canary_hex = "00112233";
+      model.inputs = {{1.0F}};
+      model.outputs = {{0.5F}};
+      return model;
+    };
+    options.probe_host = [] { return HostFacts{}; };
+    return run_matrix(scenarios, options, ProgressSink{});
+  }
+
+  const CaseResult& find(const RunResults& r, const std::string& name, EnforcerMode mode) {
+    for (const CaseResult& c : r.cases)
+      if (c.case_name == name && c.mode == mode) return c;
+    throw std::runtime_error("no result for " + name);
+  }
+
+  fs::path dir_;
+  Journal journal_;
+};
+
+TEST_F(MatrixRunnerTest, PositiveControlRunsFirstAndBacksTheBlock) {
+  const auto scenarios = scenario(R"(["block"])");  // off is not listed: an implicit control
+  const RunResults r = run(scenarios, {});
+  ASSERT_EQ(journal_.launches.size(), 3u);
+  EXPECT_EQ(journal_.launches[0], "model.pt/block");  // benign
+  EXPECT_EQ(journal_.launches[1], "evil.pt/off");     // the control, before the attack
+  EXPECT_EQ(journal_.launches[2], "evil.pt/block");
+  EXPECT_EQ(journal_.torn_down, 3);
+  EXPECT_EQ(find(r, "benign", EnforcerMode::kBlock).verdict, Verdict::kAllowed);
+  EXPECT_EQ(find(r, "writes", EnforcerMode::kOff).verdict, Verdict::kReached);
+  const CaseResult& blocked = find(r, "writes", EnforcerMode::kBlock);
+  EXPECT_EQ(blocked.verdict, Verdict::kBlocked) << blocked.reason;
+  EXPECT_EQ(blocked.objective["expected_operations"][0]["operation"], "open");
+}
+
+TEST_F(MatrixRunnerTest, UnavailableTargetIsNotRunWithItsReasonAndNeverLaunched) {
+  FakeBehaviour behaviour;
+  behaviour.unavailable = "no such hardware (fake)";
+  const RunResults r = run(scenario(R"(["off", "block"])"), behaviour);
+  EXPECT_TRUE(journal_.launches.empty());
+  for (const CaseResult& c : r.cases) {
+    EXPECT_EQ(c.verdict, Verdict::kNotRun);
+    EXPECT_EQ(c.reason, "no such hardware (fake)");
+  }
+}
+
+TEST_F(MatrixRunnerTest, AFailedLaunchIsAnErrorAndTheMatrixGoesOn) {
+  FakeBehaviour behaviour;
+  behaviour.launch_fails = true;
+  const RunResults r = run(scenario(R"(["off", "block"])"), behaviour);
+  EXPECT_EQ(journal_.launches.size(), 4u);
+  for (const CaseResult& c : r.cases) {
+    EXPECT_EQ(c.verdict, Verdict::kError);
+    EXPECT_NE(c.reason.find("fake launch failed"), std::string::npos) << c.reason;
+  }
+  // The enforced attack had no valid control; it is still an error, not a block.
+  EXPECT_EQ(find(r, "writes", EnforcerMode::kBlock).verdict, Verdict::kError);
+}
+
+TEST_F(MatrixRunnerTest, AnInterruptPropagatesAfterTheSandboxIsTornDown) {
+  FakeBehaviour behaviour;
+  behaviour.interrupt_on_ready = true;
+  EXPECT_THROW(run(scenario(R"(["off"])"), behaviour), Interrupted);
+  EXPECT_EQ(journal_.launches.size(), 1u);
+  EXPECT_EQ(journal_.torn_down, 1);
+  // The crash-safe record is there, with nothing half-written in it.
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "results.jsonl"));
+}
+
+}  // namespace
+}  // namespace armorbench
