@@ -49,7 +49,7 @@ class Custom final : public Attack {
     workload.model_dir = model_dir;
     workload.model_file = name;
     if (auto* canary = dynamic_cast<CanaryObjective*>(objective_.get()))
-      canary->set_canary(spec_.canary.empty() ? model.canary_hex : spec_.canary);
+      canary->set_run(spec_.canary.empty() ? model.canary_hex : spec_.canary, run_dir);
   }
 
   void while_serving(AttackSurface& surface) override { objective_->while_serving(surface); }

@@ -16,9 +16,9 @@ class MemoryDump final : public Attack {
   MemoryDump(const DumpRequest& request, const AttackContext& context)
       : objective_(request, context) {}
 
-  void prepare(const ModelArtifacts& model, const fs::path&, const std::string&,
+  void prepare(const ModelArtifacts& model, const fs::path& run_dir, const std::string&,
                WorkloadSpec&) override {
-    objective_.set_canary(model.canary_hex);
+    objective_.set_run(model.canary_hex, run_dir);
   }
   void while_serving(AttackSurface& surface) override { objective_.while_serving(surface); }
   ObjectiveStatus observe(AttackSurface& surface) override { return objective_.observe(surface); }

@@ -118,7 +118,7 @@ void CanaryObjective::while_serving(AttackSurface& surface) {
     if (request_.from != "host")
       throw unsupported_error("core_dump is the hypervisor's; a " + request_.from +
                               " attacker cannot take it");
-    const fs::path file = fs::temp_directory_path() / ("armorbench-dump-" + random_hex(8) + ".elf");
+    const fs::path file = run_dir_ / "guest-memory.elf";
     const MemoryDumpInfo info = surface.dump_memory(file);
     const ScanResult scan = MemoryDumper().scan_file(file.string(), from_hex(request_.canary_hex));
     std::error_code ec;

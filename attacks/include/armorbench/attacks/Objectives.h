@@ -99,7 +99,11 @@ struct DumpRequest {
 class CanaryObjective final : public Objective {
  public:
   CanaryObjective(DumpRequest request, const AttackContext& context);
-  void set_canary(std::string canary_hex) { request_.canary_hex = std::move(canary_hex); }
+  // The canary to look for and the run's own directory (a guest's RAM dump is written there).
+  void set_run(std::string canary_hex, std::filesystem::path run_dir) {
+    request_.canary_hex = std::move(canary_hex);
+    run_dir_ = std::move(run_dir);
+  }
   void while_serving(AttackSurface& surface) override;
   ObjectiveStatus observe(AttackSurface& surface) override;
   nlohmann::json describe() const override;
@@ -108,6 +112,7 @@ class CanaryObjective final : public Objective {
  private:
   DumpRequest request_;
   std::filesystem::path memdump_;
+  std::filesystem::path run_dir_ = std::filesystem::temp_directory_path();
   bool ran_ = false;
   bool found_ = false;
   bool denied_ = false;
