@@ -37,7 +37,9 @@ std::unique_ptr<Objective> make_objective(const CustomObjectiveSpec& spec,
 class Custom final : public Attack {
  public:
   Custom(const CustomObjectiveSpec& spec, fs::path model_file, const AttackContext& context)
-      : spec_(spec), model_file_(std::move(model_file)), objective_(make_objective(spec, context)) {}
+      : spec_(spec),
+        model_file_(std::move(model_file)),
+        objective_(make_objective(spec, context)) {}
 
   void prepare(const ModelArtifacts& model, const fs::path& run_dir, const std::string&,
                WorkloadSpec& workload) override {
@@ -129,8 +131,7 @@ CustomObjectiveSpec parse_objective(TomlTable& table) {
   return spec;
 }
 
-std::shared_ptr<AttackDefinition> parse(TomlTable& table,
-                                              const AttackParseContext& context) {
+std::shared_ptr<AttackDefinition> parse(TomlTable& table, const AttackParseContext& context) {
   auto objective = table.table("objective");
   if (!objective) throw table.error_at("", "a custom attack must declare its 'objective'");
   CustomObjectiveSpec spec = parse_objective(*objective);

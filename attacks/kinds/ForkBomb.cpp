@@ -22,8 +22,9 @@ class ForkBomb final : public Attack {
     // Bounded above the limit so the unconfined control cannot hurt the host. The children
     // outlive the fork loop (they hold longer than forking takes on a loaded host), so the
     // count the payload reports is a count of processes alive at the same time.
-    payload_.inject_script(model, run_dir, workload, "fork_bomb.py",
-                           {{"max_procs", limit_ + 32}, {"hold_seconds", 60}, {"marker", kMarkerPath}});
+    payload_.inject_script(
+        model, run_dir, workload, "fork_bomb.py",
+        {{"max_procs", limit_ + 32}, {"hold_seconds", 60}, {"marker", kMarkerPath}});
   }
   ObjectiveStatus observe(AttackSurface& surface) override { return objective_.observe(surface); }
   json objective() const override { return objective_.describe(); }
@@ -42,9 +43,7 @@ class ForkBomb final : public Attack {
 class ForkBombDefinition final : public DefinitionBase {
  public:
   ForkBombDefinition() : DefinitionBase("fork-bomb") {}
-  json objective() const override {
-    return {{"type", "resource_exceeded"}, {"resource", "pids"}};
-  }
+  json objective() const override { return {{"type", "resource_exceeded"}, {"resource", "pids"}}; }
   std::vector<ExpectedOperation> expected_operations() const override {
     return {};  // the kernel's pids controller refuses it, not the enforcer
   }

@@ -30,8 +30,8 @@ class DefinitionBase : public AttackDefinition {
 // the way fickling-style injectors do it, so it still loads and serves.
 class ModelPayload {
  public:
-  ModelPayload(AttackContext context, std::string format) : context_(std::move(context)),
-                                                            format_(std::move(format)) {}
+  ModelPayload(AttackContext context, std::string format)
+      : context_(std::move(context)), format_(std::move(format)) {}
   // Writes run_dir/model/ (model.json and the injected model under the name the workload's
   // loader reads) and points the workload at it.
   void inject(const ModelArtifacts& model, const std::filesystem::path& run_dir,
@@ -51,7 +51,7 @@ class ModelPayload {
 // One registry entry: a kind's name and its parser (the parser reads only the kind's own keys;
 // parse_attack reads `kind` and checks for unknown keys after).
 using AttackParser = std::shared_ptr<AttackDefinition> (*)(TomlTable& table,
-                                                                 const AttackParseContext& context);
+                                                           const AttackParseContext& context);
 struct AttackKindEntry {
   const char* name;
   AttackParser parse;

@@ -18,10 +18,9 @@ class MemoryHog final : public Attack {
 
   void prepare(const ModelArtifacts& model, const fs::path& run_dir, const std::string&,
                WorkloadSpec& workload) override {
-    payload_.inject_script(model, run_dir, workload, "memory_hog.py",
-                           {{"bytes", limit_ + (256ull << 20)},
-                            {"hold_seconds", 4},
-                            {"marker", kMarkerPath}});
+    payload_.inject_script(
+        model, run_dir, workload, "memory_hog.py",
+        {{"bytes", limit_ + (256ull << 20)}, {"hold_seconds", 4}, {"marker", kMarkerPath}});
   }
   ObjectiveStatus observe(AttackSurface& surface) override { return objective_.observe(surface); }
   json objective() const override { return objective_.describe(); }

@@ -17,9 +17,9 @@
 #include <tuple>
 
 #include "armorbench/attacks/HeaderHasher.h"
-#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/JsonLineConnection.h"
 #include "armorbench/attacks/ShareTarget.h"
+#include "armorbench/base/Hex.h"
 
 namespace armorbench::attacks {
 namespace {

@@ -98,8 +98,8 @@ ObjectiveStatus ExecObjective::observe(AttackSurface& surface) {
   const std::vector<std::string> executed = surface.executed_paths();
   status.reached = std::find(executed.begin(), executed.end(), path_) != executed.end();
   status.detail = status.reached ? path_ + " was executed"
-                                 : path_ + " was not executed (" +
-                                       std::to_string(executed.size()) + " exec(s) observed)";
+                                 : path_ + " was not executed (" + std::to_string(executed.size()) +
+                                       " exec(s) observed)";
   status.evidence.push_back({"objective", status.detail, {{"executed", executed}}});
   return status;
 }
@@ -136,9 +136,14 @@ void CanaryObjective::while_serving(AttackSurface& surface) {
   if (!fs::exists(memdump_))
     throw environment_error("the memory-dump tool " + memdump_.string() + " is not built");
   const ModelHolder holder = surface.model_holder();
-  std::vector<std::string> argv{memdump_.string(), "--pid",           std::to_string(holder.pid),
-                                "--canary",        request_.canary_hex, "--method",
-                                request_.method,   "--json"};
+  std::vector<std::string> argv{memdump_.string(),
+                                "--pid",
+                                std::to_string(holder.pid),
+                                "--canary",
+                                request_.canary_hex,
+                                "--method",
+                                request_.method,
+                                "--json"};
   detail_["target"] = holder.description;
   detail_["pid"] = holder.pid;
   CommandResult result;
@@ -173,10 +178,10 @@ ObjectiveStatus CanaryObjective::observe(AttackSurface&) {
     return status;
   }
   status.reached = found_;
-  status.detail = found_ ? "the canary was found by " + who_ + " (" + request_.method + ")"
-                         : "canary not found by " + who_ + " (" + request_.method + ")" +
-                               (request_.method == "core_dump" ? ""
-                                                               : ", attacker " + status_.describe());
+  status.detail =
+      found_ ? "the canary was found by " + who_ + " (" + request_.method + ")"
+             : "canary not found by " + who_ + " (" + request_.method + ")" +
+                   (request_.method == "core_dump" ? "" : ", attacker " + status_.describe());
   status.evidence.push_back({"objective", status.detail, detail_});
   return status;
 }

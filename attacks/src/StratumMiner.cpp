@@ -11,10 +11,10 @@
 #include <system_error>
 
 #include "armorbench/attacks/HeaderHasher.h"
-#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/JsonLineConnection.h"
 #include "armorbench/attacks/ShareTarget.h"
 #include "armorbench/attacks/StratumJob.h"
+#include "armorbench/base/Hex.h"
 
 namespace armorbench::attacks {
 namespace {

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/MemoryDumper.h"
+#include "armorbench/base/Hex.h"
 
 namespace {
 

@@ -116,8 +116,8 @@ TEST(AttackKinds, ResourceKindsNeedTheirLimit) {
 TEST(AttackKinds, CustomNeedsAModelFileAndPicksItsObjective) {
   EXPECT_THROW(parse("kind = 'custom'\nobjective = { type = 'exec', path = '/bin/sh' }"), Error);
   const AttackParseContext with_file{"s.toml", fs::path("/dev/null"), Loader::kTorch};
-  const auto exec = parse("kind = 'custom'\nobjective = { type = 'exec', path = '/bin/sh' }",
-                          with_file);
+  const auto exec =
+      parse("kind = 'custom'\nobjective = { type = 'exec', path = '/bin/sh' }", with_file);
   EXPECT_EQ(exec->expected_operations()[0].operation, Operation::kExec);
   EXPECT_TRUE(exec->instantiate({}, {})->needs_exec_watch());
   EXPECT_THROW(parse("kind = 'custom'\nobjective = { type = 'exec', path = 'sh' }", with_file),

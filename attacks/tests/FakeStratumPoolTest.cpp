@@ -16,9 +16,9 @@
 #include "TestProcess.h"
 #include "armorbench/attacks/FakeStratumPool.h"
 #include "armorbench/attacks/HeaderHasher.h"
-#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/JsonLineConnection.h"
 #include "armorbench/attacks/ShareTarget.h"
+#include "armorbench/base/Hex.h"
 
 namespace armorbench::attacks {
 namespace {

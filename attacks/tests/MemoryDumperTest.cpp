@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "TestProcess.h"
-#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/MemoryDumper.h"
+#include "armorbench/base/Hex.h"
 #include "armorbench/base/UniqueFd.h"
 
 namespace armorbench::attacks {

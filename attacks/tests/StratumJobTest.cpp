@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "armorbench/attacks/HeaderHasher.h"
-#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/ShareTarget.h"
 #include "armorbench/attacks/StratumJob.h"
+#include "armorbench/base/Hex.h"
 
 namespace armorbench::attacks {
 namespace {

@@ -162,8 +162,8 @@ struct BenchedOperation {
 };
 
 const BenchedOperation kOperations[] = {{"execve_wait", execve_wait, 0.25},
-                                 {"openat_close", openat_close, 0.1},
-                                 {"connect_loopback", connect_loopback, 0.1}};
+                                        {"openat_close", openat_close, 0.1},
+                                        {"connect_loopback", connect_loopback, 0.1}};
 
 // Collects per-iteration times; prints the ratio table at the end.
 class RatioReporter : public benchmark::ConsoleReporter {

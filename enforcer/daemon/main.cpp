@@ -109,7 +109,9 @@ int run(const Options& o) {
   std::ostream& events = o.events.empty() ? std::cout : events_file;
 
   Enforcer enforcer(std::move(rules), EnforcerOptions{o.backend, o.watch_exec});
-  enforcer.set_sink([&](const Event& e) { events << e.record().to_json().dump() << '\n' << std::flush; });
+  enforcer.set_sink([&](const Event& e) {
+    events << e.record().to_json().dump() << '\n' << std::flush;
+  });
   for (const std::string& dir : o.cgroups) {
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0)

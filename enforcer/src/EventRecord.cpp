@@ -35,8 +35,8 @@ std::string to_string(Enforcement enforcement) {
 namespace {
 
 EventAction action_from(const std::string& text) {
-  for (EventAction a : {EventAction::kAllow, EventAction::kAudit, EventAction::kBlock,
-                        EventAction::kObserve})
+  for (EventAction a :
+       {EventAction::kAllow, EventAction::kAudit, EventAction::kBlock, EventAction::kObserve})
     if (to_string(a) == text) return a;
   return EventAction::kNone;
 }

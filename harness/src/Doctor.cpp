@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "armorbench/base/CgroupStats.h"
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/enforcer/Probe.h"
-#include "armorbench/base/CgroupStats.h"
 #include "armorbench/vms/DomainCapabilities.h"
 #include "armorbench/vms/KvmProbe.h"
 

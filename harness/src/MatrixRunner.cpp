@@ -99,13 +99,13 @@ void account_events(const enforcer::EnforcerReport& report, Observation& observa
     if (event.action == enforcer::EventAction::kAudit) ++observation.enforcer_audits;
     if (!event.is_decision()) continue;  // exec watch: an observation, not a decision
     if (kept++ < 20)
-      result.evidence.push_back(
-          {"enforcer-event",
-           enforcer::to_string(event.action) + " " + to_string(event.operation) + " " +
-               event.resource + " by " + (event.exe.empty() ? event.comm : event.exe) +
-               " (rule " + (event.rule.empty() ? "-" : event.rule) + ", policy " +
-               (event.policy.empty() ? "-" : event.policy) + ")",
-           event.to_json()});
+      result.evidence.push_back({"enforcer-event",
+                                 enforcer::to_string(event.action) + " " +
+                                     to_string(event.operation) + " " + event.resource + " by " +
+                                     (event.exe.empty() ? event.comm : event.exe) + " (rule " +
+                                     (event.rule.empty() ? "-" : event.rule) + ", policy " +
+                                     (event.policy.empty() ? "-" : event.policy) + ")",
+                                 event.to_json()});
   }
   result.enforcer["events"] = observation.enforcer_denials + observation.enforcer_audits;
   result.enforcer["denials"] = observation.enforcer_denials;
@@ -158,7 +158,8 @@ Target& MatrixRunner::target_for(const Scenario& scenario, const TargetSpec& spe
 std::optional<std::string> MatrixRunner::unavailable(const PlannedRun& planned, Target& target) {
   if (auto reason = target.unavailable_reason()) return reason;
   for (const std::string& feature : planned.case_spec->requires_features)
-    if (auto missing = host_facts().missing(feature)) return "requires " + feature + ": " + *missing;
+    if (auto missing = host_facts().missing(feature))
+      return "requires " + feature + ": " + *missing;
   return std::nullopt;
 }
 
@@ -172,7 +173,9 @@ const ModelArtifacts& MatrixRunner::model_for(const CaseSpec& c) {
   for (int size : c.model.layers) key += std::to_string(size) + "x";
   auto it = models_.find(key);
   if (it == models_.end())
-    it = models_.emplace(key, env_.make_model(c.model.layers, env_.work_dir / "models" / ("mlp-" + key)))
+    it = models_
+             .emplace(key,
+                      env_.make_model(c.model.layers, env_.work_dir / "models" / ("mlp-" + key)))
              .first;
   return it->second;
 }
@@ -241,7 +244,8 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target,
       poll_interruptible(&none, 1, kObservePollInterval);
     }
   }
-  const SandboxFinal final = sandbox->stop(attack ? attack->sandbox_files() : std::vector<std::string>{});
+  const SandboxFinal final =
+      sandbox->stop(attack ? attack->sandbox_files() : std::vector<std::string>{});
   if (attack && !objective.reached) objective = attack->observe(*sandbox);
 
   const SandboxInfo& info = sandbox->info();

@@ -265,8 +265,8 @@ Scenario load_scenario(const fs::path& file) {
     const auto limit = c.attack ? c.attack->required_limit() : std::nullopt;
     if (!limit) continue;
     for (const TargetSpec& t : scenario.targets) {
-      const bool missing = (*limit == "pids" && !t.limits.pids) ||
-                           (*limit == "memory" && !t.limits.memory_bytes);
+      const bool missing =
+          (*limit == "pids" && !t.limits.pids) || (*limit == "memory" && !t.limits.memory_bytes);
       if (missing)
         throw input_error("case '" + c.name + "': target '" + t.name + "' sets no " + *limit +
                               " limit for the " + c.attack->kind() + " to exceed (limits = { " +

@@ -17,9 +17,9 @@
 #include <memory>
 
 #include "armorbench/attacks/BeaconListener.h"
+#include "armorbench/base/CgroupStats.h"
 #include "armorbench/base/Hex.h"
 #include "armorbench/base/Subprocess.h"
-#include "armorbench/base/CgroupStats.h"
 #include "armorbench/harness/OciBundle.h"
 #include "armorbench/harness/Workspace.h"
 

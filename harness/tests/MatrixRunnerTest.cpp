@@ -49,8 +49,9 @@ UniqueFd fake_server(std::vector<float> output) {
           const bool infer = buffer.rfind("POST", 0) == 0;
           buffer.erase(0, end + 4 + length);
           const std::string body = infer ? json{{"outputs", {{{"data", output}}}}}.dump() : "{}";
-          const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: " +
-                                     std::to_string(body.size()) + "\r\n\r\n" + body;
+          const std::string answer =
+              "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+              body;
           if (::write(fd, answer.data(), answer.size()) < 0) break;
           continue;
         }

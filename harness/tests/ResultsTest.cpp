@@ -8,8 +8,8 @@
 namespace armorbench {
 namespace {
 
-CaseResult result(const std::string& target, EnforcerMode mode, const std::string& attack, Verdict verdict,
-                  Verdict expected) {
+CaseResult result(const std::string& target, EnforcerMode mode, const std::string& attack,
+                  Verdict verdict, Verdict expected) {
   CaseResult r;
   r.scenario = "s";
   r.case_name = "c";
@@ -45,8 +45,7 @@ TEST(Summary, RatesCountOnlyValidCases) {
       result("runc", EnforcerMode::kBlock, std::string("custom"), Verdict::kInvalid,
              Verdict::kBlocked),
       result("runc", EnforcerMode::kBlock, std::string(), Verdict::kAllowed, Verdict::kAllowed),
-      result("runc", EnforcerMode::kBlock, std::string(), Verdict::kDisrupted,
-             Verdict::kAllowed),
+      result("runc", EnforcerMode::kBlock, std::string(), Verdict::kDisrupted, Verdict::kAllowed),
       result("runc", EnforcerMode::kAudit, std::string("pickle-injection"), Verdict::kDetected,
              Verdict::kDetected),
       result("runc", EnforcerMode::kAudit, std::string("memory-dump"), Verdict::kReached,
@@ -98,8 +97,9 @@ TEST(Gates, ThresholdsPassAndFail) {
 }
 
 TEST(Gates, UnmetExpectationFailsAndNamesTheCase) {
-  std::vector<CaseResult> cases{result("runc", EnforcerMode::kBlock, std::string("pickle-injection"),
-                                       Verdict::kReached, Verdict::kBlocked)};
+  std::vector<CaseResult> cases{result("runc", EnforcerMode::kBlock,
+                                       std::string("pickle-injection"), Verdict::kReached,
+                                       Verdict::kBlocked)};
   const auto gates = evaluate_gates({scenario_with_gate({})}, cases);
   ASSERT_EQ(gates.size(), 1u);
   EXPECT_FALSE(gates[0].passed);
@@ -125,8 +125,7 @@ TEST(ExitCodes, NothingRanErrorAndPrecedence) {
   EXPECT_EQ(run_exit_code(not_run, {}), ExitCode::kNothingRan);
   std::vector<CaseResult> with_error{
       result("runc", EnforcerMode::kOff, std::string(), Verdict::kError, Verdict::kAllowed),
-      result("runc", EnforcerMode::kBlock, std::string(), Verdict::kAllowed,
-             Verdict::kAllowed)};
+      result("runc", EnforcerMode::kBlock, std::string(), Verdict::kAllowed, Verdict::kAllowed)};
   EXPECT_EQ(run_exit_code(with_error, {GateResult{"s", "g", false, ""}}), ExitCode::kHarnessError);
 }
 
@@ -164,8 +163,8 @@ TEST(CaseLog, AppendsOneFlushedLinePerCase) {
   CaseLog log(file);
   log.append(
       result("runc", EnforcerMode::kOff, std::string(), Verdict::kAllowed, Verdict::kAllowed));
-  log.append(result("runc", EnforcerMode::kBlock, std::string(), Verdict::kAllowed,
-                    Verdict::kAllowed));
+  log.append(
+      result("runc", EnforcerMode::kBlock, std::string(), Verdict::kAllowed, Verdict::kAllowed));
   // Read while the log is still open: each line is on disk as soon as append returns.
   std::ifstream in(file);
   std::string line;

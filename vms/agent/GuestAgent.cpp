@@ -18,9 +18,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "armorbench/base/Base64.h"
 #include "armorbench/base/CgroupStats.h"
 #include "armorbench/base/Error.h"
-#include "armorbench/base/Base64.h"
 
 namespace armorbench::vms::agent {
 namespace {

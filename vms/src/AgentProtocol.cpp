@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "armorbench/base/Error.h"
 #include "armorbench/base/Base64.h"
+#include "armorbench/base/Error.h"
 
 namespace armorbench::vms {
 namespace {

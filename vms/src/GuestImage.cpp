@@ -8,9 +8,9 @@
 #include <sstream>
 #include <vector>
 
+#include "armorbench/base/Error.h"
 #include "armorbench/base/Hex.h"
 #include "armorbench/base/Sha256.h"
-#include "armorbench/base/Error.h"
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/base/UniqueFd.h"
 
@@ -18,7 +18,6 @@ namespace armorbench::vms {
 namespace {
 
 namespace fs = std::filesystem;
-
 
 std::string read_trimmed(const fs::path& path) {
   std::ifstream in(path);

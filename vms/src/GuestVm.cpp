@@ -15,11 +15,11 @@
 #include <iostream>
 #include <sstream>
 
+#include "armorbench/base/Base64.h"
 #include "armorbench/base/Error.h"
 #include "armorbench/base/Files.h"
 #include "armorbench/base/Interrupt.h"
 #include "armorbench/base/Subprocess.h"
-#include "armorbench/base/Base64.h"
 
 namespace armorbench::vms {
 namespace {

@@ -15,10 +15,10 @@
 #include <optional>
 #include <string>
 
+#include "armorbench/base/Base64.h"
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/base/UniqueFd.h"
 #include "armorbench/vms/AgentProtocol.h"
-#include "armorbench/base/Base64.h"
 
 namespace armorbench::vms {
 namespace {

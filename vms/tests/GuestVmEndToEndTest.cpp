@@ -17,10 +17,10 @@
 #include <iostream>
 #include <memory>
 
-#include "armorbench/base/Hex.h"
 #include "armorbench/attacks/MemoryDumper.h"
-#include "armorbench/workload/OipClient.h"
+#include "armorbench/base/Hex.h"
 #include "armorbench/vms.h"
+#include "armorbench/workload/OipClient.h"
 
 namespace armorbench::vms {
 namespace {

@@ -14,8 +14,8 @@
 
 #include "armorbench/base/Error.h"
 #include "armorbench/base/Interrupt.h"
-#include "armorbench/workload/OipClient.h"
 #include "armorbench/vms.h"
+#include "armorbench/workload/OipClient.h"
 
 namespace {
 
@@ -184,13 +184,18 @@ int run(int argc, char** argv) {
     }
     const EnforcerEvents events = vm.enforcer_events();
     out["enforcer_events"] = nlohmann::json::array();
-    for (const auto& event : events.report.events) out["enforcer_events"].push_back(event.to_json());
+    for (const auto& event : events.report.events)
+      out["enforcer_events"].push_back(event.to_json());
     out["enforcer_dropped"] = events.report.dropped;
   }
   const StopReply stop = vm.stop();
-  out["stop"] = {{"workload_exit", stop.workload_exit},  {"enforcer_exit", stop.enforcer_exit},
-                 {"cgroup_stats", stop.cgroup_stats ? stop.cgroup_stats->to_json() : nlohmann::json()},    {"powered_off", stop.powered_off},
-                 {"poweroff_ms", stop.poweroff.count()}, {"stderr_tail", stop.stderr_tail}};
+  out["stop"] = {
+      {"workload_exit", stop.workload_exit},
+      {"enforcer_exit", stop.enforcer_exit},
+      {"cgroup_stats", stop.cgroup_stats ? stop.cgroup_stats->to_json() : nlohmann::json()},
+      {"powered_off", stop.powered_off},
+      {"poweroff_ms", stop.poweroff.count()},
+      {"stderr_tail", stop.stderr_tail}};
   out["total_ms"] = ms_since(total);
   out["console_log"] = (config.run_dir / "console.log").string();
   std::cout << out.dump(2) << std::endl;

@@ -54,22 +54,30 @@ constexpr std::array<std::pair<Operation, std::string_view>, 10> kOperations{{
 
 }  // namespace
 
-std::string to_string(EnforcerMode mode) { return name_of(kModes, mode); }
+std::string to_string(EnforcerMode mode) {
+  return name_of(kModes, mode);
+}
 std::optional<EnforcerMode> enforcer_mode_from_string(std::string_view text) {
   return value_of(kModes, text);
 }
 
-std::string to_string(Backend backend) { return name_of(kBackends, backend); }
+std::string to_string(Backend backend) {
+  return name_of(kBackends, backend);
+}
 std::optional<Backend> backend_from_string(std::string_view text) {
   return value_of(kBackends, text);
 }
 
-std::string to_string(DefaultPosture posture) { return name_of(kPostures, posture); }
+std::string to_string(DefaultPosture posture) {
+  return name_of(kPostures, posture);
+}
 std::optional<DefaultPosture> default_posture_from_string(std::string_view text) {
   return value_of(kPostures, text);
 }
 
-std::string to_string(Operation operation) { return name_of(kOperations, operation); }
+std::string to_string(Operation operation) {
+  return name_of(kOperations, operation);
+}
 std::optional<Operation> operation_from_string(std::string_view text) {
   return value_of(kOperations, text);
 }

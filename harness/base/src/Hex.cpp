@@ -61,8 +61,8 @@ std::string random_hex(std::size_t bytes) {
   std::string raw(bytes, '\0');
   if (::getrandom(raw.data(), bytes, 0) != static_cast<ssize_t>(bytes))
     throw std::runtime_error("getrandom failed");
-  return to_hex(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(raw.data()),
-                                              raw.size()));
+  return to_hex(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
 }
 
 }  // namespace armorbench

@@ -25,4 +25,4 @@ TEST(HexTest, U32IsMostSignificantFirst) {
 }
 
 }  // namespace
-}  // namespace armorbench::attacks
+}  // namespace armorbench

@@ -69,4 +69,4 @@ TEST(Sha256Test, DoubleDigestIsShaOfSha) {
 }
 
 }  // namespace
-}  // namespace armorbench::attacks
+}  // namespace armorbench

@@ -51,12 +51,13 @@ ModelArtifacts generate_model(const fs::path& data_dir, const fs::path& out_dir,
   fs::create_directories(out_dir);
   std::string layers;
   for (int size : layer_sizes) layers += (layers.empty() ? "" : ",") + std::to_string(size);
-  const std::vector<std::string> argv{"/usr/bin/python3",
-                                      (data_dir / "harness" / "workload" / "make_model.py").string(),
-                                      "--out",
-                                      out_dir.string(),
-                                      "--layers",
-                                      layers};
+  const std::vector<std::string> argv{
+      "/usr/bin/python3",
+      (data_dir / "harness" / "workload" / "make_model.py").string(),
+      "--out",
+      out_dir.string(),
+      "--layers",
+      layers};
   const CommandResult result = run_command(argv, std::chrono::minutes(3));
   if (result.timed_out || !result.status.exited_ok())
     throw environment_error(

@@ -3,8 +3,8 @@
 // to the guest agent (start workload and enforcer, relay HTTP, read files, collect events).
 #pragma once
 
-#include "armorbench/vms/AgentProtocol.h"
 #include "armorbench/base/Base64.h"
+#include "armorbench/vms/AgentProtocol.h"
 #include "armorbench/vms/Domain.h"
 #include "armorbench/vms/DomainCapabilities.h"
 #include "armorbench/vms/DomainSpec.h"

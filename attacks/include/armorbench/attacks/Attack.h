@@ -44,7 +44,7 @@ struct ModelHolder {
 struct SiblingSpec {
   std::vector<std::string> argv;
   std::vector<std::pair<std::filesystem::path, std::string>> binds;  // host path, read-only at
-  std::vector<std::string> capabilities;                               // e.g. "CAP_SYS_PTRACE"
+  std::vector<std::string> capabilities;                             // e.g. "CAP_SYS_PTRACE"
   std::chrono::milliseconds timeout{120'000};
 };
 
@@ -112,7 +112,7 @@ class Attack {
   virtual std::vector<std::string> sandbox_files() const { return {}; }
   // Kernel evidence of a denial specific to this attack, from the workload's final cgroup.
   virtual std::vector<std::string> kernel_denials(const CgroupStats& final) const {
-    (void)final;
+    (void) final;
     return {};
   }
   virtual bool needs_exec_watch() const { return false; }

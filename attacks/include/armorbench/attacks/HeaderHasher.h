@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <optional>
 
-#include "armorbench/base/Sha256.h"
 #include "armorbench/attacks/ShareTarget.h"
 #include "armorbench/attacks/StratumJob.h"
+#include "armorbench/base/Sha256.h"
 
 namespace armorbench::attacks {
 

@@ -38,7 +38,7 @@ struct Event {
 
 struct EnforcerOptions {
   Backend backend = Backend::kAuto;  // kAuto: choose_backend()
-  bool exec_watch = false;         // load the exec watch (observe events) even without rules
+  bool exec_watch = false;           // load the exec watch (observe events) even without rules
 };
 
 struct Scope {

@@ -20,7 +20,7 @@ enum class EventAction { kNone, kAllow, kAudit, kBlock, kObserve };
 // How a denial was carried out (abi.h's ab_enforcement).
 enum class Enforcement { kNone, kSigkill, kEperm };
 
-std::string to_string(EventAction action);  // none | allow | audit | block | observe
+std::string to_string(EventAction action);       // none | allow | audit | block | observe
 std::string to_string(Enforcement enforcement);  // none | sigkill | eperm
 
 struct EventRecord {
@@ -38,8 +38,8 @@ struct EventRecord {
   Enforcement enforcement = Enforcement::kNone;
   std::uint32_t generation = 0;
   std::uint32_t rule_id = 0;
-  std::string resource;  // exec'd binary, opened file, "addr:port", "pid N"
-  std::string protocol;  // network operations
+  std::string resource;                     // exec'd binary, opened file, "addr:port", "pid N"
+  std::string protocol;                     // network operations
   std::optional<std::uint32_t> target_pid;  // memory operations
   std::uint64_t target_cgroup_id = 0;       // memory operations
   std::optional<bool> write;                // open
@@ -54,7 +54,9 @@ struct EventRecord {
   std::string message;
   std::string rule_source;  // file:line:column of the rule
 
-  bool is_decision() const { return action != EventAction::kObserve && action != EventAction::kNone; }
+  bool is_decision() const {
+    return action != EventAction::kObserve && action != EventAction::kNone;
+  }
   // Whether the event is about the cgroup's processes: as the actor or, for memory operations,
   // as the process whose memory was touched.
   bool concerns(std::uint64_t cgroup) const {

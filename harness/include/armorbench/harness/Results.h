@@ -37,8 +37,8 @@ struct CaseResult {
   std::string target;
   std::string target_kind;
   EnforcerMode mode = EnforcerMode::kOff;
-  std::string role;  // benign | positive-control | enforced
-  std::string attack;  // the attack kind ("pickle-injection", ...), "" for a benign case
+  std::string role;          // benign | positive-control | enforced
+  std::string attack;        // the attack kind ("pickle-injection", ...), "" for a benign case
   nlohmann::json objective;  // null for benign cases
   Verdict verdict = Verdict::kError;
   std::string reason;

@@ -71,8 +71,8 @@ struct StopReply {
   nlohmann::json enforcer_exit;
   std::string stderr_tail;
   std::optional<CgroupStats> cgroup_stats;  // the workload's cgroup (none: never started)
-  std::chrono::milliseconds poweroff{0};  // stop reply to QEMU gone (agent socket closed)
-  bool powered_off = false;               // false: the domain had to be destroyed
+  std::chrono::milliseconds poweroff{0};    // stop reply to QEMU gone (agent socket closed)
+  bool powered_off = false;                 // false: the domain had to be destroyed
 };
 
 class GuestVm {

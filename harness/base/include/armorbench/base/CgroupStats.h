@@ -1,5 +1,6 @@
-// Reads a cgroup (a container's on the host, the workload's inside a guest): its v2 id (what the enforcer scopes by) and the kernel's own
-// evidence of limits being hit (pids.events, memory failcnt/oom_kill), on v1, v2 or hybrid hosts.
+// Reads a cgroup (a container's on the host, the workload's inside a guest): its v2 id (what the
+// enforcer scopes by) and the kernel's own evidence of limits being hit (pids.events, memory
+// failcnt/oom_kill), on v1, v2 or hybrid hosts.
 #pragma once
 
 #include <sys/types.h>
