@@ -20,6 +20,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -220,8 +222,9 @@ struct CliRun {
 };
 
 CliRun run_memdump(const std::vector<std::string>& args,
-                   const std::function<void()>& in_child = {}) {
-  std::vector<std::string> argv{ARMORBENCH_MEMDUMP_PATH};
+                   const std::function<void()>& in_child = {},
+                   const std::string& binary = ARMORBENCH_MEMDUMP_PATH) {
+  std::vector<std::string> argv{binary};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("--json");
   TestProcess process(argv, in_child);
@@ -441,6 +444,19 @@ TEST(MemdumpCliTest, DeniedProcessVmReadvExitsTwoWithReadEperm) {
 
 TEST(MemdumpCliTest, OtherUserIsDeniedAtOpenMaps) {
   ASSERT_EQ(::geteuid(), 0u) << "privileged test: needs root to drop to another uid";
+  // The build tree may sit in a private directory (a checkout in root's 0700 home): the other
+  // user runs a copy it can reach and execute.
+  char dir_template[] = "/var/tmp/ab-memdump-other-user-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::filesystem::path dir(dir_template);
+  const std::filesystem::path tool = dir / "armorbench-memdump";
+  std::filesystem::copy_file(ARMORBENCH_MEMDUMP_PATH, tool);
+  ::chmod(dir.c_str(), 0755);
+  ::chmod(tool.c_str(), 0755);
+  struct RemoveDir {
+    std::filesystem::path path;
+    ~RemoveDir() { std::filesystem::remove_all(path); }
+  } remove_dir{dir};
   const auto canary = MaskedCanary::random();
   CanaryChild child(canary, Placement::kHeap);
   for (const char* method : {"process_vm_readv", "proc_mem", "ptrace", "io_uring"}) {
@@ -451,7 +467,8 @@ TEST(MemdumpCliTest, OtherUserIsDeniedAtOpenMaps) {
           if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
             ::_exit(125);
           }
-        });
+        },
+        tool.string());
     EXPECT_EQ(run.exit.code, 2) << method << ": " << run.json.dump();
     ASSERT_FALSE(run.json["errors"].empty()) << method;
     const auto stage = run.json["errors"][0]["stage"].get<std::string>();
