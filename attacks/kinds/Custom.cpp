@@ -37,9 +37,7 @@ std::unique_ptr<Objective> make_objective(const CustomObjectiveSpec& spec,
 class Custom final : public Attack {
  public:
   Custom(const CustomObjectiveSpec& spec, fs::path model_file, const AttackContext& context)
-      : spec_(spec),
-        model_file_(std::move(model_file)),
-        objective_(make_objective(spec, context)) {}
+      : model_file_(std::move(model_file)), objective_(make_objective(spec, context)) {}
 
   void prepare(const ModelArtifacts& model, const fs::path& run_dir, const std::string&,
                WorkloadSpec& workload) override {
@@ -50,8 +48,7 @@ class Custom final : public Attack {
     fs::copy_file(model_file_, model_dir / name);
     workload.model_dir = model_dir;
     workload.model_file = name;
-    if (auto* canary = dynamic_cast<CanaryObjective*>(objective_.get()))
-      canary->set_run(spec_.canary.empty() ? model.canary_hex : spec_.canary, run_dir);
+    objective_->prepare(model, run_dir);
   }
 
   void while_serving(AttackSurface& surface) override { objective_->while_serving(surface); }
@@ -63,7 +60,6 @@ class Custom final : public Attack {
   bool needs_exec_watch() const override { return objective_->needs_exec_watch(); }
 
  private:
-  CustomObjectiveSpec spec_;
   fs::path model_file_;
   std::unique_ptr<Objective> objective_;
 };

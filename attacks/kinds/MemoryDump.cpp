@@ -18,7 +18,7 @@ class MemoryDump final : public Attack {
 
   void prepare(const ModelArtifacts& model, const fs::path& run_dir, const std::string&,
                WorkloadSpec&) override {
-    objective_.set_run(model.canary_hex, run_dir);
+    objective_.prepare(model, run_dir);
   }
   void while_serving(AttackSurface& surface) override { objective_.while_serving(surface); }
   ObjectiveStatus observe(AttackSurface& surface) override { return objective_.observe(surface); }

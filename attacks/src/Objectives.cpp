@@ -17,10 +17,6 @@ namespace {
 constexpr milliseconds kHostDumpTimeout{300'000};  // a guest's QEMU process is large
 constexpr const char* kSiblingTool = "/run/armorbench-memdump";
 
-std::string tail(const std::string& text, std::size_t max) {
-  return text.size() <= max ? text : "..." + text.substr(text.size() - max);
-}
-
 }  // namespace
 
 json ExpectedOperation::to_json() const {
@@ -111,6 +107,11 @@ json ExecObjective::describe() const {
 CanaryObjective::CanaryObjective(DumpRequest request, const AttackContext& context)
     : request_(std::move(request)), memdump_(context.bin_dir / "armorbench-memdump") {}
 
+void CanaryObjective::prepare(const ModelArtifacts& model, const fs::path& run_dir) {
+  if (request_.canary_hex.empty()) request_.canary_hex = model.canary_hex;
+  run_dir_ = run_dir;
+}
+
 void CanaryObjective::while_serving(AttackSurface& surface) {
   detail_ = {{"method", request_.method}, {"from", request_.from}};
   if (request_.method == "core_dump") {
@@ -166,7 +167,7 @@ void CanaryObjective::while_serving(AttackSurface& surface) {
   const auto report = json::parse(result.out, nullptr, false);
   if (!report.is_discarded()) detail_["report"] = report;
   detail_["exit"] = result.status.describe();
-  if (!result.err.empty()) detail_["stderr"] = tail(result.err, 1000);
+  if (!result.err.empty()) detail_["stderr"] = output_tail(result.err, 1000);
   found_ = !report.is_discarded() && report.value("found", false);
   denied_ = result.status.signal != 0 || result.status.code == 2;
 }

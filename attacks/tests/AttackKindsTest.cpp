@@ -162,14 +162,23 @@ TEST(Objectives, ResourceCountsComeFromThePayloadsReport) {
 TEST(Objectives, ASiblingDumpRefusedWithExit2IsADenial) {
   FakeSurface surface;
   // The sibling path goes through the surface: the tool is bound in, CAP_SYS_PTRACE is asked.
-  DumpRequest request{"proc_mem", "sibling", "00112233"};
-  CanaryObjective canary(request, AttackContext{"", fs::temp_directory_path()});
-  const fs::path tool = fs::temp_directory_path() / "armorbench-memdump";
-  const bool made = !fs::exists(tool);
-  if (made) std::ofstream(tool) << "#!/bin/false\n";
+  // The fake sibling starts nothing, so any file stands in for the built tool.
+  const fs::path bin_dir =
+      fs::temp_directory_path() / ("kinds-test-bin-" + std::to_string(::getpid()));
+  fs::create_directories(bin_dir);
+  std::ofstream(bin_dir / "armorbench-memdump") << "stand-in\n";
+  // No canary declared: prepare() gives it the served model's own.
+  CanaryObjective canary(DumpRequest{"proc_mem", "sibling", ""}, AttackContext{"", bin_dir});
+  ModelArtifacts model;
+  model.canary_hex = "00112233";
+  canary.prepare(model, bin_dir);
   canary.while_serving(surface);
-  if (made) fs::remove(tool);
+  fs::remove_all(bin_dir);
   ASSERT_EQ(surface.siblings.size(), 1u);
+  const auto& argv = surface.siblings[0].argv;
+  EXPECT_NE(std::find(argv.begin(), argv.end(), "00112233"), argv.end());
+  ASSERT_EQ(surface.siblings[0].binds.size(), 1u);
+  EXPECT_EQ(surface.siblings[0].binds[0].first, bin_dir / "armorbench-memdump");
   EXPECT_EQ(surface.siblings[0].capabilities, std::vector<std::string>{"CAP_SYS_PTRACE"});
   EXPECT_EQ(surface.siblings[0].argv[0], "/run/armorbench-memdump");
   EXPECT_FALSE(canary.observe(surface).reached);

@@ -32,15 +32,12 @@ namespace {
 constexpr milliseconds kRuntimeCommandTimeout{30'000};
 constexpr milliseconds kStopTimeout{10'000};
 constexpr milliseconds kGracefulStop{5'000};
+constexpr std::size_t kLogTail = 4000;  // bytes of a runtime's or the server's stderr kept
 constexpr const char* kSocketDir = "armorbench";  // under /run
 constexpr const char* kSocketName = "server.sock";
 
 milliseconds since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
-}
-
-std::string tail(const std::string& text, std::size_t max = 4000) {
-  return text.size() <= max ? text : "..." + text.substr(text.size() - max);
 }
 
 void write_file(const fs::path& path, const std::string& content, unsigned mode) {
@@ -206,7 +203,8 @@ void RuncSandbox::create_container() {
   if (!status || !status->exited_ok()) {
     collect_stderr();
     throw harness_error(target_.runtime_ + " create " + id_ + " failed (" +
-                        (status ? status->describe() : "timed out") + "): " + tail(server_log_));
+                        (status ? status->describe() : "timed out") +
+                        "): " + output_tail(server_log_, kLogTail));
   }
   timings_["create_ms"] = since(start).count();
 
@@ -242,7 +240,7 @@ void RuncSandbox::runtime(const std::vector<std::string>& args, const std::strin
   if (result.timed_out || !result.status.exited_ok())
     throw harness_error(target_.runtime_ + " " + what + " " + id_ + " failed (" +
                         (result.timed_out ? "timed out" : result.status.describe()) +
-                        "): " + tail(result.err));
+                        "): " + output_tail(result.err, kLogTail));
 }
 
 ReadyResult RuncSandbox::wait_ready() {
@@ -354,7 +352,7 @@ SandboxFinal RuncSandbox::stop(const std::vector<std::string>&) {
   }
   final.workload_exit = exit_;
   collect_stderr();
-  final.server_log = tail(server_log_);
+  final.server_log = output_tail(server_log_, kLogTail);
   return final;
 }
 

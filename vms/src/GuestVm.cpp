@@ -47,10 +47,6 @@ UniqueFd connect_unix(const fs::path& path) {
   return fd;
 }
 
-std::string tail(const std::string& text, std::size_t bytes) {
-  return text.size() <= bytes ? text : text.substr(text.size() - bytes);
-}
-
 bool event_in(const json& message, std::initializer_list<std::string_view> events) {
   const std::string event = message.value("event", "");
   return std::find(events.begin(), events.end(), event) != events.end();
@@ -140,7 +136,7 @@ GuestVm::~GuestVm() {
 void GuestVm::fail(const std::string& what) const {
   throw environment_error(what + "\n--- console log tail (" +
                           (config_.run_dir / "console.log").string() + ") ---\n" +
-                          tail(console_log(), 3000));
+                          output_tail(console_log(), 3000));
 }
 
 std::optional<json> GuestVm::next_message(Clock::time_point deadline) {

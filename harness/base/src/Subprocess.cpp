@@ -227,6 +227,10 @@ std::string drain(int fd) {
   return out;
 }
 
+std::string output_tail(const std::string& text, std::size_t max) {
+  return text.size() <= max ? text : "..." + text.substr(text.size() - max);
+}
+
 std::string join_argv(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& arg : argv) {

@@ -24,6 +24,11 @@ class Objective {
   virtual ObjectiveStatus observe(AttackSurface& surface) = 0;
   // The objective as results record it ({"type": ..., ...}).
   virtual nlohmann::json describe() const = 0;
+  // Once the run is staged: the benign model it serves and the run's own directory.
+  virtual void prepare(const ModelArtifacts& model, const std::filesystem::path& run_dir) {
+    (void)model;
+    (void)run_dir;
+  }
   // Work from outside the sandbox while the model is served (the memory dump).
   virtual void while_serving(AttackSurface& surface) { (void)surface; }
   virtual std::vector<std::string> sandbox_files() const { return {}; }
@@ -93,17 +98,14 @@ class ExecObjective final : public Objective {
 struct DumpRequest {
   std::string method = "process_vm_readv";
   std::string from = "host";  // host | sibling
-  std::string canary_hex;
+  std::string canary_hex;     // "": the served model's own canary
 };
 
 class CanaryObjective final : public Objective {
  public:
   CanaryObjective(DumpRequest request, const AttackContext& context);
-  // The canary to look for and the run's own directory (a guest's RAM dump is written there).
-  void set_run(std::string canary_hex, std::filesystem::path run_dir) {
-    request_.canary_hex = std::move(canary_hex);
-    run_dir_ = std::move(run_dir);
-  }
+  // Takes the model's canary unless one was declared; a guest's RAM dump goes to `run_dir`.
+  void prepare(const ModelArtifacts& model, const std::filesystem::path& run_dir) override;
   void while_serving(AttackSurface& surface) override;
   ObjectiveStatus observe(AttackSurface& surface) override;
   nlohmann::json describe() const override;

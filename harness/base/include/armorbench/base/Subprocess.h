@@ -83,6 +83,10 @@ std::string drain(int fd);
 
 std::string join_argv(const std::vector<std::string>& argv);
 
+// The last `max` bytes of a process's output (stderr, a console log) for a message or evidence,
+// starting with "..." when it was cut.
+std::string output_tail(const std::string& text, std::size_t max);
+
 // Finds an executable on PATH; nullopt when absent.
 std::optional<std::string> find_executable(std::string_view name);
 
