@@ -31,6 +31,11 @@ class Cryptominer final : public Attack {
   }
 
   ObjectiveStatus observe(AttackSurface& surface) override { return pool_->observe(surface); }
+  std::vector<ExpectedOperation> expected_operations() const override {
+    return {{Operation::kExec, kDropPath, "the dropped miner is started"},
+            {Operation::kConnect, "*:" + std::to_string(pool_->port()),
+             "the miner connects to its pool"}};
+  }
 
  private:
   ModelPayload payload_;

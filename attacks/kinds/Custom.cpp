@@ -1,6 +1,10 @@
 // custom: bring your own model file with the objective its author declares. Keys: objective = {
-// type = file_created (path, contains) | connect (port, host) | exec (path) | canary_found
-// (canary, method) }. The case's model.file is what the sandbox loads, under its own name.
+// type = file_created (path, contains) | connect (host, port, contains) | exec (path) |
+// canary_found (canary, method) }. A connect objective's listener binds the declared host (an
+// address of this host: the sandbox shares it on host networking, a VM guest reaches
+// 127.0.0.1 as 10.0.2.2) and counts only a connection that carries `contains`. The case's model.file is what the sandbox loads, under its own name.
+#include <arpa/inet.h>
+
 #include "KindSupport.h"
 #include "armorbench/attacks/Objectives.h"
 
@@ -12,7 +16,7 @@ using nlohmann::json;
 struct CustomObjectiveSpec {
   std::string type;
   std::string path;      // file_created, exec
-  std::string contains;  // file_created
+  std::string contains;  // file_created, connect
   std::string host;      // connect
   int port = 0;          // connect
   std::string canary;    // canary_found ("" = the model's canary)
@@ -25,8 +29,9 @@ std::unique_ptr<Objective> make_objective(const CustomObjectiveSpec& spec,
   if (spec.type == "file_created")
     return std::make_unique<MarkerObjective>(spec.path, spec.contains, "the declared file");
   if (spec.type == "connect")
-    return std::make_unique<BeaconObjective>(static_cast<std::uint16_t>(spec.port),
-                                             "a connection to port " + std::to_string(spec.port));
+    return std::make_unique<BeaconObjective>(
+        spec.host, static_cast<std::uint16_t>(spec.port), spec.contains,
+        "a connection to " + spec.host + ":" + std::to_string(spec.port));
   if (spec.type == "exec") return std::make_unique<ExecObjective>(spec.path);
   if (spec.type == "canary_found")
     return std::make_unique<CanaryObjective>(DumpRequest{spec.method, "host", spec.canary},
@@ -54,8 +59,8 @@ class Custom final : public Attack {
   void while_serving(AttackSurface& surface) override { objective_->while_serving(surface); }
   ObjectiveStatus observe(AttackSurface& surface) override { return objective_->observe(surface); }
   std::vector<std::string> sandbox_files() const override { return objective_->sandbox_files(); }
-  std::vector<std::string> kernel_denials(const CgroupStats&) const override {
-    return objective_->kernel_denials();
+  std::vector<ExpectedOperation> expected_operations() const override {
+    return objective_->operations();
   }
   bool needs_exec_watch() const override { return objective_->needs_exec_watch(); }
 
@@ -74,7 +79,10 @@ class CustomDefinition final : public DefinitionBase {
   json objective() const override {
     json j = {{"type", spec_.type}};
     if (!spec_.path.empty()) j["path"] = spec_.path;
+    if (!spec_.host.empty()) j["host"] = spec_.host;
     if (spec_.port) j["port"] = spec_.port;
+    if (!spec_.contains.empty()) j["contains"] = spec_.contains;
+    if (!spec_.method.empty()) j["method"] = spec_.method;
     return j;
   }
   std::vector<ExpectedOperation> expected_operations() const override {
@@ -82,8 +90,7 @@ class CustomDefinition final : public DefinitionBase {
     if (spec_.type == "file_created")
       return {{Operation::kOpen, spec_.path, "the declared file is written"}};
     if (spec_.type == "connect")
-      return {{Operation::kConnect, spec_.host + ":" + std::to_string(spec_.port),
-               "the declared connection"}};
+      return {{Operation::kConnect, "*:" + std::to_string(spec_.port), "the declared connection"}};
     return memory_operations_for(spec_.method);
   }
   std::unique_ptr<Attack> instantiate(const AttackContext& context,
@@ -110,6 +117,14 @@ CustomObjectiveSpec parse_objective(TomlTable& table) {
     spec.host = table.string("host").value_or("127.0.0.1");
     spec.port = static_cast<int>(table.integer("port", 1, 65535).value_or(0));
     if (spec.port == 0) throw table.error_at("", "a connect objective needs 'port'");
+    spec.contains = table.string("contains").value_or("");
+    if (spec.contains.empty())
+      throw table.error_at("", "a connect objective needs 'contains': the bytes the model's "
+                               "connection sends (a connection alone proves nothing)");
+    in_addr address{};
+    if (::inet_pton(AF_INET, spec.host.c_str(), &address) != 1)
+      throw table.error_at("host", "host must be an IPv4 address of this host (the listener "
+                                   "binds it), got '" + spec.host + "'");
   } else if (spec.type == "exec") {
     spec.path = table.required_string("path");
   } else {

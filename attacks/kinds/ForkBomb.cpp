@@ -29,9 +29,11 @@ class ForkBomb final : public Attack {
   ObjectiveStatus observe(AttackSurface& surface) override { return objective_.observe(surface); }
   json objective() const override { return objective_.describe(); }
   std::vector<std::string> sandbox_files() const override { return objective_.sandbox_files(); }
-  std::vector<std::string> kernel_denials(const CgroupStats& final) const override {
+  std::vector<Denial> kernel_denials(const CgroupStats& final) const override {
     if (final.pids_max_events == 0) return {};
-    return {"pids.max refused " + std::to_string(final.pids_max_events) + " fork(s)"};
+    return {{"kernel (pids controller)", Operation::kFork, "pids.max",
+             "pids.max refused " + std::to_string(final.pids_max_events) + " fork(s)", true,
+             final.to_json()}};
   }
 
  private:
@@ -45,7 +47,7 @@ class ForkBombDefinition final : public DefinitionBase {
   ForkBombDefinition() : DefinitionBase("fork-bomb") {}
   json objective() const override { return {{"type", "resource_exceeded"}, {"resource", "pids"}}; }
   std::vector<ExpectedOperation> expected_operations() const override {
-    return {};  // the kernel's pids controller refuses it, not the enforcer
+    return {{Operation::kFork, "pids.max", "forks beyond the pids limit (the kernel refuses)"}};
   }
   std::optional<std::string> required_limit() const override { return "pids"; }
   std::unique_ptr<Attack> instantiate(const AttackContext& context,

@@ -57,9 +57,6 @@ struct AttackKindEntry {
   AttackParser parse;
 };
 
-// The enforcer operation a memory-dump method needs (MemoryDump.cpp; custom canary objectives).
-std::vector<ExpectedOperation> memory_operations_for(const std::string& method);
-
 AttackKindEntry pickle_injection_kind();
 AttackKindEntry cryptominer_kind();
 AttackKindEntry memory_dump_kind();

@@ -22,23 +22,10 @@ class MemoryDump final : public Attack {
   }
   void while_serving(AttackSurface& surface) override { objective_.while_serving(surface); }
   ObjectiveStatus observe(AttackSurface& surface) override { return objective_.observe(surface); }
-  std::vector<std::string> kernel_denials(const CgroupStats&) const override {
-    return objective_.kernel_denials();
-  }
 
  private:
   CanaryObjective objective_;
 };
-
-// The operation each method needs, as the enforcer names it.
-std::vector<ExpectedOperation> operations_for(const std::string& method) {
-  if (method == "process_vm_readv")
-    return {{Operation::kVmRead, "", "reads the server's memory with process_vm_readv"}};
-  if (method == "ptrace") return {{Operation::kPtrace, "", "attaches to the server with ptrace"}};
-  if (method == "proc_mem" || method == "io_uring")
-    return {{Operation::kProcMem, "", "opens the server's /proc/<pid>/mem"}};
-  return {};  // core_dump: the hypervisor reads guest RAM; no guest enforcer sees it
-}
 
 class MemoryDumpDefinition final : public DefinitionBase {
  public:
@@ -56,7 +43,7 @@ class MemoryDumpDefinition final : public DefinitionBase {
             {"what", "the 32-byte canary in the model's weights is found in the dump"}};
   }
   std::vector<ExpectedOperation> expected_operations() const override {
-    return operations_for(request_.method);
+    return memory_operations_for(request_.method);
   }
   std::unique_ptr<Attack> instantiate(const AttackContext& context,
                                       const ResourceLimits&) const override {
@@ -81,10 +68,6 @@ std::shared_ptr<AttackDefinition> parse(TomlTable& table, const AttackParseConte
 
 AttackKindEntry memory_dump_kind() {
   return {"memory-dump", &parse};
-}
-
-std::vector<ExpectedOperation> memory_operations_for(const std::string& method) {
-  return operations_for(method);
 }
 
 }  // namespace armorbench::attacks

@@ -25,14 +25,18 @@ class MemoryHog final : public Attack {
   ObjectiveStatus observe(AttackSurface& surface) override { return objective_.observe(surface); }
   json objective() const override { return objective_.describe(); }
   std::vector<std::string> sandbox_files() const override { return objective_.sandbox_files(); }
-  std::vector<std::string> kernel_denials(const CgroupStats& final) const override {
-    std::vector<std::string> denials;
+  std::vector<Denial> kernel_denials(const CgroupStats& final) const override {
+    std::vector<Denial> denials;
     if (final.memory_oom_kills > 0)
-      denials.push_back("the memory limit's OOM killer killed " +
-                        std::to_string(final.memory_oom_kills) + " process(es)");
+      denials.push_back({"kernel (memory controller)", Operation::kAllocate, "memory.max",
+                         "the memory limit's OOM killer killed " +
+                             std::to_string(final.memory_oom_kills) + " process(es)",
+                         true, final.to_json()});
     if (final.memory_max_events > 0)
-      denials.push_back("allocations hit the memory limit " +
-                        std::to_string(final.memory_max_events) + " time(s)");
+      denials.push_back({"kernel (memory controller)", Operation::kAllocate, "memory.max",
+                         "allocations hit the memory limit " +
+                             std::to_string(final.memory_max_events) + " time(s)",
+                         true, final.to_json()});
     return denials;
   }
 
@@ -49,7 +53,8 @@ class MemoryHogDefinition final : public DefinitionBase {
     return {{"type", "resource_exceeded"}, {"resource", "memory"}};
   }
   std::vector<ExpectedOperation> expected_operations() const override {
-    return {};  // the kernel's memory controller refuses it, not the enforcer
+    return {{Operation::kAllocate, "memory.max",
+             "allocates beyond the memory limit (the kernel refuses)"}};
   }
   std::optional<std::string> required_limit() const override { return "memory"; }
   std::unique_ptr<Attack> instantiate(const AttackContext& context,

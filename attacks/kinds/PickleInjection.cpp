@@ -35,8 +35,8 @@ class PickleInjection final : public Attack {
       payload_.inject(model, run_dir, workload, spec_.gadget,
                       {"--argv", json({"/bin/sh", "-c", shell}).dump()});
     } else if (spec_.beacons()) {
-      auto beacon = std::make_unique<BeaconObjective>(0, "reverse beacon from the model load");
-      beacon->expect(nonce);
+      auto beacon = std::make_unique<BeaconObjective>("127.0.0.1", 0, nonce,
+                                                      "reverse beacon from the model load");
       payload_.inject_script(model, run_dir, workload, "reverse_connect.py",
                              {{"host", host}, {"port", beacon->port()}, {"nonce", nonce}});
       objective_ = std::move(beacon);
@@ -51,6 +51,9 @@ class PickleInjection final : public Attack {
 
   ObjectiveStatus observe(AttackSurface& surface) override { return objective_->observe(surface); }
   std::vector<std::string> sandbox_files() const override { return objective_->sandbox_files(); }
+  std::vector<ExpectedOperation> expected_operations() const override {
+    return objective_->operations();  // the beacon's port; empty (the definition's) otherwise
+  }
 
  private:
   PickleInjectionSpec spec_;

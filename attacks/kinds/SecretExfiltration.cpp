@@ -20,8 +20,8 @@ class SecretExfiltration final : public Attack {
   void prepare(const ModelArtifacts& model, const fs::path& run_dir, const std::string& host,
                WorkloadSpec& workload) override {
     const std::string token = "eyJhbGciOiJSUzI1NiJ9.armorbench-" + random_hex(24);
-    listener_ = std::make_unique<BeaconObjective>(0, "the service-account token was exfiltrated");
-    listener_->expect(token);
+    listener_ = std::make_unique<BeaconObjective>("127.0.0.1", 0, token,
+                                                  "the service-account token was exfiltrated");
     payload_.inject_script(
         model, run_dir, workload, "exfiltrate_secret.py",
         {{"secret_path", kTokenPathAsRead}, {"host", host}, {"port", listener_->port()}});
@@ -29,6 +29,11 @@ class SecretExfiltration final : public Attack {
   }
 
   ObjectiveStatus observe(AttackSurface& surface) override { return listener_->observe(surface); }
+  std::vector<ExpectedOperation> expected_operations() const override {
+    std::vector<ExpectedOperation> ops{{Operation::kOpen, kTokenPath, "reads the token"}};
+    for (ExpectedOperation& op : listener_->operations()) ops.push_back(std::move(op));
+    return ops;
+  }
 
  private:
   ModelPayload payload_;

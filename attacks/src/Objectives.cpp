@@ -1,7 +1,11 @@
 // The reusable objectives. Each says what it saw, or what it looked for and did not see.
 #include "armorbench/attacks/Objectives.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <system_error>
 
 #include "armorbench/attacks/MemoryDumper.h"
@@ -21,6 +25,49 @@ constexpr const char* kSiblingTool = "/run/armorbench-memdump";
 
 json ExpectedOperation::to_json() const {
   return {{"operation", to_string(operation)}, {"resource", resource}, {"why", why}};
+}
+
+namespace {
+
+// "addr:port" against "addr:port" where either part of the expectation may be "*".
+bool address_matches(const std::string& expected, const std::string& actual) {
+  const auto split = [](const std::string& text) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return std::make_pair(text, std::string("*"));
+    return std::make_pair(text.substr(0, colon), text.substr(colon + 1));
+  };
+  const auto [want_host, want_port] = split(expected);
+  const auto [host, port] = split(actual);
+  return (want_host == "*" || want_host == host) && (want_port == "*" || want_port == port);
+}
+
+std::string resolved(const std::string& path) {
+  std::error_code ec;
+  const fs::path canonical = fs::weakly_canonical(path, ec);
+  return ec ? path : canonical.string();
+}
+
+}  // namespace
+
+bool ExpectedOperation::matches(Operation actual, const std::string& actual_resource) const {
+  if (actual != operation) return false;
+  if (resource.empty()) return true;
+  if (operation == Operation::kConnect || operation == Operation::kSendmsg)
+    return address_matches(resource, actual_resource);
+  if (resource == actual_resource) return true;
+  if (resource.front() != '/') return false;
+  if (::fnmatch(resource.c_str(), actual_resource.c_str(), FNM_PATHNAME) == 0) return true;
+  return resolved(resource) == resolved(actual_resource);
+}
+
+json Denial::to_json() const {
+  json j = {{"by", by},
+            {"operation", to_string(operation)},
+            {"resource", resource},
+            {"refused", refused},
+            {"detail", detail}};
+  if (!evidence.is_null()) j["evidence"] = evidence;
+  return j;
 }
 
 MarkerObjective::MarkerObjective(std::string path, std::string needle, std::string what)
@@ -44,12 +91,15 @@ json MarkerObjective::describe() const {
   return {{"type", "file_created"}, {"path", path_}, {"contains", needle_}, {"what", what_}};
 }
 
-BeaconObjective::BeaconObjective(std::uint16_t port, std::string what) : what_(std::move(what)) {
+BeaconObjective::BeaconObjective(std::string host, std::uint16_t port, std::string needle,
+                                 std::string what)
+    : host_(std::move(host)), needle_(std::move(needle)), what_(std::move(what)) {
+  if (needle_.empty()) throw harness_error("a beacon objective needs the bytes it must carry");
   try {
-    listener_ = std::make_unique<BeaconListener>("127.0.0.1", port);
+    listener_ = std::make_unique<BeaconListener>(host_, port);
   } catch (const std::system_error& e) {
-    throw environment_error("cannot listen on port " + std::to_string(port) + " for " + what_ +
-                            ": " + e.what());
+    throw environment_error("cannot listen on " + host_ + ":" + std::to_string(port) + " for " +
+                            what_ + ": " + e.what());
   }
 }
 
@@ -61,14 +111,28 @@ ObjectiveStatus BeaconObjective::observe(AttackSurface&) {
         what_ + ": the listener on port " + std::to_string(listener_->port()) + " received it";
   } else {
     status.detail = what_ + " not observed: " + std::to_string(listener_->connections().size()) +
-                    " connection(s) at the listener, none carrying it";
+                    " connection(s) at the listener on " + host_ + ":" +
+                    std::to_string(listener_->port()) + ", none carrying it";
   }
-  status.evidence.push_back({"objective", status.detail, listener_->to_json()});
+  json evidence = listener_->to_json();
+  evidence["needle"] = needle_;
+  status.evidence.push_back({"objective", status.detail, evidence});
   return status;
 }
 
 json BeaconObjective::describe() const {
-  return {{"type", "connect"}, {"port", listener_->port()}, {"what", what_}};
+  return {{"type", "connect"},
+          {"host", host_},
+          {"port", listener_->port()},
+          {"contains", needle_},
+          {"what", what_}};
+}
+
+std::vector<ExpectedOperation> BeaconObjective::operations() const {
+  // The sandbox may reach the listener through another address (QEMU's 10.0.2.2): the port
+  // is what identifies it.
+  return {{Operation::kConnect, "*:" + std::to_string(listener_->port()),
+           "connects to the listener of " + what_}};
 }
 
 ShareObjective::ShareObjective() : pool_(std::make_unique<FakeStratumPool>(PoolOptions{})) {}
@@ -91,17 +155,41 @@ json ShareObjective::describe() const {
 
 ObjectiveStatus ExecObjective::observe(AttackSurface& surface) {
   ObjectiveStatus status;
-  const std::vector<std::string> executed = surface.executed_paths();
-  status.reached = std::find(executed.begin(), executed.end(), path_) != executed.end();
-  status.detail = status.reached ? path_ + " was executed"
-                                 : path_ + " was not executed (" + std::to_string(executed.size()) +
-                                       " exec(s) observed)";
-  status.evidence.push_back({"objective", status.detail, {{"executed", executed}}});
+  const ExpectedOperation wanted{Operation::kExec, path_, ""};
+  json seen = json::array();
+  int killed = 0;
+  std::string killed_by;
+  for (const ExecutedProgram& program : surface.executed_programs()) {
+    seen.push_back({{"path", program.path},
+                    {"pid", program.pid},
+                    {"killed_at_exec", program.killed_at_exec},
+                    {"killed_by", program.killed_by}});
+    if (!wanted.matches(Operation::kExec, program.path)) continue;
+    if (program.killed_at_exec) {
+      ++killed;
+      killed_by = program.killed_by;
+      continue;
+    }
+    if (!status.reached)
+      status.detail = path_ + " ran (pid " + std::to_string(program.pid) + ", " + program.path + ")";
+    status.reached = true;
+  }
+  if (!status.reached)
+    status.detail = killed > 0 ? path_ + " was started " + std::to_string(killed) +
+                                     " time(s) but killed at the exec before it ran (" +
+                                     killed_by + ")"
+                               : path_ + " did not run (" + std::to_string(seen.size()) +
+                                     " exec(s) observed)";
+  status.evidence.push_back({"objective", status.detail, {{"executed", seen}}});
   return status;
 }
 
 json ExecObjective::describe() const {
   return {{"type", "exec"}, {"path", path_}};
+}
+
+std::vector<ExpectedOperation> ExecObjective::operations() const {
+  return {{Operation::kExec, path_, "the declared program runs"}};
 }
 
 CanaryObjective::CanaryObjective(DumpRequest request, const AttackContext& context)
@@ -126,6 +214,8 @@ void CanaryObjective::while_serving(AttackSurface& surface) {
     fs::remove(file, ec);
     ran_ = true;
     found_ = scan.found;
+    scanned_ = !scan.found && !scan.failed && scan.bytes_scanned > 0;
+    if (scan.failed) failure_ = "the dump could not be scanned";
     who_ = "the hypervisor's memory dump";
     detail_["report"] = scan.to_json();
     detail_["core_dump"] = {{"bytes", info.bytes},
@@ -163,26 +253,83 @@ void CanaryObjective::while_serving(AttackSurface& surface) {
     result = surface.run_sibling(sibling);
   }
   ran_ = true;
-  status_ = result.status;
   const auto report = json::parse(result.out, nullptr, false);
   if (!report.is_discarded()) detail_["report"] = report;
-  detail_["exit"] = result.status.describe();
+  detail_["exit"] = result.timed_out ? "timed out" : result.status.describe();
   if (!result.err.empty()) detail_["stderr"] = output_tail(result.err, 1000);
-  found_ = !report.is_discarded() && report.value("found", false);
-  denied_ = result.status.signal != 0 || result.status.code == 2;
+  judge(result, report.is_discarded() ? json() : report);
+}
+
+namespace {
+
+// The operation a stage of the dumper performs (MemoryDumper's stage names).
+Operation operation_of_stage(const std::string& stage, const std::string& method) {
+  if (stage == "ptrace") return Operation::kPtrace;
+  if (stage == "open_mem" || stage == "open_maps") return Operation::kProcMem;
+  if (stage == "read")
+    return method == "process_vm_readv" ? Operation::kVmRead
+           : method == "ptrace"         ? Operation::kPtrace
+                                        : Operation::kProcMem;
+  return Operation::kOther;  // io_uring_setup: io_uring itself, not the memory it reads
+}
+
+}  // namespace
+
+void CanaryObjective::judge(const CommandResult& result, const json& report) {
+  status_ = result.status;
+  found_ = report.is_object() && report.value("found", false);
+  if (found_) return;
+  if (result.timed_out) {
+    failure_ = "the harness stopped the dumper at its time limit";
+    return;
+  }
+  // EPERM/EACCES on an operation the method needs is a refusal of that very operation.
+  if (report.is_object())
+    for (const json& error : report.value("errors", json::array())) {
+      const int number = error.value("errno", 0);
+      if (number != EPERM && number != EACCES) continue;
+      const Operation operation =
+          operation_of_stage(error.value("stage", std::string()), request_.method);
+      denials_.push_back({"kernel (to the dumper: " + error.value("message", std::string()) + ")",
+                          operation, "pid " + std::to_string(detail_.value("pid", 0)),
+                          "the kernel refused the dumper's " + error.value("stage", std::string()) +
+                              " with " + (number == EPERM ? "EPERM" : "EACCES"),
+                          true, error});
+    }
+  if (result.status.signal == SIGKILL)
+    // Who sent it is not in the exit status: the enforcer's own event must name the operation.
+    denials_.push_back({"a SIGKILL (sender not recorded)", Operation::kOther, "",
+                        "the dumper was killed by SIGKILL", true, nullptr});
+  if (!denials_.empty()) return;
+  if (report.is_object() && report.value("outcome", "") == "not_found" &&
+      report.value("bytes_scanned", 0ull) > 0) {
+    scanned_ = true;
+    return;
+  }
+  failure_ = report.is_object() && !report.value("errors", json::array()).empty()
+                 ? "the dump failed: " +
+                       report["errors"][0].value("message", std::string("an error"))
+                 : "the dumper " + result.status.describe() + " without a report";
 }
 
 ObjectiveStatus CanaryObjective::observe(AttackSurface&) {
   ObjectiveStatus status;
   if (!ran_) {
-    status.detail = "the dump did not run";
+    status.detail = "the dump did not run (the model server was never ready to be read)";
     return status;
   }
   status.reached = found_;
-  status.detail =
-      found_ ? "the canary was found by " + who_ + " (" + request_.method + ")"
-             : "canary not found by " + who_ + " (" + request_.method + ")" +
-                   (request_.method == "core_dump" ? "" : ", attacker " + status_.describe());
+  status.attempted = found_ || scanned_;
+  status.denials = denials_;
+  const std::string how = who_ + " (" + request_.method + ")";
+  if (found_)
+    status.detail = "the canary was found by " + how;
+  else if (scanned_)
+    status.detail = "canary not found by " + how + ": the memory was read and it is not there";
+  else if (!denials_.empty())
+    status.detail = "canary not found by " + how + ": " + denials_.front().detail;
+  else
+    status.detail = "canary not found by " + how + ": " + failure_;
   status.evidence.push_back({"objective", status.detail, detail_});
   return status;
 }
@@ -194,9 +341,17 @@ json CanaryObjective::describe() const {
           {"what", "the canary's bytes are found in the model server's memory"}};
 }
 
-std::vector<std::string> CanaryObjective::kernel_denials() const {
-  if (!ran_ || !denied_) return {};
-  return {"the dumping process was stopped: " + status_.describe()};
+std::vector<ExpectedOperation> CanaryObjective::operations() const {
+  return memory_operations_for(request_.method);
+}
+
+std::vector<ExpectedOperation> memory_operations_for(const std::string& method) {
+  if (method == "process_vm_readv")
+    return {{Operation::kVmRead, "", "reads the server's memory with process_vm_readv"}};
+  if (method == "ptrace") return {{Operation::kPtrace, "", "attaches to the server with ptrace"}};
+  if (method == "proc_mem" || method == "io_uring")
+    return {{Operation::kProcMem, "", "opens the server's /proc/<pid>/mem"}};
+  return {};  // core_dump: the hypervisor reads guest RAM; no guest enforcer sees it
 }
 
 ResourceObjective::ResourceObjective(Resource resource, std::uint64_t limit, std::string marker)

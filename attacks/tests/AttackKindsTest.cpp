@@ -7,6 +7,8 @@
 
 #include <unistd.h>
 
+#include <csignal>
+
 #include <fstream>
 #include <map>
 
@@ -16,6 +18,8 @@
 namespace armorbench::attacks {
 namespace {
 namespace fs = std::filesystem;
+
+constexpr const char* kMarkerPath = "/tmp/abx-marker";  // where in-sandbox payloads report
 
 std::shared_ptr<const AttackDefinition> parse(const std::string& text,
                                               const AttackParseContext& context = {}) {
@@ -28,8 +32,16 @@ std::shared_ptr<const AttackDefinition> parse(const std::string& text,
 class FakeSurface final : public AttackSurface {
  public:
   std::map<std::string, std::string> files;
-  std::vector<std::string> execs;
+  std::vector<ExecutedProgram> execs;
   std::vector<SiblingSpec> siblings;
+  CommandResult sibling_result = [] {
+    CommandResult refused;  // the dumper's report when the kernel refuses its open of mem
+    refused.status.code = 2;
+    refused.out =
+        R"({"found":false,"outcome":"failed","bytes_scanned":0,"errors":[{"stage":"open_mem",)"
+        R"("errno":1,"message":"/proc/1/mem: Operation not permitted","count":1}]})";
+    return refused;
+  }();
 
   std::string host_address() const override { return "127.0.0.1"; }
   std::optional<std::string> read_file(const std::string& path) override {
@@ -42,11 +54,9 @@ class FakeSurface final : public AttackSurface {
   }
   CommandResult run_sibling(const SiblingSpec& sibling) override {
     siblings.push_back(sibling);
-    CommandResult refused;
-    refused.status.code = 2;  // what the dumper exits with when the read is refused
-    return refused;
+    return sibling_result;
   }
-  std::vector<std::string> executed_paths() override { return execs; }
+  std::vector<ExecutedProgram> executed_programs() override { return execs; }
 };
 
 TEST(AttackKinds, EveryKindIsRegisteredByName) {
@@ -110,6 +120,8 @@ TEST(AttackKinds, ResourceKindsNeedTheirLimit) {
   EXPECT_TRUE(attack->kernel_denials(final).empty());
   final.pids_max_events = 3;
   ASSERT_EQ(attack->kernel_denials(final).size(), 1u);
+  EXPECT_TRUE(bomb->expected_operations()[0].matches(attack->kernel_denials(final)[0].operation,
+                                                     attack->kernel_denials(final)[0].resource));
   EXPECT_EQ(parse("kind = 'memory-hog'")->required_limit(), "memory");
 }
 
@@ -122,9 +134,37 @@ TEST(AttackKinds, CustomNeedsAModelFileAndPicksItsObjective) {
   EXPECT_TRUE(exec->instantiate({}, {})->needs_exec_watch());
   EXPECT_THROW(parse("kind = 'custom'\nobjective = { type = 'exec', path = 'sh' }", with_file),
                Error);  // relative
-  const auto connect =
-      parse("kind = 'custom'\nobjective = { type = 'connect', port = 4444 }", with_file);
-  EXPECT_EQ(connect->expected_operations()[0].resource, "127.0.0.1:4444");
+  // A connection alone proves nothing: the bytes it must carry are required.
+  EXPECT_THROW(parse("kind = 'custom'\nobjective = { type = 'connect', port = 4444 }", with_file),
+               Error);
+  EXPECT_THROW(parse("kind = 'custom'\nobjective = { type = 'connect', port = 4444, "
+                     "contains = 'x', host = 'example.com' }",
+                     with_file),
+               Error);  // the listener binds an address, not a name
+  const auto connect = parse(
+      "kind = 'custom'\nobjective = { type = 'connect', host = '127.0.0.2', port = 4444, "
+      "contains = 'hello' }",
+      with_file);
+  EXPECT_EQ(connect->expected_operations()[0].resource, "*:4444");
+  EXPECT_EQ(connect->objective()["host"], "127.0.0.2");
+  EXPECT_EQ(connect->objective()["contains"], "hello");
+}
+
+TEST(ExpectedOperations, MatchTheOperationAndItsResource) {
+  const ExpectedOperation shell{Operation::kExec, "/bin/sh", ""};
+  EXPECT_TRUE(shell.matches(Operation::kExec, "/bin/sh"));
+  // /bin/sh is a link: an enforcer that records the resolved file is recording the same exec.
+  EXPECT_TRUE(shell.matches(Operation::kExec, fs::canonical("/bin/sh").string()));
+  EXPECT_FALSE(shell.matches(Operation::kExec, "/usr/bin/python3"));
+  EXPECT_FALSE(shell.matches(Operation::kOpen, "/bin/sh"));
+  const ExpectedOperation glob{Operation::kOpen, "/run/secrets/*/token", ""};
+  EXPECT_TRUE(glob.matches(Operation::kOpen, "/run/secrets/sa/token"));
+  EXPECT_FALSE(glob.matches(Operation::kOpen, "/run/secrets/sa/ca.crt"));
+  const ExpectedOperation listener{Operation::kConnect, "*:4444", ""};
+  EXPECT_TRUE(listener.matches(Operation::kConnect, "10.0.2.2:4444"));
+  EXPECT_FALSE(listener.matches(Operation::kConnect, "10.0.2.2:4445"));
+  const ExpectedOperation any{Operation::kVmRead, "", ""};
+  EXPECT_TRUE(any.matches(Operation::kVmRead, "pid 7"));
 }
 
 TEST(Objectives, MarkerNeedsTheNonceNotJustTheFile) {
@@ -140,13 +180,44 @@ TEST(Objectives, MarkerNeedsTheNonceNotJustTheFile) {
   EXPECT_EQ(marker.sandbox_files(), std::vector<std::string>{"/tmp/m"});
 }
 
-TEST(Objectives, ExecIsWhatTheWatchSaw) {
+TEST(Objectives, ExecIsAProgramThatRanNotOneKilledAtItsExec) {
   FakeSurface surface;
   ExecObjective exec("/bin/sh");
-  surface.execs = {"/usr/bin/python3"};
+  surface.execs = {{"/usr/bin/python3", 10, false, ""}};
   EXPECT_FALSE(exec.observe(surface).reached);
-  surface.execs.push_back("/bin/sh");
-  EXPECT_TRUE(exec.observe(surface).reached);
+  // The tracepoint backend kills a refused exec with SIGKILL after the image is mapped: the
+  // watch saw it start, but nothing of it ran.
+  surface.execs.push_back({"/bin/sh", 11, true, "enforcer (tracepoint), rule no-shells"});
+  const ObjectiveStatus killed = exec.observe(surface);
+  EXPECT_FALSE(killed.reached);
+  EXPECT_NE(killed.detail.find("killed at the exec"), std::string::npos) << killed.detail;
+  EXPECT_NE(killed.detail.find("no-shells"), std::string::npos) << killed.detail;
+  surface.execs.push_back({fs::canonical("/bin/sh").string(), 12, false, ""});
+  const ObjectiveStatus ran = exec.observe(surface);
+  EXPECT_TRUE(ran.reached);
+  EXPECT_NE(ran.detail.find("pid 12"), std::string::npos) << ran.detail;
+}
+
+TEST(Objectives, BothCudaStandInsMustBeRead) {
+  const auto cuda = parse("kind = 'cuda-abuse'");
+  const fs::path source(ARMORBENCH_SOURCE_DIR);
+  const fs::path dir = fs::temp_directory_path() / ("kinds-cuda-" + std::to_string(::getpid()));
+  const ModelArtifacts model = generate_model(source, dir / "model", {4, 8, 3});
+  WorkloadSpec workload;
+  auto attack = cuda->instantiate({source, ""}, {});
+  fs::create_directories(dir / "run");
+  attack->prepare(model, dir / "run", "127.0.0.1", workload);
+  fs::remove_all(dir);
+  ASSERT_EQ(workload.planted.size(), 2u);
+  std::vector<std::string> nonces;
+  for (const PlantedFile& file : workload.planted)
+    nonces.push_back(file.content.substr(file.content.rfind(' ') + 1));
+  EXPECT_NE(nonces[0], nonces[1]);
+  FakeSurface surface;
+  surface.files[kMarkerPath] = R"({"read":{"libcuda":")" + nonces[0] + R"("}})";
+  EXPECT_FALSE(attack->observe(surface).reached) << "one stand-in alone counted";
+  surface.files[kMarkerPath] = R"({"read":{"a":")" + nonces[0] + R"(","b":")" + nonces[1] + R"("}})";
+  EXPECT_TRUE(attack->observe(surface).reached);
 }
 
 TEST(Objectives, ResourceCountsComeFromThePayloadsReport) {
@@ -159,10 +230,8 @@ TEST(Objectives, ResourceCountsComeFromThePayloadsReport) {
   EXPECT_TRUE(pids.observe(surface).reached);
 }
 
-TEST(Objectives, ASiblingDumpRefusedWithExit2IsADenial) {
-  FakeSurface surface;
-  // The sibling path goes through the surface: the tool is bound in, CAP_SYS_PTRACE is asked.
-  // The fake sibling starts nothing, so any file stands in for the built tool.
+// Runs a sibling dump whose result the fake surface returns, and observes it.
+ObjectiveStatus sibling_dump(FakeSurface& surface) {
   const fs::path bin_dir =
       fs::temp_directory_path() / ("kinds-test-bin-" + std::to_string(::getpid()));
   fs::create_directories(bin_dir);
@@ -174,15 +243,68 @@ TEST(Objectives, ASiblingDumpRefusedWithExit2IsADenial) {
   canary.prepare(model, bin_dir);
   canary.while_serving(surface);
   fs::remove_all(bin_dir);
+  return canary.observe(surface);
+}
+
+TEST(Objectives, ASiblingDumpRefusedWithEpermIsADenialOfItsOperation) {
+  FakeSurface surface;
+  const ObjectiveStatus status = sibling_dump(surface);
+  // The sibling path goes through the surface: the tool is bound in, CAP_SYS_PTRACE is asked.
   ASSERT_EQ(surface.siblings.size(), 1u);
   const auto& argv = surface.siblings[0].argv;
   EXPECT_NE(std::find(argv.begin(), argv.end(), "00112233"), argv.end());
   ASSERT_EQ(surface.siblings[0].binds.size(), 1u);
-  EXPECT_EQ(surface.siblings[0].binds[0].first, bin_dir / "armorbench-memdump");
   EXPECT_EQ(surface.siblings[0].capabilities, std::vector<std::string>{"CAP_SYS_PTRACE"});
   EXPECT_EQ(surface.siblings[0].argv[0], "/run/armorbench-memdump");
-  EXPECT_FALSE(canary.observe(surface).reached);
-  EXPECT_EQ(canary.kernel_denials().size(), 1u);
+  EXPECT_FALSE(status.reached);
+  EXPECT_FALSE(status.attempted);
+  ASSERT_EQ(status.denials.size(), 1u);
+  EXPECT_EQ(status.denials[0].operation, Operation::kProcMem);
+  EXPECT_TRUE(memory_operations_for("proc_mem")[0].matches(status.denials[0].operation,
+                                                           status.denials[0].resource));
+}
+
+TEST(Objectives, ADeadTargetACrashOrATimeoutIsNoDenial) {
+  FakeSurface surface;
+  surface.sibling_result.out =
+      R"({"found":false,"outcome":"failed","bytes_scanned":0,"errors":[{"stage":"open_maps",)"
+      R"("errno":3,"message":"/proc/1/maps: No such process","count":1}]})";
+  ObjectiveStatus status = sibling_dump(surface);
+  EXPECT_TRUE(status.denials.empty()) << status.detail;
+  EXPECT_NE(status.detail.find("No such process"), std::string::npos) << status.detail;
+
+  surface.sibling_result = {};
+  surface.sibling_result.timed_out = true;
+  surface.sibling_result.status.signal = SIGKILL;  // the harness's own kill at its time limit
+  status = sibling_dump(surface);
+  EXPECT_TRUE(status.denials.empty()) << status.detail;
+  EXPECT_NE(status.detail.find("time limit"), std::string::npos) << status.detail;
+
+  surface.sibling_result = {};
+  surface.sibling_result.status.signal = SIGSEGV;
+  EXPECT_TRUE(sibling_dump(surface).denials.empty());
+}
+
+TEST(Objectives, ASigkillIsRecordedButNamesNoOperation) {
+  // Who sent it is not in the exit status: only the enforcer's own event can attribute it.
+  FakeSurface surface;
+  surface.sibling_result = {};
+  surface.sibling_result.status.signal = SIGKILL;
+  const ObjectiveStatus status = sibling_dump(surface);
+  ASSERT_EQ(status.denials.size(), 1u);
+  EXPECT_EQ(status.denials[0].operation, Operation::kOther);
+}
+
+TEST(Objectives, AFullScanWithoutTheCanaryIsAnAttemptThatRanItsCourse) {
+  FakeSurface surface;
+  surface.sibling_result = {};
+  surface.sibling_result.status.code = 1;
+  surface.sibling_result.out =
+      R"({"found":false,"outcome":"not_found","bytes_scanned":4096,"errors":[]})";
+  const ObjectiveStatus status = sibling_dump(surface);
+  EXPECT_FALSE(status.reached);
+  EXPECT_TRUE(status.attempted);
+  EXPECT_TRUE(status.denials.empty());
 }
 
 }  // namespace

@@ -22,13 +22,22 @@ namespace {
 constexpr milliseconds kRequestTimeout{30'000};
 constexpr milliseconds kObservePollInterval{50};
 
+json limits_json(const ResourceLimits& limits) {
+  json j = json::object();
+  if (limits.cpus) j["cpus"] = *limits.cpus;
+  if (limits.memory_bytes) j["memory_bytes"] = *limits.memory_bytes;
+  if (limits.pids) j["pids"] = *limits.pids;
+  return j;
+}
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string case_role(const CaseSpec& c, EnforcerMode mode) {
-  if (!c.is_attack()) return "benign";
-  return mode == EnforcerMode::kOff ? "positive-control" : "enforced";
+std::string case_role(const PlannedRun& run) {
+  if (!run.case_spec->is_attack()) return "benign";
+  if (run.target->reference_only) return "reference-control";
+  return run.mode == EnforcerMode::kOff ? "positive-control" : "enforced";
 }
 
 CaseResult skeleton(const PlannedRun& run) {
@@ -40,9 +49,10 @@ CaseResult skeleton(const PlannedRun& run) {
   r.target = run.target->name;
   r.target_kind = to_string(run.target->kind);
   r.mode = run.mode;
-  r.role = case_role(*run.case_spec, run.mode);
+  r.role = case_role(run);
   r.attack = run.case_spec->attack_kind();
-  r.expected = expected_verdict(*run.case_spec, run.mode);
+  r.expected = expected_verdict(*run.case_spec, run.mode, run.target->name);
+  r.optional_target = run.target->optional;
   return r;
 }
 
@@ -56,6 +66,7 @@ void measure_serving(Sandbox& sandbox, const CaseSpec& c, const ModelArtifacts& 
       observation.serve_failure = "/v2/health/ready did not answer 200";
       return;
     }
+    // Every answer is checked, warm-up ones too; only the measured ones are timed.
     const int total = c.warmup + c.requests;
     for (int i = 0; i < total; ++i) {
       check_interrupted();
@@ -63,14 +74,14 @@ void measure_serving(Sandbox& sandbox, const CaseSpec& c, const ModelArtifacts& 
       const auto start = Clock::now();
       const std::vector<float> output = client.infer(model.name, model.inputs[sample]);
       const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-      if (i < c.warmup) continue;  // warm-up answers are checked by the next ones, not timed
       ++observation.requests_sent;
       if (model.matches(output, model.outputs[sample])) {
         ++observation.requests_correct;
       } else if (observation.serve_failure.empty()) {
-        observation.serve_failure = "wrong answer for input " + std::to_string(sample);
+        observation.serve_failure = std::string("wrong answer for input ") +
+                                    std::to_string(sample) + (i < c.warmup ? " (warm-up)" : "");
       }
-      samples_us.push_back(us);
+      if (i >= c.warmup) samples_us.push_back(us);
     }
   } catch (const Error& e) {
     observation.serve_failure = e.what();
@@ -89,28 +100,54 @@ void measure_serving(Sandbox& sandbox, const CaseSpec& c, const ModelArtifacts& 
         {"latency_method", "client-side wall time per request over one keep-alive connection"}}});
 }
 
-// Enforcer events: counted by action, kept as evidence (the first few decisions in full).
+// Enforcer events: decisions become denials (block) and records (audit) for attribution; the
+// first few are kept as evidence in full.
 void account_events(const enforcer::EnforcerReport& report, Observation& observation,
                     CaseResult& result) {
-  int kept = 0;
-  observation.enforcer_events_dropped += static_cast<int>(report.dropped);
+  int kept = 0, blocks = 0, audits = 0;
+  observation.events_dropped += report.dropped;
   for (const enforcer::EventRecord& event : report.events) {
-    if (event.action == enforcer::EventAction::kBlock) ++observation.enforcer_denials;
-    if (event.action == enforcer::EventAction::kAudit) ++observation.enforcer_audits;
     if (!event.is_decision()) continue;  // exec watch: an observation, not a decision
+    const bool block = event.action == enforcer::EventAction::kBlock;
+    if (!block && event.action != enforcer::EventAction::kAudit) continue;
+    (block ? blocks : audits) += 1;
+    attacks::Denial denial{"enforcer (" + to_string(event.backend) + ")",
+                           event.operation,
+                           event.resource,
+                           (event.rule.empty() ? std::string("default posture") : "rule " + event.rule) +
+                               (event.policy.empty() ? "" : " of " + event.policy) +
+                               (block ? ", " + enforcer::to_string(event.enforcement) : "") +
+                               ", by " + (event.exe.empty() ? event.comm : event.exe),
+                           block,
+                           nullptr};
+    (block ? observation.denials : observation.records).push_back(denial);
     if (kept++ < 20)
       result.evidence.push_back({"enforcer-event",
                                  enforcer::to_string(event.action) + " " +
-                                     to_string(event.operation) + " " + event.resource + " by " +
-                                     (event.exe.empty() ? event.comm : event.exe) + " (rule " +
-                                     (event.rule.empty() ? "-" : event.rule) + ", policy " +
-                                     (event.policy.empty() ? "-" : event.policy) + ")",
+                                     to_string(event.operation) + " " + event.resource + " (" +
+                                     denial.detail + ")",
                                  event.to_json()});
   }
-  result.enforcer["events"] = observation.enforcer_denials + observation.enforcer_audits;
-  result.enforcer["denials"] = observation.enforcer_denials;
-  result.enforcer["audits"] = observation.enforcer_audits;
-  result.enforcer["dropped"] = observation.enforcer_events_dropped;
+  result.enforcer["events"] = blocks + audits;
+  result.enforcer["denials"] = blocks;
+  result.enforcer["audits"] = audits;
+  result.enforcer["dropped"] = observation.events_dropped;
+}
+
+// Whether the model server still serves after the attack: it answers ready and a reference
+// request correctly, on a fresh connection.
+Availability probe_service(Sandbox& sandbox, const ModelArtifacts& model, bool was_ready) {
+  if (!was_ready) return {false, "the model server never became ready"};
+  try {
+    OipClient client(sandbox.connect_inference(), kRequestTimeout);
+    if (!client.ready()) return {false, "/v2/health/ready did not answer 200 after the attack"};
+    const std::vector<float> output = client.infer(model.name, model.inputs.front());
+    if (!model.matches(output, model.outputs.front()))
+      return {false, "a reference request was answered wrongly after the attack"};
+    return {true, "ready and answering correctly after the attack"};
+  } catch (const Error& e) {
+    return {false, std::string("no answer after the attack: ") + e.what()};
+  }
 }
 
 }  // namespace
@@ -119,7 +156,7 @@ MatrixRunner::MatrixRunner(RunnerEnvironment environment) : env_(std::move(envir
 
 MatrixRunner::~MatrixRunner() = default;
 
-CaseResult MatrixRunner::run(const PlannedRun& planned, std::optional<Verdict> positive_control) {
+CaseResult MatrixRunner::run(const PlannedRun& planned, const Controls& controls) {
   const auto start = Clock::now();
   CaseResult result = skeleton(planned);
   try {
@@ -129,7 +166,7 @@ CaseResult MatrixRunner::run(const PlannedRun& planned, std::optional<Verdict> p
       result.reason = *reason;
       result.evidence.push_back({"target", *reason, {{"host", host_facts().to_json()}}});
     } else {
-      execute(planned, target, positive_control, result);
+      execute(planned, target, controls, result);
     }
   } catch (const Interrupted&) {
     throw;
@@ -180,8 +217,8 @@ const ModelArtifacts& MatrixRunner::model_for(const CaseSpec& c) {
   return it->second;
 }
 
-void MatrixRunner::execute(const PlannedRun& planned, Target& target,
-                           std::optional<Verdict> positive_control, CaseResult& result) {
+void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Controls& controls,
+                           CaseResult& result) {
   const CaseSpec& c = *planned.case_spec;
   const ModelArtifacts& model = model_for(c);
   std::unique_ptr<attacks::Attack> attack;
@@ -190,10 +227,6 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target,
                                    planned.target->limits);
     result.objective = attack->objective();
     if (result.objective.is_null()) result.objective = c.attack->objective();
-    json operations = json::array();
-    for (const attacks::ExpectedOperation& op : c.attack->expected_operations())
-      operations.push_back(op.to_json());
-    result.objective["expected_operations"] = operations;
   }
 
   const std::string run_name = "run-" + std::to_string(++runs_);
@@ -204,11 +237,14 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target,
   workload.model_file = ModelArtifacts::file_for(c.loader);
   workload.loader = c.loader;
   workload.ready_timeout = c.timeout;
-  // Limits are part of the enforcement under test: the positive control runs without them so
-  // an attack can show that it would exceed them.
-  if (planned.mode != EnforcerMode::kOff)
-    workload.limits =
-        attack ? attack->enforced_limits(planned.target->limits) : planned.target->limits;
+  // The target's limits apply in every mode (they are the target's, not the enforcer's), except
+  // the one a resource attack must show it exceeds, in its positive control.
+  workload.limits = planned.target->limits;
+  if (attack && planned.mode == EnforcerMode::kOff) {
+    const auto lifted = c.attack->required_limit();
+    if (lifted == "pids") workload.limits.pids.reset();
+    if (lifted == "memory") workload.limits.memory_bytes.reset();
+  }
 
   const EnforcementPlan enforcement{planned.mode, planned.scenario->enforcer.policies,
                                     planned.scenario->enforcer.backend,
@@ -220,7 +256,15 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target,
   // The model file must be trojaned before the sandbox starts: the target says how its
   // sandboxes reach the harness's listeners.
   Observation observation;
-  if (attack) attack->prepare(model, run_dir.path(), target.host_address(), workload);
+  if (attack) {
+    attack->prepare(model, run_dir.path(), target.host_address(), workload);
+    observation.expected = attack->expected_operations();
+    if (observation.expected.empty()) observation.expected = c.attack->expected_operations();
+    json operations = json::array();
+    for (const attacks::ExpectedOperation& op : observation.expected)
+      operations.push_back(op.to_json());
+    result.objective["expected_operations"] = operations;
+  }
   std::unique_ptr<Sandbox> sandbox = target.launch(workload, enforcement, watch_exec);
   const ReadyResult ready = sandbox->wait_ready();
   observation.server_ready = ready.ready;
@@ -235,7 +279,7 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target,
 
   attacks::ObjectiveStatus objective;
   if (attack) {
-    attack->while_serving(*sandbox);
+    if (ready.ready) attack->while_serving(*sandbox);
     const auto deadline = Clock::now() + c.settle;
     for (;;) {
       objective = attack->observe(*sandbox);
@@ -243,6 +287,7 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target,
       pollfd none{-1, 0, 0};
       poll_interruptible(&none, 1, kObservePollInterval);
     }
+    observation.service = probe_service(*sandbox, model, ready.ready);
   }
   const SandboxFinal final =
       sandbox->stop(attack ? attack->sandbox_files() : std::vector<std::string>{});
@@ -256,25 +301,50 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target,
   result.timings.update(sandbox->timings());
 
   observation.objective_reached = objective.reached;
+  observation.objective_attempted = objective.attempted;
   observation.objective_detail = objective.detail;
   for (Evidence& e : objective.evidence) result.evidence.push_back(std::move(e));
-  if (attack) observation.kernel_denials = attack->kernel_denials(final.cgroup);
-  for (const std::string& denial : observation.kernel_denials)
-    result.evidence.push_back({"kernel", denial, final.cgroup.to_json()});
+  for (attacks::Denial& d : objective.denials) observation.denials.push_back(std::move(d));
+  if (attack)
+    for (attacks::Denial& d : attack->kernel_denials(final.cgroup)) {
+      result.evidence.push_back({"kernel", d.detail, final.cgroup.to_json()});
+      observation.denials.push_back(std::move(d));
+    }
   json workload_json = {
       {"cgroup", final.cgroup.to_json()},
+      {"limits", limits_json(workload.limits)},
       {"exit", final.workload_exit ? final.workload_exit->describe() : "running"}};
   if (!final.server_log.empty()) workload_json["server_log_tail"] = final.server_log;
   result.evidence.push_back(
       {"target", "workload " + workload_json["exit"].get<std::string>(), workload_json});
-  if (c.is_attack() && planned.mode != EnforcerMode::kOff)
+  if (observation.service)
+    result.evidence.push_back({"service", observation.service->detail,
+                               {{"kept", observation.service->kept}}});
+  if (c.is_attack())
     result.evidence.push_back(
-        {"control", "positive control (same attack, enforcement off): " +
-                        (positive_control ? to_string(*positive_control) : "not run")});
+        {"control",
+         std::string("positive controls (same attack, enforcement off): this target ") +
+             (controls.same_target ? to_string(*controls.same_target)
+                                   : planned.mode == EnforcerMode::kOff ? "is this run"
+                                                                        : "not run") +
+             (controls.reference_target.empty()
+                  ? ""
+                  : "; reference " + controls.reference_target + " " +
+                        (controls.reference ? to_string(*controls.reference) : "not run"))});
 
-  const Score score = score_case(c, planned.mode, observation, positive_control);
+  const Score score = score_case(c, planned.mode, observation, controls);
   result.verdict = score.verdict;
   result.reason = score.reason;
+  result.service = observation.service;
+  result.enforcer_recorded = score.enforcer_recorded;
+  if (c.is_attack()) {
+    json attributed = json::array();
+    for (const attacks::Denial& d : score.attributed) attributed.push_back(d.to_json());
+    result.attribution = {{"expected_operations", result.objective["expected_operations"]},
+                          {"attributed", attributed},
+                          {"unattributed", score.unattributed},
+                          {"events_dropped", observation.events_dropped}};
+  }
 }
 
 }  // namespace armorbench

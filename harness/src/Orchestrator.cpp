@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "armorbench/base/Hex.h"
 #include "armorbench/harness/Doctor.h"
@@ -36,24 +37,54 @@ bool glob_match(const std::string& pattern, const std::string& text) {
   return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
 }
 
+namespace {
+
+// The scenario's targets with every reference before the targets judged against it.
+std::vector<const TargetSpec*> reference_order(const Scenario& scenario) {
+  std::vector<const TargetSpec*> order;
+  const auto add = [&](const TargetSpec& target, auto&& self) -> void {
+    if (std::find(order.begin(), order.end(), &target) != order.end()) return;
+    if (const TargetSpec* reference = reference_of(scenario, target)) self(*reference, self);
+    order.push_back(&target);
+  };
+  for (const TargetSpec& t : scenario.targets) add(t, add);
+  return order;
+}
+
+}  // namespace
+
 std::vector<PlannedRun> plan_runs(const std::vector<Scenario>& scenarios,
                                   const std::optional<std::string>& filter,
                                   const std::optional<std::string>& target) {
   std::vector<PlannedRun> runs;
   for (const Scenario& scenario : scenarios) {
+    const std::vector<const TargetSpec*> order = reference_order(scenario);
+    // Targets whose off runs the selected targets' isolation verdicts need.
+    std::set<std::string> references;
+    for (const TargetSpec* t : order) {
+      if (t->reference_only || (target && t->name != *target)) continue;
+      for (const TargetSpec* r = reference_of(scenario, *t); r; r = reference_of(scenario, *r))
+        references.insert(r->name);
+    }
     for (const CaseSpec& c : scenario.cases) {
       if (filter && !glob_match(*filter, c.name) &&
           !glob_match(*filter, scenario.name + "/" + c.name))
         continue;
-      for (const TargetSpec& t : scenario.targets) {
-        if (target && t.name != *target) continue;
+      for (const TargetSpec* t : order) {
+        const TargetSpec* reference = reference_of(scenario, *t);
+        const bool selected = !t->reference_only && (!target || t->name == *target);
+        if (!selected) {
+          if (c.is_attack() && references.count(t->name))
+            runs.push_back({&scenario, &c, t, EnforcerMode::kOff, true, reference});
+          continue;
+        }
         std::vector<EnforcerMode> modes = scenario.enforcer.modes;
         const bool lists_off =
             std::find(modes.begin(), modes.end(), EnforcerMode::kOff) != modes.end();
         std::stable_sort(modes.begin(), modes.end());  // off, audit, block
         if (c.is_attack() && !lists_off)
-          runs.push_back({&scenario, &c, &t, EnforcerMode::kOff, true});
-        for (EnforcerMode mode : modes) runs.push_back({&scenario, &c, &t, mode, false});
+          runs.push_back({&scenario, &c, t, EnforcerMode::kOff, true, reference});
+        for (EnforcerMode mode : modes) runs.push_back({&scenario, &c, t, mode, false, reference});
       }
     }
   }
@@ -116,13 +147,24 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
                            }),
       [host] { return host; }});
   std::map<std::string, Verdict> controls;  // "scenario/case/target" -> positive-control verdict
+  const auto control_of = [&](const PlannedRun& run,
+                              const TargetSpec* target) -> std::optional<Verdict> {
+    if (!target) return std::nullopt;
+    const auto it =
+        controls.find(run.scenario->name + "/" + run.case_spec->name + "/" + target->name);
+    return it == controls.end() ? std::nullopt : std::optional<Verdict>(it->second);
+  };
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const PlannedRun& planned = runs[i];
     if (progress.started) progress.started(i, runs.size(), planned);
     const std::string control_key =
         planned.scenario->name + "/" + planned.case_spec->name + "/" + planned.target->name;
-    std::optional<Verdict> control;
-    if (auto it = controls.find(control_key); it != controls.end()) control = it->second;
+    Controls control;
+    if (planned.mode != EnforcerMode::kOff) control.same_target = control_of(planned, planned.target);
+    if (planned.reference) {
+      control.reference = control_of(planned, planned.reference);
+      control.reference_target = planned.reference->name;
+    }
     CaseResult result = runner.run(planned, control);
     if (planned.mode == EnforcerMode::kOff && planned.case_spec->is_attack())
       controls[control_key] = result.verdict;

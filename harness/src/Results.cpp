@@ -82,6 +82,9 @@ json CaseResult::to_json() const {
           {"timings", timings},
           {"latency", latency ? latency->to_json() : json(nullptr)},
           {"enforcer", enforcer},
+          {"attribution", attribution},
+          {"service", service ? json{{"kept", service->kept}, {"detail", service->detail}}
+                              : json(nullptr)},
           {"duration_s", duration_s}};
 }
 
@@ -93,6 +96,9 @@ json ModeSummary::to_json() const {
             {"blocked", blocked},
             {"detected", detected},
             {"reached", reached},
+            {"prevented", prevented},
+            {"blocked_service_kept", blocked_service_kept},
+            {"blocked_service_lost", blocked_service_lost},
             {"invalid", invalid},
             {"benign", benign},
             {"allowed", allowed},
@@ -106,6 +112,7 @@ json ModeSummary::to_json() const {
 
 std::vector<ModeSummary> summarize(const std::vector<CaseResult>& cases) {
   std::map<std::pair<std::string, EnforcerMode>, ModeSummary> by_key;
+  std::map<std::pair<std::string, EnforcerMode>, int> recorded;  // audit: blocked and recorded
   std::vector<std::pair<std::string, EnforcerMode>> order;
   for (const CaseResult& c : cases) {
     const auto key = std::make_pair(c.target, c.mode);
@@ -118,6 +125,11 @@ std::vector<ModeSummary> summarize(const std::vector<CaseResult>& cases) {
     switch (c.verdict) {
       case Verdict::kBlocked:
         ++s.blocked;
+        if (c.service) (c.service->kept ? s.blocked_service_kept : s.blocked_service_lost) += 1;
+        if (c.mode == EnforcerMode::kAudit && c.enforcer_recorded) ++recorded[key];
+        break;
+      case Verdict::kPrevented:
+        ++s.prevented;
         break;
       case Verdict::kDetected:
         ++s.detected;
@@ -145,11 +157,11 @@ std::vector<ModeSummary> summarize(const std::vector<CaseResult>& cases) {
   std::vector<ModeSummary> out;
   for (const auto& key : order) {
     ModeSummary s = by_key[key];
-    const int valid = s.blocked + s.detected + s.reached;
+    const int valid = s.blocked + s.detected + s.reached;  // prevented: isolation, not counted
     if (s.mode == EnforcerMode::kBlock && valid > 0)
       s.block_rate = static_cast<double>(s.blocked) / valid;
     if (s.mode == EnforcerMode::kAudit && valid > 0)
-      s.detection_rate = static_cast<double>(s.detected + s.blocked) / valid;
+      s.detection_rate = static_cast<double>(s.detected + recorded[key]) / valid;
     if (s.mode != EnforcerMode::kOff && s.allowed + s.disrupted > 0)
       s.false_positive_rate = static_cast<double>(s.disrupted) / (s.allowed + s.disrupted);
     out.push_back(s);
@@ -158,7 +170,11 @@ std::vector<ModeSummary> summarize(const std::vector<CaseResult>& cases) {
 }
 
 json GateResult::to_json() const {
-  return {{"scenario", scenario}, {"gate", gate}, {"passed", passed}, {"detail", detail}};
+  return {{"scenario", scenario},
+          {"gate", gate},
+          {"passed", passed},
+          {"evaluated", evaluated},
+          {"detail", detail}};
 }
 
 std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
@@ -170,45 +186,94 @@ std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
       if (c.scenario == scenario.name) own.push_back(c);
     if (own.empty()) continue;
 
-    GateResult expectations{scenario.name, "expectations", true, ""};
-    int failed = 0;
+    GateResult expectations{scenario.name, "expectations", true, true, ""};
+    int failed = 0, unjudged = 0, skipped = 0;
+    std::string unjudged_detail;
     for (const CaseResult& c : own) {
-      if (c.verdict == Verdict::kNotRun || c.passed()) continue;
+      if (c.verdict == Verdict::kNotRun && !c.passed()) {
+        // A run the host could not do proves nothing either way: expected where the target is
+        // declared optional (hardware this host may lack), else the gate is not evaluated.
+        if (c.optional_target) {
+          ++skipped;
+        } else if (++unjudged <= 3) {
+          unjudged_detail += (unjudged_detail.empty() ? "" : "; ") + c.id() + ": " + c.reason;
+        }
+        continue;
+      }
+      if (c.passed()) continue;
       ++failed;
       if (failed <= 5)
         expectations.detail += (expectations.detail.empty() ? "" : "; ") + c.id() + " was " +
                                to_string(c.verdict) + ", expected " + to_string(c.expected);
     }
     expectations.passed = failed == 0;
+    expectations.evaluated = unjudged == 0;
     if (failed > 5) expectations.detail += "; and " + std::to_string(failed - 5) + " more";
-    if (failed == 0) expectations.detail = std::to_string(own.size()) + " case runs as expected";
+    if (failed == 0)
+      expectations.detail = std::to_string(own.size() - unjudged - skipped) +
+                            " case runs as expected" +
+                            (skipped ? "; " + std::to_string(skipped) +
+                                           " not run on optional targets"
+                                     : "");
+    if (unjudged)
+      expectations.detail += "; " + std::to_string(unjudged) +
+                             " run(s) not run, so not evaluated: " + unjudged_detail +
+                             (unjudged > 3 ? "; ..." : "");
     gates.push_back(expectations);
 
+    // Every declared rate gate is judged for every target that ran, in the mode it needs; a
+    // gate with nothing to divide is "not evaluated", never dropped.
     const GateSpec& gate = scenario.gate;
-    for (const ModeSummary& s : summarize(own)) {
-      auto check = [&](const char* name, const std::optional<double>& value, double threshold,
+    const std::vector<ModeSummary> summaries = summarize(own);
+    for (const TargetSpec& t : scenario.targets) {
+      if (t.reference_only) continue;
+      const bool present = std::any_of(own.begin(), own.end(),
+                                       [&](const CaseResult& c) { return c.target == t.name; });
+      const bool all_not_run = std::all_of(own.begin(), own.end(), [&](const CaseResult& c) {
+        return c.target != t.name || c.verdict == Verdict::kNotRun;
+      });
+      if (!present || (t.optional && all_not_run)) continue;
+      const auto summary_of = [&](EnforcerMode mode) -> const ModeSummary* {
+        for (const ModeSummary& s : summaries)
+          if (s.target == t.name && s.mode == mode) return &s;
+        return nullptr;
+      };
+      auto check = [&](const std::string& name, EnforcerMode mode,
+                       std::optional<double> ModeSummary::*rate, double threshold,
                        bool minimum) {
-        if (!value) return;
-        const bool ok = minimum ? *value >= threshold : *value <= threshold;
-        gates.push_back({scenario.name, std::string(name) + "[" + s.target + "]", ok,
-                         format_rate(*value) + (minimum ? " >= " : " <= ") +
+        const ModeSummary* s = summary_of(mode);
+        const std::string id = name + "[" + t.name + "]";
+        if (!s || !(s->*rate)) {
+          gates.push_back({scenario.name, id, true, false,
+                           std::string("not evaluated: no ") + to_string(mode) +
+                               "-mode run of target " + t.name +
+                               " has a verdict this rate counts (not run, invalid or error)"});
+          return;
+        }
+        const double value = *(s->*rate);
+        const bool ok = minimum ? value >= threshold : value <= threshold;
+        gates.push_back({scenario.name, id, ok, true,
+                         format_rate(value) + (minimum ? " >= " : " <= ") +
                              format_rate(threshold) + (ok ? "" : " FAILED")});
       };
-      if (gate.min_block_rate && s.mode == EnforcerMode::kBlock)
-        check("min_block_rate", s.block_rate, *gate.min_block_rate, true);
-      if (gate.min_detection_rate && s.mode == EnforcerMode::kAudit)
-        check("min_detection_rate", s.detection_rate, *gate.min_detection_rate, true);
-      if (gate.max_false_positive_rate && s.mode != EnforcerMode::kOff)
-        check(s.mode == EnforcerMode::kBlock ? "max_false_positive_rate.block"
-                                             : "max_false_positive_rate.audit",
-              s.false_positive_rate, *gate.max_false_positive_rate, false);
+      if (gate.min_block_rate)
+        check("min_block_rate", EnforcerMode::kBlock, &ModeSummary::block_rate,
+              *gate.min_block_rate, true);
+      if (gate.min_detection_rate)
+        check("min_detection_rate", EnforcerMode::kAudit, &ModeSummary::detection_rate,
+              *gate.min_detection_rate, true);
+      if (gate.max_false_positive_rate)
+        for (EnforcerMode mode : scenario.enforcer.modes)
+          if (mode != EnforcerMode::kOff)
+            check(std::string("max_false_positive_rate.") + to_string(mode), mode,
+                  &ModeSummary::false_positive_rate, *gate.max_false_positive_rate, false);
     }
     if (gate.max_invalid) {
       const auto invalid = std::count_if(own.begin(), own.end(), [](const CaseResult& c) {
         return c.verdict == Verdict::kInvalid && c.expected != Verdict::kInvalid;
       });
       gates.push_back(
-          {scenario.name, "max_invalid", invalid <= *gate.max_invalid,
+          {scenario.name, "max_invalid", invalid <= *gate.max_invalid, true,
            std::to_string(invalid) + " invalid <= " + std::to_string(*gate.max_invalid)});
     }
   }
@@ -216,16 +281,18 @@ std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
 }
 
 ExitCode run_exit_code(const std::vector<CaseResult>& cases, const std::vector<GateResult>& gates) {
-  const bool any_ran = std::any_of(cases.begin(), cases.end(), [](const CaseResult& c) {
-    return c.verdict != Verdict::kNotRun;
-  });
-  if (!any_ran) return ExitCode::kNothingRan;
   const bool any_error = std::any_of(
       cases.begin(), cases.end(), [](const CaseResult& c) { return c.verdict == Verdict::kError; });
   if (any_error) return ExitCode::kHarnessError;
   const bool gate_failed =
       std::any_of(gates.begin(), gates.end(), [](const GateResult& g) { return !g.passed; });
-  return gate_failed ? ExitCode::kGateFailed : ExitCode::kOk;
+  if (gate_failed) return ExitCode::kGateFailed;
+  const bool any_ran = std::any_of(cases.begin(), cases.end(), [](const CaseResult& c) {
+    return c.verdict != Verdict::kNotRun;
+  });
+  const bool unjudged =
+      std::any_of(gates.begin(), gates.end(), [](const GateResult& g) { return !g.evaluated; });
+  return !any_ran || unjudged ? ExitCode::kNotEvaluated : ExitCode::kOk;
 }
 
 json RunResults::to_json() const {

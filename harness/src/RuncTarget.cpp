@@ -322,6 +322,13 @@ CommandResult RuncSandbox::run_sibling(const attacks::SiblingSpec& sibling) {
   CommandResult result = run_command(
       {target_.runtime_path_, "run", "--bundle", sibling_dir.path().string(), sibling_id},
       sibling.timeout);
+  // `runc run` exits 128+N when the container's process died of signal N: report the signal,
+  // as for any other process (a SIGKILL from the enforcer is evidence).
+  if (!result.timed_out && result.status.signal == 0 && result.status.code > 128 &&
+      result.status.code < 128 + 65) {
+    result.status.signal = result.status.code - 128;
+    result.status.code = -1;
+  }
   InterruptShield shield;
   run_command({target_.runtime_path_, "delete", "--force", sibling_id}, kRuntimeCommandTimeout);
   return result;

@@ -33,6 +33,8 @@ std::string to_string(Verdict verdict) {
       return "detected";
     case Verdict::kReached:
       return "reached";
+    case Verdict::kPrevented:
+      return "prevented";
     case Verdict::kInvalid:
       return "invalid";
     case Verdict::kNotRun:
@@ -45,12 +47,14 @@ std::string to_string(Verdict verdict) {
 
 std::optional<Verdict> verdict_from_string(const std::string& text) {
   for (Verdict v : {Verdict::kAllowed, Verdict::kDisrupted, Verdict::kBlocked, Verdict::kDetected,
-                    Verdict::kReached, Verdict::kInvalid, Verdict::kNotRun, Verdict::kError})
+                    Verdict::kReached, Verdict::kPrevented, Verdict::kInvalid, Verdict::kNotRun, Verdict::kError})
     if (to_string(v) == text) return v;
   return std::nullopt;
 }
 
-Verdict expected_verdict(const CaseSpec& c, EnforcerMode mode) {
+Verdict expected_verdict(const CaseSpec& c, EnforcerMode mode, const std::string& target) {
+  if (auto on = c.expect_on.find(target); on != c.expect_on.end())
+    if (auto it = on->second.find(mode); it != on->second.end()) return it->second;
   if (auto it = c.expect.find(mode); it != c.expect.end()) return it->second;
   if (!c.is_attack()) return Verdict::kAllowed;
   switch (mode) {
@@ -62,6 +66,13 @@ Verdict expected_verdict(const CaseSpec& c, EnforcerMode mode) {
       return Verdict::kBlocked;
   }
   return Verdict::kBlocked;
+}
+
+const TargetSpec* reference_of(const Scenario& scenario, const TargetSpec& target) {
+  if (target.reference.empty()) return nullptr;
+  for (const TargetSpec& t : scenario.targets)
+    if (t.name == target.reference) return &t;
+  return nullptr;
 }
 
 }  // namespace armorbench

@@ -77,6 +77,9 @@ TargetSpec parse_target(TomlTable& table, const fs::path& file) {
   if (auto network = table.choice("network", {"host", "none"}))
     target.network = *network == "host" ? NetworkMode::kHost : NetworkMode::kNone;
   if (auto limits = table.table("limits")) target.limits = parse_limits(*limits);
+  target.reference = table.string("reference").value_or("");
+  target.reference_only = table.boolean("reference_only").value_or(false);
+  target.optional = table.boolean("optional").value_or(false);
 
   const bool is_vm = target.kind == TargetKind::kKata || target.kind == TargetKind::kCvm;
   if (is_vm) {
@@ -96,6 +99,63 @@ TargetSpec parse_target(TomlTable& table, const fs::path& file) {
   }
   table.finish();
   return target;
+}
+
+bool is_container(const TargetSpec& t) {
+  return t.kind == TargetKind::kRunc || t.kind == TargetKind::kCrun;
+}
+
+// Gives every VM target a reference for its isolation verdicts: the declared one, else the
+// nearest weaker isolation in the scenario (a confidential VM: a micro-VM; a micro-VM: a
+// container), else an implicit plain runc container that runs only positive controls.
+void resolve_references(Scenario& scenario, const TomlTable& top) {
+  const auto find = [&](auto&& pred) -> const TargetSpec* {
+    for (const TargetSpec& t : scenario.targets)
+      if (pred(t)) return &t;
+    return nullptr;
+  };
+  bool need_implicit = false;
+  for (TargetSpec& t : scenario.targets) {
+    if (!t.reference.empty()) {
+      const TargetSpec* ref = find([&](const TargetSpec& r) { return r.name == t.reference; });
+      if (!ref || ref->name == t.name)
+        throw input_error("target '" + t.name + "': reference '" + t.reference +
+                              "' must name another target of the scenario",
+                          t.where);
+      continue;
+    }
+    if (is_container(t)) continue;
+    const TargetSpec* ref = nullptr;
+    if (t.kind == TargetKind::kCvm)
+      ref = find([](const TargetSpec& r) { return r.kind == TargetKind::kKata; });
+    if (!ref) ref = find(is_container);
+    if (ref) {
+      t.reference = ref->name;
+    } else {
+      t.reference = kImplicitReference;
+      need_implicit = true;
+    }
+  }
+  if (need_implicit) {
+    if (find([](const TargetSpec& r) { return r.name == kImplicitReference; }))
+      throw top.error_at("", std::string("target name '") + kImplicitReference +
+                                 "' is reserved for the implicit reference target");
+    TargetSpec implicit;
+    implicit.name = kImplicitReference;
+    implicit.kind = TargetKind::kRunc;
+    implicit.reference_only = true;
+    implicit.where = top.location();
+    scenario.targets.insert(scenario.targets.begin(), implicit);
+  }
+  // References form chains (cvm -> kata -> runc), never cycles.
+  for (const TargetSpec& t : scenario.targets) {
+    const TargetSpec* at = &t;
+    for (std::size_t hops = 0; at && !at->reference.empty(); ++hops) {
+      if (hops > scenario.targets.size())
+        throw input_error("target '" + t.name + "': its references form a cycle", t.where);
+      at = reference_of(scenario, *at);
+    }
+  }
 }
 
 EnforcerMode mode_from(const TomlTable& table, std::string_view key, const std::string& text) {
@@ -155,15 +215,16 @@ ModelSpec parse_model(TomlTable& table, const fs::path& file) {
 std::map<EnforcerMode, Verdict> parse_expect(TomlTable& table) {
   std::map<EnforcerMode, Verdict> expect;
   for (const char* key : {"off", "audit", "block"}) {
-    auto text = table.choice(
-        key, {"allowed", "disrupted", "blocked", "detected", "reached", "invalid", "not-run"});
+    auto text = table.choice(key, {"allowed", "disrupted", "blocked", "detected", "reached",
+                                   "prevented", "invalid", "not-run"});
     if (text) expect[mode_from(table, key, key)] = *verdict_from_string(*text);
   }
   table.finish();
   return expect;
 }
 
-CaseSpec parse_case(TomlTable& table, const fs::path& file) {
+CaseSpec parse_case(TomlTable& table, const fs::path& file,
+                    const std::vector<TargetSpec>& targets) {
   CaseSpec c;
   c.where = table.location();
   c.name = checked_name(table);
@@ -196,6 +257,11 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file) {
     c.requires_features = *requires_features;
   }
   if (auto expect = table.table("expect")) c.expect = parse_expect(*expect);
+  if (auto expect_on = table.table("expect_on")) {
+    for (const TargetSpec& t : targets)
+      if (auto per_target = expect_on->table(t.name)) c.expect_on[t.name] = parse_expect(*per_target);
+    expect_on->finish();  // a key that names no target: did-you-mean among the targets
+  }
 
   if (c.model.file && c.loader == Loader::kSafetensors &&
       c.model.file->extension() != ".safetensors")
@@ -245,12 +311,13 @@ Scenario load_scenario(const fs::path& file) {
     scenario.targets.push_back(std::move(target));
   }
   if (scenario.targets.empty()) throw top.error_at("", "a scenario needs at least one [[target]]");
+  resolve_references(scenario, top);
 
   if (auto enforcer = top.table("enforcer")) scenario.enforcer = parse_enforcer(*enforcer, file);
 
   seen.clear();
   for (TomlTable& table : top.tables("case")) {
-    CaseSpec c = parse_case(table, file);
+    CaseSpec c = parse_case(table, file, scenario.targets);
     if (!seen.insert(c.name).second)
       throw table.error_at("name", "case name '" + c.name + "' is used twice");
     scenario.cases.push_back(std::move(c));
@@ -265,6 +332,7 @@ Scenario load_scenario(const fs::path& file) {
     const auto limit = c.attack ? c.attack->required_limit() : std::nullopt;
     if (!limit) continue;
     for (const TargetSpec& t : scenario.targets) {
+      if (t.reference_only) continue;  // runs only positive controls, without that limit
       const bool missing =
           (*limit == "pids" && !t.limits.pids) || (*limit == "memory" && !t.limits.memory_bytes);
       if (missing)

@@ -1,15 +1,52 @@
-// The scoring rules. Every verdict comes from observed objectives and recorded denials, never
-// from an exit code alone; anything that cannot be attributed is `invalid`, with the reason.
+// The scoring rules (README "Scoring"). Every verdict comes from observed objectives and from
+// denials of the very operations the attack needed, never from an exit code alone or from an
+// unrelated denial; anything that cannot be attributed is `invalid`, with the reason.
 #include "armorbench/harness/Scoring.h"
+
+#include <algorithm>
 
 namespace armorbench {
 namespace {
 
-std::string denial_summary(const Observation& o) {
+using attacks::Denial;
+
+bool is_enforcer(const Denial& d) {
+  return d.by.rfind("enforcer", 0) == 0;
+}
+
+std::string describe(const Denial& d) {
+  return std::string(d.refused ? "" : "recorded: ") + to_string(d.operation) +
+         (d.resource.empty() ? "" : " " + d.resource) + " by " + d.by +
+         (d.detail.empty() ? "" : " (" + d.detail + ")");
+}
+
+std::string describe(const std::vector<Denial>& denials, std::size_t limit = 3) {
   std::string text;
-  if (o.enforcer_denials > 0) text = std::to_string(o.enforcer_denials) + " enforcer denial(s)";
-  for (const auto& kernel : o.kernel_denials) text += (text.empty() ? "" : "; ") + kernel;
+  for (std::size_t i = 0; i < denials.size() && i < limit; ++i)
+    text += (i ? "; " : "") + describe(denials[i]);
+  if (denials.size() > limit) text += "; and " + std::to_string(denials.size() - limit) + " more";
   return text;
+}
+
+std::string describe(const std::vector<attacks::ExpectedOperation>& expected) {
+  if (expected.empty()) return "none declared";
+  std::string text;
+  for (const auto& op : expected)
+    text += (text.empty() ? "" : ", ") + to_string(op.operation) +
+            (op.resource.empty() ? "" : " " + op.resource);
+  return text;
+}
+
+bool attributable(const Observation& o, const Denial& d) {
+  return std::any_of(o.expected.begin(), o.expected.end(),
+                     [&](const attacks::ExpectedOperation& op) {
+                       return op.matches(d.operation, d.resource);
+                     });
+}
+
+std::string availability(const Observation& o) {
+  if (!o.service) return "";
+  return o.service->kept ? "; service kept" : "; service lost (" + o.service->detail + ")";
 }
 
 Score score_benign(EnforcerMode mode, const Observation& o) {
@@ -23,55 +60,124 @@ Score score_benign(EnforcerMode mode, const Observation& o) {
                                           std::to_string(o.requests_sent) +
                                           " requests failed or answered wrongly" +
                                           (o.serve_failure.empty() ? "" : ": " + o.serve_failure);
-  // Without enforcement nothing should break a benign model: that is a setup fault, not a
-  // false positive.
+  // Without enforcement nothing should break a benign model (limits apply in every mode): that
+  // is a setup fault or a model the server cannot serve, not a false positive.
   if (mode == EnforcerMode::kOff)
     return {Verdict::kError, "benign case fails without enforcement: " + why};
-  if (o.enforcer_denials > 0) why += " (" + denial_summary(o) + ")";
+  if (!o.denials.empty()) why += " (" + describe(o.denials) + ")";
   return {Verdict::kDisrupted, why};
+}
+
+// The off run: the attack's positive control on this target, or the measure of its isolation.
+Score score_control(const Observation& o, const Controls& controls) {
+  if (o.objective_reached) return {Verdict::kReached, o.objective_detail};
+  if (!controls.reference_target.empty() && controls.reference == Verdict::kReached) {
+    if (o.objective_attempted && o.denials.empty())
+      return {Verdict::kPrevented, "isolation: the same attack reached its objective on " +
+                                       controls.reference_target +
+                                       " without enforcement; here the attempt ran its course "
+                                       "and failed (" +
+                                       o.objective_detail + ")"};
+    return {Verdict::kInvalid,
+            "not reached here (" + o.objective_detail + ") although it was on " +
+                controls.reference_target +
+                ", and nothing shows the attempt ran its course: not credited to isolation"};
+  }
+  return {Verdict::kInvalid,
+          "positive control: the attack did not reach its objective without enforcement (" +
+              o.objective_detail + ")" +
+              (controls.reference_target.empty()
+                   ? ""
+                   : "; on the reference target " + controls.reference_target + " it was " +
+                         (controls.reference ? to_string(*controls.reference) : "not run")) +
+              "; excluded from rates"};
 }
 
 }  // namespace
 
 Score score_case(const CaseSpec& c, EnforcerMode mode, const Observation& o,
-                 std::optional<Verdict> positive_control) {
+                 const Controls& controls) {
   if (!c.is_attack()) return score_benign(mode, o);
 
-  if (o.enforcer_events_dropped > 0)
-    return {Verdict::kInvalid, std::to_string(o.enforcer_events_dropped) +
-                                   " enforcer event(s) were dropped: denials cannot be attributed"};
+  Score score;
+  for (const Denial& d : o.denials) {
+    if (!attributable(o, d)) {
+      ++score.unattributed;
+      continue;
+    }
+    score.attributed.push_back(d);
+    score.enforcer_recorded = score.enforcer_recorded || is_enforcer(d);
+  }
+  std::vector<Denial> recorded;
+  for (const Denial& d : o.records) {
+    if (!attributable(o, d)) {
+      ++score.unattributed;
+      continue;
+    }
+    recorded.push_back(d);
+    score.enforcer_recorded = score.enforcer_recorded || is_enforcer(d);
+  }
+  if (o.service) score.service_kept = o.service->kept;
+  const std::string service = availability(o);
+  const std::string dropped =
+      o.events_dropped ? "; " + std::to_string(o.events_dropped) + " enforcer event(s) were dropped"
+                       : "";
+  const std::string unrelated =
+      score.unattributed ? "; " + std::to_string(score.unattributed) +
+                               " denial(s)/record(s) of other operations not counted"
+                         : "";
+  auto done = [&](Verdict verdict, std::string reason) {
+    score.verdict = verdict;
+    score.reason = std::move(reason);
+    return score;
+  };
 
   if (mode == EnforcerMode::kOff) {
-    if (o.objective_reached) return {Verdict::kReached, o.objective_detail};
-    return {Verdict::kInvalid,
-            "positive control: the attack did not reach its objective without "
-            "enforcement (" +
-                o.objective_detail + "); excluded from rates"};
+    const Score control = score_control(o, controls);
+    return done(control.verdict, control.reason + service);
   }
 
-  if (positive_control != Verdict::kReached)
-    return {Verdict::kInvalid,
-            "no valid positive control (the same attack without enforcement was " +
-                (positive_control ? to_string(*positive_control) : std::string("not run")) +
-                "); excluded from rates"};
+  if (controls.same_target == Verdict::kPrevented) {
+    if (o.objective_reached) return done(Verdict::kReached, o.objective_detail + service);
+    return done(Verdict::kPrevented,
+                "the target's isolation stops this attack without enforcement (its off run was "
+                "prevented); enforcement is not measured here (" +
+                    o.objective_detail + ")" + service);
+  }
+  if (controls.same_target != Verdict::kReached)
+    return done(Verdict::kInvalid,
+                "no valid positive control (the same attack without enforcement was " +
+                    (controls.same_target ? to_string(*controls.same_target)
+                                          : std::string("not run")) +
+                    "); excluded from rates");
 
-  const bool denied = o.enforcer_denials > 0 || !o.kernel_denials.empty();
   if (o.objective_reached) {
-    if (mode == EnforcerMode::kAudit && (o.enforcer_audits > 0 || o.enforcer_denials > 0))
-      return {Verdict::kDetected, o.objective_detail + "; recorded by " +
-                                      std::to_string(o.enforcer_audits + o.enforcer_denials) +
-                                      " enforcer event(s)"};
+    std::vector<Denial> evidence = recorded;
+    for (const Denial& d : score.attributed) evidence.push_back(d);
+    if (mode == EnforcerMode::kAudit && score.enforcer_recorded)
+      return done(Verdict::kDetected, o.objective_detail + "; recorded: " + describe(evidence) +
+                                          unrelated + service);
     std::string reason = o.objective_detail;
-    if (mode == EnforcerMode::kAudit) reason += "; no enforcer event recorded (not detected)";
-    if (denied) reason += "; despite " + denial_summary(o);
-    return {Verdict::kReached, reason};
+    if (mode == EnforcerMode::kAudit)
+      reason += "; no enforcer event of the operations it needs (" + describe(o.expected) +
+                ") was recorded: not detected";
+    else if (!score.attributed.empty())
+      reason += "; despite " + describe(score.attributed);
+    score.attributed.insert(score.attributed.end(), recorded.begin(), recorded.end());
+    return done(Verdict::kReached, reason + unrelated + dropped + service);
   }
-  if (denied)
-    return {Verdict::kBlocked,
-            "objective not reached (" + o.objective_detail + "); " + denial_summary(o)};
-  return {Verdict::kInvalid, "objective not reached (" + o.objective_detail +
-                                 ") but no denial was recorded: the block cannot be attributed to "
-                                 "enforcement"};
+
+  if (!score.attributed.empty())
+    return done(Verdict::kBlocked, "objective not reached (" + o.objective_detail + "); " +
+                                       describe(score.attributed) + unrelated + service);
+  return done(Verdict::kInvalid,
+              "objective not reached (" + o.objective_detail +
+                  ") but no denial of the operations it needs (" + describe(o.expected) +
+                  ") was recorded" +
+                  (o.events_dropped ? " and " + std::to_string(o.events_dropped) +
+                                          " enforcer event(s) were dropped, so one may be lost"
+                                    : "") +
+                  ": the outcome cannot be attributed to enforcement" + unrelated + service);
 }
 
 }  // namespace armorbench

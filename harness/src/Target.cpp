@@ -19,12 +19,28 @@ std::unique_ptr<Target> make_target(const TargetSpec& spec, const TargetContext&
   return nullptr;
 }
 
-std::vector<std::string> Sandbox::executed_paths() {
-  std::vector<std::string> paths;
-  for (const enforcer::EventRecord& event : enforcer_report().events)
-    if (event.action == enforcer::EventAction::kObserve && event.operation == Operation::kExec)
-      paths.push_back(event.resource);
-  return paths;
+std::vector<attacks::ExecutedProgram> executed_programs_in(const enforcer::EnforcerReport& report) {
+  using enforcer::EventAction;
+  std::vector<attacks::ExecutedProgram> programs;
+  for (const enforcer::EventRecord& event : report.events) {
+    if (event.action != EventAction::kObserve || event.operation != Operation::kExec) continue;
+    attacks::ExecutedProgram program{event.resource, event.tgid, false, ""};
+    // The tracepoint backend kills an exec it refuses with SIGKILL: the new image is mapped
+    // (the watch sees it) but the process dies before its first instruction.
+    for (const enforcer::EventRecord& block : report.events)
+      if (block.action == EventAction::kBlock && block.operation == Operation::kExec &&
+          block.enforcement == enforcer::Enforcement::kSigkill && block.tgid == event.tgid) {
+        program.killed_at_exec = true;
+        program.killed_by = "enforcer (" + to_string(block.backend) + "), rule " +
+                            (block.rule.empty() ? "-" : block.rule);
+      }
+    programs.push_back(std::move(program));
+  }
+  return programs;
+}
+
+std::vector<attacks::ExecutedProgram> Sandbox::executed_programs() {
+  return executed_programs_in(enforcer_report());
 }
 
 }  // namespace armorbench

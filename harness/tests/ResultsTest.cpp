@@ -70,6 +70,10 @@ Scenario scenario_with_gate(GateSpec gate) {
   Scenario s;
   s.name = "s";
   s.gate = gate;
+  TargetSpec runc;
+  runc.name = "runc";
+  s.targets.push_back(runc);
+  s.enforcer.modes = {EnforcerMode::kOff, EnforcerMode::kBlock};
   return s;
 }
 
@@ -119,14 +123,79 @@ TEST(Gates, MaxInvalidCountsUnexpectedInvalids) {
   EXPECT_EQ(gates.back().gate, "max_invalid");
 }
 
+TEST(Gates, ARateGateWithNothingToDivideIsNotEvaluatedAndExitsThree) {
+  // A host that cannot enforce: the positive control ran, every enforced run is not-run.
+  std::vector<CaseResult> cases{
+      result("runc", EnforcerMode::kOff, std::string("pickle-injection"), Verdict::kReached,
+             Verdict::kReached),
+      result("runc", EnforcerMode::kBlock, std::string("pickle-injection"), Verdict::kNotRun,
+             Verdict::kBlocked),
+  };
+  GateSpec gate;
+  gate.min_block_rate = 0.8;
+  const auto gates = evaluate_gates({scenario_with_gate(gate)}, cases);
+  ASSERT_EQ(gates.size(), 2u);
+  EXPECT_FALSE(gates[0].evaluated) << "a not-run enforced run leaves the expectations unjudged";
+  EXPECT_NE(gates[0].detail.find("not evaluated"), std::string::npos) << gates[0].detail;
+  EXPECT_EQ(gates[1].gate, "min_block_rate[runc]");
+  EXPECT_FALSE(gates[1].evaluated);
+  EXPECT_EQ(run_exit_code(cases, gates), ExitCode::kNotEvaluated);
+}
+
+TEST(Gates, NotRunOnAnOptionalTargetIsExpected) {
+  Scenario s = scenario_with_gate({});
+  s.gate.min_block_rate = 0.5;
+  TargetSpec cvm;
+  cvm.name = "cvm";
+  cvm.optional = true;
+  s.targets.push_back(cvm);
+  CaseResult skipped = result("cvm", EnforcerMode::kBlock, std::string("memory-dump"),
+                              Verdict::kNotRun, Verdict::kBlocked);
+  skipped.optional_target = true;
+  std::vector<CaseResult> cases{result("runc", EnforcerMode::kBlock, std::string("memory-dump"),
+                                       Verdict::kBlocked, Verdict::kBlocked),
+                                skipped};
+  const auto gates = evaluate_gates({s}, cases);
+  for (const GateResult& g : gates) EXPECT_TRUE(g.evaluated && g.passed) << g.gate << g.detail;
+  EXPECT_EQ(gates.size(), 2u) << "no rate gate for a target that ran nothing";
+  EXPECT_EQ(run_exit_code(cases, gates), ExitCode::kOk);
+}
+
+TEST(Summary, BlockedRunsCountServiceKeptAndLostAndPreventedIsOutsideTheRates) {
+  CaseResult kept = result("kata", EnforcerMode::kBlock, std::string("pickle-injection"),
+                           Verdict::kBlocked, Verdict::kBlocked);
+  kept.service = Availability{true, "answering"};
+  CaseResult lost = kept;
+  lost.service = Availability{false, "the model server never became ready"};
+  CaseResult prevented = result("kata", EnforcerMode::kBlock, std::string("memory-dump"),
+                                Verdict::kPrevented, Verdict::kPrevented);
+  const auto summary = summarize({kept, lost, prevented});
+  ASSERT_EQ(summary.size(), 1u);
+  EXPECT_EQ(summary[0].blocked_service_kept, 1);
+  EXPECT_EQ(summary[0].blocked_service_lost, 1);
+  EXPECT_EQ(summary[0].prevented, 1);
+  EXPECT_DOUBLE_EQ(*summary[0].block_rate, 1.0);
+}
+
+TEST(Summary, DetectionRateCountsOnlyWhatTheEnforcerRecorded) {
+  CaseResult by_kernel = result("runc", EnforcerMode::kAudit, std::string("fork-bomb"),
+                                Verdict::kBlocked, Verdict::kBlocked);
+  CaseResult detected = result("runc", EnforcerMode::kAudit, std::string("pickle-injection"),
+                               Verdict::kDetected, Verdict::kDetected);
+  detected.enforcer_recorded = true;
+  const auto summary = summarize({by_kernel, detected});
+  EXPECT_DOUBLE_EQ(*summary[0].detection_rate, 0.5);
+}
+
 TEST(ExitCodes, NothingRanErrorAndPrecedence) {
   std::vector<CaseResult> not_run{
       result("cvm", EnforcerMode::kOff, std::string(), Verdict::kNotRun, Verdict::kAllowed)};
-  EXPECT_EQ(run_exit_code(not_run, {}), ExitCode::kNothingRan);
+  EXPECT_EQ(run_exit_code(not_run, {}), ExitCode::kNotEvaluated);
   std::vector<CaseResult> with_error{
       result("runc", EnforcerMode::kOff, std::string(), Verdict::kError, Verdict::kAllowed),
       result("runc", EnforcerMode::kBlock, std::string(), Verdict::kAllowed, Verdict::kAllowed)};
-  EXPECT_EQ(run_exit_code(with_error, {GateResult{"s", "g", false, ""}}), ExitCode::kHarnessError);
+  EXPECT_EQ(run_exit_code(with_error, {GateResult{"s", "g", false, true, ""}}),
+            ExitCode::kHarnessError);
 }
 
 TEST(ResultsJson, CarriesTheDocumentedSchema) {

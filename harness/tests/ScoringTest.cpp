@@ -1,12 +1,15 @@
 // The scoring rules, one test per rule of README "Scoring".
 #include "armorbench/harness/Scoring.h"
 
-#include "armorbench/base/TomlTable.h"
-
 #include <gtest/gtest.h>
+
+#include "armorbench/base/TomlTable.h"
 
 namespace armorbench {
 namespace {
+
+using attacks::Denial;
+using attacks::ExpectedOperation;
 
 CaseSpec attack_case() {
   static const toml::table declared = toml::parse(R"(kind = "pickle-injection"
@@ -26,6 +29,26 @@ Observation served(int sent, int correct) {
   return o;
 }
 
+// An attack run that needs the exec of /bin/sh.
+Observation attack(bool reached) {
+  Observation o = served(4, 4);
+  o.objective_reached = reached;
+  o.objective_detail = reached ? "a shell ran" : "a shell ran not observed";
+  o.expected = {{Operation::kExec, "/bin/sh", "the gadget runs a shell"}};
+  o.service = Availability{true, "ready and answering"};
+  return o;
+}
+
+Denial enforcer_block(Operation op, std::string resource) {
+  return {"enforcer (tracepoint)", op, std::move(resource), "rule no-shells, sigkill", true, {}};
+}
+
+Denial enforcer_audit(Operation op, std::string resource) {
+  return {"enforcer (tracepoint)", op, std::move(resource), "rule no-shells", false, {}};
+}
+
+const Controls kControlReached{Verdict::kReached, std::nullopt, ""};
+
 TEST(Scoring, BenignServedCorrectlyIsAllowed) {
   EXPECT_EQ(score_case(CaseSpec{}, EnforcerMode::kBlock, served(8, 8), {}).verdict,
             Verdict::kAllowed);
@@ -37,87 +60,154 @@ TEST(Scoring, BenignWithAWrongAnswerIsDisrupted) {
   EXPECT_NE(s.reason.find("1/8"), std::string::npos) << s.reason;
 }
 
-TEST(Scoring, BenignNotReadyUnderEnforcementIsDisrupted) {
+TEST(Scoring, BenignThatFailsWithoutEnforcementIsAnErrorNotAFalsePositive) {
   Observation o;
-  o.serve_failure = "model server exited before it was ready (killed by SIGKILL)";
-  o.enforcer_denials = 1;
-  const Score s = score_case(CaseSpec{}, EnforcerMode::kAudit, o, {});
-  EXPECT_EQ(s.verdict, Verdict::kDisrupted);
-  EXPECT_NE(s.reason.find("1 enforcer denial"), std::string::npos) << s.reason;
+  o.serve_failure = "load_failed: TypeError: file holds list, not an nn.Module";
+  const Score s = score_case(CaseSpec{}, EnforcerMode::kOff, o, {});
+  EXPECT_EQ(s.verdict, Verdict::kError);
+  EXPECT_NE(s.reason.find("file holds list"), std::string::npos) << s.reason;
 }
 
-TEST(Scoring, BenignFailingWithoutEnforcementIsASetupError) {
-  EXPECT_EQ(score_case(CaseSpec{}, EnforcerMode::kOff, served(4, 0), {}).verdict, Verdict::kError);
-}
-
-TEST(Scoring, PositiveControlReachedIsReached) {
-  Observation o;
-  o.objective_reached = true;
-  o.objective_detail = "marker written";
-  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kOff, o, {}).verdict, Verdict::kReached);
-}
-
-TEST(Scoring, PositiveControlNotReachedIsInvalid) {
-  const Score s = score_case(attack_case(), EnforcerMode::kOff, Observation{}, {});
-  EXPECT_EQ(s.verdict, Verdict::kInvalid);
-  EXPECT_NE(s.reason.find("positive control"), std::string::npos);
-}
-
-TEST(Scoring, EnforcedRunWithoutValidControlIsInvalid) {
-  Observation o;
-  o.enforcer_denials = 1;
-  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o, Verdict::kInvalid).verdict,
-            Verdict::kInvalid);
-  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o, std::nullopt).verdict,
-            Verdict::kInvalid);
-}
-
-TEST(Scoring, NotReachedWithDenialIsBlocked) {
-  Observation o;
-  o.enforcer_denials = 2;
-  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o, Verdict::kReached).verdict,
-            Verdict::kBlocked);
-}
-
-TEST(Scoring, KernelDenialAloneAlsoBlocks) {
-  Observation o;
-  o.kernel_denials = {"pids.max refused 12 forks"};
-  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o, Verdict::kReached).verdict,
-            Verdict::kBlocked);
-}
-
-TEST(Scoring, NotReachedWithoutDenialIsInvalidNotBlocked) {
-  const Score s = score_case(attack_case(), EnforcerMode::kBlock, Observation{}, Verdict::kReached);
-  EXPECT_EQ(s.verdict, Verdict::kInvalid);
-  EXPECT_NE(s.reason.find("no denial"), std::string::npos);
-}
-
-TEST(Scoring, ReachedUnderBlockIsReachedEvenWithDenials) {
-  Observation o;
-  o.objective_reached = true;
-  o.enforcer_denials = 1;
-  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o, Verdict::kReached).verdict,
+TEST(Scoring, PositiveControlThatReachesIsReached) {
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kOff, attack(true), {}).verdict,
             Verdict::kReached);
 }
 
-TEST(Scoring, AuditModeReachedWithEventIsDetected) {
-  Observation o;
-  o.objective_reached = true;
-  o.enforcer_audits = 1;
-  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kAudit, o, Verdict::kReached).verdict,
-            Verdict::kDetected);
-  o.enforcer_audits = 0;
-  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kAudit, o, Verdict::kReached).verdict,
-            Verdict::kReached);
+TEST(Scoring, PositiveControlThatMissesIsInvalid) {
+  const Score s = score_case(attack_case(), EnforcerMode::kOff, attack(false), {});
+  EXPECT_EQ(s.verdict, Verdict::kInvalid);
+  EXPECT_NE(s.reason.find("positive control"), std::string::npos) << s.reason;
 }
 
-TEST(Scoring, DroppedEventsMakeAttackRunsInvalid) {
-  Observation o;
-  o.enforcer_denials = 1;
-  o.enforcer_events_dropped = 3;
-  const Score s = score_case(attack_case(), EnforcerMode::kBlock, o, Verdict::kReached);
+TEST(Scoring, BlockedNeedsADenialOfTheOperationTheAttackNeeded) {
+  Observation o = attack(false);
+  o.denials = {enforcer_block(Operation::kExec, "/bin/sh")};
+  const Score s = score_case(attack_case(), EnforcerMode::kBlock, o, kControlReached);
+  EXPECT_EQ(s.verdict, Verdict::kBlocked);
+  ASSERT_EQ(s.attributed.size(), 1u);
+  EXPECT_TRUE(s.enforcer_recorded);
+  EXPECT_NE(s.reason.find("exec /bin/sh by enforcer (tracepoint)"), std::string::npos) << s.reason;
+}
+
+TEST(Scoring, AnUnrelatedDenialDoesNotMakeAFailedAttackBlocked) {
+  // A late objective, a crash or a flake, plus a denial of something else: not attributable.
+  Observation o = attack(false);
+  o.denials = {enforcer_block(Operation::kOpen, "/etc/shadow")};
+  const Score s = score_case(attack_case(), EnforcerMode::kBlock, o, kControlReached);
   EXPECT_EQ(s.verdict, Verdict::kInvalid);
-  EXPECT_NE(s.reason.find("dropped"), std::string::npos);
+  EXPECT_EQ(s.unattributed, 1);
+  EXPECT_NE(s.reason.find("exec /bin/sh"), std::string::npos) << s.reason;
+}
+
+TEST(Scoring, ALinkedPathIsTheSameOperation) {
+  Observation o = attack(false);
+  o.denials = {enforcer_block(Operation::kExec, std::filesystem::canonical("/bin/sh").string())};
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o, kControlReached).verdict,
+            Verdict::kBlocked);
+}
+
+TEST(Scoring, ReachedDespiteADenialIsReached) {
+  Observation o = attack(true);
+  o.denials = {enforcer_block(Operation::kExec, "/bin/sh")};
+  const Score s = score_case(attack_case(), EnforcerMode::kBlock, o, kControlReached);
+  EXPECT_EQ(s.verdict, Verdict::kReached);
+  EXPECT_NE(s.reason.find("despite"), std::string::npos) << s.reason;
+}
+
+TEST(Scoring, DetectedNeedsAnEnforcerRecordOfTheOperation) {
+  Observation o = attack(true);
+  o.records = {enforcer_audit(Operation::kConnect, "127.0.0.1:80")};
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kAudit, o, kControlReached).verdict,
+            Verdict::kReached);
+  o.records.push_back(enforcer_audit(Operation::kExec, "/bin/sh"));
+  const Score s = score_case(attack_case(), EnforcerMode::kAudit, o, kControlReached);
+  EXPECT_EQ(s.verdict, Verdict::kDetected);
+  EXPECT_EQ(s.unattributed, 1);
+}
+
+TEST(Scoring, AKernelLimitInAuditModeBlocksButIsNoDetection) {
+  CaseSpec c = attack_case();
+  Observation o = attack(false);
+  o.expected = {{Operation::kFork, "pids.max", "forks beyond the limit"}};
+  o.denials = {{"kernel (pids controller)", Operation::kFork, "pids.max", "refused 3", true, {}}};
+  const Score s = score_case(c, EnforcerMode::kAudit, o, kControlReached);
+  EXPECT_EQ(s.verdict, Verdict::kBlocked);
+  EXPECT_FALSE(s.enforcer_recorded);
+}
+
+TEST(Scoring, DroppedEventsLeaveAReachedAttackReached) {
+  Observation o = attack(true);
+  o.events_dropped = 12;
+  const Score s = score_case(attack_case(), EnforcerMode::kBlock, o, kControlReached);
+  EXPECT_EQ(s.verdict, Verdict::kReached);
+  EXPECT_NE(s.reason.find("12 enforcer event(s) were dropped"), std::string::npos) << s.reason;
+}
+
+TEST(Scoring, DroppedEventsWithoutAMatchingDenialAreInvalid) {
+  Observation o = attack(false);
+  o.events_dropped = 3;
+  const Score s = score_case(attack_case(), EnforcerMode::kBlock, o, kControlReached);
+  EXPECT_EQ(s.verdict, Verdict::kInvalid);
+  EXPECT_NE(s.reason.find("dropped"), std::string::npos) << s.reason;
+  // A denial that was kept still backs the block.
+  o.denials = {enforcer_block(Operation::kExec, "/bin/sh")};
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o, kControlReached).verdict,
+            Verdict::kBlocked);
+}
+
+TEST(Scoring, EnforcedRunWithoutAValidControlIsInvalid) {
+  Observation o = attack(false);
+  o.denials = {enforcer_block(Operation::kExec, "/bin/sh")};
+  const Score s = score_case(attack_case(), EnforcerMode::kBlock, o,
+                             Controls{Verdict::kInvalid, std::nullopt, ""});
+  EXPECT_EQ(s.verdict, Verdict::kInvalid);
+  EXPECT_NE(s.reason.find("no valid positive control"), std::string::npos) << s.reason;
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o, Controls{}).verdict,
+            Verdict::kInvalid);
+}
+
+TEST(Scoring, ABlockSaysWhetherTheServiceSurvived) {
+  Observation o = attack(false);
+  o.denials = {enforcer_block(Operation::kExec, "/bin/sh")};
+  Score kept = score_case(attack_case(), EnforcerMode::kBlock, o, kControlReached);
+  EXPECT_EQ(kept.service_kept, true);
+  EXPECT_NE(kept.reason.find("service kept"), std::string::npos) << kept.reason;
+  o.service = Availability{false, "the model server never became ready"};
+  Score lost = score_case(attack_case(), EnforcerMode::kBlock, o, kControlReached);
+  EXPECT_EQ(lost.verdict, Verdict::kBlocked);
+  EXPECT_EQ(lost.service_kept, false);
+  EXPECT_NE(lost.reason.find("service lost (the model server never became ready)"),
+            std::string::npos)
+      << lost.reason;
+}
+
+TEST(Scoring, IsolationIsPreventedWhenTheReferenceReachedAndTheAttemptRanItsCourse) {
+  Observation o = attack(false);
+  o.objective_detail = "canary not found: the memory was read and it is not there";
+  o.objective_attempted = true;
+  const Controls on_cvm{std::nullopt, Verdict::kReached, "kata"};
+  const Score s = score_case(attack_case(), EnforcerMode::kOff, o, on_cvm);
+  EXPECT_EQ(s.verdict, Verdict::kPrevented);
+  EXPECT_NE(s.reason.find("kata"), std::string::npos) << s.reason;
+  // The enforced run on the same target is prevented too: enforcement is not what stopped it.
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o,
+                       Controls{Verdict::kPrevented, Verdict::kReached, "kata"})
+                .verdict,
+            Verdict::kPrevented);
+}
+
+TEST(Scoring, AFailureWithoutEvidenceOfTheAttemptIsNotCreditedToIsolation) {
+  Observation o = attack(false);  // e.g. the payload never ran: nothing shows why
+  const Score s = score_case(attack_case(), EnforcerMode::kOff, o,
+                             Controls{std::nullopt, Verdict::kReached, "reference-runc"});
+  EXPECT_EQ(s.verdict, Verdict::kInvalid);
+  EXPECT_NE(s.reason.find("not credited to isolation"), std::string::npos) << s.reason;
+  // Nor when the reference itself did not reach it.
+  o.objective_attempted = true;
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kOff, o,
+                       Controls{std::nullopt, Verdict::kInvalid, "reference-runc"})
+                .verdict,
+            Verdict::kInvalid);
 }
 
 }  // namespace

@@ -114,19 +114,24 @@ std::string junit_xml(const RunResults& results) {
 std::string summary_table(const RunResults& results) {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-14s %-6s %7s %7s %7s %7s %7s %7s %7s %7s %10s %10s %8s\n",
-                "target", "mode", "attacks", "blocked", "detect", "reached", "invalid", "benign",
-                "not_run", "error", "block_rate", "detect_rt", "fp_rate");
+  std::snprintf(line, sizeof line,
+                "%-14s %-6s %7s %7s %9s %7s %7s %9s %7s %7s %7s %7s %10s %10s %8s\n", "target",
+                "mode", "attacks", "blocked", "svc_lost", "detect", "reached", "prevented",
+                "invalid", "benign", "not_run", "error", "block_rate", "detect_rt", "fp_rate");
   out << line;
   for (const ModeSummary& s : results.summary) {
-    std::snprintf(line, sizeof line, "%-14s %-6s %7d %7d %7d %7d %7d %7d %7d %7d %10s %10s %8s\n",
-                  s.target.c_str(), to_string(s.mode).c_str(), s.attacks, s.blocked, s.detected,
-                  s.reached, s.invalid, s.benign, s.not_run, s.errors, rate(s.block_rate).c_str(),
+    std::snprintf(line, sizeof line,
+                  "%-14s %-6s %7d %7d %9d %7d %7d %9d %7d %7d %7d %7d %10s %10s %8s\n",
+                  s.target.c_str(), to_string(s.mode).c_str(), s.attacks, s.blocked,
+                  s.blocked_service_lost, s.detected, s.reached, s.prevented, s.invalid,
+                  s.benign, s.not_run, s.errors, rate(s.block_rate).c_str(),
                   rate(s.detection_rate).c_str(), rate(s.false_positive_rate).c_str());
     out << line;
   }
   for (const GateResult& g : results.gates)
-    if (!g.passed) out << "GATE FAILED " << g.scenario << " " << g.gate << ": " << g.detail << "\n";
+    if (!g.passed || !g.evaluated)
+      out << (g.passed ? "GATE NOT EVALUATED " : "GATE FAILED ") << g.scenario << " " << g.gate
+          << ": " << g.detail << "\n";
   return out.str();
 }
 
@@ -136,18 +141,21 @@ std::string summary_markdown(const RunResults& results) {
      << "Run `" << results.run.value("id", "") << "`, " << results.run.value("started", "")
      << " to " << results.run.value("finished", "") << ", exit code "
      << static_cast<int>(results.exit_code) << ".\n\n## Summary per target and enforcer mode\n\n"
-     << "| target | mode | attacks | blocked | detected | reached | invalid | benign | disrupted | "
-        "not run | error | block rate | detection rate | false-positive rate |\n"
-     << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+     << "| target | mode | attacks | blocked | blocked, service lost | detected | reached | "
+        "prevented | invalid | benign | disrupted | not run | error | block rate | detection rate "
+        "| false-positive rate |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const ModeSummary& s : results.summary)
     md << "| " << s.target << " | " << to_string(s.mode) << " | " << s.attacks << " | " << s.blocked
-       << " | " << s.detected << " | " << s.reached << " | " << s.invalid << " | " << s.benign
+       << " | " << s.blocked_service_lost << " | " << s.detected << " | " << s.reached << " | "
+       << s.prevented << " | " << s.invalid << " | " << s.benign
        << " | " << s.disrupted << " | " << s.not_run << " | " << s.errors << " | "
        << rate(s.block_rate) << " | " << rate(s.detection_rate) << " | "
        << rate(s.false_positive_rate) << " |\n";
   md << "\n## Gates\n\n| scenario | gate | result | detail |\n|---|---|---|---|\n";
   for (const GateResult& g : results.gates)
-    md << "| " << g.scenario << " | " << g.gate << " | " << (g.passed ? "pass" : "**FAIL**")
+    md << "| " << g.scenario << " | " << g.gate << " | "
+       << (!g.passed ? "**FAIL**" : g.evaluated ? "pass" : "**not evaluated**")
        << " | " << markdown_cell(g.detail) << " |\n";
   md << "\n## Cases\n\n| case | target | mode | verdict | expected | backend | p50/p99 us | reason "
         "|\n|---|---|---|---|---|---|---|---|\n";

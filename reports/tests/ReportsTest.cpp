@@ -53,7 +53,8 @@ RunResults sample() {
                 attack),
   };
   r.summary = summarize(r.cases);
-  r.gates = {{"s<1>", "min_block_rate[runc]", false, "0.50 < 0.80 | see cases"}};
+  r.gates = {{"s<1>", "min_block_rate[runc]", false, true, "0.50 < 0.80 | see cases"},
+             {"vm", "min_block_rate[cvm]", true, false, "not evaluated: nothing ran"}};
   return r;
 }
 
@@ -95,16 +96,19 @@ TEST(Reports, JunitCountsEveryOutcomeAndEscapesText) {
 TEST(Reports, MarkdownSummaryCountsNotRunAndErrorsAndEscapesCells) {
   const std::string md = summary_markdown(sample());
   // runc/block: 2 attacks (1 blocked, 1 reached), 1 benign allowed; rate 1/2.
-  EXPECT_NE(md.find("| runc | block | 2 | 1 | 0 | 1 | 0 | 1 | 0 | 0 | 0 | 0.50 | - | 0.00 |"),
+  EXPECT_NE(
+      md.find("| runc | block | 2 | 1 | 0 | 0 | 1 | 0 | 0 | 1 | 0 | 0 | 0 | 0.50 | - | 0.00 |"),
+      std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| cvm | block | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | - | - | - |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| cvm | block | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | - | - | - |"),
-            std::string::npos)
-      << md;
-  EXPECT_NE(md.find("| kata | block | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 | - | - | - |"),
+  EXPECT_NE(md.find("| kata | block | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 | - | - | - |"),
             std::string::npos)
       << md;
   EXPECT_NE(md.find("| **FAIL** | 0.50 < 0.80 \\| see cases |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| **not evaluated** | not evaluated: nothing ran |"), std::string::npos)
+      << md;
   EXPECT_NE(md.find("| **reached** | blocked |"), std::string::npos) << "a miss is bold";
   EXPECT_NE(md.find("| not-run | blocked |"), std::string::npos) << "not-run is not a miss";
 }
@@ -114,12 +118,14 @@ TEST(Reports, TerminalTableHasARowPerTargetAndModeAndNamesFailedGates) {
   std::istringstream lines(table);
   std::string header, line;
   std::getline(lines, header);
-  for (const char* column : {"attacks", "blocked", "not_run", "error", "block_rate", "fp_rate"})
+  for (const char* column : {"attacks", "blocked", "not_run", "error", "block_rate", "fp_rate", "prevented", "svc_lost"})
     EXPECT_NE(header.find(column), std::string::npos) << column;
   int rows = 0;
   while (std::getline(lines, line) && line.rfind("GATE", 0) != 0) ++rows;
   EXPECT_EQ(rows, 3);
   EXPECT_EQ(line, "GATE FAILED s<1> min_block_rate[runc]: 0.50 < 0.80 | see cases");
+  std::getline(lines, line);
+  EXPECT_EQ(line, "GATE NOT EVALUATED vm min_block_rate[cvm]: not evaluated: nothing ran");
 }
 
 TEST(Reports, WritesOnlyTheRequestedFormatsAndNoTemporaries) {

@@ -23,7 +23,7 @@ ExitCode exit_code_for(ErrorKind kind) {
       return ExitCode::kInvalidInput;
     case ErrorKind::kEnvironment:
     case ErrorKind::kUnsupported:
-      return ExitCode::kNothingRan;
+      return ExitCode::kNotEvaluated;
     case ErrorKind::kHarness:
       return ExitCode::kHarnessError;
   }

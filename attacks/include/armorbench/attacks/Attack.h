@@ -39,6 +39,15 @@ struct ModelHolder {
   std::string description;  // "the container's model server", "the QEMU process of the guest"
 };
 
+// A program the exec watch saw start inside the sandbox. An exec the enforcer killed at the
+// exec itself (SIGKILL before its first instruction) started nothing that ran.
+struct ExecutedProgram {
+  std::string path;
+  std::uint32_t pid = 0;
+  bool killed_at_exec = false;
+  std::string killed_by;  // "enforcer (tracepoint): rule ..."
+};
+
 // A process run beside the sandbox as a privileged sibling: same host, its own cgroup, the
 // host's pid namespace and extra capabilities (a privileged pod with hostPID on the same node).
 struct SiblingSpec {
@@ -68,8 +77,22 @@ class AttackSurface {
   // Writes the sandbox's whole memory to `file` (a VM's RAM through the hypervisor).
   virtual MemoryDumpInfo dump_memory(const std::filesystem::path& file) = 0;
   virtual CommandResult run_sibling(const SiblingSpec& sibling) = 0;
-  // Executables started inside the sandbox, as the exec watch observed them.
-  virtual std::vector<std::string> executed_paths() = 0;
+  // Programs started inside the sandbox, as the exec watch observed them.
+  virtual std::vector<ExecutedProgram> executed_programs() = 0;
+};
+
+// A refusal of an operation (or, with `refused` false, a record of it in audit mode), as a
+// verdict may rest on it: who refused (the enforcer with its backend, the kernel's pids or
+// memory controller, the kernel's ptrace checks, the runtime), what, and on what resource.
+struct Denial {
+  std::string by;  // "enforcer (tracepoint)", "kernel (pids controller)", "kernel", ...
+  Operation operation = Operation::kOther;
+  std::string resource;  // a path, "addr:port", "pid N", "pids.max"
+  std::string detail;    // one line for a reviewer
+  bool refused = true;   // false: recorded only (an audit event)
+  nlohmann::json evidence;
+
+  nlohmann::json to_json() const;
 };
 
 // What the harness saw of an objective (never the attack's own word).
@@ -77,16 +100,25 @@ struct ObjectiveStatus {
   bool reached = false;
   std::string detail;  // what was seen, or what was looked for and not seen
   std::vector<Evidence> evidence;
+  // Whether the harness saw the attempt itself run its course (the dump read the memory and
+  // found nothing): only then can a target's isolation be credited with a failure.
+  bool attempted = false;
+  // Refusals the objective's own observation proves (the dumper's EPERM, its SIGKILL).
+  std::vector<Denial> denials;
 };
 
-// An enforcer operation the attack needs and a policy is expected to deny or record: the
-// exec of the payload's program, the open of a token, a connect to the listener, a read of
-// another process's memory. `resource` is a path or address ("" when any will do).
+// An operation the attack needs and a policy (or a kernel limit) is expected to deny or record:
+// the exec of the payload's program, the open of a token, a connect to the listener, a read of
+// another process's memory, a fork beyond pids.max. `resource` is a path (a glob allowed), an
+// "addr:port" ("*" for any address or port), "pids.max"/"memory.max", or "" when any will do.
 struct ExpectedOperation {
   Operation operation = Operation::kOther;
   std::string resource;
   std::string why;
 
+  // Whether a denial or event about `operation` on `resource` is this operation. Paths match
+  // exactly, as globs, or after resolving links on the host (/bin/sh is /usr/bin/dash).
+  bool matches(Operation operation, const std::string& resource) const;
   nlohmann::json to_json() const;
 };
 
@@ -104,25 +136,26 @@ class Attack {
   // `run_dir` is this run's own directory on the host.
   virtual void prepare(const ModelArtifacts& model, const std::filesystem::path& run_dir,
                        const std::string& host_address, WorkloadSpec& workload) = 0;
-  // Once the model server is up (or has failed): attacks from outside happen here.
+  // Once the model server is up: attacks from outside happen here (never when it is not ready:
+  // there is nothing to attack, and a failure then would prove nothing).
   virtual void while_serving(AttackSurface& surface) { (void)surface; }
   // Observes the objective now (called repeatedly until reached or the settle time is over).
   virtual ObjectiveStatus observe(AttackSurface& surface) = 0;
   // Sandbox files observe() reads: a VM target keeps them past the guest's power-off.
   virtual std::vector<std::string> sandbox_files() const { return {}; }
-  // Kernel evidence of a denial specific to this attack, from the workload's final cgroup.
-  virtual std::vector<std::string> kernel_denials(const CgroupStats& final) const {
-    (void) final;
+  // Kernel evidence of a denial specific to this attack, from the workload's final cgroup
+  // (pids.max refusing forks, the OOM killer).
+  virtual std::vector<Denial> kernel_denials(const CgroupStats& final) const {
+    (void)final;
     return {};
   }
+  // The operations of this run when it knows more than the definition (the listener's port);
+  // empty: the definition's.
+  virtual std::vector<ExpectedOperation> expected_operations() const { return {}; }
   virtual bool needs_exec_watch() const { return false; }
   // The objective of this run when it says more than the definition's (the limit of this
   // target); null: the definition's.
   virtual nlohmann::json objective() const { return nullptr; }
-  // Limits for an enforced run (the positive control runs without any).
-  virtual ResourceLimits enforced_limits(const ResourceLimits& target_limits) const {
-    return target_limits;
-  }
 };
 
 // An attack as a scenario declares it, validated: one per case, making an Attack per run.
@@ -135,7 +168,8 @@ class AttackDefinition {
   // The objective and the operations, as results record them.
   virtual nlohmann::json objective() const = 0;
   virtual std::vector<ExpectedOperation> expected_operations() const = 0;
-  // A target must offer these limits for the attack to exceed ("pids", "memory").
+  // A target must offer this limit for the attack to exceed ("pids", "memory"); the positive
+  // control runs without it, every other run with it.
   virtual std::optional<std::string> required_limit() const { return std::nullopt; }
   virtual std::unique_ptr<Attack> instantiate(const AttackContext& context,
                                               const ResourceLimits& target_limits) const = 0;

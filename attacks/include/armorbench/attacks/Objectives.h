@@ -33,7 +33,8 @@ class Objective {
   virtual void while_serving(AttackSurface& surface) { (void)surface; }
   virtual std::vector<std::string> sandbox_files() const { return {}; }
   virtual bool needs_exec_watch() const { return false; }
-  virtual std::vector<std::string> kernel_denials() const { return {}; }
+  // The operation the objective needs, as far as it knows it (the listener's address).
+  virtual std::vector<ExpectedOperation> operations() const { return {}; }
 };
 
 // A file inside the sandbox that holds `needle` (this run's nonce, or a declared text; an empty
@@ -51,17 +52,19 @@ class MarkerObjective final : public Objective {
   std::string what_;
 };
 
-// A connection to a harness listener carrying `needle` (any connection when empty).
+// A connection to a harness listener carrying `needle`: a connection alone (a port scan, a
+// health check) proves nothing, so the needle is always set.
 class BeaconObjective final : public Objective {
  public:
-  // Listens on 127.0.0.1:port (0: any free port). Throws an environment Error when it cannot.
-  BeaconObjective(std::uint16_t port, std::string what);
-  void expect(std::string needle) { needle_ = std::move(needle); }
+  // Listens on host:port (port 0: any free port). Throws an environment Error when it cannot.
+  BeaconObjective(std::string host, std::uint16_t port, std::string needle, std::string what);
   std::uint16_t port() const { return listener_->port(); }
   ObjectiveStatus observe(AttackSurface& surface) override;
   nlohmann::json describe() const override;
+  std::vector<ExpectedOperation> operations() const override;
 
  private:
+  std::string host_;
   std::unique_ptr<BeaconListener> listener_;
   std::string needle_;
   std::string what_;
@@ -79,13 +82,15 @@ class ShareObjective final : public Objective {
   std::unique_ptr<FakeStratumPool> pool_;
 };
 
-// An executable the exec watch saw started inside the sandbox.
+// A program that ran inside the sandbox: the exec watch saw it start and the enforcer did not
+// kill it at the exec itself (a process killed before its first instruction ran nothing).
 class ExecObjective final : public Objective {
  public:
   explicit ExecObjective(std::string path) : path_(std::move(path)) {}
   ObjectiveStatus observe(AttackSurface& surface) override;
   nlohmann::json describe() const override;
   bool needs_exec_watch() const override { return true; }
+  std::vector<ExpectedOperation> operations() const override;
 
  private:
   std::string path_;
@@ -93,8 +98,10 @@ class ExecObjective final : public Objective {
 
 // The model's memory read from outside the sandbox and searched for a canary: from a host
 // process (process_vm_readv, /proc/<pid>/mem, ptrace, io_uring), from a privileged sibling
-// container, or in the hypervisor's dump of a guest (core_dump). The dumper's exit tells
-// whether it was refused (exit 2 or killed by a signal).
+// container, or in the hypervisor's dump of a guest (core_dump). A refusal is only what the
+// dumper's own report proves (EPERM/EACCES on the operation it needed) or a SIGKILL it died of
+// (`runc run` reports that as exit 137); a dead target (ESRCH, ENOENT), a crash or the harness's
+// own timeout are failures, not refusals.
 struct DumpRequest {
   std::string method = "process_vm_readv";
   std::string from = "host";  // host | sibling
@@ -109,19 +116,27 @@ class CanaryObjective final : public Objective {
   void while_serving(AttackSurface& surface) override;
   ObjectiveStatus observe(AttackSurface& surface) override;
   nlohmann::json describe() const override;
-  std::vector<std::string> kernel_denials() const override;
+  std::vector<ExpectedOperation> operations() const override;
 
  private:
+  void judge(const CommandResult& result, const nlohmann::json& report);
+
   DumpRequest request_;
   std::filesystem::path memdump_;
   std::filesystem::path run_dir_ = std::filesystem::temp_directory_path();
   bool ran_ = false;
   bool found_ = false;
-  bool denied_ = false;
+  bool scanned_ = false;  // the dump read memory to the end and the canary was not in it
+  std::vector<Denial> denials_;
+  std::string failure_;  // why the dump failed without a refusal
   ExitStatus status_;
   std::string who_;
   nlohmann::json detail_;
 };
+
+// The operation each memory-dump method needs, as the enforcer names it (core_dump: none, the
+// hypervisor reads guest RAM where no guest enforcer sees it).
+std::vector<ExpectedOperation> memory_operations_for(const std::string& method);
 
 // A payload's own count of a resource (processes alive at once, bytes held), reported in a JSON
 // marker file, beyond the target's limit.

@@ -15,6 +15,7 @@
 #include "armorbench/harness/Doctor.h"
 #include "armorbench/harness/Results.h"
 #include "armorbench/harness/Scenario.h"
+#include "armorbench/harness/Scoring.h"
 #include "armorbench/harness/Target.h"
 #include "armorbench/workload/ModelArtifacts.h"
 
@@ -27,6 +28,7 @@ struct PlannedRun {
   const TargetSpec* target = nullptr;
   EnforcerMode mode = EnforcerMode::kOff;
   bool implicit_control = false;  // an attack's positive control the scenario did not list
+  const TargetSpec* reference = nullptr;  // the target's reference (isolation verdicts)
 };
 
 using TargetFactory =
@@ -52,16 +54,16 @@ class MatrixRunner {
   explicit MatrixRunner(RunnerEnvironment environment);
   ~MatrixRunner();
 
-  // `positive_control`: the verdict of the same attack on the same target with enforcement off.
-  // Throws Interrupted; every other failure becomes the result's verdict (error, not-run).
-  CaseResult run(const PlannedRun& planned, std::optional<Verdict> positive_control);
+  // `controls`: the verdicts of the same attack with enforcement off, on this target and on its
+  // reference. Throws Interrupted; every other failure becomes the result's verdict.
+  CaseResult run(const PlannedRun& planned, const Controls& controls);
 
  private:
   Target& target_for(const Scenario& scenario, const TargetSpec& spec);
   std::optional<std::string> unavailable(const PlannedRun& planned, Target& target);
   const HostFacts& host_facts();
   const ModelArtifacts& model_for(const CaseSpec& c);
-  void execute(const PlannedRun& planned, Target& target, std::optional<Verdict> positive_control,
+  void execute(const PlannedRun& planned, Target& target, const Controls& controls,
                CaseResult& result);
 
   RunnerEnvironment env_;

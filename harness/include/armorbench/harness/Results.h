@@ -47,6 +47,11 @@ struct CaseResult {
   nlohmann::json timings = nlohmann::json::object();
   std::optional<LatencyStats> latency;
   nlohmann::json enforcer = nlohmann::json::object();  // backend, location, events, dropped
+  // Attack cases: the operations the verdict rests on (expected, attributed, unattributed).
+  nlohmann::json attribution;
+  bool enforcer_recorded = false;  // an attributed denial or record is the enforcer's own
+  std::optional<Availability> service;  // attack cases: the model server after the attack
+  bool optional_target = false;         // not-run is expected where the target is optional
   double duration_s = 0;
 
   // Whether the verdict meets the expectation. not-run is neither pass nor fail (skipped).
@@ -58,12 +63,16 @@ struct CaseResult {
 struct ModeSummary {
   std::string target;
   EnforcerMode mode = EnforcerMode::kOff;
-  int attacks = 0, blocked = 0, detected = 0, reached = 0, invalid = 0;
+  int attacks = 0, blocked = 0, detected = 0, reached = 0, prevented = 0, invalid = 0;
+  int blocked_service_kept = 0, blocked_service_lost = 0;
   int benign = 0, allowed = 0, disrupted = 0;
   int not_run = 0, errors = 0;
-  // Rates over valid cases only; nullopt when there is nothing to divide by.
-  std::optional<double> block_rate;           // block mode: blocked / (blocked + reached)
-  std::optional<double> detection_rate;       // audit mode: (detected + blocked) / valid
+  // Rates over valid cases only; nullopt when there is nothing to divide by. `prevented` (the
+  // target's isolation, not enforcement) is outside every rate.
+  std::optional<double> block_rate;  // block mode: blocked / (blocked + reached + detected)
+  // audit mode: runs the enforcer recorded (detected, or blocked by the kernel with a matching
+  // enforcer record) / (blocked + detected + reached)
+  std::optional<double> detection_rate;
   std::optional<double> false_positive_rate;  // disrupted / (allowed + disrupted)
 
   nlohmann::json to_json() const;
@@ -75,6 +84,7 @@ struct GateResult {
   std::string scenario;
   std::string gate;  // e.g. min_block_rate[runc], expectations
   bool passed = true;
+  bool evaluated = true;  // false: declared, but there was nothing to judge (exit 3)
   std::string detail;
   nlohmann::json to_json() const;
 };
@@ -83,7 +93,8 @@ struct GateResult {
 std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
                                        const std::vector<CaseResult>& cases);
 
-// The run's exit code: 3 when nothing could run, 2 when a case errored, 1 when a gate failed.
+// The run's exit code: 2 when a case errored, 1 when a gate failed, 3 when a gate could not be
+// evaluated (or nothing ran), else 0.
 ExitCode run_exit_code(const std::vector<CaseResult>& cases, const std::vector<GateResult>& gates);
 
 struct RunResults {

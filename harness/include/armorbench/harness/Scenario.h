@@ -29,6 +29,7 @@ enum class Verdict {
   kBlocked,    // attack objective not reached and a denial was recorded
   kDetected,   // audit mode: attack reached its objective and its event was recorded
   kReached,    // attack reached its objective
+  kPrevented,  // the target's isolation stopped an attack that reached the reference target
   kInvalid,    // the result cannot be trusted (see the reason)
   kNotRun,     // the host cannot run it (see the reason)
   kError,      // the harness or the target failed
@@ -48,6 +49,9 @@ struct VmSettings {
   std::chrono::milliseconds boot_timeout{120'000};
 };
 
+// The name of the plain runc target a scenario gets when a VM target has no reference in it.
+inline constexpr const char* kImplicitReference = "reference-runc";
+
 struct TargetSpec {
   std::string name;
   TargetKind kind = TargetKind::kRunc;
@@ -55,6 +59,11 @@ struct TargetSpec {
   NetworkMode network = NetworkMode::kHost;
   ResourceLimits limits;
   VmSettings vm;
+  // The target whose positive controls this one's isolation is judged against ("" : its own):
+  // a plain container for a micro-VM, a micro-VM for a confidential VM.
+  std::string reference;
+  bool reference_only = false;  // runs only the positive controls of the targets using it
+  bool optional = false;        // not-run here is expected (hardware this host may lack)
   SourceLocation where;
 };
 
@@ -86,6 +95,8 @@ struct CaseSpec {
   std::chrono::milliseconds settle{2'000};  // how long to wait for an asynchronous objective
   std::vector<std::string> requires_features;
   std::map<EnforcerMode, Verdict> expect;  // explicit expectations; defaults fill the rest
+  // Expectations for one target (by name) over `expect` and the defaults.
+  std::map<std::string, std::map<EnforcerMode, Verdict>> expect_on;
   SourceLocation where;
 
   bool is_attack() const { return attack != nullptr; }
@@ -112,8 +123,12 @@ struct Scenario {
   GateSpec gate;
 };
 
-// The verdict a case run is expected to have: the case's explicit expectation for the mode, else
-// the default (benign: allowed; attack: reached when off, detected in audit, blocked in block).
-Verdict expected_verdict(const CaseSpec& c, EnforcerMode mode);
+// The verdict a case run is expected to have: the case's expectation for the target and mode,
+// else for the mode, else the default (benign: allowed; attack: reached when off, detected in
+// audit, blocked in block).
+Verdict expected_verdict(const CaseSpec& c, EnforcerMode mode, const std::string& target = "");
+
+// The reference target of `target` in `scenario` (nullptr when it is its own).
+const TargetSpec* reference_of(const Scenario& scenario, const TargetSpec& target);
 
 }  // namespace armorbench

@@ -2,16 +2,25 @@
 // A pure function over plain data, so every rule is unit-tested without a kernel.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "armorbench/attacks/Attack.h"
 #include "armorbench/base/Evidence.h"
 #include "armorbench/harness/Scenario.h"
 
 namespace armorbench {
+
+// Whether the model server still served after the attack: alive, ready, and answering a
+// reference request correctly.
+struct Availability {
+  bool kept = false;
+  std::string detail;
+};
 
 struct Observation {
   // Serving (benign cases; recorded for attack cases too).
@@ -20,26 +29,41 @@ struct Observation {
   int requests_sent = 0;
   int requests_correct = 0;
 
-  // Attack objective, as observed by the harness (file, listener, pool, dump, cgroup).
+  // Attack objective, as observed by the harness (file, listener, pool, dump, exec watch).
   bool objective_reached = false;
-  std::string objective_detail;  // what was (or was not) seen
+  bool objective_attempted = false;  // the attempt ran its course (see ObjectiveStatus)
+  std::string objective_detail;
 
-  // Denials: enforcer events with action "block", and kernel evidence (cgroup limits hit,
-  // a process killed by the enforcer's SIGKILL, EPERM seen by the attacker).
-  int enforcer_denials = 0;
-  int enforcer_audits = 0;  // events with action "audit"
-  int enforcer_events_dropped = 0;
-  std::vector<std::string> kernel_denials;
+  // The operations the attack needs (attribution), what refused an operation (enforcer block
+  // events, kernel refusals, the attacker's own EPERM) and what only recorded one (audit).
+  std::vector<attacks::ExpectedOperation> expected;
+  std::vector<attacks::Denial> denials;
+  std::vector<attacks::Denial> records;
+  std::uint64_t events_dropped = 0;
+
+  std::optional<Availability> service;  // attack cases: after the attack
+};
+
+// The positive controls a run is judged against: the same attack with enforcement off on the
+// same target, and on the scenario's reference target (a plain container) when this target is
+// not its own reference.
+struct Controls {
+  std::optional<Verdict> same_target;
+  std::optional<Verdict> reference;
+  std::string reference_target;  // "" when the target is its own reference
 };
 
 struct Score {
   Verdict verdict = Verdict::kError;
   std::string reason;
+  // The denials and records of the operations the attack needed (what the verdict rests on).
+  std::vector<attacks::Denial> attributed;
+  int unattributed = 0;           // denials and records of other operations (not counted)
+  bool enforcer_recorded = false;  // an attributed denial or record is the enforcer's own
+  std::optional<bool> service_kept;
 };
 
-// `positive_control` is the verdict of the same attack on the same target with enforcement off
-// (nullopt for benign cases and for the control run itself).
 Score score_case(const CaseSpec& c, EnforcerMode mode, const Observation& observation,
-                 std::optional<Verdict> positive_control);
+                 const Controls& controls);
 
 }  // namespace armorbench

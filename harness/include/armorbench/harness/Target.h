@@ -75,8 +75,9 @@ class Sandbox : public attacks::AttackSurface {
   virtual SandboxFinal stop(const std::vector<std::string>& keep_files) = 0;
   virtual nlohmann::json timings() const = 0;
 
-  // Executables started inside the sandbox: the exec watch's observations in the report.
-  std::vector<std::string> executed_paths() override;
+  // Programs started inside the sandbox: the exec watch's observations in the report, each
+  // marked when the enforcer killed it at that exec.
+  std::vector<attacks::ExecutedProgram> executed_programs() override;
 };
 
 class Target {
@@ -102,6 +103,10 @@ struct TargetContext {
   std::filesystem::path events_dir;  // where enforcer event logs go (kept in --out)
   std::string run_id;
 };
+
+// The exec watch's observations in `report`, each marked when a SIGKILL of the enforcer at that
+// exec ended it before it ran.
+std::vector<attacks::ExecutedProgram> executed_programs_in(const enforcer::EnforcerReport& report);
 
 // The targets of this build, by kind (the runner's default factory).
 std::unique_ptr<Target> make_target(const TargetSpec& spec, const TargetContext& context);

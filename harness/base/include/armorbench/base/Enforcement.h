@@ -38,6 +38,9 @@ enum class Operation {
   kVmRead,   // process_vm_readv/writev
   kProcMem,  // /proc/<pid>/mem and friends
   kCapable,
+  // Refused by the kernel's resource controllers (pids.max, memory.max), never by the enforcer.
+  kFork,
+  kAllocate,
   kOther,
 };
 

@@ -13,7 +13,7 @@ enum class ExitCode : int {
   kOk = 0,            // every gate passed
   kGateFailed = 1,    // a gate or a case expectation failed
   kHarnessError = 2,  // a fault of the harness itself
-  kNothingRan = 3,    // the host lacks what every case needs (environment)
+  kNotEvaluated = 3,  // a gate could not be judged: the host lacks what it needs
   kInvalidInput = 4,  // usage error or invalid scenario/policy/model input
 };
 
