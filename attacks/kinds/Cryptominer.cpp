@@ -33,6 +33,7 @@ class Cryptominer final : public Attack {
   ObjectiveStatus observe(AttackSurface& surface) override { return pool_->observe(surface); }
   std::vector<ExpectedOperation> expected_operations() const override {
     return {{Operation::kExec, kDropPath, "the dropped miner is started"},
+            {Operation::kSocket, "socket tcp", "the miner creates its TCP socket"},
             {Operation::kConnect, "*:" + std::to_string(pool_->port()),
              "the miner connects to its pool"}};
   }
@@ -51,6 +52,7 @@ class CryptominerDefinition final : public DefinitionBase {
   }
   std::vector<ExpectedOperation> expected_operations() const override {
     return {{Operation::kExec, kDropPath, "the dropped miner is started"},
+            {Operation::kSocket, "socket tcp", "the miner creates its TCP socket"},
             {Operation::kConnect, "", "the miner connects to its pool"}};
   }
   std::unique_ptr<Attack> instantiate(const AttackContext& context,

@@ -46,6 +46,9 @@ class Custom final : public Attack {
 
   void prepare(const ModelArtifacts& model, const fs::path& run_dir, const std::string&,
                WorkloadSpec& workload) override {
+    objective_->prepare(model, run_dir);
+    if (model.declared) return;  // the file is served as declared: the workload points at it
+    // Undeclared: the file stands in for the generated MLP's weights (a trojaned state dict).
     const fs::path model_dir = run_dir / "model";
     fs::create_directories(model_dir);
     fs::copy_file(model.dir / "model.json", model_dir / "model.json");
@@ -53,7 +56,6 @@ class Custom final : public Attack {
     fs::copy_file(model_file_, model_dir / name);
     workload.model_dir = model_dir;
     workload.model_file = name;
-    objective_->prepare(model, run_dir);
   }
 
   void while_serving(AttackSurface& surface) override { objective_->while_serving(surface); }
@@ -90,7 +92,8 @@ class CustomDefinition final : public DefinitionBase {
     if (spec_.type == "file_created")
       return {{Operation::kOpen, spec_.path, "the declared file is written"}};
     if (spec_.type == "connect")
-      return {{Operation::kConnect, "*:" + std::to_string(spec_.port), "the declared connection"}};
+      return {{Operation::kSocket, "socket tcp", "creates the TCP socket it connects with"},
+              {Operation::kConnect, "*:" + std::to_string(spec_.port), "the declared connection"}};
     return memory_operations_for(spec_.method);
   }
   std::unique_ptr<Attack> instantiate(const AttackContext& context,

@@ -82,7 +82,8 @@ class PickleInjectionDefinition final : public DefinitionBase {
     if (spec_.runs_shell())
       return {{Operation::kExec, "/bin/sh", "the " + spec_.gadget + " gadget runs a shell"}};
     if (spec_.beacons())
-      return {{Operation::kConnect, "", "the in-process payload connects to a harness listener"}};
+      return {{Operation::kSocket, "socket tcp", "the in-process payload creates a TCP socket"},
+              {Operation::kConnect, "", "the in-process payload connects to a harness listener"}};
     return {{Operation::kOpen, kMarkerPath, "the in-process payload writes a file"}};
   }
 

@@ -48,6 +48,7 @@ class SecretExfiltrationDefinition final : public DefinitionBase {
   }
   std::vector<ExpectedOperation> expected_operations() const override {
     return {{Operation::kOpen, kTokenPath, "reads the service-account token"},
+            {Operation::kSocket, "socket tcp", "creates the TCP socket it sends with"},
             {Operation::kConnect, "", "sends it to a listener"}};
   }
   std::unique_ptr<Attack> instantiate(const AttackContext& context,

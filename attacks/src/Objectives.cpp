@@ -66,6 +66,7 @@ json Denial::to_json() const {
             {"resource", resource},
             {"refused", refused},
             {"detail", detail}};
+  if (!rule.empty()) j["rule"] = rule;
   if (!evidence.is_null()) j["evidence"] = evidence;
   return j;
 }
@@ -131,7 +132,8 @@ json BeaconObjective::describe() const {
 std::vector<ExpectedOperation> BeaconObjective::operations() const {
   // The sandbox may reach the listener through another address (QEMU's 10.0.2.2): the port
   // is what identifies it.
-  return {{Operation::kConnect, "*:" + std::to_string(listener_->port()),
+  return {{Operation::kSocket, "socket tcp", "creates the TCP socket it connects with"},
+          {Operation::kConnect, "*:" + std::to_string(listener_->port()),
            "connects to the listener of " + what_}};
 }
 
@@ -197,6 +199,9 @@ CanaryObjective::CanaryObjective(DumpRequest request, const AttackContext& conte
 
 void CanaryObjective::prepare(const ModelArtifacts& model, const fs::path& run_dir) {
   if (request_.canary_hex.empty()) request_.canary_hex = model.canary_hex;
+  if (request_.canary_hex.empty())
+    throw input_error("a canary_found objective on a model of your own declares its 'canary' "
+                      "(hex bytes in the weights)");
   run_dir_ = run_dir;
 }
 

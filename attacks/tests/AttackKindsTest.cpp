@@ -78,7 +78,8 @@ TEST(AttackKinds, PickleInjectionOwnsItsKeysAndDeclaresTheShellExec) {
   const auto beacon = parse("kind = 'pickle-injection'\ngadget = 'builtins.exec'");
   EXPECT_EQ(beacon->parameters()["action"], "connect");
   EXPECT_EQ(beacon->objective()["type"], "connect");
-  EXPECT_EQ(beacon->expected_operations()[0].operation, Operation::kConnect);
+  EXPECT_EQ(beacon->expected_operations()[0].operation, Operation::kSocket);
+  EXPECT_EQ(beacon->expected_operations()[1].operation, Operation::kConnect);
 }
 
 TEST(AttackKinds, UnknownKeysAndKindsAreLocatedInputErrors) {
@@ -145,7 +146,7 @@ TEST(AttackKinds, CustomNeedsAModelFileAndPicksItsObjective) {
       "kind = 'custom'\nobjective = { type = 'connect', host = '127.0.0.2', port = 4444, "
       "contains = 'hello' }",
       with_file);
-  EXPECT_EQ(connect->expected_operations()[0].resource, "*:4444");
+  EXPECT_EQ(connect->expected_operations()[1].resource, "*:4444");
   EXPECT_EQ(connect->objective()["host"], "127.0.0.2");
   EXPECT_EQ(connect->objective()["contains"], "hello");
 }

@@ -56,9 +56,33 @@ CaseResult skeleton(const PlannedRun& run) {
   return r;
 }
 
-// Sends warm-up and measured requests and checks every answer against the expected outputs.
+// One request of sample `sample` and whether its answer is right: the generator's expected
+// outputs for the generated model; for a declared model the reference answers (the off run's),
+// or, in the off run itself, the first answer to the same input (the model is deterministic).
+bool ask(OipClient& client, const ModelArtifacts& model, std::size_t sample,
+         std::vector<json>& answers, bool have_reference, std::string* why) {
+  if (!model.declared) {
+    const bool ok =
+        model.matches(client.infer(model.name, model.inputs[sample]), model.outputs[sample]);
+    if (!ok) *why = "wrong answer";
+    return ok;
+  }
+  json outputs = client.infer_tensors(model.name, model.requests[sample]);
+  if (answers[sample].is_null() && !have_reference) {
+    answers[sample] = std::move(outputs);
+    return true;
+  }
+  const bool ok = outputs_match(outputs, answers[sample], model.tolerance, why);
+  if (!ok) *why = (have_reference ? "differs from the off run's answer: " : "not deterministic: ") + *why;
+  return ok;
+}
+
+// Sends warm-up and measured requests and checks every answer (warm-up ones too; only the
+// measured ones are timed). `answers`: a declared model's reference answers per sample (filled
+// in by the off run, which has none).
 void measure_serving(Sandbox& sandbox, const CaseSpec& c, const ModelArtifacts& model,
-                     Observation& observation, CaseResult& result) {
+                     std::vector<json>& answers, bool have_reference, Observation& observation,
+                     CaseResult& result) {
   std::vector<double> samples_us;
   try {
     OipClient client(sandbox.connect_inference(), kRequestTimeout);
@@ -66,20 +90,22 @@ void measure_serving(Sandbox& sandbox, const CaseSpec& c, const ModelArtifacts& 
       observation.serve_failure = "/v2/health/ready did not answer 200";
       return;
     }
-    // Every answer is checked, warm-up ones too; only the measured ones are timed.
+    const std::size_t samples = model.declared ? model.requests.size() : model.inputs.size();
+    answers.resize(samples);
     const int total = c.warmup + c.requests;
     for (int i = 0; i < total; ++i) {
       check_interrupted();
-      const std::size_t sample = static_cast<std::size_t>(i) % model.inputs.size();
+      const std::size_t sample = static_cast<std::size_t>(i) % samples;
+      std::string why;
       const auto start = Clock::now();
-      const std::vector<float> output = client.infer(model.name, model.inputs[sample]);
+      const bool ok = ask(client, model, sample, answers, have_reference, &why);
       const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
       ++observation.requests_sent;
-      if (model.matches(output, model.outputs[sample])) {
+      if (ok) {
         ++observation.requests_correct;
       } else if (observation.serve_failure.empty()) {
-        observation.serve_failure = std::string("wrong answer for input ") +
-                                    std::to_string(sample) + (i < c.warmup ? " (warm-up)" : "");
+        observation.serve_failure = why + " for input " + std::to_string(sample) +
+                                    (i < c.warmup ? " (warm-up)" : "");
       }
       if (i >= c.warmup) samples_us.push_back(us);
     }
@@ -119,7 +145,8 @@ void account_events(const enforcer::EnforcerReport& report, Observation& observa
                                (block ? ", " + enforcer::to_string(event.enforcement) : "") +
                                ", by " + (event.exe.empty() ? event.comm : event.exe),
                            block,
-                           nullptr};
+                           nullptr,
+                           event.rule.empty() ? "default posture" : event.rule};
     (block ? observation.denials : observation.records).push_back(denial);
     if (kept++ < 20)
       result.evidence.push_back({"enforcer-event",
@@ -136,18 +163,29 @@ void account_events(const enforcer::EnforcerReport& report, Observation& observa
 
 // Whether the model server still serves after the attack: it answers ready and a reference
 // request correctly, on a fresh connection.
-Availability probe_service(Sandbox& sandbox, const ModelArtifacts& model, bool was_ready) {
+Availability probe_service(Sandbox& sandbox, const ModelArtifacts& model, bool was_ready,
+                           std::vector<json> answers) {
   if (!was_ready) return {false, "the model server never became ready"};
   try {
     OipClient client(sandbox.connect_inference(), kRequestTimeout);
     if (!client.ready()) return {false, "/v2/health/ready did not answer 200 after the attack"};
-    const std::vector<float> output = client.infer(model.name, model.inputs.front());
-    if (!model.matches(output, model.outputs.front()))
-      return {false, "a reference request was answered wrongly after the attack"};
+    std::string why;
+    if (answers.empty()) answers.resize(1);
+    if (!ask(client, model, 0, answers, !answers[0].is_null() || !model.declared, &why))
+      return {false, "a reference request was answered wrongly after the attack (" + why + ")"};
     return {true, "ready and answering correctly after the attack"};
   } catch (const Error& e) {
     return {false, std::string("no answer after the attack: ") + e.what()};
   }
+}
+
+// A declared model is checked against the answers of its off run on the same target: without
+// them (the off run failed or was not run) nothing can be said of this run.
+void observation_without_reference(CaseResult& result) {
+  result.verdict = Verdict::kInvalid;
+  result.reason =
+      "no reference answers: the same model without enforcement was not served correctly on "
+      "this target, so this run's answers cannot be judged";
 }
 
 }  // namespace
@@ -205,7 +243,18 @@ const HostFacts& MatrixRunner::host_facts() {
   return *host_facts_;
 }
 
-const ModelArtifacts& MatrixRunner::model_for(const CaseSpec& c) {
+const ModelArtifacts& MatrixRunner::model_for(const Scenario& scenario, const CaseSpec& c) {
+  if (c.model.declared) {
+    const std::string key = scenario.name + "/" + c.name;
+    auto it = models_.find(key);
+    if (it == models_.end())
+      it = models_
+               .emplace(key, stage_declared_model(*c.model.declared,
+                                                  env_.work_dir / "models" /
+                                                      (scenario.name + "-" + c.name)))
+               .first;
+    return it->second;
+  }
   std::string key;
   for (int size : c.model.layers) key += std::to_string(size) + "x";
   auto it = models_.find(key);
@@ -220,7 +269,21 @@ const ModelArtifacts& MatrixRunner::model_for(const CaseSpec& c) {
 void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Controls& controls,
                            CaseResult& result) {
   const CaseSpec& c = *planned.case_spec;
-  const ModelArtifacts& model = model_for(c);
+  const ModelArtifacts& model = model_for(*planned.scenario, c);
+  // A declared model's reference answers: the off run's on this target.
+  const std::string reference_key =
+      planned.scenario->name + "/" + c.name + "/" + planned.target->name;
+  std::vector<json> answers;
+  bool have_reference = false;
+  if (model.declared && planned.mode != EnforcerMode::kOff) {
+    const auto it = references_.find(reference_key);
+    if (it == references_.end()) {
+      observation_without_reference(result);
+      return;
+    }
+    answers = it->second;
+    have_reference = true;
+  }
   std::unique_ptr<attacks::Attack> attack;
   if (c.attack) {
     attack = c.attack->instantiate(attacks::AttackContext{env_.data_dir, env_.bin_dir},
@@ -234,7 +297,7 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   WorkloadSpec workload;
   workload.id = run_name;
   workload.model_dir = model.dir;
-  workload.model_file = ModelArtifacts::file_for(c.loader);
+  workload.model_file = model.declared ? model.file_name : ModelArtifacts::file_for(c.loader);
   workload.loader = c.loader;
   workload.ready_timeout = c.timeout;
   // The target's limits apply in every mode (they are the target's, not the enforcer's), except
@@ -275,7 +338,11 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
       {"server", ready.ready ? "model server ready" : "model server not ready: " + ready.failure,
        ready.ready_message.is_null() ? json::object() : ready.ready_message});
   if (!ready.ready) observation.serve_failure = ready.failure;
-  if (ready.ready) measure_serving(*sandbox, c, model, observation, result);
+  if (ready.ready)
+    measure_serving(*sandbox, c, model, answers, have_reference, observation, result);
+  if (model.declared && planned.mode == EnforcerMode::kOff && ready.ready &&
+      observation.requests_sent > 0 && observation.requests_correct == observation.requests_sent)
+    references_[reference_key] = answers;
 
   attacks::ObjectiveStatus objective;
   if (attack) {
@@ -287,7 +354,7 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
       pollfd none{-1, 0, 0};
       poll_interruptible(&none, 1, kObservePollInterval);
     }
-    observation.service = probe_service(*sandbox, model, ready.ready);
+    observation.service = probe_service(*sandbox, model, ready.ready, answers);
   }
   const SandboxFinal final =
       sandbox->stop(attack ? attack->sandbox_files() : std::vector<std::string>{});

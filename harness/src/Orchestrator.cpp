@@ -82,7 +82,9 @@ std::vector<PlannedRun> plan_runs(const std::vector<Scenario>& scenarios,
         const bool lists_off =
             std::find(modes.begin(), modes.end(), EnforcerMode::kOff) != modes.end();
         std::stable_sort(modes.begin(), modes.end());  // off, audit, block
-        if (c.is_attack() && !lists_off)
+        // An attack's positive control, and a declared model's reference answers, come from
+        // an off run even where the scenario lists no off mode.
+        if ((c.is_attack() || c.model.declared) && !lists_off)
           runs.push_back({&scenario, &c, t, EnforcerMode::kOff, true, reference});
         for (EnforcerMode mode : modes) runs.push_back({&scenario, &c, t, mode, false, reference});
       }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "armorbench/base/TomlTable.h"
+#include "armorbench/enforcer/RuleSet.h"
 
 namespace armorbench {
 namespace fs = std::filesystem;
@@ -191,6 +192,70 @@ EnforcerSpec parse_enforcer(TomlTable& table, const fs::path& file) {
   return spec;
 }
 
+TensorSpec parse_tensor(TomlTable& table) {
+  TensorSpec tensor;
+  tensor.name = table.required_string("name");
+  tensor.datatype = table
+                        .choice("datatype", {"FP32", "FP64", "FP16", "INT64", "INT32", "INT16",
+                                             "INT8", "UINT8", "BOOL"})
+                        .value_or("");
+  if (tensor.datatype.empty()) throw table.error_at("", "an input needs 'datatype'");
+  const auto shape = table.integers("shape", -1, 1 << 20);
+  if (!shape || shape->empty())
+    throw table.error_at("shape", "an input needs 'shape', e.g. [-1, 4] (-1: any size)");
+  std::size_t count = 1;
+  for (int size : *shape) {
+    if (size == 0) throw table.error_at("shape", "a size is positive, or -1 for any size");
+    count *= static_cast<std::size_t>(size < 0 ? 1 : size);
+  }
+  if (count > (1u << 20))
+    throw table.error_at("shape", "a request of this shape holds over 2^20 values");
+  tensor.shape.assign(shape->begin(), shape->end());
+  if (table.has("range")) {
+    const auto range = table.numbers("range");
+    if (!range || range->size() != 2 || !((*range)[0] < (*range)[1]))
+      throw table.error_at("range", "range is [min, max] with min < max");
+    tensor.range = std::make_pair((*range)[0], (*range)[1]);
+  }
+  table.finish();
+  return tensor;
+}
+
+DeclaredModel parse_declared(TomlTable& table, const fs::path& file, const fs::path& model_file,
+                             const std::string& format) {
+  DeclaredModel model;
+  model.file = model_file;
+  model.format = format;
+  model.name = table.string("name").value_or("user-model");
+  if (model.name.empty() || model.name.find_first_of("/ ?#%") != std::string::npos)
+    throw table.error_at("name", "a model name is one URL path segment");
+  if (auto tolerance = table.number("tolerance", 0, 1)) model.tolerance = *tolerance;
+  for (TomlTable& input : table.tables("inputs")) model.inputs.push_back(parse_tensor(input));
+  if (model.inputs.empty())
+    throw table.error_at("", "a model file declares its 'inputs' = [{ name, datatype, shape }]");
+  for (TomlTable& output : table.tables("outputs")) {
+    model.outputs.push_back(output.required_string("name"));
+    output.finish();
+  }
+  const bool needs_architecture = format == "state_dict" || format == "safetensors";
+  if (auto architecture = table.table("architecture")) {
+    if (!needs_architecture)
+      throw table.error_at("architecture", "a " + format + " file carries its own architecture");
+    model.architecture_file =
+        existing_regular_file(*architecture, "file", file, architecture->required_string("file"));
+    if (model.architecture_file->extension() != ".py")
+      throw architecture->error_at("file", "the architecture is a Python source file (.py)");
+    model.architecture_class = architecture->required_string("class");
+    if (architecture->has("kwargs")) model.architecture_kwargs = architecture->json_value("kwargs");
+    architecture->finish();
+  } else if (needs_architecture) {
+    throw table.error_at("", "a " + format +
+                                 " file needs its 'architecture' = { file = \"net.py\", "
+                                 "class = \"Net\", kwargs = { ... } }");
+  }
+  return model;
+}
+
 ModelSpec parse_model(TomlTable& table, const fs::path& file) {
   ModelSpec model;
   model.where = table.location();
@@ -207,6 +272,10 @@ ModelSpec parse_model(TomlTable& table, const fs::path& file) {
       throw table.error_at("layers", "layers needs at least an input and an output size");
     if (written) throw table.error_at("layers", "'layers' applies to generated models only");
     model.layers.assign(layers->begin(), layers->end());
+  }
+  if (auto format = table.choice("format", {"module", "torchscript", "state_dict", "safetensors"})) {
+    if (!written) throw table.error_at("format", "'format' describes a model 'file'");
+    model.declared = parse_declared(table, file, *model.file, *format);
   }
   table.finish();
   return model;
@@ -263,6 +332,11 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file,
     expect_on->finish();  // a key that names no target: did-you-mean among the targets
   }
 
+  if (c.model.file && !c.model.declared && !c.attack)
+    throw table.error_at("model", "a model file of your own is served as declared: give its "
+                                  "'format' (module, torchscript, state_dict, safetensors) and "
+                                  "'inputs' (a custom attack's file may instead stand in for the "
+                                  "generated MLP's weights)");
   if (c.model.file && c.loader == Loader::kSafetensors &&
       c.model.file->extension() != ".safetensors")
     throw table.error_at("loader", "loader 'safetensors' needs a .safetensors model file");
@@ -314,6 +388,12 @@ Scenario load_scenario(const fs::path& file) {
   resolve_references(scenario, top);
 
   if (auto enforcer = top.table("enforcer")) scenario.enforcer = parse_enforcer(*enforcer, file);
+  // The policies compile here, as the enforcer will compile them: a broken policy is an input
+  // error at its own file:line:column before anything runs (validate, list and run alike).
+  if (!scenario.enforcer.policies.empty())
+    enforcer::compile_policy_files(
+        scenario.enforcer.policies,
+        enforcer::PolicyFileOptions{false, scenario.enforcer.default_posture, 1});
 
   seen.clear();
   for (TomlTable& table : top.tables("case")) {

@@ -152,18 +152,16 @@ Score score_case(const CaseSpec& c, EnforcerMode mode, const Observation& o,
                     "); excluded from rates");
 
   if (o.objective_reached) {
-    std::vector<Denial> evidence = recorded;
-    for (const Denial& d : score.attributed) evidence.push_back(d);
+    score.attributed.insert(score.attributed.end(), recorded.begin(), recorded.end());
     if (mode == EnforcerMode::kAudit && score.enforcer_recorded)
-      return done(Verdict::kDetected, o.objective_detail + "; recorded: " + describe(evidence) +
-                                          unrelated + service);
+      return done(Verdict::kDetected, o.objective_detail + "; recorded: " +
+                                          describe(score.attributed) + unrelated + service);
     std::string reason = o.objective_detail;
     if (mode == EnforcerMode::kAudit)
       reason += "; no enforcer event of the operations it needs (" + describe(o.expected) +
                 ") was recorded: not detected";
     else if (!score.attributed.empty())
       reason += "; despite " + describe(score.attributed);
-    score.attributed.insert(score.attributed.end(), recorded.begin(), recorded.end());
     return done(Verdict::kReached, reason + unrelated + dropped + service);
   }
 

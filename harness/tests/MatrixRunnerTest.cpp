@@ -250,3 +250,78 @@ TEST_F(MatrixRunnerTest, AnInterruptPropagatesAfterTheSandboxIsTornDown) {
 
 }  // namespace
 }  // namespace armorbench
+
+namespace armorbench {
+namespace {
+
+TEST_F(MatrixRunnerTest, AVmTargetsIsolationIsJudgedAgainstAnImplicitReferenceRuncFirst) {
+  std::ofstream(dir_ / "vm.toml") << R"([scenario]
+name = "vm"
+[[target]]
+name = "kata"
+kind = "kata"
+[[target]]
+name = "cvm"
+kind = "cvm"
+launch_security = "sev-snp"
+optional = true
+[enforcer]
+policies = ["policy.toml"]
+modes = ["block"]
+[[case]]
+name = "benign"
+[[case]]
+name = "writes"
+model = { file = "evil.pt" }
+attack = { kind = "custom", objective = { type = "file_created", path = "/tmp/declared" } }
+expect_on = { cvm = { off = "prevented", block = "prevented" } }
+)";
+  const std::vector<Scenario> scenarios{load_scenario(dir_ / "vm.toml")};
+  const Scenario& s = scenarios[0];
+  ASSERT_EQ(s.targets.size(), 3u);
+  EXPECT_EQ(s.targets[0].name, kImplicitReference);
+  EXPECT_TRUE(s.targets[0].reference_only);
+  EXPECT_EQ(s.targets[1].reference, kImplicitReference);  // kata: a plain container
+  EXPECT_EQ(s.targets[2].reference, "kata");              // cvm: the VM without encryption
+  std::vector<std::string> order;
+  for (const PlannedRun& run : plan_runs(scenarios, std::nullopt, std::nullopt))
+    order.push_back(run.case_spec->name + "/" + run.target->name + "/" + to_string(run.mode));
+  EXPECT_EQ(order, (std::vector<std::string>{"benign/kata/block", "benign/cvm/block",
+                                             "writes/reference-runc/off", "writes/kata/off",
+                                             "writes/kata/block", "writes/cvm/off",
+                                             "writes/cvm/block"}));
+  EXPECT_EQ(expected_verdict(s.cases[1], EnforcerMode::kBlock, "cvm"), Verdict::kPrevented);
+  EXPECT_EQ(expected_verdict(s.cases[1], EnforcerMode::kBlock, "kata"), Verdict::kBlocked);
+  // --target cvm still runs the off runs of its references, and nothing else of theirs.
+  order.clear();
+  for (const PlannedRun& run : plan_runs(scenarios, std::string("writes"), std::string("cvm")))
+    order.push_back(run.target->name + "/" + to_string(run.mode));
+  EXPECT_EQ(order, (std::vector<std::string>{"reference-runc/off", "kata/off", "cvm/off",
+                                             "cvm/block"}));
+}
+
+TEST_F(MatrixRunnerTest, ADeclaredModelIsCheckedAgainstItsOwnOffRun) {
+  std::ofstream(dir_ / "byo.toml") << R"([scenario]
+name = "byo"
+[[target]]
+name = "fake"
+kind = "runc"
+[enforcer]
+policies = ["policy.toml"]
+modes = ["block"]
+[[case]]
+name = "mine"
+model = { file = "evil.pt", format = "torchscript", inputs = [{ name = "x", datatype = "FP32", shape = [-1, 1] }] }
+)";
+  const RunResults r = run({load_scenario(dir_ / "byo.toml")}, {});
+  // No off mode listed: the reference answers come from an implicit off run, first.
+  ASSERT_EQ(journal_.launches.size(), 2u);
+  EXPECT_EQ(journal_.launches[0], "evil.pt/off");
+  EXPECT_EQ(journal_.launches[1], "evil.pt/block");
+  EXPECT_EQ(find(r, "mine", EnforcerMode::kOff).verdict, Verdict::kAllowed);
+  const CaseResult& block = find(r, "mine", EnforcerMode::kBlock);
+  EXPECT_EQ(block.verdict, Verdict::kAllowed) << block.reason;
+}
+
+}  // namespace
+}  // namespace armorbench

@@ -7,11 +7,39 @@ model file can run while being loaded, which is what the malicious-model attacks
   torch               torch.load(weights_only=False), torch 1.13's default: unpickles anything
   torch-weights-only  torch.load(weights_only=True): a restricted unpickler that refuses globals
   safetensors         JSON header + raw bytes parsed here: no code can run
-  pickle              pickle.load, like joblib/sklearn servers; the file holds {name: ndarray or Tensor}
+  pickle              pickle.load, like joblib/sklearn servers; a state dict is {name: ndarray or Tensor}
+
+model.json (--config) names the model ("name") and says what the file holds ("format", absent = "mlp"):
+  mlp          the generated MLP of mlp.py: "architecture": "mlp", "activation": "relu",
+               "layers": [inputs, hidden..., outputs]; its state dict is read with the loader. Served
+               as FP32 input "input-0" [B, inputs] -> output "output-0" [B, outputs], 1 <= B <= MAX_BATCH.
+  module       a whole nn.Module saved with torch.save(model), read with loader torch, pickle or
+               torch-weights-only (which refuses it: that refusal is the load failure); not safetensors
+  torchscript  torch.jit.load(file); the loader is not used
+  state_dict   a state dict read with the loader, loaded (strict) into the declared "architecture"
+  safetensors  a safetensors file parsed as above, whatever the loader, loaded into "architecture"
+Every format but mlp declares its tensors as OIP model metadata:
+  "inputs"   [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}, ...]: required. -1 is any size;
+             datatypes FP32 FP64 FP16 INT64 INT32 INT16 INT8 UINT8 BOOL. The model is called as
+             model(*inputs) in this order.
+  "outputs"  [{"name": "y"}, ...]: optional; may add "datatype" and "shape", which answers must match.
+             Names the tensors of the model's tuple/list result in order, or the keys of its dict
+             result; undeclared, outputs are named output-<i> (a dict's by its keys).
+  "architecture"  {"file": "net.py", "class": "Net", "kwargs": {...}}: state_dict and safetensors
+             only. net.py sits beside model.json and is imported by path (its code runs at load);
+             the model is Net(**kwargs), Net an nn.Module subclass.
+For module, state_dict and safetensors, model.json's directory is appended to sys.path: the classes
+a pickled module names, and what net.py imports, are found in files beside it.
+An infer request carries exactly the declared inputs (in any order), each with the declared datatype,
+a shape of the declared rank matching every size but -1, and "data" as a flat row-major list of
+JSON numbers (integers for INT*/UINT8, true/false for BOOL); MAX_ELEMENTS values at most in all.
+Each output is answered as {name, datatype, shape, data}. Metadata lists the declared inputs and
+outputs; what the declaration leaves open about outputs is filled in from the first answer.
+What the model raises on a well-formed request is answered 500 "<type>: <msg>".
 
 Protocol with the harness: exactly one JSON line on stdout, then nothing more (output of anything
 the model file starts is redirected to stderr):
-  {"event":"ready","pid":...,"loader":...,"import_ms":...,"load_ms":...,"socket":...}
+  {"event":"ready","pid":...,"loader":...,"format":...,"import_ms":...,"load_ms":...,"socket":...}
   {"event":"load_failed","error":"<type>: <msg>"}            exit 3 (model or config refused)
   {"event":"start_failed","error":"<type>: <msg>"}           exit 4 (socket could not be served)
 SIGTERM/SIGINT: stop serving, remove the socket, exit 0. Only startup and errors go to stderr.
@@ -20,6 +48,7 @@ Writes nothing but the socket: the root filesystem may be read-only (only /tmp a
 """
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -30,6 +59,7 @@ import stat
 import struct
 import sys
 import time
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote, urlsplit
 
@@ -39,16 +69,25 @@ from mlp import build_mlp
 sys.dont_write_bytecode = True
 
 LOADERS = ("torch", "torch-weights-only", "safetensors", "pickle")
+FORMATS = ("mlp", "module", "torchscript", "state_dict", "safetensors")
 INPUT_NAME = "input-0"
 OUTPUT_NAME = "output-0"
 MAX_BODY_BYTES = 64 << 20
 MAX_BATCH = 4096
+MAX_ELEMENTS = 1 << 22  # values in one request to a declared model (16 MiB as FP32); the body bound is 64 MiB
 MAX_SAFETENSORS_HEADER = 100 << 20  # same bound as the reference safetensors reader
 EXIT_LOAD_FAILED = 3
 EXIT_START_FAILED = 4
 SAFETENSORS_DTYPES = {"F32": "float32", "F64": "float64", "F16": "float16", "BF16": "bfloat16",
                       "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
                       "BOOL": "bool"}
+# OIP datatype -> torch dtype, for the inputs a model.json may declare.
+INPUT_DATATYPES = {"FP32": "float32", "FP64": "float64", "FP16": "float16", "INT64": "int64", "INT32": "int32",
+                   "INT16": "int16", "INT8": "int8", "UINT8": "uint8", "BOOL": "bool"}
+# A model may also answer bfloat16, which goes out as BF16 (Triton's name for it; OIP has none).
+OUTPUT_DATATYPES = dict(INPUT_DATATYPES, BF16="bfloat16")
+# sys.modules name of the architecture file: private, so a net.py can never replace an imported module.
+ARCHITECTURE_MODULE = "_armorbench_architecture"
 
 
 def take_event_channel():
@@ -82,10 +121,23 @@ class BadRequest(Exception):
 
 
 def read_config(path):
+    """model.json, checked whole before anything is loaded; "format" is filled in ("mlp" if absent)."""
     with open(path) as f:
         config = json.load(f)
     if not isinstance(config, dict):
         raise ValueError(f"{path}: not a JSON object")
+    fmt = config.get("format", "mlp")
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise ValueError(f"{path}: 'format' must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "mlp":
+        read_mlp_config(path, config)
+    else:
+        read_declared_config(path, config, fmt)
+    config["format"] = fmt
+    return config
+
+
+def read_mlp_config(path, config):
     layers = config.get("layers")
     if config.get("architecture") != "mlp" or config.get("activation") != "relu":
         raise ValueError(f"{path}: only architecture 'mlp' with activation 'relu' is supported")
@@ -94,7 +146,87 @@ def read_config(path):
         raise ValueError(f"{path}: 'layers' must be a list of at least two positive integers")
     if not isinstance(config.get("name"), str) or not config["name"]:
         raise ValueError(f"{path}: 'name' must be a non-empty string")
-    return config
+    for key in ("inputs", "outputs"):
+        if key in config:
+            raise ValueError(f"{path}: '{key}' is fixed for format mlp (input-0 -> output-0); "
+                             "declare tensors only with another 'format'")
+
+
+def read_declared_config(path, config, fmt):
+    """A user model: its tensors as OIP metadata, and for a state dict the architecture to load it into."""
+    if not isinstance(config.get("name"), str) or not config["name"]:
+        raise ValueError(f"{path}: 'name' must be a non-empty string")
+    config["inputs"] = read_tensor_declarations(path, config.get("inputs"), "inputs", INPUT_DATATYPES,
+                                                required=True)
+    if "outputs" in config:
+        config["outputs"] = read_tensor_declarations(path, config["outputs"], "outputs", OUTPUT_DATATYPES,
+                                                     required=False)
+    if fmt in ("state_dict", "safetensors"):
+        config["architecture"] = read_architecture(path, config.get("architecture"))
+    elif "architecture" in config:
+        raise ValueError(f"{path}: 'architecture' is only for formats state_dict and safetensors; "
+                         f"a {fmt} file carries its own")
+
+
+def read_tensor_declarations(path, entries, key, datatypes, required):
+    """A non-empty list of {"name", "datatype", "shape"} with unique names. Inputs need all three
+    (required); outputs need only the name. Shapes hold sizes, -1 for any size."""
+    if not isinstance(entries, list) or not entries:
+        needed = " (required by every format but mlp)" if required else ""
+        raise ValueError(f"{path}: '{key}' must be a non-empty list of "
+                         f"{{\"name\", \"datatype\", \"shape\"}} objects{needed}")
+    declared = []
+    for i, entry in enumerate(entries):
+        where = f"{path}: '{key}'[{i}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} must be an object")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{where}.name must be a non-empty string")
+        if any(tensor["name"] == name for tensor in declared):
+            raise ValueError(f"{where}.name {name!r} is declared twice")
+        tensor = {"name": name}
+        if required or "datatype" in entry:
+            datatype = entry.get("datatype")
+            if not isinstance(datatype, str) or datatype not in datatypes:
+                raise ValueError(f"{where}.datatype must be one of {', '.join(datatypes)}, got {datatype!r}")
+            tensor["datatype"] = datatype
+        if required or "shape" in entry:
+            shape = entry.get("shape")
+            if not isinstance(shape, list) or not all(type(n) is int and n >= -1 for n in shape):
+                raise ValueError(f"{where}.shape must be a list of sizes (-1: any size), got {shape!r}")
+            tensor["shape"] = shape
+        declared.append(tensor)
+    return declared
+
+
+def read_architecture(path, architecture):
+    """{"file": "net.py", "class": "Net", "kwargs": {...}} -> the same with file as a full path beside
+    model.json; kwargs defaults to {}."""
+    where = f"{path}: 'architecture'"
+    if not isinstance(architecture, dict):
+        raise ValueError(f"{where} must be an object {{\"file\": \"net.py\", \"class\": \"Net\", "
+                         f"\"kwargs\": {{}}}} for this format, got {architecture!r}")
+    file = architecture.get("file")
+    if not isinstance(file, str) or not file.endswith(".py") or os.path.basename(file) != file:
+        raise ValueError(f"{where}.file must name a .py file in the directory of model.json, got {file!r}")
+    full_path = os.path.join(os.path.dirname(os.path.abspath(path)), file)
+    if not os.path.isfile(full_path):
+        raise ValueError(f"{where}.file: no file {full_path}")
+    class_name = architecture.get("class")
+    if not isinstance(class_name, str) or not class_name.isidentifier():
+        raise ValueError(f"{where}.class must be a class name, got {class_name!r}")
+    kwargs = architecture.get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{where}.kwargs must be an object of keyword arguments, got {kwargs!r}")
+    return {"file": full_path, "class": class_name, "kwargs": kwargs}
+
+
+def check_loader(fmt, loader):
+    """The one pair that cannot work: a module is code and objects, which safetensors cannot hold."""
+    if fmt == "module" and loader == "safetensors":
+        raise ValueError("format module needs loader torch, torch-weights-only or pickle: "
+                         "safetensors holds only tensors")
 
 
 def load_safetensors(torch, path):
@@ -160,8 +292,67 @@ def load_state_dict(torch, loader, path):
     return load_plain_pickle(torch, path)
 
 
+def load_model(torch, config, loader, model_path, config_path):
+    """The model model.json describes, its weights from model_path, in eval mode."""
+    fmt = config["format"]
+    if fmt == "mlp":
+        model = build_mlp(torch, config["layers"])
+        model.load_state_dict(load_state_dict(torch, loader, model_path), strict=True)
+    elif fmt == "torchscript":
+        model = torch.jit.load(model_path, map_location="cpu")
+    else:
+        # Appended, not prepended: a file beside model.json can add modules but never shadow one.
+        sys.path.append(os.path.dirname(os.path.abspath(config_path)))
+        if fmt == "module":
+            model = load_module(torch, loader, model_path)
+        else:
+            if fmt == "safetensors":
+                state_dict = load_safetensors(torch, model_path)
+            else:
+                state_dict = require_state_dict(torch, load_state_dict(torch, loader, model_path))
+            model = build_architecture(torch, config["architecture"])
+            model.load_state_dict(state_dict, strict=True)
+    model.eval()
+    return model
+
+
+def load_module(torch, loader, path):
+    """A whole pickled nn.Module (torch.save(model), or pickle.dump for loader pickle)."""
+    if loader == "pickle":
+        with open(path, "rb") as f:
+            loaded = pickle.load(f)
+    else:
+        loaded = torch.load(path, map_location="cpu", weights_only=loader == "torch-weights-only")
+    if not isinstance(loaded, torch.nn.Module):
+        hint = " (a state dict is format state_dict, with an 'architecture')" if isinstance(loaded, Mapping) else ""
+        raise TypeError(f"file holds {type(loaded).__name__}, not an nn.Module{hint}")
+    return loaded
+
+
+def require_state_dict(torch, loaded):
+    if not isinstance(loaded, Mapping):
+        hint = " (a whole saved model is format module)" if isinstance(loaded, torch.nn.Module) else ""
+        raise TypeError(f"file holds {type(loaded).__name__}, not a state dict of tensors{hint}")
+    return loaded
+
+
+def build_architecture(torch, architecture):
+    """Import the declared file by path and build its class with the declared kwargs."""
+    spec = importlib.util.spec_from_file_location(ARCHITECTURE_MODULE, architecture["file"])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[ARCHITECTURE_MODULE] = module  # dataclasses and typing look a class's module up here
+    spec.loader.exec_module(module)
+    cls = getattr(module, architecture["class"], None)
+    if cls is None:
+        raise AttributeError(f"{architecture['file']} defines no {architecture['class']}")
+    if not isinstance(cls, type) or not issubclass(cls, torch.nn.Module):
+        raise TypeError(f"{architecture['file']}: {architecture['class']} is not an nn.Module subclass")
+    return cls(**architecture["kwargs"])
+
+
 class Inference:
-    """The loaded model, kept alive (weights resident in memory) for the whole life of the server."""
+    """The generated MLP (format mlp), kept alive (weights resident in memory) for the whole life of
+    the server."""
 
     def __init__(self, torch, model, name, in_features, out_features):
         self.torch = torch
@@ -212,6 +403,156 @@ class Inference:
         if "id" in request:
             response["id"] = request["id"]
         return response
+
+
+class DeclaredInference:
+    """A user-supplied model, served with the inputs (and outputs) its model.json declares."""
+
+    def __init__(self, torch, model, name, inputs, outputs):
+        self.torch = torch
+        self.model = model
+        self.name = name
+        self.inputs = inputs  # [{"name", "datatype", "shape"}] in call order
+        self.outputs = outputs  # [{"name", optional "datatype", "shape"}], or None: named by the model's result
+        self.answered = None  # [(name, datatype, rank)] of the first answer, for what metadata cannot declare
+        self.dtypes = {datatype: getattr(torch, dtype) for datatype, dtype in OUTPUT_DATATYPES.items()}
+        self.datatypes = {dtype: datatype for datatype, dtype in self.dtypes.items()}
+
+    def metadata(self):
+        return {
+            "name": self.name,
+            "versions": ["1"],
+            "platform": "pytorch",
+            "inputs": [dict(tensor) for tensor in self.inputs],
+            "outputs": self.output_metadata(),
+        }
+
+    def output_metadata(self):
+        """The declared outputs, completed from the first answer (all of them from it, undeclared)."""
+        answered = self.answered or []
+        if self.outputs is None:
+            return [{"name": name, "datatype": datatype, "shape": [-1] * rank} for name, datatype, rank in answered]
+        outputs = [dict(tensor) for tensor in self.outputs]
+        for tensor, (_, datatype, rank) in zip(outputs, answered):
+            tensor.setdefault("datatype", datatype)
+            tensor.setdefault("shape", [-1] * rank)
+        return outputs
+
+    def infer(self, request):
+        given = self.given_inputs(request)
+        shapes = [self.check_shape(declared, given[declared["name"]]) for declared in self.inputs]
+        if sum(math.prod(shape) for shape in shapes) > MAX_ELEMENTS:
+            raise BadRequest(f"at most {MAX_ELEMENTS} input values in one request")
+        tensors = [self.to_tensor(declared, given[declared["name"]], shape)
+                   for declared, shape in zip(self.inputs, shapes)]
+        with self.torch.inference_mode():
+            result = self.model(*tensors)
+        outputs = [self.answer(name, value, declared) for name, value, declared in self.named_results(result)]
+        if self.answered is None:
+            self.answered = [(output["name"], output["datatype"], len(output["shape"])) for output in outputs]
+        response = {"model_name": self.name, "outputs": outputs}
+        if "id" in request:
+            response["id"] = request["id"]
+        return response
+
+    def given_inputs(self, request):
+        """{name: request tensor}, exactly the declared inputs, each once."""
+        names = [tensor["name"] for tensor in self.inputs]
+        if not isinstance(request, dict) or not isinstance(request.get("inputs"), list):
+            raise BadRequest(f"expected {{\"inputs\": [tensors named {', '.join(names)}]}}")
+        given = {}
+        for i, tensor in enumerate(request["inputs"]):
+            if not isinstance(tensor, dict):
+                raise BadRequest(f"inputs[{i}] must be an object")
+            name = tensor.get("name")
+            if not isinstance(name, str) or name not in names:
+                raise BadRequest(f"unknown input {name!r}, expected {', '.join(names)}")
+            if name in given:
+                raise BadRequest(f"input {name!r} given twice")
+            given[name] = tensor
+        missing = [name for name in names if name not in given]
+        if missing:
+            raise BadRequest(f"missing input {', '.join(missing)}")
+        return given
+
+    def check_shape(self, declared, tensor):
+        """The request's shape, if its datatype and shape fit the declaration."""
+        name, want = declared["name"], declared["shape"]
+        if tensor.get("datatype") != declared["datatype"]:
+            raise BadRequest(f"input {name!r}: datatype must be {declared['datatype']}, "
+                             f"got {tensor.get('datatype')!r}")
+        shape = tensor.get("shape")
+        if (not isinstance(shape, list) or len(shape) != len(want)
+                or not all(type(n) is int and n >= 0 for n in shape)
+                or any(size != wanted for size, wanted in zip(shape, want) if wanted != -1)):
+            raise BadRequest(f"input {name!r}: shape must fit {want} (-1: any size), got {shape!r}")
+        return shape
+
+    def to_tensor(self, declared, tensor, shape):
+        """The request's flat data as a tensor of the declared dtype, values checked to fit it."""
+        name, datatype = declared["name"], declared["datatype"]
+        count = math.prod(shape)
+        data = tensor.get("data")
+        if not isinstance(data, list) or len(data) != count:
+            raise BadRequest(f"input {name!r}: data must be a flat list of {count} values")
+        dtype = self.dtypes[datatype]
+        if datatype == "BOOL":
+            kinds, what = (bool,), "true/false"
+        elif dtype.is_floating_point:
+            kinds, what = (int, float), "numbers"
+        else:
+            kinds, what = (int,), "integers"
+        if not all(type(value) in kinds for value in data):
+            raise BadRequest(f"input {name!r}: {datatype} data must hold only {what}")
+        if kinds == (int,) and data:
+            info = self.torch.iinfo(dtype)
+            if min(data) < info.min or max(data) > info.max:
+                raise BadRequest(f"input {name!r}: data out of {datatype} range [{info.min}, {info.max}]")
+        try:
+            values = self.torch.tensor(data, dtype=dtype).reshape(shape)
+        except (OverflowError, RuntimeError) as error:
+            raise BadRequest(f"input {name!r}: data does not fit {datatype}: {error}")
+        # Python's json reads 1e400 as inf, and 1e5 overflows FP16: the model wants finite input.
+        if dtype.is_floating_point and not self.torch.isfinite(values).all():
+            raise BadRequest(f"input {name!r}: data does not fit {datatype} (not finite)")
+        return values
+
+    def named_results(self, result):
+        """(name, tensor, declaration or None) for each tensor of the model's result."""
+        declared = {tensor["name"]: tensor for tensor in self.outputs or []}
+        if isinstance(result, dict):
+            names = list(result)
+            if not all(isinstance(name, str) for name in names):
+                raise TypeError(f"model returned a dict keyed by {names}, not by output names")
+            if self.outputs is not None and set(names) != set(declared):
+                raise ValueError(f"model returned outputs {names}, model.json declares {list(declared)}")
+            order = list(declared) if self.outputs is not None else names
+            return [(name, result[name], declared.get(name)) for name in order]
+        values = list(result) if isinstance(result, (tuple, list)) else [result]
+        if self.outputs is None:
+            return [(f"output-{i}", value, None) for i, value in enumerate(values)]
+        if len(values) != len(self.outputs):
+            raise ValueError(f"model returned {len(values)} outputs, model.json declares {len(self.outputs)}")
+        return [(tensor["name"], value, tensor) for tensor, value in zip(self.outputs, values)]
+
+    def answer(self, name, value, declared):
+        """One OIP output tensor; a result the declaration or JSON cannot carry is the model's error (500)."""
+        if not isinstance(value, self.torch.Tensor):
+            raise TypeError(f"output {name!r} is {type(value).__name__}, not a tensor")
+        datatype = self.datatypes.get(value.dtype)
+        if datatype is None:
+            raise TypeError(f"output {name!r} has dtype {value.dtype}, which the protocol cannot carry")
+        shape = list(value.shape)
+        if declared is not None and declared.get("datatype", datatype) != datatype:
+            raise ValueError(f"output {name!r} is {datatype}, model.json declares {declared['datatype']}")
+        want = declared.get("shape") if declared is not None else None
+        if want is not None and (len(shape) != len(want)
+                                 or any(size != wanted for size, wanted in zip(shape, want) if wanted != -1)):
+            raise ValueError(f"output {name!r} has shape {shape}, model.json declares {want}")
+        value = value.detach().cpu()
+        if value.is_floating_point() and not self.torch.isfinite(value).all():
+            raise ValueError(f"output {name!r} holds values that are not finite, which JSON cannot carry")
+        return {"name": name, "datatype": datatype, "shape": shape, "data": value.reshape(-1).tolist()}
 
 
 class InferenceHandler(BaseHTTPRequestHandler):
@@ -330,8 +671,8 @@ def remove_stale_socket(path):
 
 def main():
     parser = argparse.ArgumentParser(description="Serve a model over the Open Inference Protocol v2 on a UNIX socket.")
-    parser.add_argument("--model", required=True, help="model file (.pt, .safetensors or plain pickle)")
-    parser.add_argument("--config", required=True, help="model.json describing the architecture")
+    parser.add_argument("--model", required=True, help="model file (.pt, .safetensors, plain pickle or TorchScript)")
+    parser.add_argument("--config", required=True, help="model.json: the model's format, architecture and tensors")
     parser.add_argument("--loader", required=True, choices=LOADERS)
     parser.add_argument("--socket", required=True, help="UNIX socket path to listen on")
     parser.add_argument("--name", help="model name in URLs (default: the name in --config)")
@@ -348,15 +689,14 @@ def main():
 
     try:
         config = read_config(args.config)
+        check_loader(config["format"], args.loader)
         # Imported here rather than at the top so its cost is measured for the ready event, and a
         # broken install is reported as load_failed like any other failure to load.
         started = time.monotonic()
         import torch
         imported = time.monotonic()
         torch.set_num_threads(args.threads)
-        model = build_mlp(torch, config["layers"])
-        model.load_state_dict(load_state_dict(torch, args.loader, args.model), strict=True)
-        model.eval()
+        model = load_model(torch, config, args.loader, args.model, args.config)
         loaded = time.monotonic()
     except Terminate:
         return 0
@@ -365,7 +705,11 @@ def main():
         emit(events, {"event": "load_failed", "error": describe(error)})
         return EXIT_LOAD_FAILED
 
-    inference = Inference(torch, model, args.name or config["name"], config["layers"][0], config["layers"][-1])
+    name = args.name or config["name"]
+    if config["format"] == "mlp":
+        inference = Inference(torch, model, name, config["layers"][0], config["layers"][-1])
+    else:
+        inference = DeclaredInference(torch, model, name, config["inputs"], config.get("outputs"))
     try:
         remove_stale_socket(args.socket)
         server = InferenceServer(args.socket, inference)
@@ -376,9 +720,9 @@ def main():
 
     try:
         emit(events, {"event": "ready", "pid": os.getpid(), "loader": args.loader,
-                      "import_ms": round((imported - started) * 1000, 1),
+                      "format": config["format"], "import_ms": round((imported - started) * 1000, 1),
                       "load_ms": round((loaded - imported) * 1000, 1), "socket": args.socket})
-        log(f"serving {inference.name} ({args.loader}) on {args.socket}")
+        log(f"serving {inference.name} ({config['format']}, loader {args.loader}) on {args.socket}")
         server.serve_forever()
     except Terminate:
         log("terminating")

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 
 namespace armorbench {
 namespace {
@@ -198,6 +199,37 @@ std::optional<std::vector<int>> TomlTable::integers(std::string_view key, int mi
     out.push_back(static_cast<int>(*value));
   }
   return out;
+}
+
+std::optional<std::vector<double>> TomlTable::numbers(std::string_view key) {
+  const toml::node* node = lookup(key);
+  if (!node) return std::nullopt;
+  const toml::array* array = node->as_array();
+  if (!array) throw type_error(key, "an array of numbers");
+  std::vector<double> out;
+  for (const toml::node& element : *array) {
+    if (!element.is_number())
+      throw input_error(context_ + ": every element of '" + std::string(key) + "' must be a number",
+                        make_location(*file_, element.source()));
+    out.push_back(*element.value<double>());
+  }
+  return out;
+}
+
+nlohmann::json TomlTable::json_value(std::string_view key) {
+  const toml::node* node = lookup(key);
+  if (!node) return nullptr;
+  std::ostringstream text;
+  node->visit([&](const auto& value) {
+    if constexpr (toml::is_table<decltype(value)> || toml::is_array<decltype(value)>)
+      text << toml::json_formatter{value};
+    else
+      text << toml::json_formatter{toml::array{value}};
+  });
+  nlohmann::json parsed = nlohmann::json::parse(text.str(), nullptr, false);
+  if (parsed.is_discarded()) throw type_error(key, "a value JSON can carry");
+  if (!node->is_table() && !node->is_array()) parsed = parsed[0];
+  return parsed;
 }
 
 std::optional<std::chrono::milliseconds> TomlTable::duration(std::string_view key) {

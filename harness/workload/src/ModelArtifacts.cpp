@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -88,6 +89,118 @@ ModelArtifacts generate_model(const fs::path& data_dir, const fs::path& out_dir,
   if (model.inputs.empty() || model.inputs.size() != model.outputs.size())
     throw harness_error("expected.json has no usable input/output pairs");
   return model;
+}
+
+}  // namespace armorbench
+
+namespace armorbench {
+namespace {
+
+using nlohmann::json;
+
+bool is_float_type(const std::string& datatype) {
+  return datatype == "FP32" || datatype == "FP64" || datatype == "FP16";
+}
+
+json draw_tensor(const TensorSpec& spec, std::mt19937_64& rng) {
+  std::vector<std::int64_t> shape;
+  std::size_t count = 1;
+  for (std::int64_t size : spec.shape) {
+    shape.push_back(size < 0 ? 1 : size);
+    count *= static_cast<std::size_t>(shape.back());
+  }
+  json data = json::array();
+  if (spec.datatype == "BOOL") {
+    std::bernoulli_distribution coin(0.5);
+    for (std::size_t i = 0; i < count; ++i) data.push_back(coin(rng));
+  } else if (is_float_type(spec.datatype)) {
+    std::normal_distribution<double> normal(0.0, 1.0);
+    std::uniform_real_distribution<double> uniform(spec.range ? spec.range->first : 0,
+                                                   spec.range ? spec.range->second : 1);
+    for (std::size_t i = 0; i < count; ++i) {
+      // Rounded to float32 so every datatype the server converts to sees the same value.
+      const double value = spec.range ? uniform(rng) : normal(rng);
+      data.push_back(static_cast<double>(static_cast<float>(value)));
+    }
+  } else {
+    std::uniform_int_distribution<std::int64_t> uniform(
+        spec.range ? static_cast<std::int64_t>(spec.range->first) : 0,
+        spec.range ? static_cast<std::int64_t>(spec.range->second) : 9);
+    for (std::size_t i = 0; i < count; ++i) data.push_back(uniform(rng));
+  }
+  return {{"name", spec.name}, {"datatype", spec.datatype}, {"shape", shape}, {"data", data}};
+}
+
+}  // namespace
+
+ModelArtifacts stage_declared_model(const DeclaredModel& model, const fs::path& out_dir) {
+  fs::create_directories(out_dir);
+  const std::string file_name = model.file.filename().string();
+  fs::copy_file(model.file, out_dir / file_name, fs::copy_options::overwrite_existing);
+  json config = {{"name", model.name}, {"format", model.format}};
+  json inputs = json::array();
+  for (const TensorSpec& t : model.inputs)
+    inputs.push_back({{"name", t.name}, {"datatype", t.datatype}, {"shape", t.shape}});
+  config["inputs"] = inputs;
+  if (!model.outputs.empty()) {
+    json outputs = json::array();
+    for (const std::string& name : model.outputs) outputs.push_back({{"name", name}});
+    config["outputs"] = outputs;
+  }
+  if (model.architecture_file) {
+    const std::string source = model.architecture_file->filename().string();
+    fs::copy_file(*model.architecture_file, out_dir / source,
+                  fs::copy_options::overwrite_existing);
+    config["architecture"] = {
+        {"file", source}, {"class", model.architecture_class}, {"kwargs", model.architecture_kwargs}};
+  }
+  std::ofstream(out_dir / "model.json") << config.dump(2) << "\n";
+
+  ModelArtifacts artifacts;
+  artifacts.dir = out_dir;
+  artifacts.name = model.name;
+  artifacts.declared = true;
+  artifacts.file_name = file_name;
+  artifacts.tolerance = model.tolerance;
+  std::mt19937_64 rng(20240601);  // fixed: every run of the case sends the same requests
+  for (int i = 0; i < model.samples; ++i) {
+    json request = json::array();
+    for (const TensorSpec& t : model.inputs) request.push_back(draw_tensor(t, rng));
+    artifacts.requests.push_back(std::move(request));
+  }
+  return artifacts;
+}
+
+bool outputs_match(const json& got, const json& reference, double tolerance, std::string* why) {
+  const auto fail = [&](std::string text) {
+    if (why) *why = std::move(text);
+    return false;
+  };
+  if (!got.is_array() || !reference.is_array() || got.size() != reference.size())
+    return fail("a different number of outputs");
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const json& a = got[i];
+    const json& b = reference[i];
+    const std::string name = b.value("name", "output " + std::to_string(i));
+    if (a.value("name", "") != b.value("name", "") ||
+        a.value("datatype", "") != b.value("datatype", ""))
+      return fail(name + ": a different name or datatype");
+    if (a.value("shape", json()) != b.value("shape", json())) return fail(name + ": another shape");
+    const json& x = a["data"];
+    const json& y = b["data"];
+    if (x.size() != y.size()) return fail(name + ": a different number of values");
+    for (std::size_t k = 0; k < x.size(); ++k) {
+      if (x[k].is_number() && y[k].is_number() && is_float_type(b.value("datatype", ""))) {
+        const double p = x[k].get<double>(), q = y[k].get<double>();
+        if (!(std::fabs(p - q) <= tolerance * (1.0 + std::fabs(q))))
+          return fail(name + "[" + std::to_string(k) + "] is " + std::to_string(p) +
+                      ", the reference " + std::to_string(q));
+      } else if (x[k] != y[k]) {
+        return fail(name + "[" + std::to_string(k) + "] differs from the reference");
+      }
+    }
+  }
+  return true;
 }
 
 }  // namespace armorbench

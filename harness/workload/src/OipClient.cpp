@@ -112,19 +112,27 @@ bool OipClient::ready() {
 }
 
 std::vector<float> OipClient::infer(const std::string& model, const std::vector<float>& input) {
-  const nlohmann::json body = {{"inputs",
-                                {{{"name", "input-0"},
+  const nlohmann::json inputs = {{{"name", "input-0"},
                                   {"shape", {1, input.size()}},
                                   {"datatype", "FP32"},
-                                  {"data", input}}}}};
-  const HttpResponse response = post_json("/v2/models/" + model + "/infer", body);
+                                  {"data", input}}};
+  return infer_tensors(model, inputs)[0].at("data").get<std::vector<float>>();
+}
+
+nlohmann::json OipClient::infer_tensors(const std::string& model, const nlohmann::json& inputs) {
+  const HttpResponse response =
+      post_json("/v2/models/" + model + "/infer", nlohmann::json{{"inputs", inputs}});
   if (response.status != 200)
     throw harness_error("inference answered HTTP " + std::to_string(response.status) + ": " +
                         response.body.substr(0, 200));
   const auto json = nlohmann::json::parse(response.body, nullptr, false);
   if (json.is_discarded() || !json.contains("outputs") || json["outputs"].empty())
     throw harness_error("inference response is not OIP v2 JSON: " + response.body.substr(0, 200));
-  return json["outputs"][0].at("data").get<std::vector<float>>();
+  for (const auto& output : json["outputs"])
+    if (!output.contains("data") || !output["data"].is_array())
+      throw harness_error("inference response has an output without data: " +
+                          response.body.substr(0, 200));
+  return json["outputs"];
 }
 
 }  // namespace armorbench

@@ -91,6 +91,7 @@ struct Denial {
   std::string detail;    // one line for a reviewer
   bool refused = true;   // false: recorded only (an audit event)
   nlohmann::json evidence;
+  std::string rule;  // the enforcer's rule ("" for the kernel's own refusals)
 
   nlohmann::json to_json() const;
 };

@@ -62,13 +62,15 @@ class MatrixRunner {
   Target& target_for(const Scenario& scenario, const TargetSpec& spec);
   std::optional<std::string> unavailable(const PlannedRun& planned, Target& target);
   const HostFacts& host_facts();
-  const ModelArtifacts& model_for(const CaseSpec& c);
+  const ModelArtifacts& model_for(const Scenario& scenario, const CaseSpec& c);
   void execute(const PlannedRun& planned, Target& target, const Controls& controls,
                CaseResult& result);
 
   RunnerEnvironment env_;
   std::map<std::string, std::unique_ptr<Target>> targets_;
   std::map<std::string, ModelArtifacts> models_;
+  // A declared model's answers in its off run, per "scenario/case/target": the reference.
+  std::map<std::string, std::vector<nlohmann::json>> references_;
   std::optional<HostFacts> host_facts_;
   int runs_ = 0;
 };

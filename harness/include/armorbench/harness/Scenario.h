@@ -15,6 +15,7 @@
 #include "armorbench/attacks/Attack.h"
 #include "armorbench/base/Enforcement.h"
 #include "armorbench/base/Error.h"
+#include "armorbench/workload/ModelArtifacts.h"
 #include "armorbench/workload/WorkloadSpec.h"
 
 namespace armorbench {
@@ -78,6 +79,9 @@ struct EnforcerSpec {
 struct ModelSpec {
   std::string generator = "mlp";              // generated benign model (with canary)
   std::optional<std::filesystem::path> file;  // bring-your-own model file
+  // The file served as declared (format, inputs, architecture). A custom attack's file without
+  // a format stands in for the generated MLP's weights instead.
+  std::optional<DeclaredModel> declared;
   std::vector<int> layers{64, 1024, 1024, 10};
   SourceLocation where;
 };

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
 #include "armorbench/base/Error.h"
@@ -37,6 +38,9 @@ class TomlTable {
   std::optional<bool> boolean(std::string_view key);
   std::optional<std::vector<std::string>> strings(std::string_view key);
   std::optional<std::vector<int>> integers(std::string_view key, int min, int max);
+  std::optional<std::vector<double>> numbers(std::string_view key);
+  // Any value as JSON (a table of keyword arguments passed through); null when absent.
+  nlohmann::json json_value(std::string_view key);
   // "250ms", "30s", "2m" or a bare number of seconds.
   std::optional<std::chrono::milliseconds> duration(std::string_view key);
   // "512MiB", "1GiB", "64M" or a bare number of bytes.

@@ -3,14 +3,45 @@
 // the canary, fixed inputs and the outputs they must produce.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "armorbench/workload/WorkloadSpec.h"
 
 namespace armorbench {
+
+// One input tensor of a user's model, as KServe's OIP metadata declares it. -1 in the shape is
+// any size; the harness's requests use 1 there.
+struct TensorSpec {
+  std::string name;
+  std::string datatype;  // FP32 FP64 FP16 INT64 INT32 INT16 INT8 UINT8 BOOL
+  std::vector<std::int64_t> shape;
+  // Values drawn for the requests: FP uniform in [min, max) (default a standard normal), INT
+  // uniform in [min, max] (default [0, 9]).
+  std::optional<std::pair<double, double>> range;
+};
+
+// A model file the user brings, served as declared (model_server.py's model.json): a whole
+// nn.Module, TorchScript, or a state dict / safetensors with its architecture's source.
+struct DeclaredModel {
+  std::filesystem::path file;
+  std::string format;  // module | torchscript | state_dict | safetensors
+  std::string name = "user-model";
+  std::optional<std::filesystem::path> architecture_file;  // state_dict, safetensors
+  std::string architecture_class;
+  nlohmann::json architecture_kwargs = nlohmann::json::object();
+  std::vector<TensorSpec> inputs;
+  std::vector<std::string> outputs;  // optional names
+  double tolerance = 1e-5;           // relative: |got - ref| <= tol * (1 + |ref|)
+  int samples = 4;                   // distinct request inputs
+};
 
 struct ModelArtifacts {
   std::filesystem::path dir;  // model.pt, model.safetensors, model.json (what the server sees)
@@ -21,11 +52,26 @@ struct ModelArtifacts {
   double tolerance = 1e-4;
   std::map<std::string, std::string> sha256;  // file name -> digest
 
+  // A declared (user's) model: the file to serve, each request's OIP "inputs", and no known
+  // outputs: correctness is differential (the off run's answers are the reference).
+  bool declared = false;
+  std::string file_name;
+  std::vector<nlohmann::json> requests;
+
   // The file the loader reads: model.pt (torch loaders), model.safetensors, model.pkl (pickle).
   static std::string file_for(Loader loader);
   // Whether `actual` matches `expected` within the tolerance (|a-e| <= tol * (1 + |e|)).
   bool matches(const std::vector<float>& actual, const std::vector<float>& expected) const;
 };
+
+// Stages a user's model into `out_dir` (the file, its architecture's source, model.json) with
+// `samples` request inputs drawn from a fixed seed, so every run sends the same requests.
+ModelArtifacts stage_declared_model(const DeclaredModel& model, const std::filesystem::path& out_dir);
+
+// Whether two OIP "outputs" arrays agree: same names, datatypes and shapes, integers and booleans
+// equal, floating point within `tolerance` (relative). `why` says the first difference.
+bool outputs_match(const nlohmann::json& got, const nlohmann::json& reference, double tolerance,
+                   std::string* why);
 
 // Runs the generator (Debian's /usr/bin/python3, which has torch) into `out_dir`: an MLP with
 // the given layer sizes (inputs, hidden..., outputs).

@@ -28,6 +28,8 @@ class OipClient {
   bool ready();
   // One inference of a [1, n] FP32 tensor; throws on a transport or protocol error.
   std::vector<float> infer(const std::string& model, const std::vector<float>& input);
+  // One inference of declared input tensors (an OIP "inputs" array); returns the "outputs".
+  nlohmann::json infer_tensors(const std::string& model, const nlohmann::json& inputs);
 
  private:
   HttpResponse request(const std::string& method, const std::string& path, const std::string& body);
