@@ -33,7 +33,7 @@ class ForkBomb final : public Attack {
     if (final.pids_max_events == 0) return {};
     return {{"kernel (pids controller)", Operation::kFork, "pids.max",
              "pids.max refused " + std::to_string(final.pids_max_events) + " fork(s)", true,
-             final.to_json()}};
+             final.to_json(), "pids.max"}};
   }
 
  private:

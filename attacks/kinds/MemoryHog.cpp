@@ -31,12 +31,12 @@ class MemoryHog final : public Attack {
       denials.push_back({"kernel (memory controller)", Operation::kAllocate, "memory.max",
                          "the memory limit's OOM killer killed " +
                              std::to_string(final.memory_oom_kills) + " process(es)",
-                         true, final.to_json()});
+                         true, final.to_json(), "memory.max"});
     if (final.memory_max_events > 0)
       denials.push_back({"kernel (memory controller)", Operation::kAllocate, "memory.max",
                          "allocations hit the memory limit " +
                              std::to_string(final.memory_max_events) + " time(s)",
-                         true, final.to_json()});
+                         true, final.to_json(), "memory.max"});
     return denials;
   }
 

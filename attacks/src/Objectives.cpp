@@ -299,12 +299,12 @@ void CanaryObjective::judge(const CommandResult& result, const json& report) {
                           operation, "pid " + std::to_string(detail_.value("pid", 0)),
                           "the kernel refused the dumper's " + error.value("stage", std::string()) +
                               " with " + (number == EPERM ? "EPERM" : "EACCES"),
-                          true, error});
+                          true, error, ""});
     }
   if (result.status.signal == SIGKILL)
     // Who sent it is not in the exit status: the enforcer's own event must name the operation.
     denials_.push_back({"a SIGKILL (sender not recorded)", Operation::kOther, "",
-                        "the dumper was killed by SIGKILL", true, nullptr});
+                        "the dumper was killed by SIGKILL", true, nullptr, ""});
   if (!denials_.empty()) return;
   if (report.is_object() && report.value("outcome", "") == "not_found" &&
       report.value("bytes_scanned", 0ull) > 0) {

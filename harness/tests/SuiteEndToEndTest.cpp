@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "armorbench/base/Subprocess.h"
@@ -45,64 +46,93 @@ class SuiteEndToEnd : public ::testing::Test {
   }
 };
 
-TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdict) {
-  const nlohmann::json results = run_suite({"reduced-suite.toml"}, "reduced-suite");
-  const auto v = verdicts(results);
-  const std::map<std::string, std::string> expected{
-      {"runc:benign/off", "allowed"},
-      {"runc:benign/audit", "allowed"},
-      {"runc:benign/block", "allowed"},
-      {"runc:os-system/off", "reached"},
-      {"runc:os-system/audit", "detected"},
-      {"runc:os-system/block", "blocked"},
-      {"runc:reverse-beacon/off", "reached"},
-      {"runc:reverse-beacon/audit", "detected"},
-      {"runc:reverse-beacon/block", "blocked"},
-      {"runc:miner/off", "reached"},
-      {"runc:miner/audit", "detected"},
-      {"runc:miner/block", "blocked"},
-      {"runc:token/off", "reached"},
-      {"runc:token/audit", "detected"},
-      {"runc:token/block", "blocked"},
-      {"runc:cuda/off", "reached"},
-      {"runc:cuda/audit", "detected"},
-      {"runc:cuda/block", "blocked"},
-      {"runc:dump-proc-mem/off", "reached"},
-      {"runc:dump-proc-mem/audit", "detected"},
-      {"runc:dump-proc-mem/block", "blocked"},
-      {"runc:dump-io-uring/off", "reached"},
-      {"runc:dump-io-uring/audit", "reached"},
-      {"runc:dump-io-uring/block", "reached"},
-      {"runc:fork-bomb/off", "reached"},
-      {"runc:fork-bomb/audit", "blocked"},
-      {"runc:fork-bomb/block", "blocked"},
-  };
-  EXPECT_EQ(v, expected);
+// What one enforced case run must rest on: its verdict, the first denial or record attributed
+// to it (who, which operation on which resource, by which rule) and whether the model server
+// survived.
+struct Expected {
+  std::string verdict;
+  std::string by;  // prefix: "enforcer (", "kernel (pids controller)"
+  std::string operation;
+  std::string resource;  // prefix
+  std::string rule;
+  std::optional<bool> service_kept;
+};
 
-  // What a verdict claims must be in its evidence.
+TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
+  const nlohmann::json results = run_suite({"reduced-suite.toml"}, "reduced-suite");
+  const std::string shell = fs::canonical("/bin/sh").string();  // what the exec resolves to
+  const std::string token = "/run/secrets/kubernetes.io/serviceaccount/token";
+  const std::string libcuda = "/run/nvidia/driver/usr/lib/x86_64-linux-gnu/libcuda.so.1";
+  const std::map<std::string, Expected> expected{
+      {"benign/off", {"allowed", "", "", "", "", std::nullopt}},
+      {"benign/audit", {"allowed", "", "", "", "", std::nullopt}},
+      {"benign/block", {"allowed", "", "", "", "", std::nullopt}},
+      {"os-system/off", {"reached", "", "", "", "", true}},
+      {"os-system/audit", {"detected", "enforcer (", "exec", shell, "default posture", true}},
+      // The tracepoint backend kills the shell; the server that forked it serves on.
+      {"os-system/block", {"blocked", "enforcer (", "exec", shell, "default posture", true}},
+      {"reverse-beacon/off", {"reached", "", "", "", "", true}},
+      {"reverse-beacon/audit", {"detected", "enforcer (", "socket", "socket tcp", "protocol tcp", true}},
+      {"reverse-beacon/block", {"blocked", "enforcer (", "socket", "socket tcp", "protocol tcp", true}},
+      {"miner/off", {"reached", "", "", "", "", true}},
+      {"miner/audit", {"detected", "enforcer (", "exec", "/tmp/.cache/kworkerd", "default posture", true}},
+      {"miner/block", {"blocked", "enforcer (", "exec", "/tmp/.cache/kworkerd", "default posture", true}},
+      {"token/off", {"reached", "", "", "", "", true}},
+      {"token/audit", {"detected", "enforcer (", "open", token, "dir /run/secrets/ (recursive)", true}},
+      // The open happens in the server's own process: SIGKILL takes the service with it.
+      {"token/block", {"blocked", "enforcer (", "open", token, "dir /run/secrets/ (recursive)", false}},
+      {"cuda/off", {"reached", "", "", "", "", true}},
+      {"cuda/audit", {"detected", "enforcer (", "open", libcuda, "dir /run/nvidia/driver/ (recursive)", true}},
+      {"cuda/block", {"blocked", "enforcer (", "open", libcuda, "dir /run/nvidia/driver/ (recursive)", false}},
+      {"dump-proc-mem/off", {"reached", "", "", "", "", true}},
+      {"dump-proc-mem/audit", {"detected", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
+      {"dump-proc-mem/block", {"blocked", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
+      {"dump-io-uring/off", {"reached", "", "", "", "", true}},
+      {"dump-io-uring/audit", {"reached", "", "", "", "", true}},
+      {"dump-io-uring/block", {"reached", "", "", "", "", true}},
+      {"fork-bomb/off", {"reached", "", "", "", "", true}},
+      // pids.max, not the enforcer: blocked in audit mode too, and never a detection.
+      {"fork-bomb/audit", {"blocked", "kernel (pids controller)", "fork", "pids.max", "pids.max", false}},
+      {"fork-bomb/block", {"blocked", "kernel (pids controller)", "fork", "pids.max", "pids.max", false}},
+  };
+  std::size_t seen = 0;
   for (const auto& c : results["cases"]) {
-    const std::string verdict = c["verdict"];
-    int enforcer_blocks = 0, kernel = 0, objective_seen = 0;
-    for (const auto& e : c["evidence"]) {
-      if (e["kind"] == "enforcer-event" && e["data"]["action"] == "block") ++enforcer_blocks;
-      if (e["kind"] == "kernel") ++kernel;
-      if (e["kind"] == "objective") ++objective_seen;
+    const std::string key = c["case"].get<std::string>() + "/" + c["enforcer_mode"].get<std::string>();
+    const auto it = expected.find(key);
+    ASSERT_NE(it, expected.end()) << key;
+    ++seen;
+    const Expected& want = it->second;
+    EXPECT_EQ(c["verdict"], want.verdict) << key << ": " << c["reason"];
+    if (want.service_kept) {
+      EXPECT_EQ(c["service"]["kept"], *want.service_kept) << key << c["service"];
     }
-    if (verdict == "blocked") {
-      EXPECT_GT(enforcer_blocks + kernel, 0) << c.dump(2);
+    if (want.by.empty()) {
+      if (c["attack"].is_string() && c["enforcer_mode"] == "off") {
+        EXPECT_TRUE(c["attribution"]["attributed"].empty()) << key << ": a control has no denial";
+      }
+      continue;
     }
-    if (c["role"] == "positive-control") {
-      EXPECT_EQ(c["enforcer"].value("events", 0), 0) << c.dump(2);
-    }
-    if (c["attack"].is_string()) {
-      EXPECT_GT(objective_seen, 0) << c.dump(2);
-    }
+    const auto& attributed = c["attribution"]["attributed"];
+    ASSERT_FALSE(attributed.empty()) << key << ": " << c.dump(2);
+    const auto& first = attributed[0];
+    EXPECT_EQ(first["by"].get<std::string>().rfind(want.by, 0), 0u) << key << first;
+    EXPECT_EQ(first["operation"], want.operation) << key << first;
+    EXPECT_EQ(first["resource"].get<std::string>().rfind(want.resource, 0), 0u) << key << first;
+    EXPECT_EQ(first["rule"], want.rule) << key << first;
+    EXPECT_EQ(first["refused"], c["enforcer_mode"] == "block" || want.by.rfind("kernel", 0) == 0)
+        << key << first;
   }
-  // The summary the gates read.
+  EXPECT_EQ(seen, expected.size());
+  // The summary the gates read: blocked runs split by whether the service survived.
   for (const auto& s : results["summary"]["by_target_mode"]) {
     if (s["enforcer_mode"] == "block") {
       EXPECT_NEAR(s["block_rate"].get<double>(), 7.0 / 8.0, 1e-9);  // all but io_uring
       EXPECT_EQ(s["false_positive_rate"], 0.0);
+      EXPECT_EQ(s["counts"]["blocked_service_kept"], 4);
+      EXPECT_EQ(s["counts"]["blocked_service_lost"], 3);
+    }
+    if (s["enforcer_mode"] == "audit") {  // the fork bomb's kernel block is no detection
+      EXPECT_NEAR(s["detection_rate"].get<double>(), 6.0 / 8.0, 1e-9);
     }
   }
 }
