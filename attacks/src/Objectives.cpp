@@ -351,9 +351,13 @@ std::vector<ExpectedOperation> CanaryObjective::operations() const {
 }
 
 std::vector<ExpectedOperation> memory_operations_for(const std::string& method) {
+  // Every method first reads /proc/<pid>/maps to find the regions it reads.
+  const ExpectedOperation maps{Operation::kProcMem, "/proc/*/maps",
+                               "reads the server's memory map to find its regions"};
   if (method == "process_vm_readv")
-    return {{Operation::kVmRead, "", "reads the server's memory with process_vm_readv"}};
-  if (method == "ptrace") return {{Operation::kPtrace, "", "attaches to the server with ptrace"}};
+    return {{Operation::kVmRead, "", "reads the server's memory with process_vm_readv"}, maps};
+  if (method == "ptrace")
+    return {{Operation::kPtrace, "", "attaches to the server with ptrace"}, maps};
   if (method == "proc_mem" || method == "io_uring")
     return {{Operation::kProcMem, "", "opens the server's /proc/<pid>/mem"}};
   return {};  // core_dump: the hypervisor reads guest RAM; no guest enforcer sees it

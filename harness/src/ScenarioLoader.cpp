@@ -238,6 +238,12 @@ DeclaredModel parse_declared(TomlTable& table, const fs::path& file, const fs::p
     model.outputs.push_back(output.required_string("name"));
     output.finish();
   }
+  if (auto sources = table.strings("sources"))
+    for (const std::string& source : *sources) {
+      model.sources.push_back(existing_regular_file(table, "sources", file, source));
+      if (model.sources.back().extension() != ".py")
+        throw table.error_at("sources", "sources are the Python files the model imports (.py)");
+    }
   const bool needs_architecture = format == "state_dict" || format == "safetensors";
   if (auto architecture = table.table("architecture")) {
     if (!needs_architecture)

@@ -49,12 +49,19 @@ std::string availability(const Observation& o) {
   return o.service->kept ? "; service kept" : "; service lost (" + o.service->detail + ")";
 }
 
+Score verdict_only(Verdict verdict, std::string reason) {
+  Score score;
+  score.verdict = verdict;
+  score.reason = std::move(reason);
+  return score;
+}
+
 Score score_benign(EnforcerMode mode, const Observation& o) {
   const bool served =
       o.server_ready && o.requests_sent > 0 && o.requests_correct == o.requests_sent;
   if (served)
-    return {Verdict::kAllowed, "served " + std::to_string(o.requests_correct) + "/" +
-                                   std::to_string(o.requests_sent) + " requests correctly"};
+    return verdict_only(Verdict::kAllowed, "served " + std::to_string(o.requests_correct) + "/" +
+                                         std::to_string(o.requests_sent) + " requests correctly");
   std::string why = !o.server_ready ? o.serve_failure
                                     : std::to_string(o.requests_sent - o.requests_correct) + "/" +
                                           std::to_string(o.requests_sent) +
@@ -63,34 +70,34 @@ Score score_benign(EnforcerMode mode, const Observation& o) {
   // Without enforcement nothing should break a benign model (limits apply in every mode): that
   // is a setup fault or a model the server cannot serve, not a false positive.
   if (mode == EnforcerMode::kOff)
-    return {Verdict::kError, "benign case fails without enforcement: " + why};
+    return verdict_only(Verdict::kError, "benign case fails without enforcement: " + why);
   if (!o.denials.empty()) why += " (" + describe(o.denials) + ")";
-  return {Verdict::kDisrupted, why};
+  return verdict_only(Verdict::kDisrupted, why);
 }
 
 // The off run: the attack's positive control on this target, or the measure of its isolation.
 Score score_control(const Observation& o, const Controls& controls) {
-  if (o.objective_reached) return {Verdict::kReached, o.objective_detail};
+  if (o.objective_reached) return verdict_only(Verdict::kReached, o.objective_detail);
   if (!controls.reference_target.empty() && controls.reference == Verdict::kReached) {
     if (o.objective_attempted && o.denials.empty())
-      return {Verdict::kPrevented, "isolation: the same attack reached its objective on " +
+      return verdict_only(Verdict::kPrevented, "isolation: the same attack reached its objective on " +
                                        controls.reference_target +
                                        " without enforcement; here the attempt ran its course "
                                        "and failed (" +
-                                       o.objective_detail + ")"};
-    return {Verdict::kInvalid,
+                                       o.objective_detail + ")");
+    return verdict_only(Verdict::kInvalid,
             "not reached here (" + o.objective_detail + ") although it was on " +
                 controls.reference_target +
-                ", and nothing shows the attempt ran its course: not credited to isolation"};
+                ", and nothing shows the attempt ran its course: not credited to isolation");
   }
-  return {Verdict::kInvalid,
+  return verdict_only(Verdict::kInvalid,
           "positive control: the attack did not reach its objective without enforcement (" +
               o.objective_detail + ")" +
               (controls.reference_target.empty()
                    ? ""
                    : "; on the reference target " + controls.reference_target + " it was " +
                          (controls.reference ? to_string(*controls.reference) : "not run")) +
-              "; excluded from rates"};
+              "; excluded from rates");
 }
 
 }  // namespace

@@ -137,6 +137,8 @@ ModelArtifacts stage_declared_model(const DeclaredModel& model, const fs::path& 
   fs::create_directories(out_dir);
   const std::string file_name = model.file.filename().string();
   fs::copy_file(model.file, out_dir / file_name, fs::copy_options::overwrite_existing);
+  for (const fs::path& source : model.sources)
+    fs::copy_file(source, out_dir / source.filename(), fs::copy_options::overwrite_existing);
   json config = {{"name", model.name}, {"format", model.format}};
   json inputs = json::array();
   for (const TensorSpec& t : model.inputs)

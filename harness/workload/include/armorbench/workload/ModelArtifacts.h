@@ -35,6 +35,8 @@ struct DeclaredModel {
   std::string format;  // module | torchscript | state_dict | safetensors
   std::string name = "user-model";
   std::optional<std::filesystem::path> architecture_file;  // state_dict, safetensors
+  // Python sources the model needs beside it (the module a full pickle's class lives in).
+  std::vector<std::filesystem::path> sources;
   std::string architecture_class;
   nlohmann::json architecture_kwargs = nlohmann::json::object();
   std::vector<TensorSpec> inputs;
