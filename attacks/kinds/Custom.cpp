@@ -2,7 +2,8 @@
 // type = file_created (path, contains) | connect (host, port, contains) | exec (path) |
 // canary_found (canary, method) }. A connect objective's listener binds the declared host (an
 // address of this host: the sandbox shares it on host networking, a VM guest reaches
-// 127.0.0.1 as 10.0.2.2) and counts only a connection that carries `contains`. The case's model.file is what the sandbox loads, under its own name.
+// 127.0.0.1 as 10.0.2.2) and counts only a connection that carries `contains`. The case's
+// model.file is what the sandbox loads, under its own name.
 #include <arpa/inet.h>
 
 #include "KindSupport.h"
@@ -122,12 +123,15 @@ CustomObjectiveSpec parse_objective(TomlTable& table) {
     if (spec.port == 0) throw table.error_at("", "a connect objective needs 'port'");
     spec.contains = table.string("contains").value_or("");
     if (spec.contains.empty())
-      throw table.error_at("", "a connect objective needs 'contains': the bytes the model's "
-                               "connection sends (a connection alone proves nothing)");
+      throw table.error_at("",
+                           "a connect objective needs 'contains': the bytes the model's "
+                           "connection sends (a connection alone proves nothing)");
     in_addr address{};
     if (::inet_pton(AF_INET, spec.host.c_str(), &address) != 1)
-      throw table.error_at("host", "host must be an IPv4 address of this host (the listener "
-                                   "binds it), got '" + spec.host + "'");
+      throw table.error_at("host",
+                           "host must be an IPv4 address of this host (the listener "
+                           "binds it), got '" +
+                               spec.host + "'");
   } else if (spec.type == "exec") {
     spec.path = table.required_string("path");
   } else {

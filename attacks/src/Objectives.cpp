@@ -173,15 +173,15 @@ ObjectiveStatus ExecObjective::observe(AttackSurface& surface) {
       continue;
     }
     if (!status.reached)
-      status.detail = path_ + " ran (pid " + std::to_string(program.pid) + ", " + program.path + ")";
+      status.detail =
+          path_ + " ran (pid " + std::to_string(program.pid) + ", " + program.path + ")";
     status.reached = true;
   }
   if (!status.reached)
-    status.detail = killed > 0 ? path_ + " was started " + std::to_string(killed) +
-                                     " time(s) but killed at the exec before it ran (" +
-                                     killed_by + ")"
-                               : path_ + " did not run (" + std::to_string(seen.size()) +
-                                     " exec(s) observed)";
+    status.detail =
+        killed > 0 ? path_ + " was started " + std::to_string(killed) +
+                         " time(s) but killed at the exec before it ran (" + killed_by + ")"
+                   : path_ + " did not run (" + std::to_string(seen.size()) + " exec(s) observed)";
   status.evidence.push_back({"objective", status.detail, {{"executed", seen}}});
   return status;
 }
@@ -200,8 +200,9 @@ CanaryObjective::CanaryObjective(DumpRequest request, const AttackContext& conte
 void CanaryObjective::prepare(const ModelArtifacts& model, const fs::path& run_dir) {
   if (request_.canary_hex.empty()) request_.canary_hex = model.canary_hex;
   if (request_.canary_hex.empty())
-    throw input_error("a canary_found objective on a model of your own declares its 'canary' "
-                      "(hex bytes in the weights)");
+    throw input_error(
+        "a canary_found objective on a model of your own declares its 'canary' "
+        "(hex bytes in the weights)");
   run_dir_ = run_dir;
 }
 
@@ -311,10 +312,10 @@ void CanaryObjective::judge(const CommandResult& result, const json& report) {
     scanned_ = true;
     return;
   }
-  failure_ = report.is_object() && !report.value("errors", json::array()).empty()
-                 ? "the dump failed: " +
-                       report["errors"][0].value("message", std::string("an error"))
-                 : "the dumper " + result.status.describe() + " without a report";
+  failure_ =
+      report.is_object() && !report.value("errors", json::array()).empty()
+          ? "the dump failed: " + report["errors"][0].value("message", std::string("an error"))
+          : "the dumper " + result.status.describe() + " without a report";
 }
 
 ObjectiveStatus CanaryObjective::observe(AttackSurface&) {

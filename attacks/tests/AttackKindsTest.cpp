@@ -217,7 +217,8 @@ TEST(Objectives, BothCudaStandInsMustBeRead) {
   FakeSurface surface;
   surface.files[kMarkerPath] = R"({"read":{"libcuda":")" + nonces[0] + R"("}})";
   EXPECT_FALSE(attack->observe(surface).reached) << "one stand-in alone counted";
-  surface.files[kMarkerPath] = R"({"read":{"a":")" + nonces[0] + R"(","b":")" + nonces[1] + R"("}})";
+  surface.files[kMarkerPath] =
+      R"({"read":{"a":")" + nonces[0] + R"(","b":")" + nonces[1] + R"("}})";
   EXPECT_TRUE(attack->observe(surface).reached);
 }
 

@@ -73,7 +73,8 @@ bool ask(OipClient& client, const ModelArtifacts& model, std::size_t sample,
     return true;
   }
   const bool ok = outputs_match(outputs, answers[sample], model.tolerance, why);
-  if (!ok) *why = (have_reference ? "differs from the off run's answer: " : "not deterministic: ") + *why;
+  if (!ok)
+    *why = (have_reference ? "differs from the off run's answer: " : "not deterministic: ") + *why;
   return ok;
 }
 
@@ -104,8 +105,8 @@ void measure_serving(Sandbox& sandbox, const CaseSpec& c, const ModelArtifacts& 
       if (ok) {
         ++observation.requests_correct;
       } else if (observation.serve_failure.empty()) {
-        observation.serve_failure = why + " for input " + std::to_string(sample) +
-                                    (i < c.warmup ? " (warm-up)" : "");
+        observation.serve_failure =
+            why + " for input " + std::to_string(sample) + (i < c.warmup ? " (warm-up)" : "");
       }
       if (i >= c.warmup) samples_us.push_back(us);
     }
@@ -137,16 +138,17 @@ void account_events(const enforcer::EnforcerReport& report, Observation& observa
     const bool block = event.action == enforcer::EventAction::kBlock;
     if (!block && event.action != enforcer::EventAction::kAudit) continue;
     (block ? blocks : audits) += 1;
-    attacks::Denial denial{"enforcer (" + to_string(event.backend) + ")",
-                           event.operation,
-                           event.resource,
-                           (event.rule.empty() ? std::string("default posture") : "rule " + event.rule) +
-                               (event.policy.empty() ? "" : " of " + event.policy) +
-                               (block ? ", " + enforcer::to_string(event.enforcement) : "") +
-                               ", by " + (event.exe.empty() ? event.comm : event.exe),
-                           block,
-                           nullptr,
-                           event.rule.empty() ? "default posture" : event.rule};
+    attacks::Denial denial{
+        "enforcer (" + to_string(event.backend) + ")",
+        event.operation,
+        event.resource,
+        (event.rule.empty() ? std::string("default posture") : "rule " + event.rule) +
+            (event.policy.empty() ? "" : " of " + event.policy) +
+            (block ? ", " + enforcer::to_string(event.enforcement) : "") + ", by " +
+            (event.exe.empty() ? event.comm : event.exe),
+        block,
+        nullptr,
+        event.rule.empty() ? "default posture" : event.rule};
     (block ? observation.denials : observation.records).push_back(denial);
     if (kept++ < 20)
       result.evidence.push_back({"enforcer-event",
@@ -249,9 +251,9 @@ const ModelArtifacts& MatrixRunner::model_for(const Scenario& scenario, const Ca
     auto it = models_.find(key);
     if (it == models_.end())
       it = models_
-               .emplace(key, stage_declared_model(*c.model.declared,
-                                                  env_.work_dir / "models" /
-                                                      (scenario.name + "-" + c.name)))
+               .emplace(key,
+                        stage_declared_model(*c.model.declared, env_.work_dir / "models" /
+                                                                    (scenario.name + "-" + c.name)))
                .first;
     return it->second;
   }
@@ -277,12 +279,13 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   bool have_reference = false;
   if (model.declared && planned.mode != EnforcerMode::kOff) {
     const auto it = references_.find(reference_key);
-    if (it == references_.end()) {
+    if (it != references_.end()) {
+      answers = it->second;
+      have_reference = true;
+    } else if (!c.is_attack()) {
       observation_without_reference(result);
       return;
     }
-    answers = it->second;
-    have_reference = true;
   }
   std::unique_ptr<attacks::Attack> attack;
   if (c.attack) {
@@ -385,15 +388,15 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   result.evidence.push_back(
       {"target", "workload " + workload_json["exit"].get<std::string>(), workload_json});
   if (observation.service)
-    result.evidence.push_back({"service", observation.service->detail,
-                               {{"kept", observation.service->kept}}});
+    result.evidence.push_back(
+        {"service", observation.service->detail, {{"kept", observation.service->kept}}});
   if (c.is_attack())
     result.evidence.push_back(
         {"control",
          std::string("positive controls (same attack, enforcement off): this target ") +
-             (controls.same_target ? to_string(*controls.same_target)
-                                   : planned.mode == EnforcerMode::kOff ? "is this run"
-                                                                        : "not run") +
+             (controls.same_target                 ? to_string(*controls.same_target)
+              : planned.mode == EnforcerMode::kOff ? "is this run"
+                                                   : "not run") +
              (controls.reference_target.empty()
                   ? ""
                   : "; reference " + controls.reference_target + " " +

@@ -162,7 +162,8 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
     const std::string control_key =
         planned.scenario->name + "/" + planned.case_spec->name + "/" + planned.target->name;
     Controls control;
-    if (planned.mode != EnforcerMode::kOff) control.same_target = control_of(planned, planned.target);
+    if (planned.mode != EnforcerMode::kOff)
+      control.same_target = control_of(planned, planned.target);
     if (planned.reference) {
       control.reference = control_of(planned, planned.reference);
       control.reference_target = planned.reference->name;

@@ -83,8 +83,8 @@ json CaseResult::to_json() const {
           {"latency", latency ? latency->to_json() : json(nullptr)},
           {"enforcer", enforcer},
           {"attribution", attribution},
-          {"service", service ? json{{"kept", service->kept}, {"detail", service->detail}}
-                              : json(nullptr)},
+          {"service",
+           service ? json{{"kept", service->kept}, {"detail", service->detail}} : json(nullptr)},
           {"duration_s", duration_s}};
 }
 
@@ -189,7 +189,14 @@ std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
     GateResult expectations{scenario.name, "expectations", true, true, ""};
     int failed = 0, unjudged = 0, skipped = 0;
     std::string unjudged_detail;
+    int references = 0;
     for (const CaseResult& c : own) {
+      // A reference target's control is evidence for the isolation verdicts of the targets
+      // judged against it (which have expectations of their own), not a declared expectation.
+      if (c.role == "reference-control") {
+        ++references;
+        continue;
+      }
       if (c.verdict == Verdict::kNotRun && !c.passed()) {
         // A run the host could not do proves nothing either way: expected where the target is
         // declared optional (hardware this host may lack), else the gate is not evaluated.
@@ -210,11 +217,11 @@ std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
     expectations.evaluated = unjudged == 0;
     if (failed > 5) expectations.detail += "; and " + std::to_string(failed - 5) + " more";
     if (failed == 0)
-      expectations.detail = std::to_string(own.size() - unjudged - skipped) +
-                            " case runs as expected" +
-                            (skipped ? "; " + std::to_string(skipped) +
-                                           " not run on optional targets"
-                                     : "");
+      expectations.detail =
+          std::to_string(own.size() - unjudged - skipped - references) + " case runs as expected" +
+          (skipped ? "; " + std::to_string(skipped) + " not run on optional targets" : "") +
+          (references ? "; " + std::to_string(references) + " reference control(s) as evidence"
+                      : "");
     if (unjudged)
       expectations.detail += "; " + std::to_string(unjudged) +
                              " run(s) not run, so not evaluated: " + unjudged_detail +
@@ -239,8 +246,7 @@ std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
         return nullptr;
       };
       auto check = [&](const std::string& name, EnforcerMode mode,
-                       std::optional<double> ModeSummary::*rate, double threshold,
-                       bool minimum) {
+                       std::optional<double> ModeSummary::*rate, double threshold, bool minimum) {
         const ModeSummary* s = summary_of(mode);
         const std::string id = name + "[" + t.name + "]";
         if (!s || !(s->*rate)) {
@@ -253,8 +259,8 @@ std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
         const double value = *(s->*rate);
         const bool ok = minimum ? value >= threshold : value <= threshold;
         gates.push_back({scenario.name, id, ok, true,
-                         format_rate(value) + (minimum ? " >= " : " <= ") +
-                             format_rate(threshold) + (ok ? "" : " FAILED")});
+                         format_rate(value) + (minimum ? " >= " : " <= ") + format_rate(threshold) +
+                             (ok ? "" : " FAILED")});
       };
       if (gate.min_block_rate)
         check("min_block_rate", EnforcerMode::kBlock, &ModeSummary::block_rate,

@@ -47,7 +47,8 @@ std::string to_string(Verdict verdict) {
 
 std::optional<Verdict> verdict_from_string(const std::string& text) {
   for (Verdict v : {Verdict::kAllowed, Verdict::kDisrupted, Verdict::kBlocked, Verdict::kDetected,
-                    Verdict::kReached, Verdict::kPrevented, Verdict::kInvalid, Verdict::kNotRun, Verdict::kError})
+                    Verdict::kReached, Verdict::kPrevented, Verdict::kInvalid, Verdict::kNotRun,
+                    Verdict::kError})
     if (to_string(v) == text) return v;
   return std::nullopt;
 }

@@ -280,7 +280,8 @@ ModelSpec parse_model(TomlTable& table, const fs::path& file) {
     if (written) throw table.error_at("layers", "'layers' applies to generated models only");
     model.layers.assign(layers->begin(), layers->end());
   }
-  if (auto format = table.choice("format", {"module", "torchscript", "state_dict", "safetensors"})) {
+  if (auto format =
+          table.choice("format", {"module", "torchscript", "state_dict", "safetensors"})) {
     if (!written) throw table.error_at("format", "'format' describes a model 'file'");
     model.declared = parse_declared(table, file, *model.file, *format);
   }
@@ -335,15 +336,17 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file,
   if (auto expect = table.table("expect")) c.expect = parse_expect(*expect);
   if (auto expect_on = table.table("expect_on")) {
     for (const TargetSpec& t : targets)
-      if (auto per_target = expect_on->table(t.name)) c.expect_on[t.name] = parse_expect(*per_target);
+      if (auto per_target = expect_on->table(t.name))
+        c.expect_on[t.name] = parse_expect(*per_target);
     expect_on->finish();  // a key that names no target: did-you-mean among the targets
   }
 
   if (c.model.file && !c.model.declared && !c.attack)
-    throw table.error_at("model", "a model file of your own is served as declared: give its "
-                                  "'format' (module, torchscript, state_dict, safetensors) and "
-                                  "'inputs' (a custom attack's file may instead stand in for the "
-                                  "generated MLP's weights)");
+    throw table.error_at("model",
+                         "a model file of your own is served as declared: give its "
+                         "'format' (module, torchscript, state_dict, safetensors) and "
+                         "'inputs' (a custom attack's file may instead stand in for the "
+                         "generated MLP's weights)");
   if (c.model.file && c.loader == Loader::kSafetensors &&
       c.model.file->extension() != ".safetensors")
     throw table.error_at("loader", "loader 'safetensors' needs a .safetensors model file");

@@ -38,10 +38,9 @@ std::string describe(const std::vector<attacks::ExpectedOperation>& expected) {
 }
 
 bool attributable(const Observation& o, const Denial& d) {
-  return std::any_of(o.expected.begin(), o.expected.end(),
-                     [&](const attacks::ExpectedOperation& op) {
-                       return op.matches(d.operation, d.resource);
-                     });
+  return std::any_of(
+      o.expected.begin(), o.expected.end(),
+      [&](const attacks::ExpectedOperation& op) { return op.matches(d.operation, d.resource); });
 }
 
 std::string availability(const Observation& o) {
@@ -61,7 +60,8 @@ Score score_benign(EnforcerMode mode, const Observation& o) {
       o.server_ready && o.requests_sent > 0 && o.requests_correct == o.requests_sent;
   if (served)
     return verdict_only(Verdict::kAllowed, "served " + std::to_string(o.requests_correct) + "/" +
-                                         std::to_string(o.requests_sent) + " requests correctly");
+                                               std::to_string(o.requests_sent) +
+                                               " requests correctly");
   std::string why = !o.server_ready ? o.serve_failure
                                     : std::to_string(o.requests_sent - o.requests_correct) + "/" +
                                           std::to_string(o.requests_sent) +
@@ -80,24 +80,27 @@ Score score_control(const Observation& o, const Controls& controls) {
   if (o.objective_reached) return verdict_only(Verdict::kReached, o.objective_detail);
   if (!controls.reference_target.empty() && controls.reference == Verdict::kReached) {
     if (o.objective_attempted && o.denials.empty())
-      return verdict_only(Verdict::kPrevented, "isolation: the same attack reached its objective on " +
-                                       controls.reference_target +
-                                       " without enforcement; here the attempt ran its course "
-                                       "and failed (" +
-                                       o.objective_detail + ")");
-    return verdict_only(Verdict::kInvalid,
-            "not reached here (" + o.objective_detail + ") although it was on " +
-                controls.reference_target +
-                ", and nothing shows the attempt ran its course: not credited to isolation");
+      return verdict_only(Verdict::kPrevented,
+                          "isolation: the same attack reached its objective on " +
+                              controls.reference_target +
+                              " without enforcement; here the attempt ran its course "
+                              "and failed (" +
+                              o.objective_detail + ")");
+    return verdict_only(
+        Verdict::kInvalid,
+        "not reached here (" + o.objective_detail + ") although it was on " +
+            controls.reference_target +
+            ", and nothing shows the attempt ran its course: not credited to isolation");
   }
-  return verdict_only(Verdict::kInvalid,
-          "positive control: the attack did not reach its objective without enforcement (" +
-              o.objective_detail + ")" +
-              (controls.reference_target.empty()
-                   ? ""
-                   : "; on the reference target " + controls.reference_target + " it was " +
-                         (controls.reference ? to_string(*controls.reference) : "not run")) +
-              "; excluded from rates");
+  return verdict_only(
+      Verdict::kInvalid,
+      "positive control: the attack did not reach its objective without enforcement (" +
+          o.objective_detail + ")" +
+          (controls.reference_target.empty()
+               ? ""
+               : "; on the reference target " + controls.reference_target + " it was " +
+                     (controls.reference ? to_string(*controls.reference) : "not run")) +
+          "; excluded from rates");
 }
 
 }  // namespace
@@ -129,10 +132,10 @@ Score score_case(const CaseSpec& c, EnforcerMode mode, const Observation& o,
   const std::string dropped =
       o.events_dropped ? "; " + std::to_string(o.events_dropped) + " enforcer event(s) were dropped"
                        : "";
-  const std::string unrelated =
-      score.unattributed ? "; " + std::to_string(score.unattributed) +
-                               " denial(s)/record(s) of other operations not counted"
-                         : "";
+  const std::string unrelated = score.unattributed
+                                    ? "; " + std::to_string(score.unattributed) +
+                                          " denial(s)/record(s) of other operations not counted"
+                                    : "";
   auto done = [&](Verdict verdict, std::string reason) {
     score.verdict = verdict;
     score.reason = std::move(reason);
@@ -152,11 +155,11 @@ Score score_case(const CaseSpec& c, EnforcerMode mode, const Observation& o,
                     o.objective_detail + ")" + service);
   }
   if (controls.same_target != Verdict::kReached)
-    return done(Verdict::kInvalid,
-                "no valid positive control (the same attack without enforcement was " +
-                    (controls.same_target ? to_string(*controls.same_target)
-                                          : std::string("not run")) +
-                    "); excluded from rates");
+    return done(
+        Verdict::kInvalid,
+        "no valid positive control (the same attack without enforcement was " +
+            (controls.same_target ? to_string(*controls.same_target) : std::string("not run")) +
+            "); excluded from rates");
 
   if (o.objective_reached) {
     score.attributed.insert(score.attributed.end(), recorded.begin(), recorded.end());

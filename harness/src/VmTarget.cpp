@@ -192,8 +192,11 @@ class VmSandbox final : public Sandbox {
     timings_["poweroff_ms"] = reply.poweroff.count();
     if (reply.workload_exit.is_object()) {
       ExitStatus exit;
-      exit.code = reply.workload_exit.value("code", -1);
-      exit.signal = reply.workload_exit.value("signal", 0);
+      // The agent sends "code": null for a workload killed by a signal (PROTOCOL.md).
+      const json code = reply.workload_exit.value("code", json());
+      const json signal = reply.workload_exit.value("signal", json());
+      exit.code = code.is_number_integer() ? code.get<int>() : -1;
+      exit.signal = signal.is_number_integer() ? signal.get<int>() : 0;
       final.workload_exit = exit;
     }
     if (reply.cgroup_stats) final.cgroup = *reply.cgroup_stats;

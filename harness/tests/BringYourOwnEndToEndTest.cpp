@@ -59,8 +59,8 @@ class BringYourOwn : public ::testing::Test {
                      const std::string& modes) const {
     const std::string policies = std::string(ARMORBENCH_SOURCE_DIR) + "/scenarios/policies/";
     return "[scenario]\nname = \"" + name + "\"\n\n" + target + "\n[enforcer]\npolicies = [\"" +
-           policies + "model-server.yaml\", \"" + policies + "memory-protection.toml\"]\nmodes = " +
-           modes + "\n";
+           policies + "model-server.yaml\", \"" + policies +
+           "memory-protection.toml\"]\nmodes = " + modes + "\n";
   }
   std::string attack_case(const std::string& name, const std::string& file,
                           const std::string& objective, const std::string& extra = "") const {
@@ -121,12 +121,12 @@ TEST_F(BringYourOwn, OnRuncUserModelsAreServedAsDeclaredAndEveryObjectiveIsJudge
                             "[[target]]\nname = \"runc\"\nkind = \"runc\"\nlimits = { cpus = 1.0, "
                             "memory = \"2GiB\", pids = 512 }\n",
                             "[\"off\", \"block\"]");
-  for (const auto& [name, model] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [name, model] : std::vector<std::pair<std::string, std::string>>{
            {"torchscript", "file = \"net.ts\", format = \"torchscript\""},
            {"module", "file = \"net_module.pt\", format = \"module\", sources = [\"net.py\"]"},
-           {"state-dict", "file = \"net_state.pt\", format = \"state_dict\", architecture = { "
-                          "file = \"net.py\", class = \"Net\", kwargs = { width = 4 } }"}})
+           {"state-dict",
+            "file = \"net_state.pt\", format = \"state_dict\", architecture = { "
+            "file = \"net.py\", class = \"Net\", kwargs = { width = 4 } }"}})
     text += "\n[[case]]\nname = \"" + name + "\"\nmodel = { " + model + ", inputs = " + kInputs +
             " }\nrequests = 8\n";
   text += attack_case("shells-out", "shells_out.pkl", "{ type = \"exec\", path = \"/bin/sh\" }");
@@ -143,7 +143,9 @@ TEST_F(BringYourOwn, OnRuncUserModelsAreServedAsDeclaredAndEveryObjectiveIsJudge
     for (const char* mode : {"off", "block"}) {
       const json& c = runs.at(std::string("runc:") + name + "/" + mode);
       EXPECT_EQ(c["verdict"], "allowed") << c.dump(2);
-      if (c["latency"].is_object()) EXPECT_EQ(c["latency"]["count"], 8) << name;
+      if (c["latency"].is_object()) {
+        EXPECT_EQ(c["latency"]["count"], 8) << name;
+      }
     }
   for (const char* name : {"shells-out", "writes-file", "beacon", "steals-weights"})
     EXPECT_EQ(runs.at(std::string("runc:") + name + "/off")["verdict"], "reached") << name;
@@ -161,8 +163,7 @@ TEST_F(BringYourOwn, OnRuncUserModelsAreServedAsDeclaredAndEveryObjectiveIsJudge
 }
 
 TEST_F(BringYourOwn, OnKataEveryCustomObjectiveIsObservedInTheGuest) {
-  const std::string kata =
-      "[[target]]\nname = \"kata\"\nkind = \"kata\"\nmemory = \"1536MiB\"\n";
+  const std::string kata = "[[target]]\nname = \"kata\"\nkind = \"kata\"\nmemory = \"1536MiB\"\n";
   // The exec objective under the guest's bpf-lsm enforcer, off and block.
   const std::string enforced =
       header("byo-kata-block", kata, "[\"block\"]") +

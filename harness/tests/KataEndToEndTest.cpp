@@ -29,8 +29,8 @@ TEST(KataEndToEnd, GuestEnforcementAndHostDumpOnTcg) {
   const fs::path out = fs::path(::testing::TempDir()) / "kata-ci";
   fs::remove_all(out);
   const CommandResult run = run_command(
-      {ARMORBENCH_BIN, "run", std::string(ARMORBENCH_TEST_DATA) + "/scenarios/kata-ci.toml", "--out",
-       out.string()},
+      {ARMORBENCH_BIN, "run", std::string(ARMORBENCH_TEST_DATA) + "/scenarios/kata-ci.toml",
+       "--out", out.string()},
       std::chrono::minutes(30));
   ASSERT_EQ(run.status.code, 0) << run.out << run.err;
   std::ifstream in(out / "results.json");
@@ -72,9 +72,10 @@ TEST(KataEndToEnd, GuestEnforcementAndHostDumpOnTcg) {
         << (*cvm)["reason"];
   }
 
-  const CommandResult domains =
-      run_command({"virsh", "-c", "qemu:///system", "list", "--all", "--name"}, std::chrono::seconds(30));
-  EXPECT_EQ(domains.out.find("ab-"), std::string::npos) << "a domain was left behind:\n" << domains.out;
+  const CommandResult domains = run_command(
+      {"virsh", "-c", "qemu:///system", "list", "--all", "--name"}, std::chrono::seconds(30));
+  EXPECT_EQ(domains.out.find("ab-"), std::string::npos) << "a domain was left behind:\n"
+                                                        << domains.out;
 }
 
 }  // namespace

@@ -286,18 +286,18 @@ expect_on = { cvm = { off = "prevented", block = "prevented" } }
   std::vector<std::string> order;
   for (const PlannedRun& run : plan_runs(scenarios, std::nullopt, std::nullopt))
     order.push_back(run.case_spec->name + "/" + run.target->name + "/" + to_string(run.mode));
-  EXPECT_EQ(order, (std::vector<std::string>{"benign/kata/block", "benign/cvm/block",
-                                             "writes/reference-runc/off", "writes/kata/off",
-                                             "writes/kata/block", "writes/cvm/off",
-                                             "writes/cvm/block"}));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"benign/kata/block", "benign/cvm/block",
+                                      "writes/reference-runc/off", "writes/kata/off",
+                                      "writes/kata/block", "writes/cvm/off", "writes/cvm/block"}));
   EXPECT_EQ(expected_verdict(s.cases[1], EnforcerMode::kBlock, "cvm"), Verdict::kPrevented);
   EXPECT_EQ(expected_verdict(s.cases[1], EnforcerMode::kBlock, "kata"), Verdict::kBlocked);
   // --target cvm still runs the off runs of its references, and nothing else of theirs.
   order.clear();
   for (const PlannedRun& run : plan_runs(scenarios, std::string("writes"), std::string("cvm")))
     order.push_back(run.target->name + "/" + to_string(run.mode));
-  EXPECT_EQ(order, (std::vector<std::string>{"reference-runc/off", "kata/off", "cvm/off",
-                                             "cvm/block"}));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"reference-runc/off", "kata/off", "cvm/off", "cvm/block"}));
 }
 
 TEST_F(MatrixRunnerTest, ADeclaredModelIsCheckedAgainstItsOwnOffRun) {

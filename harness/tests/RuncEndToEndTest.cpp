@@ -130,7 +130,8 @@ TEST_F(RuncEndToEnd, ServesTheModelAndWritesValidResults) {
   ASSERT_EQ(results["cases"].size(), 2u);
   for (const auto& c : results["cases"]) {
     EXPECT_EQ(c["verdict"], "allowed") << c.dump(2);
-    EXPECT_EQ(c["reason"], "served 8/8 requests correctly");
+    // Every answer is checked, the 2 warm-up ones too; only the 8 measured ones are timed.
+    EXPECT_EQ(c["reason"], "served 10/10 requests correctly");
     EXPECT_EQ(c["latency"]["count"], 8);
     EXPECT_GT(c["latency"]["p50_us"].get<double>(), 0);
     EXPECT_GT(c["timings"]["create_ms"].get<double>(), 0);

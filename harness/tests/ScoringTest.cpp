@@ -40,11 +40,18 @@ Observation attack(bool reached) {
 }
 
 Denial enforcer_block(Operation op, std::string resource) {
-  return {"enforcer (tracepoint)", op, std::move(resource), "rule no-shells, sigkill", true, {}, "no-shells"};
+  return {"enforcer (tracepoint)",
+          op,
+          std::move(resource),
+          "rule no-shells, sigkill",
+          true,
+          {},
+          "no-shells"};
 }
 
 Denial enforcer_audit(Operation op, std::string resource) {
-  return {"enforcer (tracepoint)", op, std::move(resource), "rule no-shells", false, {}, "no-shells"};
+  return {
+      "enforcer (tracepoint)", op, std::move(resource), "rule no-shells", false, {}, "no-shells"};
 }
 
 const Controls kControlReached{Verdict::kReached, std::nullopt, ""};
@@ -129,7 +136,13 @@ TEST(Scoring, AKernelLimitInAuditModeBlocksButIsNoDetection) {
   CaseSpec c = attack_case();
   Observation o = attack(false);
   o.expected = {{Operation::kFork, "pids.max", "forks beyond the limit"}};
-  o.denials = {{"kernel (pids controller)", Operation::kFork, "pids.max", "refused 3", true, {}, "pids.max"}};
+  o.denials = {{"kernel (pids controller)",
+                Operation::kFork,
+                "pids.max",
+                "refused 3",
+                true,
+                {},
+                "pids.max"}};
   const Score s = score_case(c, EnforcerMode::kAudit, o, kControlReached);
   EXPECT_EQ(s.verdict, Verdict::kBlocked);
   EXPECT_FALSE(s.enforcer_recorded);

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "armorbench/base/Subprocess.h"
 
@@ -72,32 +72,50 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
       // The tracepoint backend kills the shell; the server that forked it serves on.
       {"os-system/block", {"blocked", "enforcer (", "exec", shell, "default posture", true}},
       {"reverse-beacon/off", {"reached", "", "", "", "", true}},
-      {"reverse-beacon/audit", {"detected", "enforcer (", "socket", "socket tcp", "protocol tcp", true}},
-      {"reverse-beacon/block", {"blocked", "enforcer (", "socket", "socket tcp", "protocol tcp", true}},
+      {"reverse-beacon/audit",
+       {"detected", "enforcer (", "socket", "socket tcp", "protocol tcp", true}},
+      {"reverse-beacon/block",
+       {"blocked", "enforcer (", "socket", "socket tcp", "protocol tcp", true}},
       {"miner/off", {"reached", "", "", "", "", true}},
-      {"miner/audit", {"detected", "enforcer (", "exec", "/tmp/.cache/kworkerd", "default posture", true}},
-      {"miner/block", {"blocked", "enforcer (", "exec", "/tmp/.cache/kworkerd", "default posture", true}},
+      {"miner/audit",
+       {"detected", "enforcer (", "exec", "/tmp/.cache/kworkerd", "default posture", true}},
+      {"miner/block",
+       {"blocked", "enforcer (", "exec", "/tmp/.cache/kworkerd", "default posture", true}},
       {"token/off", {"reached", "", "", "", "", true}},
-      {"token/audit", {"detected", "enforcer (", "open", token, "dir /run/secrets/ (recursive)", true}},
+      {"token/audit",
+       {"detected", "enforcer (", "open", token, "dir /run/secrets/ (recursive)", true}},
       // The open happens in the server's own process: SIGKILL takes the service with it.
-      {"token/block", {"blocked", "enforcer (", "open", token, "dir /run/secrets/ (recursive)", false}},
+      {"token/block",
+       {"blocked", "enforcer (", "open", token, "dir /run/secrets/ (recursive)", false}},
       {"cuda/off", {"reached", "", "", "", "", true}},
-      {"cuda/audit", {"detected", "enforcer (", "open", libcuda, "dir /run/nvidia/driver/ (recursive)", true}},
-      {"cuda/block", {"blocked", "enforcer (", "open", libcuda, "dir /run/nvidia/driver/ (recursive)", false}},
+      {"cuda/audit",
+       {"detected", "enforcer (", "open", libcuda, "dir /run/nvidia/driver/ (recursive)", true}},
+      {"cuda/block",
+       {"blocked", "enforcer (", "open", libcuda, "dir /run/nvidia/driver/ (recursive)", false}},
       {"dump-proc-mem/off", {"reached", "", "", "", "", true}},
-      {"dump-proc-mem/audit", {"detected", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
-      {"dump-proc-mem/block", {"blocked", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
+      {"dump-proc-mem/audit",
+       {"detected", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
+      {"dump-proc-mem/block",
+       {"blocked", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
+      {"dump-sibling/off", {"reached", "", "", "", "", true}},
+      {"dump-sibling/audit",
+       {"detected", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
+      {"dump-sibling/block",
+       {"blocked", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
       {"dump-io-uring/off", {"reached", "", "", "", "", true}},
       {"dump-io-uring/audit", {"reached", "", "", "", "", true}},
       {"dump-io-uring/block", {"reached", "", "", "", "", true}},
       {"fork-bomb/off", {"reached", "", "", "", "", true}},
       // pids.max, not the enforcer: blocked in audit mode too, and never a detection.
-      {"fork-bomb/audit", {"blocked", "kernel (pids controller)", "fork", "pids.max", "pids.max", false}},
-      {"fork-bomb/block", {"blocked", "kernel (pids controller)", "fork", "pids.max", "pids.max", false}},
+      {"fork-bomb/audit",
+       {"blocked", "kernel (pids controller)", "fork", "pids.max", "pids.max", false}},
+      {"fork-bomb/block",
+       {"blocked", "kernel (pids controller)", "fork", "pids.max", "pids.max", false}},
   };
   std::size_t seen = 0;
   for (const auto& c : results["cases"]) {
-    const std::string key = c["case"].get<std::string>() + "/" + c["enforcer_mode"].get<std::string>();
+    const std::string key =
+        c["case"].get<std::string>() + "/" + c["enforcer_mode"].get<std::string>();
     const auto it = expected.find(key);
     ASSERT_NE(it, expected.end()) << key;
     ++seen;
@@ -126,15 +144,40 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
   // The summary the gates read: blocked runs split by whether the service survived.
   for (const auto& s : results["summary"]["by_target_mode"]) {
     if (s["enforcer_mode"] == "block") {
-      EXPECT_NEAR(s["block_rate"].get<double>(), 7.0 / 8.0, 1e-9);  // all but io_uring
+      EXPECT_NEAR(s["block_rate"].get<double>(), 8.0 / 9.0, 1e-9);  // all but io_uring
       EXPECT_EQ(s["false_positive_rate"], 0.0);
-      EXPECT_EQ(s["counts"]["blocked_service_kept"], 4);
+      EXPECT_EQ(s["counts"]["blocked_service_kept"], 5);
       EXPECT_EQ(s["counts"]["blocked_service_lost"], 3);
     }
     if (s["enforcer_mode"] == "audit") {  // the fork bomb's kernel block is no detection
-      EXPECT_NEAR(s["detection_rate"].get<double>(), 6.0 / 8.0, 1e-9);
+      EXPECT_NEAR(s["detection_rate"].get<double>(), 7.0 / 9.0, 1e-9);
     }
   }
+}
+
+TEST_F(SuiteEndToEnd, AHostThatCannotEnforceExitsThreeNotZero) {
+  const fs::path out = fs::path(::testing::TempDir()) / "no-enforcement";
+  fs::remove_all(out);
+  const CommandResult r = run_command(
+      {ARMORBENCH_BIN, "run", std::string(ARMORBENCH_TEST_DATA) + "/scenarios/no-enforcement.toml",
+       "--out", out.string()},
+      std::chrono::minutes(10));
+  std::ifstream in(out / "results.json");
+  const nlohmann::json results = nlohmann::json::parse(in);
+  const auto v = verdicts(results);
+  if (v.at("runc:os-system/block") != "not-run")
+    GTEST_SKIP() << "this host loads bpf-lsm programs, so the premise (no enforcement) is absent";
+  EXPECT_EQ(v.at("runc:os-system/off"), "reached");
+  EXPECT_EQ(r.status.code, 3) << r.out << r.err;
+  bool gate_seen = false;
+  for (const auto& g : results["summary"]["gates"])
+    if (g["gate"] == "min_block_rate[runc]") {
+      gate_seen = true;
+      EXPECT_FALSE(g["evaluated"].get<bool>()) << g;
+      EXPECT_TRUE(g["passed"].get<bool>()) << g;
+    }
+  EXPECT_TRUE(gate_seen) << "the declared gate was dropped";
+  EXPECT_NE(r.out.find("NOT EVALUATED"), std::string::npos) << r.out;
 }
 
 TEST_F(SuiteEndToEnd, CrunRunsTheSameCases) {

@@ -123,9 +123,9 @@ std::string summary_table(const RunResults& results) {
     std::snprintf(line, sizeof line,
                   "%-14s %-6s %7d %7d %9d %7d %7d %9d %7d %7d %7d %7d %10s %10s %8s\n",
                   s.target.c_str(), to_string(s.mode).c_str(), s.attacks, s.blocked,
-                  s.blocked_service_lost, s.detected, s.reached, s.prevented, s.invalid,
-                  s.benign, s.not_run, s.errors, rate(s.block_rate).c_str(),
-                  rate(s.detection_rate).c_str(), rate(s.false_positive_rate).c_str());
+                  s.blocked_service_lost, s.detected, s.reached, s.prevented, s.invalid, s.benign,
+                  s.not_run, s.errors, rate(s.block_rate).c_str(), rate(s.detection_rate).c_str(),
+                  rate(s.false_positive_rate).c_str());
     out << line;
   }
   for (const GateResult& g : results.gates)
@@ -148,14 +148,15 @@ std::string summary_markdown(const RunResults& results) {
   for (const ModeSummary& s : results.summary)
     md << "| " << s.target << " | " << to_string(s.mode) << " | " << s.attacks << " | " << s.blocked
        << " | " << s.blocked_service_lost << " | " << s.detected << " | " << s.reached << " | "
-       << s.prevented << " | " << s.invalid << " | " << s.benign
-       << " | " << s.disrupted << " | " << s.not_run << " | " << s.errors << " | "
-       << rate(s.block_rate) << " | " << rate(s.detection_rate) << " | "
-       << rate(s.false_positive_rate) << " |\n";
+       << s.prevented << " | " << s.invalid << " | " << s.benign << " | " << s.disrupted << " | "
+       << s.not_run << " | " << s.errors << " | " << rate(s.block_rate) << " | "
+       << rate(s.detection_rate) << " | " << rate(s.false_positive_rate) << " |\n";
   md << "\n## Gates\n\n| scenario | gate | result | detail |\n|---|---|---|---|\n";
   for (const GateResult& g : results.gates)
     md << "| " << g.scenario << " | " << g.gate << " | "
-       << (!g.passed ? "**FAIL**" : g.evaluated ? "pass" : "**not evaluated**")
+       << (!g.passed     ? "**FAIL**"
+           : g.evaluated ? "pass"
+                         : "**not evaluated**")
        << " | " << markdown_cell(g.detail) << " |\n";
   md << "\n## Cases\n\n| case | target | mode | verdict | expected | backend | p50/p99 us | reason "
         "|\n|---|---|---|---|---|---|---|---|\n";

@@ -107,8 +107,7 @@ TEST(Reports, MarkdownSummaryCountsNotRunAndErrorsAndEscapesCells) {
             std::string::npos)
       << md;
   EXPECT_NE(md.find("| **FAIL** | 0.50 < 0.80 \\| see cases |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| **not evaluated** | not evaluated: nothing ran |"), std::string::npos)
-      << md;
+  EXPECT_NE(md.find("| **not evaluated** | not evaluated: nothing ran |"), std::string::npos) << md;
   EXPECT_NE(md.find("| **reached** | blocked |"), std::string::npos) << "a miss is bold";
   EXPECT_NE(md.find("| not-run | blocked |"), std::string::npos) << "not-run is not a miss";
 }
@@ -118,7 +117,8 @@ TEST(Reports, TerminalTableHasARowPerTargetAndModeAndNamesFailedGates) {
   std::istringstream lines(table);
   std::string header, line;
   std::getline(lines, header);
-  for (const char* column : {"attacks", "blocked", "not_run", "error", "block_rate", "fp_rate", "prevented", "svc_lost"})
+  for (const char* column :
+       {"attacks", "blocked", "not_run", "error", "block_rate", "fp_rate", "prevented", "svc_lost"})
     EXPECT_NE(header.find(column), std::string::npos) << column;
   int rows = 0;
   while (std::getline(lines, line) && line.rfind("GATE", 0) != 0) ++rows;

@@ -151,10 +151,10 @@ ModelArtifacts stage_declared_model(const DeclaredModel& model, const fs::path& 
   }
   if (model.architecture_file) {
     const std::string source = model.architecture_file->filename().string();
-    fs::copy_file(*model.architecture_file, out_dir / source,
-                  fs::copy_options::overwrite_existing);
-    config["architecture"] = {
-        {"file", source}, {"class", model.architecture_class}, {"kwargs", model.architecture_kwargs}};
+    fs::copy_file(*model.architecture_file, out_dir / source, fs::copy_options::overwrite_existing);
+    config["architecture"] = {{"file", source},
+                              {"class", model.architecture_class},
+                              {"kwargs", model.architecture_kwargs}};
   }
   std::ofstream(out_dir / "model.json") << config.dump(2) << "\n";
 

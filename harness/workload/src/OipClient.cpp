@@ -112,10 +112,8 @@ bool OipClient::ready() {
 }
 
 std::vector<float> OipClient::infer(const std::string& model, const std::vector<float>& input) {
-  const nlohmann::json inputs = {{{"name", "input-0"},
-                                  {"shape", {1, input.size()}},
-                                  {"datatype", "FP32"},
-                                  {"data", input}}};
+  const nlohmann::json inputs = {
+      {{"name", "input-0"}, {"shape", {1, input.size()}}, {"datatype", "FP32"}, {"data", input}}};
   return infer_tensors(model, inputs)[0].at("data").get<std::vector<float>>();
 }
 

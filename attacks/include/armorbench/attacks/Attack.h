@@ -147,7 +147,7 @@ class Attack {
   // Kernel evidence of a denial specific to this attack, from the workload's final cgroup
   // (pids.max refusing forks, the OOM killer).
   virtual std::vector<Denial> kernel_denials(const CgroupStats& final) const {
-    (void)final;
+    (void) final;
     return {};
   }
   // The operations of this run when it knows more than the definition (the listener's port);

@@ -27,7 +27,7 @@ struct PlannedRun {
   const CaseSpec* case_spec = nullptr;
   const TargetSpec* target = nullptr;
   EnforcerMode mode = EnforcerMode::kOff;
-  bool implicit_control = false;  // an attack's positive control the scenario did not list
+  bool implicit_control = false;          // an attack's positive control the scenario did not list
   const TargetSpec* reference = nullptr;  // the target's reference (isolation verdicts)
 };
 

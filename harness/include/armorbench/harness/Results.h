@@ -49,7 +49,7 @@ struct CaseResult {
   nlohmann::json enforcer = nlohmann::json::object();  // backend, location, events, dropped
   // Attack cases: the operations the verdict rests on (expected, attributed, unattributed).
   nlohmann::json attribution;
-  bool enforcer_recorded = false;  // an attributed denial or record is the enforcer's own
+  bool enforcer_recorded = false;       // an attributed denial or record is the enforcer's own
   std::optional<Availability> service;  // attack cases: the model server after the attack
   bool optional_target = false;         // not-run is expected where the target is optional
   double duration_s = 0;

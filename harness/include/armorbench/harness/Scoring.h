@@ -58,7 +58,7 @@ struct Score {
   std::string reason;
   // The denials and records of the operations the attack needed (what the verdict rests on).
   std::vector<attacks::Denial> attributed;
-  int unattributed = 0;           // denials and records of other operations (not counted)
+  int unattributed = 0;            // denials and records of other operations (not counted)
   bool enforcer_recorded = false;  // an attributed denial or record is the enforcer's own
   std::optional<bool> service_kept;
 };

@@ -68,7 +68,8 @@ struct ModelArtifacts {
 
 // Stages a user's model into `out_dir` (the file, its architecture's source, model.json) with
 // `samples` request inputs drawn from a fixed seed, so every run sends the same requests.
-ModelArtifacts stage_declared_model(const DeclaredModel& model, const std::filesystem::path& out_dir);
+ModelArtifacts stage_declared_model(const DeclaredModel& model,
+                                    const std::filesystem::path& out_dir);
 
 // Whether two OIP "outputs" arrays agree: same names, datatypes and shapes, integers and booleans
 // equal, floating point within `tolerance` (relative). `why` says the first difference.
