@@ -145,6 +145,9 @@ CustomObjectiveSpec parse_objective(TomlTable& table) {
   }
   if ((spec.type == "file_created" || spec.type == "exec") && spec.path.front() != '/')
     throw table.error_at("path", "objective path must be absolute (inside the sandbox)");
+  if ((spec.type == "file_created" || spec.type == "exec") &&
+      spec.path.find_first_of("*?[") != std::string::npos)
+    throw table.error_at("path", "objective path names one file, not a pattern");
   table.finish();
   return spec;
 }

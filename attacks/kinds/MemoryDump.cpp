@@ -22,6 +22,9 @@ class MemoryDump final : public Attack {
   }
   void while_serving(AttackSurface& surface) override { objective_.while_serving(surface); }
   ObjectiveStatus observe(AttackSurface& surface) override { return objective_.observe(surface); }
+  std::vector<ExpectedOperation> expected_operations() const override {
+    return objective_.operations();
+  }
 
  private:
   CanaryObjective objective_;

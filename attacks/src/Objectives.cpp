@@ -220,8 +220,13 @@ void CanaryObjective::while_serving(AttackSurface& surface) {
     fs::remove(file, ec);
     ran_ = true;
     found_ = scan.found;
-    scanned_ = !scan.found && !scan.failed && scan.bytes_scanned > 0;
+    // A miss means "not there" only when the dump covered the guest's RAM.
+    scanned_ = !scan.found && !scan.failed && scan.bytes_scanned > 0 &&
+               scan.bytes_scanned >= info.guest_bytes;
     if (scan.failed) failure_ = "the dump could not be scanned";
+    else if (!found_ && !scanned_)
+      failure_ = "the dump covered " + std::to_string(scan.bytes_scanned) + " bytes, less than the " +
+                 std::to_string(info.guest_bytes) + " of guest RAM";
     who_ = "the hypervisor's memory dump";
     detail_["report"] = scan.to_json();
     detail_["core_dump"] = {{"bytes", info.bytes},
@@ -233,6 +238,7 @@ void CanaryObjective::while_serving(AttackSurface& surface) {
   if (!fs::exists(memdump_))
     throw environment_error("the memory-dump tool " + memdump_.string() + " is not built");
   const ModelHolder holder = surface.model_holder();
+  holder_ = holder;
   std::vector<std::string> argv{memdump_.string(),
                                 "--pid",
                                 std::to_string(holder.pid),
@@ -296,8 +302,13 @@ void CanaryObjective::judge(const CommandResult& result, const json& report) {
       if (number != EPERM && number != EACCES) continue;
       const Operation operation =
           operation_of_stage(error.value("stage", std::string()), request_.method);
+      const std::string stage = error.value("stage", std::string());
+      const std::string pid = std::to_string(holder_.pid);
+      const std::string resource = stage == "open_maps"                ? "/proc/" + pid + "/maps"
+                                   : operation == Operation::kProcMem ? "/proc/" + pid + "/mem"
+                                                                      : "pid " + pid;
       denials_.push_back({"kernel (to the dumper: " + error.value("message", std::string()) + ")",
-                          operation, "pid " + std::to_string(detail_.value("pid", 0)),
+                          operation, resource,
                           "the kernel refused the dumper's " + error.value("stage", std::string()) +
                               " with " + (number == EPERM ? "EPERM" : "EACCES"),
                           true, error, ""});
@@ -307,9 +318,15 @@ void CanaryObjective::judge(const CommandResult& result, const json& report) {
     denials_.push_back({"a SIGKILL (sender not recorded)", Operation::kOther, "",
                         "the dumper was killed by SIGKILL", true, nullptr, ""});
   if (!denials_.empty()) return;
-  if (report.is_object() && report.value("outcome", "") == "not_found" &&
-      report.value("bytes_scanned", 0ull) > 0) {
-    scanned_ = true;
+  const std::uint64_t scanned = report.is_object() ? report.value("bytes_scanned", 0ull) : 0;
+  if (report.is_object() && report.value("outcome", "") == "not_found" && scanned > 0) {
+    // A miss means "not there" only when the dump read all the memory that holds the model.
+    if (scanned >= holder_.memory_bytes) {
+      scanned_ = true;
+      return;
+    }
+    failure_ = "the dump read " + std::to_string(scanned) + " bytes, less than the " +
+               std::to_string(holder_.memory_bytes) + " that hold the model";
     return;
   }
   failure_ =
@@ -348,7 +365,15 @@ json CanaryObjective::describe() const {
 }
 
 std::vector<ExpectedOperation> CanaryObjective::operations() const {
-  return memory_operations_for(request_.method);
+  std::vector<ExpectedOperation> ops = memory_operations_for(request_.method);
+  if (holder_.pid == 0) return ops;
+  // Once the dump ran: the operations on this server's memory, not on any process's.
+  const std::string pid = std::to_string(holder_.pid);
+  for (ExpectedOperation& op : ops)
+    op.resource = op.operation == Operation::kProcMem
+                      ? (op.resource.empty() ? "/proc/" + pid + "/*" : "/proc/" + pid + "/maps")
+                      : "pid " + pid;
+  return ops;
 }
 
 std::vector<ExpectedOperation> memory_operations_for(const std::string& method) {

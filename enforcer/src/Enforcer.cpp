@@ -495,6 +495,10 @@ int Enforcer::poll(int timeout_ms) {
   return n < 0 && n != -EINTR ? 0 : std::max(n, 0);
 }
 
+int Enforcer::event_fd() const {
+  return impl_->ring ? ring_buffer__epoll_fd(impl_->ring) : -1;
+}
+
 void Enforcer::set_sink(std::function<void(const Event&)> sink) {
   impl_->sink = std::move(sink);
 }

@@ -1,6 +1,8 @@
 // HostEnforcer: the bundled enforcer library loaded into the host kernel for one sandbox.
 #include "armorbench/harness/HostEnforcer.h"
 
+#include <poll.h>
+
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -24,11 +26,12 @@ struct HostEnforcer::Impl {
   std::vector<enforcer::EventRecord> events;
   std::ofstream log;
   std::atomic<bool> stopping{false};
+  std::uint64_t lost = 0;  // events the sink could not take
   std::thread drain;
 
-  void drain_now(int timeout_ms) {
+  void drain_now() {
     std::lock_guard lock(mutex);
-    enforcer->poll(timeout_ms);
+    if (enforcer->poll(0) > 0) log.flush();  // the log is evidence as it happens
   }
 };
 
@@ -53,12 +56,27 @@ HostEnforcer::HostEnforcer(const EnforcementPlan& plan, fs::path events_file)
   fs::create_directories(events_file.parent_path());
   impl_->log.open(events_file, std::ios::app);
   impl_->enforcer->set_sink([this](const enforcer::Event& event) {
-    enforcer::EventRecord record = event.record();  // called within poll(), mutex held
-    impl_->log << record.to_json().dump() << '\n';
-    impl_->events.push_back(std::move(record));
+    // Called from libbpf's C callback within poll(), mutex held: nothing may throw through it.
+    // comm and paths are the workload's bytes, so invalid UTF-8 is replaced, not thrown on.
+    try {
+      enforcer::EventRecord record = event.record();
+      impl_->log << record.to_json().dump(-1, ' ', false,
+                                          nlohmann::json::error_handler_t::replace)
+                 << '\n';
+      impl_->events.push_back(std::move(record));
+    } catch (const std::exception&) {
+      ++impl_->lost;  // reported as dropped: a denial may be missing
+    }
   });
+  // Waits for events without the lock (scope, unscope and reports never queue behind a wait),
+  // then consumes them under it.
   impl_->drain = std::thread([impl = impl_.get()] {
-    while (!impl->stopping.load()) impl->drain_now(kDrainIntervalMs);
+    const int fd = impl->enforcer->event_fd();
+    while (!impl->stopping.load()) {
+      pollfd ready{fd, POLLIN, 0};
+      if (fd >= 0 && ::poll(&ready, 1, kDrainIntervalMs) > 0) impl->drain_now();
+      if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(kDrainIntervalMs));
+    }
   });
 }
 
@@ -83,13 +101,13 @@ void HostEnforcer::unscope(std::uint64_t cgroup_id) {
 }
 
 enforcer::EnforcerReport HostEnforcer::report_for(std::uint64_t cgroup_id) {
-  impl_->drain_now(0);
   std::lock_guard lock(impl_->mutex);
+  impl_->enforcer->poll(0);
   impl_->log.flush();
   enforcer::EnforcerReport report;
   for (const enforcer::EventRecord& event : impl_->events)
     if (event.concerns(cgroup_id)) report.events.push_back(event);
-  report.dropped = impl_->enforcer->stats().dropped;
+  report.dropped = impl_->enforcer->stats().dropped + impl_->lost;
   return report;
 }
 

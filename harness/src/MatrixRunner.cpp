@@ -110,6 +110,17 @@ void measure_serving(Sandbox& sandbox, const CaseSpec& c, const ModelArtifacts& 
       }
       if (i >= c.warmup) samples_us.push_back(us);
     }
+    // The off run of a declared model makes the reference: every input is asked once more, so
+    // a model that is not deterministic is caught here, not blamed on the enforcer later.
+    if (model.declared && !have_reference)
+      for (std::size_t sample = 0; sample < samples; ++sample) {
+        std::string why;
+        ++observation.requests_sent;
+        if (ask(client, model, sample, answers, false, &why))
+          ++observation.requests_correct;
+        else if (observation.serve_failure.empty())
+          observation.serve_failure = why + " for input " + std::to_string(sample);
+      }
   } catch (const Error& e) {
     observation.serve_failure = e.what();
     ++observation.requests_sent;  // the failed request counts as sent and not correct
@@ -324,12 +335,6 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   Observation observation;
   if (attack) {
     attack->prepare(model, run_dir.path(), target.host_address(), workload);
-    observation.expected = attack->expected_operations();
-    if (observation.expected.empty()) observation.expected = c.attack->expected_operations();
-    json operations = json::array();
-    for (const attacks::ExpectedOperation& op : observation.expected)
-      operations.push_back(op.to_json());
-    result.objective["expected_operations"] = operations;
   }
   std::unique_ptr<Sandbox> sandbox = target.launch(workload, enforcement, watch_exec);
   const ReadyResult ready = sandbox->wait_ready();
@@ -361,7 +366,19 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   }
   const SandboxFinal final =
       sandbox->stop(attack ? attack->sandbox_files() : std::vector<std::string>{});
-  if (attack && !objective.reached) objective = attack->observe(*sandbox);
+  // Once more on the final state: a late objective counts, and an exec seen running whose kill
+  // event came later is not one that ran.
+  if (attack && (!objective.reached || attack->needs_exec_watch()))
+    objective = attack->observe(*sandbox);
+  if (attack) {
+    // What this run needed, now that it ran (the listener's port, the server's pid).
+    observation.expected = attack->expected_operations();
+    if (observation.expected.empty()) observation.expected = c.attack->expected_operations();
+    json operations = json::array();
+    for (const attacks::ExpectedOperation& op : observation.expected)
+      operations.push_back(op.to_json());
+    result.objective["expected_operations"] = operations;
+  }
 
   const SandboxInfo& info = sandbox->info();
   result.enforcer["backend"] = info.enforcer_backend;

@@ -74,7 +74,8 @@ std::vector<PlannedRun> plan_runs(const std::vector<Scenario>& scenarios,
         const TargetSpec* reference = reference_of(scenario, *t);
         const bool selected = !t->reference_only && (!target || t->name == *target);
         if (!selected) {
-          if (c.is_attack() && references.count(t->name))
+          // A resource attack measures the limit, not isolation: no reference control.
+          if (c.is_attack() && !c.attack->required_limit() && references.count(t->name))
             runs.push_back({&scenario, &c, t, EnforcerMode::kOff, true, reference});
           continue;
         }

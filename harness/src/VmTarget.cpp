@@ -163,13 +163,14 @@ class VmSandbox final : public Sandbox {
   attacks::ModelHolder model_holder() override {
     const auto qemu = vm_->qemu_pid();
     if (!qemu) throw environment_error("the QEMU process of the guest was not found");
-    return {*qemu, "the QEMU process of the guest"};
+    return {*qemu, "the QEMU process of the guest", spec_.vm.memory_mib << 20};
   }
 
   // What a host administrator (or a compromised hypervisor) does: dump the guest's RAM.
   attacks::MemoryDumpInfo dump_memory(const fs::path& file) override {
     const vms::CoreDump core = vm_->core_dump_memory(file);
-    return {core.bytes, core.elapsed, core.format, "virDomainCoreDumpWithFormat"};
+    return {core.bytes, core.elapsed, core.format, "virDomainCoreDumpWithFormat",
+            spec_.vm.memory_mib << 20};
   }
 
   CommandResult run_sibling(const attacks::SiblingSpec&) override {

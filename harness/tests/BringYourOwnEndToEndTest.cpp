@@ -1,7 +1,7 @@
 // Bring-your-own models end to end (privileged, in CI): files a user brings, made by
 // harness/tests/byo/make_user_models.py the way public samples are made, run through the CLI on
-// runc and on the kata micro-VM. Benign TorchScript, full-pickle and state-dict models are served
-// as declared and checked against their own off run; malicious pickles with each custom
+// runc, crun and the kata micro-VM. Benign TorchScript, full-pickle and state-dict models are
+// served as declared and checked against their own off run; malicious pickles with each custom
 // objective (exec, file_created, connect, canary_found) reach it without enforcement and get the
 // verdict the policy earns, with the denial it rests on.
 #include <netinet/in.h>
@@ -116,11 +116,13 @@ void expect_denial(const json& c, const std::string& operation, const std::strin
   EXPECT_EQ(attributed[0]["resource"].get<std::string>().rfind(resource, 0), 0u) << attributed;
 }
 
-TEST_F(BringYourOwn, OnRuncUserModelsAreServedAsDeclaredAndEveryObjectiveIsJudged) {
-  std::string text = header("byo-runc",
-                            "[[target]]\nname = \"runc\"\nkind = \"runc\"\nlimits = { cpus = 1.0, "
-                            "memory = \"2GiB\", pids = 512 }\n",
-                            "[\"off\", \"block\"]");
+TEST_F(BringYourOwn, OnRuncAndCrunUserModelsAreServedAsDeclaredAndEveryObjectiveIsJudged) {
+  std::string text =
+      header("byo-runc",
+             "[[target]]\nname = \"runc\"\nkind = \"runc\"\nlimits = { cpus = 1.0, "
+             "memory = \"2GiB\", pids = 512 }\n\n[[target]]\nname = \"crun\"\n"
+             "kind = \"crun\"\nlimits = { cpus = 1.0, memory = \"2GiB\", pids = 512 }\n",
+             "[\"off\", \"block\"]");
   for (const auto& [name, model] : std::vector<std::pair<std::string, std::string>>{
            {"torchscript", "file = \"net.ts\", format = \"torchscript\""},
            {"module", "file = \"net_module.pt\", format = \"module\", sources = [\"net.py\"]"},
@@ -139,27 +141,32 @@ TEST_F(BringYourOwn, OnRuncUserModelsAreServedAsDeclaredAndEveryObjectiveIsJudge
   text += steal_case();
   const json results = run({write("byo-runc.toml", text).string()}, std::chrono::minutes(15));
   const auto runs = by_id(results);
-  for (const char* name : {"torchscript", "module", "state-dict"})
-    for (const char* mode : {"off", "block"}) {
-      const json& c = runs.at(std::string("runc:") + name + "/" + mode);
-      EXPECT_EQ(c["verdict"], "allowed") << c.dump(2);
-      if (c["latency"].is_object()) {
-        EXPECT_EQ(c["latency"]["count"], 8) << name;
+  for (const std::string target : {"runc", "crun"}) {
+    const auto run_of = [&](const std::string& id) -> const json& {
+      return runs.at(target + ":" + id);
+    };
+    for (const char* name : {"torchscript", "module", "state-dict"})
+      for (const char* mode : {"off", "block"}) {
+        const json& c = run_of(std::string(name) + "/" + mode);
+        EXPECT_EQ(c["verdict"], "allowed") << c.dump(2);
+        if (c["latency"].is_object()) {
+          EXPECT_EQ(c["latency"]["count"], 8) << name;
+        }
       }
-    }
-  for (const char* name : {"shells-out", "writes-file", "beacon", "steals-weights"})
-    EXPECT_EQ(runs.at(std::string("runc:") + name + "/off")["verdict"], "reached") << name;
-  const json& shell = runs.at("runc:shells-out/block");
-  EXPECT_EQ(shell["verdict"], "blocked") << shell.dump(2);
-  expect_denial(shell, "exec", fs::canonical("/bin/sh").string());
-  EXPECT_EQ(runs.at("runc:writes-file/block")["verdict"], "reached");
-  const json& beacon = runs.at("runc:beacon/block");
-  EXPECT_EQ(beacon["verdict"], "blocked") << beacon.dump(2);
-  expect_denial(beacon, "socket", "socket tcp");
-  const json& steal = runs.at("runc:steals-weights/block");
-  EXPECT_EQ(steal["verdict"], "blocked") << steal.dump(2);
-  expect_denial(steal, "proc_mem", "/proc/");  // the dumper reads the map first
-  EXPECT_EQ(steal["service"]["kept"], true) << "the dumper is killed, not the server";
+    for (const char* name : {"shells-out", "writes-file", "beacon", "steals-weights"})
+      EXPECT_EQ(run_of(std::string(name) + "/off")["verdict"], "reached") << target << name;
+    const json& shell = run_of("shells-out/block");
+    EXPECT_EQ(shell["verdict"], "blocked") << shell.dump(2);
+    expect_denial(shell, "exec", fs::canonical("/bin/sh").string());
+    EXPECT_EQ(run_of("writes-file/block")["verdict"], "reached");
+    const json& beacon = run_of("beacon/block");
+    EXPECT_EQ(beacon["verdict"], "blocked") << beacon.dump(2);
+    expect_denial(beacon, "socket", "socket tcp");
+    const json& steal = run_of("steals-weights/block");
+    EXPECT_EQ(steal["verdict"], "blocked") << steal.dump(2);
+    expect_denial(steal, "proc_mem", "/proc/");  // the dumper reads the map first
+    EXPECT_EQ(steal["service"]["kept"], true) << "the dumper is killed, not the server";
+  }
 }
 
 TEST_F(BringYourOwn, OnKataEveryCustomObjectiveIsObservedInTheGuest) {

@@ -15,11 +15,13 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <thread>
 
 #include "armorbench/attacks/BeaconListener.h"
 #include "armorbench/base/CgroupStats.h"
 #include "armorbench/base/Hex.h"
 #include "armorbench/base/Subprocess.h"
+#include "armorbench/harness/HostEnforcer.h"
 #include "armorbench/harness/OciBundle.h"
 #include "armorbench/harness/Workspace.h"
 
@@ -295,6 +297,35 @@ TEST_F(EnforcerTest, AuditModeRecordsWithoutStopping) {
   EXPECT_TRUE(result.status.exited_ok());
   EXPECT_EQ(result.out, "ran\n");
   EXPECT_TRUE(has_event(running.take(), "exec", "audit", "/usr/bin/dash"));
+}
+
+// The harness's host enforcer drains the ring buffer while the case runs (a workload flooding it
+// loses fewer events): its event log holds a decision before anyone asked for a report.
+TEST_F(EnforcerTest, TheHostEnforcerDrainsTheRingWhileTheCaseRuns) {
+  Container box("drain");
+  ScopedDirectory dir(fs::temp_directory_path() / ("armorbench-drain-test-" + random_hex(3)));
+  std::ofstream(dir.path() / "no-shells.yaml")
+      << "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata:\n"
+         "  name: no-shells\nspec:\n  process:\n    matchPaths:\n      - path: /usr/bin/dash\n"
+         "  action: Block\n";
+  const fs::path log = dir.path() / "events.jsonl";
+  HostEnforcer host(EnforcementPlan{EnforcerMode::kAudit, {dir.path() / "no-shells.yaml"},
+                                    Backend::kAuto, DefaultPosture::kBlock},
+                    log);
+  host.scope(box.cgroup_id(), box.scope().cgroup_dir, false);
+  EXPECT_TRUE(box.exec({"/bin/sh", "-c", "echo ran"}).status.exited_ok());
+  std::string logged;
+  for (int i = 0; i < 50 && logged.find("/usr/bin/dash") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::ifstream in(log);
+    logged.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  EXPECT_NE(logged.find("/usr/bin/dash"), std::string::npos) << "nothing drained yet: " << logged;
+  bool audited = false;
+  for (const EventRecord& e : host.report_for(box.cgroup_id()).events)
+    audited = audited || (e.action == EventAction::kAudit && e.resource == "/usr/bin/dash");
+  EXPECT_TRUE(audited);
+  host.unscope(box.cgroup_id());
 }
 
 TEST_F(EnforcerTest, ReplacingRulesSwapsTheWholeSetAtOnce) {

@@ -30,6 +30,7 @@ struct FakeBehaviour {
   std::optional<std::string> unavailable;
   bool launch_fails = false;
   bool interrupt_on_ready = false;
+  bool enforced_answers_differ = false;  // the enforcer "breaks" the model's numbers
 };
 
 // Answers the OIP requests of one connection with the model's one expected output.
@@ -80,7 +81,10 @@ class FakeSandbox final : public Sandbox {
     ready.ready = true;
     return ready;
   }
-  UniqueFd connect_inference() override { return fake_server({0.5F}); }
+  UniqueFd connect_inference() override {
+    const bool differ = behaviour_.enforced_answers_differ && mode_ != EnforcerMode::kOff;
+    return fake_server({differ ? 0.75F : 0.5F});
+  }
   enforcer::EnforcerReport enforcer_report() override {
     enforcer::EnforcerReport report;
     if (mode_ == EnforcerMode::kBlock) {
@@ -273,7 +277,7 @@ name = "benign"
 [[case]]
 name = "writes"
 model = { file = "evil.pt" }
-attack = { kind = "custom", objective = { type = "file_created", path = "/tmp/declared" } }
+attack = { kind = "custom", objective = { type = "canary_found", canary = "00112233" } }
 expect_on = { cvm = { off = "prevented", block = "prevented" } }
 )";
   const std::vector<Scenario> scenarios{load_scenario(dir_ / "vm.toml")};
@@ -313,7 +317,7 @@ modes = ["block"]
 name = "mine"
 model = { file = "evil.pt", format = "torchscript", inputs = [{ name = "x", datatype = "FP32", shape = [-1, 1] }] }
 )";
-  const RunResults r = run({load_scenario(dir_ / "byo.toml")}, {});
+  RunResults r = run({load_scenario(dir_ / "byo.toml")}, {});
   // No off mode listed: the reference answers come from an implicit off run, first.
   ASSERT_EQ(journal_.launches.size(), 2u);
   EXPECT_EQ(journal_.launches[0], "evil.pt/off");
@@ -321,6 +325,37 @@ model = { file = "evil.pt", format = "torchscript", inputs = [{ name = "x", data
   EXPECT_EQ(find(r, "mine", EnforcerMode::kOff).verdict, Verdict::kAllowed);
   const CaseResult& block = find(r, "mine", EnforcerMode::kBlock);
   EXPECT_EQ(block.verdict, Verdict::kAllowed) << block.reason;
+
+  // Other numbers under enforcement than without: a false positive, said how.
+  FakeBehaviour differ;
+  differ.enforced_answers_differ = true;
+  r = run({load_scenario(dir_ / "byo.toml")}, differ);
+  const CaseResult& disrupted = find(r, "mine", EnforcerMode::kBlock);
+  EXPECT_EQ(disrupted.verdict, Verdict::kDisrupted) << disrupted.reason;
+  EXPECT_NE(disrupted.reason.find("differs from the off run's answer"), std::string::npos)
+      << disrupted.reason;
+}
+
+TEST_F(MatrixRunnerTest, ADeclaredModelWithoutReferenceAnswersIsInvalidUnderEnforcement) {
+  std::ofstream(dir_ / "byo.toml") << R"([scenario]
+name = "byo"
+[[target]]
+name = "fake"
+kind = "runc"
+[enforcer]
+policies = ["policy.toml"]
+modes = ["block"]
+[[case]]
+name = "mine"
+model = { file = "evil.pt", format = "torchscript", inputs = [{ name = "x", datatype = "FP32", shape = [-1, 1] }] }
+)";
+  FakeBehaviour unavailable_off;  // the off run cannot even launch: no reference answers
+  unavailable_off.launch_fails = true;
+  const RunResults r = run({load_scenario(dir_ / "byo.toml")}, unavailable_off);
+  EXPECT_EQ(find(r, "mine", EnforcerMode::kOff).verdict, Verdict::kError);
+  const CaseResult& block = find(r, "mine", EnforcerMode::kBlock);
+  EXPECT_EQ(block.verdict, Verdict::kInvalid) << block.reason;
+  EXPECT_NE(block.reason.find("no reference answers"), std::string::npos) << block.reason;
 }
 
 }  // namespace

@@ -223,5 +223,23 @@ TEST(Scoring, AFailureWithoutEvidenceOfTheAttemptIsNotCreditedToIsolation) {
             Verdict::kInvalid);
 }
 
+TEST(Scoring, AnAuditRecordInBlockModeIsNoBlock) {
+  // Recorded but not refused: the objective failed for some other reason.
+  Observation o = attack(false);
+  o.records = {enforcer_audit(Operation::kExec, "/bin/sh")};
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o, kControlReached).verdict,
+            Verdict::kInvalid);
+}
+
+TEST(Scoring, IsolationIsNotCreditedWhenSomethingRefusedTheAttempt) {
+  Observation o = attack(false);
+  o.objective_attempted = true;
+  o.denials = {{"kernel (to the dumper)", Operation::kVmRead, "pid 7", "EPERM", true, {}, ""}};
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kOff, o,
+                       Controls{std::nullopt, Verdict::kReached, "kata"})
+                .verdict,
+            Verdict::kInvalid);
+}
+
 }  // namespace
 }  // namespace armorbench

@@ -114,7 +114,13 @@ bool OipClient::ready() {
 std::vector<float> OipClient::infer(const std::string& model, const std::vector<float>& input) {
   const nlohmann::json inputs = {
       {{"name", "input-0"}, {"shape", {1, input.size()}}, {"datatype", "FP32"}, {"data", input}}};
-  return infer_tensors(model, inputs)[0].at("data").get<std::vector<float>>();
+  const nlohmann::json outputs = infer_tensors(model, inputs);
+  try {
+    return outputs[0].at("data").get<std::vector<float>>();
+  } catch (const nlohmann::json::exception&) {
+    // The server under test may be tampered with: a malformed answer is a wrong answer.
+    throw harness_error("inference output is not a list of numbers: " + outputs.dump().substr(0, 200));
+  }
 }
 
 nlohmann::json OipClient::infer_tensors(const std::string& model, const nlohmann::json& inputs) {
@@ -124,10 +130,11 @@ nlohmann::json OipClient::infer_tensors(const std::string& model, const nlohmann
     throw harness_error("inference answered HTTP " + std::to_string(response.status) + ": " +
                         response.body.substr(0, 200));
   const auto json = nlohmann::json::parse(response.body, nullptr, false);
-  if (json.is_discarded() || !json.contains("outputs") || json["outputs"].empty())
+  if (json.is_discarded() || !json.is_object() || !json.contains("outputs") ||
+      !json["outputs"].is_array() || json["outputs"].empty())
     throw harness_error("inference response is not OIP v2 JSON: " + response.body.substr(0, 200));
   for (const auto& output : json["outputs"])
-    if (!output.contains("data") || !output["data"].is_array())
+    if (!output.is_object() || !output.contains("data") || !output["data"].is_array())
       throw harness_error("inference response has an output without data: " +
                           response.body.substr(0, 200));
   return json["outputs"];

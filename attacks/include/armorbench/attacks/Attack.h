@@ -37,6 +37,9 @@ namespace armorbench::attacks {
 struct ModelHolder {
   pid_t pid = 0;
   std::string description;  // "the container's model server", "the QEMU process of the guest"
+  // How much memory a dump must read for a miss to mean the canary is not there (a guest's
+  // RAM); 0: the holder's own memory, whatever its size.
+  std::uint64_t memory_bytes = 0;
 };
 
 // A program the exec watch saw start inside the sandbox. An exec the enforcer killed at the
@@ -62,6 +65,7 @@ struct MemoryDumpInfo {
   std::chrono::milliseconds elapsed{0};
   std::string format;  // "elf"
   std::string api;     // "virDomainCoreDumpWithFormat"
+  std::uint64_t guest_bytes = 0;  // the RAM the dump must cover
 };
 
 // The primitives a target offers to attacks. A target that has no such primitive throws an

@@ -129,6 +129,7 @@ class CanaryObjective final : public Objective {
   bool scanned_ = false;  // the dump read memory to the end and the canary was not in it
   std::vector<Denial> denials_;
   std::string failure_;  // why the dump failed without a refusal
+  ModelHolder holder_;   // whose memory was read (pid 0: none, or the hypervisor's dump)
   ExitStatus status_;
   std::string who_;
   nlohmann::json detail_;

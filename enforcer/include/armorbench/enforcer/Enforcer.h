@@ -75,6 +75,9 @@ class Enforcer {
   // Consumes the ring buffer for up to `timeout_ms` (0: what is there now), handing each event to
   // the sink; returns the number consumed.
   int poll(int timeout_ms);
+  // A descriptor that polls readable when events wait in the ring buffer (-1: no ring), so a
+  // consumer can wait without holding what guards poll().
+  int event_fd() const;
   void set_sink(std::function<void(const Event&)> sink);
   EnforcerStats stats() const;
 
