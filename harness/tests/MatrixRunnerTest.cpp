@@ -193,6 +193,23 @@ settle = "0s"
     return run_matrix(scenarios, options, ProgressSink{});
   }
 
+  // A declared model of one's own, in block mode only (its off run is implicit).
+  Scenario byo_scenario() {
+    std::ofstream(dir_ / "byo.toml") << R"([scenario]
+name = "byo"
+[[target]]
+name = "fake"
+kind = "runc"
+[enforcer]
+policies = ["policy.toml"]
+modes = ["block"]
+[[case]]
+name = "mine"
+model = { file = "evil.pt", format = "torchscript", inputs = [{ name = "x", datatype = "FP32", shape = [-1, 1] }] }
+)";
+    return load_scenario(dir_ / "byo.toml");
+  }
+
   const CaseResult& find(const RunResults& r, const std::string& name, EnforcerMode mode) {
     for (const CaseResult& c : r.cases)
       if (c.case_name == name && c.mode == mode) return c;
@@ -305,19 +322,7 @@ expect_on = { cvm = { off = "prevented", block = "prevented" } }
 }
 
 TEST_F(MatrixRunnerTest, ADeclaredModelIsCheckedAgainstItsOwnOffRun) {
-  std::ofstream(dir_ / "byo.toml") << R"([scenario]
-name = "byo"
-[[target]]
-name = "fake"
-kind = "runc"
-[enforcer]
-policies = ["policy.toml"]
-modes = ["block"]
-[[case]]
-name = "mine"
-model = { file = "evil.pt", format = "torchscript", inputs = [{ name = "x", datatype = "FP32", shape = [-1, 1] }] }
-)";
-  RunResults r = run({load_scenario(dir_ / "byo.toml")}, {});
+  RunResults r = run({byo_scenario()}, {});
   // No off mode listed: the reference answers come from an implicit off run, first.
   ASSERT_EQ(journal_.launches.size(), 2u);
   EXPECT_EQ(journal_.launches[0], "evil.pt/off");
@@ -329,7 +334,7 @@ model = { file = "evil.pt", format = "torchscript", inputs = [{ name = "x", data
   // Other numbers under enforcement than without: a false positive, said how.
   FakeBehaviour differ;
   differ.enforced_answers_differ = true;
-  r = run({load_scenario(dir_ / "byo.toml")}, differ);
+  r = run({byo_scenario()}, differ);
   const CaseResult& disrupted = find(r, "mine", EnforcerMode::kBlock);
   EXPECT_EQ(disrupted.verdict, Verdict::kDisrupted) << disrupted.reason;
   EXPECT_NE(disrupted.reason.find("differs from the off run's answer"), std::string::npos)
@@ -337,21 +342,9 @@ model = { file = "evil.pt", format = "torchscript", inputs = [{ name = "x", data
 }
 
 TEST_F(MatrixRunnerTest, ADeclaredModelWithoutReferenceAnswersIsInvalidUnderEnforcement) {
-  std::ofstream(dir_ / "byo.toml") << R"([scenario]
-name = "byo"
-[[target]]
-name = "fake"
-kind = "runc"
-[enforcer]
-policies = ["policy.toml"]
-modes = ["block"]
-[[case]]
-name = "mine"
-model = { file = "evil.pt", format = "torchscript", inputs = [{ name = "x", datatype = "FP32", shape = [-1, 1] }] }
-)";
   FakeBehaviour unavailable_off;  // the off run cannot even launch: no reference answers
   unavailable_off.launch_fails = true;
-  const RunResults r = run({load_scenario(dir_ / "byo.toml")}, unavailable_off);
+  const RunResults r = run({byo_scenario()}, unavailable_off);
   EXPECT_EQ(find(r, "mine", EnforcerMode::kOff).verdict, Verdict::kError);
   const CaseResult& block = find(r, "mine", EnforcerMode::kBlock);
   EXPECT_EQ(block.verdict, Verdict::kInvalid) << block.reason;

@@ -12,10 +12,8 @@ harness/workload).
 
 import base64
 import contextlib
-import http.client
 import json
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -33,8 +31,8 @@ SCRIPT_DIRS = {
     "model_server.py": os.path.join(REPO, "harness", "workload"),
 }
 PAYLOADS = os.path.join(REPO, "attacks", "payloads")
-PYTHON = "/usr/bin/python3"
-READY_TIMEOUT = 120  # generous: import torch alone takes several seconds on a loaded 2-core host
+sys.path.insert(0, os.path.join(REPO, "harness", "workload", "tests"))
+from model_server_process import EVENT_TIMEOUT, PYTHON, Server, UnixHTTPConnection  # noqa: E402
 
 
 def script(name):
@@ -48,63 +46,6 @@ def wait_for_file(path, timeout=10):
             return True
         time.sleep(0.05)
     return False
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over a UNIX socket; one instance is one keep-alive connection."""
-
-    def __init__(self, path):
-        super().__init__("localhost", timeout=30)
-        self.socket_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.socket_path)
-
-    def call(self, method, path, body=None):
-        payload = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        self.request(method, path, body=payload, headers={"Content-Type": "application/json"})
-        response = self.getresponse()
-        return response.status, json.loads(response.read())
-
-
-class Server:
-    """A model_server.py process; start() returns its single stdout event."""
-
-    def __init__(self, workdir, model, config, loader):
-        self.socket_path = os.path.join(workdir, "server.sock")
-        # stderr goes to a file, not a pipe: processes a payload starts inherit it and may outlive
-        # the server, so a pipe's EOF could be far away.
-        self.stderr_path = os.path.join(workdir, "server.stderr")
-        with open(self.stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen(
-                [PYTHON, script("model_server.py"), "--model", model, "--config", config, "--loader", loader,
-                 "--socket", self.socket_path],
-                stdout=subprocess.PIPE, stderr=stderr)
-
-    def stderr(self):
-        with open(self.stderr_path, "rb") as f:
-            return f.read()
-
-    def event(self):
-        """The first stdout line as JSON, or None if the process exited without one."""
-        ready, _, _ = select.select([self.process.stdout], [], [], READY_TIMEOUT)
-        if not ready:
-            raise TimeoutError("model_server.py printed nothing")
-        line = self.process.stdout.readline()
-        return json.loads(line) if line else None
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=30)
-        # After its one event line the server owes the harness nothing but EOF, and EOF must come
-        # when the server is gone even if processes a payload started live on.
-        readable, _, _ = select.select([self.process.stdout], [], [], 5)
-        self.stdout_after_event = self.process.stdout.read1(65536) if readable else None
-        self.process.stdout.close()
-        return code
 
 
 class ModelToolsTest(unittest.TestCase):
@@ -155,7 +96,7 @@ class ModelToolsTest(unittest.TestCase):
             connection.close()
         finally:
             code = server.stop()
-        self.assertEqual(code, 0, server.stderr().decode(errors="replace")[-4000:])
+        self.assertEqual(code, 0, server.stderr())
         self.assertEqual(server.stdout_after_event, b"")
         self.assertFalse(os.path.exists(server.socket_path), "socket left behind")
 
@@ -291,12 +232,12 @@ class ModelToolsTest(unittest.TestCase):
         evil = self.inject_payload("write_marker.py", {"path": "/nonexistent-dir/marker", "nonce": "x"})
         with self.serving(evil, "torch") as (server, connection):
             pass
-        self.assertIn(b"write_marker: FileNotFoundError", server.stderr())
+        self.assertIn("write_marker: FileNotFoundError", server.stderr())
 
     def listen(self):
         """A one-shot TCP listener on 127.0.0.1; returns (port, a function returning what it received)."""
         listener = socket.create_server(("127.0.0.1", 0))
-        listener.settimeout(READY_TIMEOUT)
+        listener.settimeout(EVENT_TIMEOUT)
         received = []
 
         def accept():
@@ -308,7 +249,7 @@ class ModelToolsTest(unittest.TestCase):
         thread.start()
 
         def result():
-            thread.join(READY_TIMEOUT)
+            thread.join(EVENT_TIMEOUT)
             return received[0] if received else None
 
         return listener.getsockname()[1], result

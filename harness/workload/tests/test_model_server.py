@@ -9,14 +9,11 @@ over HTTP/1.1 to it. Each start imports torch (about 1.5 s), so the file takes a
 """
 
 import contextlib
-import http.client
 import importlib.util
 import itertools
 import json
 import os
 import pickle
-import select
-import socket
 import struct
 import subprocess
 import sys
@@ -25,11 +22,10 @@ import unittest
 
 import torch
 
+from model_server_process import PYTHON, Server, UnixHTTPConnection
+
 WORKLOAD = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SERVER = os.path.join(WORKLOAD, "model_server.py")
 MAKE_MODEL = os.path.join(WORKLOAD, "make_model.py")
-PYTHON = "/usr/bin/python3"
-EVENT_TIMEOUT = 120  # generous: import torch alone takes seconds on a loaded 2-core host
 MODEL_NAME = "two-heads"
 
 # The user's architecture file: two inputs (features FP32 [B, n_in], ids INT64 [B]) and a tuple answer
@@ -85,59 +81,6 @@ def import_by_path(name, path):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over a UNIX socket; one instance is one keep-alive connection."""
-
-    def __init__(self, path):
-        super().__init__("localhost", timeout=30)
-        self.socket_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.socket_path)
-
-    def call(self, method, path, body=None):
-        payload = None if body is None else json.dumps(body).encode()
-        self.request(method, path, body=payload, headers={"Content-Type": "application/json"})
-        response = self.getresponse()
-        return response.status, json.loads(response.read())
-
-
-class Server:
-    """One model_server.py process; event() is its single stdout line, stop() its exit status."""
-
-    def __init__(self, workdir, model, config, loader):
-        self.socket_path = os.path.join(workdir, "server.sock")
-        self.stderr_path = os.path.join(workdir, "server.stderr")
-        with open(self.stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen(
-                [PYTHON, SERVER, "--model", model, "--config", config, "--loader", loader,
-                 "--socket", self.socket_path], stdout=subprocess.PIPE, stderr=stderr)
-
-    def event(self):
-        ready, _, _ = select.select([self.process.stdout], [], [], EVENT_TIMEOUT)
-        if not ready:
-            raise TimeoutError("model_server.py printed nothing")
-        line = self.process.stdout.readline()
-        return json.loads(line) if line else None
-
-    def stderr(self):
-        with open(self.stderr_path, "rb") as f:
-            return f.read().decode(errors="replace")[-4000:]
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            code = self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        self.process.stdout.close()
-        return code
 
 
 class ModelServerTest(unittest.TestCase):
