@@ -179,8 +179,12 @@ int command_list(int argc, char** argv) {
   if (args.options.count("--filter")) filter = args.options.at("--filter");
   if (args.options.count("--target")) target = args.options.at("--target");
   for (const PlannedRun& run : plan_runs(scenarios, filter, target))
-    std::cout << run_label(run) << (run.implicit_control ? "  (positive control)" : "") << "  "
-              << "expect " << to_string(expected_verdict(*run.case_spec, run.mode)) << "\n";
+    std::cout << run_label(run)
+              << (run.target->reference_only ? "  (reference control)"
+                  : run.implicit_control     ? "  (positive control)"
+                                             : "")
+              << "  expect "
+              << to_string(expected_verdict(*run.case_spec, run.mode, run.target->name)) << "\n";
   return 0;
 }
 

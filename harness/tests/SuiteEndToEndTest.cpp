@@ -1,4 +1,4 @@
-// The default suite reduced to one case per attack family, run for real on runc and crun
+// The default suite's runc cases, smaller, run for real on runc and crun
 // (privileged, in CI): every verdict is asserted, and what the enforcer recorded is checked
 // against what each verdict claims.
 #include <unistd.h>
@@ -71,6 +71,27 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
       {"os-system/audit", {"detected", "enforcer (", "exec", shell, "default posture", true}},
       // The tracepoint backend kills the shell; the server that forked it serves on.
       {"os-system/block", {"blocked", "enforcer (", "exec", shell, "default posture", true}},
+      {"subprocess-popen/off", {"reached", "", "", "", "", true}},
+      {"subprocess-popen/audit",
+       {"detected", "enforcer (", "exec", shell, "default posture", true}},
+      {"subprocess-popen/block", {"blocked", "enforcer (", "exec", shell, "default posture", true}},
+      // The server replaced itself with the shell: whatever happens to the shell, it is gone.
+      {"os-execv/off", {"reached", "", "", "", "", false}},
+      {"os-execv/audit", {"detected", "enforcer (", "exec", shell, "default posture", false}},
+      {"os-execv/block", {"blocked", "enforcer (", "exec", shell, "default posture", false}},
+      // A server's own /tmp cannot be forbidden: reached, and expected so.
+      {"exec-file-write/off", {"reached", "", "", "", "", true}},
+      {"exec-file-write/audit", {"reached", "", "", "", "", true}},
+      {"exec-file-write/block", {"reached", "", "", "", "", true}},
+      {"plain-pickle-os-system/off", {"reached", "", "", "", "", true}},
+      {"plain-pickle-os-system/audit",
+       {"detected", "enforcer (", "exec", shell, "default posture", true}},
+      {"plain-pickle-os-system/block",
+       {"blocked", "enforcer (", "exec", shell, "default posture", true}},
+      // The loader refuses the gadget even without enforcement: invalid, the loader is the fix.
+      {"weights-only-loader/off", {"invalid", "", "", "", "", false}},
+      {"weights-only-loader/audit", {"invalid", "", "", "", "", false}},
+      {"weights-only-loader/block", {"invalid", "", "", "", "", false}},
       {"reverse-beacon/off", {"reached", "", "", "", "", true}},
       {"reverse-beacon/audit",
        {"detected", "enforcer (", "socket", "socket tcp", "protocol tcp", true}},
@@ -97,6 +118,17 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
        {"detected", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
       {"dump-proc-mem/block",
        {"blocked", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
+      {"dump-vm-readv/off", {"reached", "", "", "", "", true}},
+      // The dumper reads the server's map before process_vm_readv: that read is refused.
+      {"dump-vm-readv/audit",
+       {"detected", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
+      {"dump-vm-readv/block",
+       {"blocked", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
+      {"dump-ptrace/off", {"reached", "", "", "", "", true}},
+      {"dump-ptrace/audit",
+       {"detected", "enforcer (", "ptrace", "pid ", "memory of protected processes", true}},
+      {"dump-ptrace/block",
+       {"blocked", "enforcer (", "ptrace", "pid ", "memory of protected processes", true}},
       {"dump-sibling/off", {"reached", "", "", "", "", true}},
       {"dump-sibling/audit",
        {"detected", "enforcer (", "proc_mem", "/proc/", "memory of protected processes", true}},
@@ -111,6 +143,11 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
        {"blocked", "kernel (pids controller)", "fork", "pids.max", "pids.max", false}},
       {"fork-bomb/block",
        {"blocked", "kernel (pids controller)", "fork", "pids.max", "pids.max", false}},
+      {"memory-hog/off", {"reached", "", "", "", "", true}},
+      {"memory-hog/audit",
+       {"blocked", "kernel (memory controller)", "allocate", "memory.max", "memory.max", false}},
+      {"memory-hog/block",
+       {"blocked", "kernel (memory controller)", "allocate", "memory.max", "memory.max", false}},
   };
   std::size_t seen = 0;
   for (const auto& c : results["cases"]) {
@@ -144,13 +181,14 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
   // The summary the gates read: blocked runs split by whether the service survived.
   for (const auto& s : results["summary"]["by_target_mode"]) {
     if (s["enforcer_mode"] == "block") {
-      EXPECT_NEAR(s["block_rate"].get<double>(), 8.0 / 9.0, 1e-9);  // all but io_uring
+      // All but io_uring and the file write in /tmp; weights-only is invalid (outside).
+      EXPECT_NEAR(s["block_rate"].get<double>(), 14.0 / 16.0, 1e-9);
       EXPECT_EQ(s["false_positive_rate"], 0.0);
-      EXPECT_EQ(s["counts"]["blocked_service_kept"], 5);
-      EXPECT_EQ(s["counts"]["blocked_service_lost"], 3);
+      EXPECT_EQ(s["counts"]["blocked_service_kept"], 9);
+      EXPECT_EQ(s["counts"]["blocked_service_lost"], 5);  // execv, token, cuda, fork, memory
     }
-    if (s["enforcer_mode"] == "audit") {  // the fork bomb's kernel block is no detection
-      EXPECT_NEAR(s["detection_rate"].get<double>(), 7.0 / 9.0, 1e-9);
+    if (s["enforcer_mode"] == "audit") {  // the kernel's blocks (fork, memory) are no detection
+      EXPECT_NEAR(s["detection_rate"].get<double>(), 12.0 / 16.0, 1e-9);
     }
   }
 }

@@ -63,6 +63,19 @@ TEST(Cli, ListShowsPositiveControlsFirst) {
   EXPECT_LT(off, block);
 }
 
+TEST(Cli, ListShowsReferenceControlsAndPerTargetExpectations) {
+  const auto r = armorbench({"list", (kScenarios / "kata-ci.toml").string()});
+  EXPECT_EQ(r.status.code, 0) << r.err;
+  EXPECT_NE(r.out.find("kata-ci/os-system [reference-runc/off]  (reference control)  expect "
+                       "reached"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("kata-ci/host-core-dump [kata/block]  expect reached"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("kata-ci/host-core-dump [cvm/block]  expect prevented"), std::string::npos)
+      << r.out;
+}
+
 TEST(Cli, UnknownFormatIsRejected) {
   const auto r = armorbench({"run", (kScenarios / "valid.toml").string(), "--format", "pdf"});
   EXPECT_EQ(r.status.code, 4);
