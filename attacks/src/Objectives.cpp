@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "armorbench/attacks/MemoryDumper.h"
+#include "armorbench/base/Files.h"
 #include "armorbench/base/Hex.h"
 
 namespace armorbench::attacks {
@@ -41,12 +42,6 @@ bool address_matches(const std::string& expected, const std::string& actual) {
   return (want_host == "*" || want_host == host) && (want_port == "*" || want_port == port);
 }
 
-std::string resolved(const std::string& path) {
-  std::error_code ec;
-  const fs::path canonical = fs::weakly_canonical(path, ec);
-  return ec ? path : canonical.string();
-}
-
 }  // namespace
 
 bool ExpectedOperation::matches(Operation actual, const std::string& actual_resource) const {
@@ -57,7 +52,7 @@ bool ExpectedOperation::matches(Operation actual, const std::string& actual_reso
   if (resource == actual_resource) return true;
   if (resource.front() != '/') return false;
   if (::fnmatch(resource.c_str(), actual_resource.c_str(), FNM_PATHNAME) == 0) return true;
-  return resolved(resource) == resolved(actual_resource);
+  return resolved_path(resource) == resolved_path(actual_resource);
 }
 
 json Denial::to_json() const {
@@ -223,10 +218,11 @@ void CanaryObjective::while_serving(AttackSurface& surface) {
     // A miss means "not there" only when the dump covered the guest's RAM.
     scanned_ = !scan.found && !scan.failed && scan.bytes_scanned > 0 &&
                scan.bytes_scanned >= info.guest_bytes;
-    if (scan.failed) failure_ = "the dump could not be scanned";
+    if (scan.failed)
+      failure_ = "the dump could not be scanned";
     else if (!found_ && !scanned_)
-      failure_ = "the dump covered " + std::to_string(scan.bytes_scanned) + " bytes, less than the " +
-                 std::to_string(info.guest_bytes) + " of guest RAM";
+      failure_ = "the dump covered " + std::to_string(scan.bytes_scanned) +
+                 " bytes, less than the " + std::to_string(info.guest_bytes) + " of guest RAM";
     who_ = "the hypervisor's memory dump";
     detail_["report"] = scan.to_json();
     detail_["core_dump"] = {{"bytes", info.bytes},
@@ -304,7 +300,7 @@ void CanaryObjective::judge(const CommandResult& result, const json& report) {
           operation_of_stage(error.value("stage", std::string()), request_.method);
       const std::string stage = error.value("stage", std::string());
       const std::string pid = std::to_string(holder_.pid);
-      const std::string resource = stage == "open_maps"                ? "/proc/" + pid + "/maps"
+      const std::string resource = stage == "open_maps"               ? "/proc/" + pid + "/maps"
                                    : operation == Operation::kProcMem ? "/proc/" + pid + "/mem"
                                                                       : "pid " + pid;
       denials_.push_back({"kernel (to the dumper: " + error.value("message", std::string()) + ")",

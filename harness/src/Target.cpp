@@ -2,10 +2,10 @@
 // what every sandbox derives from its enforcer report.
 #include "armorbench/harness/Target.h"
 
-#include <filesystem>
 #include <map>
 #include <utility>
 
+#include "armorbench/base/Files.h"
 #include "armorbench/harness/RuncTarget.h"
 #include "armorbench/harness/VmTarget.h"
 
@@ -29,21 +29,18 @@ std::vector<attacks::ExecutedProgram> executed_programs_in(const enforcer::Enfor
   // watch sees it) but the process dies before its first instruction. A kill is that exec's
   // when it is of the same process and the same program (a shell that later execs something
   // else, in the same process, did run).
-  const auto resolved = [](const std::string& path) {
-    std::error_code ec;
-    const std::filesystem::path canonical = std::filesystem::weakly_canonical(path, ec);
-    return ec ? path : canonical.string();
-  };
+
   std::map<std::pair<std::uint32_t, std::string>, const enforcer::EventRecord*> kills;
   for (const enforcer::EventRecord& block : report.events)
     if (block.action == EventAction::kBlock && block.operation == Operation::kExec &&
         block.enforcement == enforcer::Enforcement::kSigkill)
-      kills[{block.tgid, resolved(block.resource)}] = &block;
+      kills[{block.tgid, resolved_path(block.resource)}] = &block;
   std::vector<attacks::ExecutedProgram> programs;
   for (const enforcer::EventRecord& event : report.events) {
     if (event.action != EventAction::kObserve || event.operation != Operation::kExec) continue;
     attacks::ExecutedProgram program{event.resource, event.tgid, false, ""};
-    if (const auto it = kills.find({event.tgid, resolved(event.resource)}); it != kills.end()) {
+    if (const auto it = kills.find({event.tgid, resolved_path(event.resource)});
+        it != kills.end()) {
       program.killed_at_exec = true;
       program.killed_by = "enforcer (" + to_string(it->second->backend) + "), rule " +
                           (it->second->rule.empty() ? "-" : it->second->rule);

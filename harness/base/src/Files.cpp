@@ -13,4 +13,10 @@ std::string read_whole_file(const std::filesystem::path& file) {
   return content.str();
 }
 
+std::string resolved_path(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path canonical = std::filesystem::weakly_canonical(path, ec);
+  return ec ? path : canonical.string();
+}
+
 }  // namespace armorbench

@@ -9,4 +9,8 @@ namespace armorbench {
 // The whole content of a file, bytes as they are; empty when it cannot be read.
 std::string read_whole_file(const std::filesystem::path& file);
 
+// `path` with its links resolved on this host (/bin/sh -> /usr/bin/dash), as far as it exists;
+// `path` itself when it cannot be resolved. Enforcers may record either form of the same file.
+std::string resolved_path(const std::string& path);
+
 }  // namespace armorbench
