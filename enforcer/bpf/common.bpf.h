@@ -103,9 +103,64 @@ static __always_inline struct ab_scratch* ab_get_scratch(void) {
   return bpf_map_lookup_elem(&ab_scratch_map, &zero);
 }
 
+/* Bit n set: some scoped cgroup sits at level n of the cgroup v2 hierarchy. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} ab_scope_levels SEC(".maps");
+
+#define AB_MAX_CGROUP_LEVEL 32
+
+/* The scope of the current process: its own cgroup's, or that of the nearest scoped ancestor, so
+ * a process that moves itself (or is moved) into a cgroup below its container's stays scoped.
+ * Unscoped processes pay one lookup plus one per level at which scopes exist. */
 static __always_inline struct ab_scope* ab_current_scope(void) {
   __u64 cgroup = bpf_get_current_cgroup_id();
-  return bpf_map_lookup_elem(&ab_scopes, &cgroup);
+  struct ab_scope* scope = bpf_map_lookup_elem(&ab_scopes, &cgroup);
+  if (scope) return scope;
+  __u32 zero = 0;
+  __u64* levels = bpf_map_lookup_elem(&ab_scope_levels, &zero);
+  if (!levels) return 0;
+  const __u64 mask = *levels;
+  if (!mask) return 0;
+  for (int level = 0; level < AB_MAX_CGROUP_LEVEL; level++) {
+    if (!(mask & (1ULL << level))) continue;
+    __u64 ancestor = bpf_get_current_ancestor_cgroup_id(level);
+    if (!ancestor || ancestor == cgroup) break; /* at or below our own level: no ancestor left */
+    scope = bpf_map_lookup_elem(&ab_scopes, &ancestor);
+    if (scope) return scope;
+  }
+  return 0;
+}
+
+/* The cgroup an event is charged to: the container's scoped cgroup when there is one. */
+static __always_inline __u64 ab_event_cgroup(void) {
+  struct ab_scope* scope = ab_current_scope();
+  return scope ? scope->cgroup_id : bpf_get_current_cgroup_id();
+}
+
+/* Whether the current process still sees the filesystem as its container does: the same mount
+ * namespace and, within it, the namespace's root as its own root (no chroot). Paths resolved
+ * from anywhere else (a private mount namespace with a binary bound over an allowed one, a
+ * chroot that makes /run/secrets/token read as /secrets/token) are not the names the rules
+ * speak of; decisions on them fail closed. */
+static __always_inline int ab_foreign_view(const struct ab_scope* scope) {
+  if (!scope || !scope->mnt_ns) return 0;
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
+  struct mnt_namespace* ns = BPF_CORE_READ(task, nsproxy, mnt_ns);
+  const __u32 inum = BPF_CORE_READ(ns, ns.inum);
+  /* A runtime joining the container (runc exec) enters the cgroup before the namespaces. */
+  if (inum == scope->runtime_mnt_ns) return 0;
+  if (inum != scope->mnt_ns) return 1;
+  if (scope->root_ino) {
+    struct dentry* root = BPF_CORE_READ(task, fs, root.dentry);
+    if (BPF_CORE_READ(root, d_inode, i_ino) != scope->root_ino ||
+        BPF_CORE_READ(root, d_sb, s_dev) != scope->root_dev)
+      return 1;
+  }
+  return 0;
 }
 
 static __always_inline void* ab_active_rules(void) {
@@ -302,14 +357,54 @@ static __always_inline struct ab_decision ab_rule_decision(struct ab_rule* rule)
   return d;
 }
 
-/* KubeArmor's mapping from (type, protocol) to a protocol rule: tcp is a stream socket with
- * protocol 0 or 6, udp a datagram socket with 0 or 17, icmp/icmpv6 by protocol number. */
+#define AB_IPPROTO_UDPLITE 136
+#define AB_IPPROTO_MPTCP 262
+
+/* The protocol class of a socket (abi.h's enum ab_protocol): what the socket is, not the number
+ * it was asked for, so MPTCP counts as tcp and UDP-Lite as udp; a raw ICMP socket is raw (its
+ * icmp class is checked too, see ab_protocol_subclass); anything else is OTHER. */
 static __always_inline __u32 ab_protocol_class(__u32 type, __u32 protocol) {
-  if (type == AB_SOCK_STREAM && (protocol == 0 || protocol == AB_PROTO_TCP)) return AB_PROTO_TCP;
-  if (type == AB_SOCK_DGRAM && (protocol == 0 || protocol == AB_PROTO_UDP)) return AB_PROTO_UDP;
-  if (protocol == AB_PROTO_ICMP || protocol == AB_PROTO_ICMPV6) return protocol;
   if (type == AB_SOCK_RAW) return AB_PROTO_RAW;
-  return 0;
+  if (protocol == AB_PROTO_ICMP || protocol == AB_PROTO_ICMPV6) return protocol;
+  if (type == AB_SOCK_STREAM &&
+      (protocol == 0 || protocol == AB_PROTO_TCP || protocol == AB_IPPROTO_MPTCP))
+    return AB_PROTO_TCP;
+  if (type == AB_SOCK_DGRAM &&
+      (protocol == 0 || protocol == AB_PROTO_UDP || protocol == AB_IPPROTO_UDPLITE))
+    return AB_PROTO_UDP;
+  return AB_PROTO_OTHER;
+}
+
+/* A second class a socket also belongs to (raw ICMP is raw and icmp), or OTHER. */
+static __always_inline __u32 ab_protocol_subclass(__u32 type, __u32 protocol) {
+  if (type == AB_SOCK_RAW && (protocol == AB_PROTO_ICMP || protocol == AB_PROTO_ICMPV6))
+    return protocol;
+  return AB_PROTO_OTHER;
+}
+
+static __always_inline int ab_action_strength(__u8 action) {
+  return action == AB_ACTION_BLOCK ? 3 : action == AB_ACTION_AUDIT ? 2 : action == AB_ACTION_ALLOW;
+}
+
+/* Socket creation: the decision for the socket's class and, for a raw ICMP socket, the stronger
+ * of it and the icmp class's; *class_out is the class the decision is reported under. */
+static __always_inline struct ab_decision ab_socket_decision(void* rules, struct ab_scratch* s,
+                                                             __u32 type, __u32 protocol,
+                                                             __u32* class_out) {
+  const __u32 class = ab_protocol_class(type, protocol);
+  const __u32 subclass = ab_protocol_subclass(type, protocol);
+  struct ab_decision d =
+      ab_rule_decision(ab_lookup_header(rules, s, AB_KIND_NET_PROTO, 0, class));
+  *class_out = class;
+  if (subclass != AB_PROTO_OTHER) {
+    struct ab_decision sub =
+        ab_rule_decision(ab_lookup_header(rules, s, AB_KIND_NET_PROTO, 0, subclass));
+    if (ab_action_strength(sub.action) > ab_action_strength(d.action)) {
+      d = sub;
+      *class_out = subclass;
+    }
+  }
+  return d;
 }
 
 /* Address rules: the most specific of (port, protocol), (any port, protocol), (port, any
@@ -341,14 +436,33 @@ static __always_inline void ab_v4_mapped(__u8* address, __u32 ip4_network_order)
   __builtin_memcpy(&address[12], &ip4_network_order, 4);
 }
 
-static __always_inline __u32 ab_generation(void* rules, struct ab_scratch* s) {
+static __always_inline struct ab_rule* ab_generation_entry(void* rules, struct ab_scratch* s) {
   s->key.prefixlen = AB_KEY_HEADER_BITS;
   s->key.kind = AB_KIND_GENERATION;
   s->key.reserved = 0;
   s->key.port = 0;
   s->key.aux = 0;
-  struct ab_rule* g = bpf_map_lookup_elem(rules, &s->key);
+  return bpf_map_lookup_elem(rules, &s->key);
+}
+
+static __always_inline __u32 ab_generation(void* rules, struct ab_scratch* s) {
+  struct ab_rule* g = ab_generation_entry(rules, s);
   return g ? g->rule_id : 0;
+}
+
+/* A path decision that cannot rest on the path (truncated, or resolved outside the container's
+ * view) fails closed: the rule set's fail-closed action (block, or audit in audit mode) under
+ * its own rule id, unless the rules already block it. `flag` says why. */
+static __always_inline void ab_fail_closed(void* rules, struct ab_scratch* s,
+                                           struct ab_decision* d, __u8 flag) {
+  d->flags |= flag;
+  if (d->action == AB_ACTION_BLOCK) return;
+  struct ab_rule* g = ab_generation_entry(rules, s);
+  if (!g || g->fallback_action == AB_ACTION_NONE) return;
+  if (ab_action_strength(g->fallback_action) <= ab_action_strength(d->action)) return;
+  d->action = g->fallback_action;
+  d->rule_id = g->fallback_rule_id;
+  d->flags &= ~AB_EVENT_POSTURE;
 }
 
 static __always_inline void ab_count_drop(void) {
@@ -369,7 +483,7 @@ static __always_inline struct ab_event* ab_new_event(void* rules, struct ab_scra
   struct task_struct* task = (struct task_struct*)bpf_get_current_task();
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   e->timestamp_ns = bpf_ktime_get_boot_ns();
-  e->cgroup_id = bpf_get_current_cgroup_id();
+  e->cgroup_id = ab_event_cgroup();
   e->target_cgroup_id = 0;
   e->pid = (__u32)pid_tgid;
   e->tgid = pid_tgid >> 32;

@@ -46,7 +46,8 @@ int ab_sched_process_exec(struct trace_event_raw_sched_process_exec* ctx) {
   ab_resolve_exe(s, parent, s->source, &s->source_truncated);
   struct ab_rule* rule = ab_lookup_path(rules, s, AB_KIND_EXEC, 0, s->path);
   struct ab_decision d = ab_apply_rule(rules, s, rule, depth, s->source, 0);
-  if (s->path_truncated) d.flags |= AB_EVENT_PATH_TRUNCATED;
+  if (s->path_truncated) ab_fail_closed(rules, s, &d, AB_EVENT_PATH_TRUNCATED);
+  if (ab_foreign_view(scope)) ab_fail_closed(rules, s, &d, AB_EVENT_FOREIGN_VIEW);
   if (!ab_reported(d.action)) return 0;
 
   __u8 enforcement = AB_ENFORCE_NONE;

@@ -59,7 +59,8 @@ static __always_inline void ab_check_proc_memory(struct ab_scratch* s, struct fi
   bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline void ab_check_file_rules(struct ab_scratch* s, struct file* file) {
+static __always_inline void ab_check_file_rules(struct ab_scratch* s, struct ab_scope* scope,
+                                                struct file* file) {
   void* rules = ab_active_rules();
   if (!rules) return;
   ab_resolve_file(s, file, s->path, &s->path_truncated);
@@ -71,9 +72,10 @@ static __always_inline void ab_check_file_rules(struct ab_scratch* s, struct fil
     ab_resolve_exe(s, task, s->source, &s->source_truncated);
   }
   struct ab_decision d = ab_apply_rule(rules, s, rule, depth, s->source, is_write);
+  if (s->path_truncated) ab_fail_closed(rules, s, &d, AB_EVENT_PATH_TRUNCATED);
+  if (ab_foreign_view(scope)) ab_fail_closed(rules, s, &d, AB_EVENT_FOREIGN_VIEW);
   if (!ab_reported(d.action)) return;
   if (is_write) d.flags |= AB_EVENT_WRITE;
-  if (s->path_truncated) d.flags |= AB_EVENT_PATH_TRUNCATED;
   __u8 enforcement = AB_ENFORCE_NONE;
   if (d.action == AB_ACTION_BLOCK) {
     bpf_send_signal(AB_SIGKILL);
@@ -99,7 +101,7 @@ static __always_inline int ab_on_open_exit(long ret) {
   struct file* file = ab_fd_file(task, ret);
   if (!file) return 0;
   if (ab_protect_memory) ab_check_proc_memory(s, file);
-  if (scoped) ab_check_file_rules(s, file);
+  if (scoped) ab_check_file_rules(s, scope, file);
   return 0;
 }
 

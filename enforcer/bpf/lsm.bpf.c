@@ -30,8 +30,9 @@ int BPF_PROG(ab_bprm_check_security, struct linux_binprm* bprm, int ret) {
   ab_resolve_exe(s, parent, s->source, &s->source_truncated);
   struct ab_rule* rule = ab_lookup_path(rules, s, AB_KIND_EXEC, 0, s->path);
   struct ab_decision d = ab_apply_rule(rules, s, rule, depth, s->source, 0);
+  if (s->path_truncated) ab_fail_closed(rules, s, &d, AB_EVENT_PATH_TRUNCATED);
+  if (ab_foreign_view(scope)) ab_fail_closed(rules, s, &d, AB_EVENT_FOREIGN_VIEW);
   if (!ab_reported(d.action)) return 0;
-  if (s->path_truncated) d.flags |= AB_EVENT_PATH_TRUNCATED;
   struct ab_event* e = ab_new_event(rules, s, AB_OP_EXEC, d, ab_enforcement(d));
   if (e) {
     bpf_probe_read_kernel_str(e->exe, AB_PATH_MAX, s->source);
@@ -59,6 +60,8 @@ int BPF_PROG(ab_file_open, struct file* file, int ret) {
   if (rule && rule->flags & AB_RULE_HAS_SOURCES)
     ab_resolve_exe(s, task, s->source, &s->source_truncated);
   struct ab_decision d = ab_apply_rule(rules, s, rule, depth, s->source, is_write);
+  if (s->path_truncated) ab_fail_closed(rules, s, &d, AB_EVENT_PATH_TRUNCATED);
+  if (ab_foreign_view(scope)) ab_fail_closed(rules, s, &d, AB_EVENT_FOREIGN_VIEW);
   if (!ab_reported(d.action)) return 0;
   if (is_write) d.flags |= AB_EVENT_WRITE;
   struct ab_event* e = ab_new_event(rules, s, AB_OP_OPEN, d, ab_enforcement(d));
@@ -80,8 +83,8 @@ int BPF_PROG(ab_socket_create, int family, int type, int protocol, int kern, int
   struct ab_scratch* s = ab_get_scratch();
   void* rules = ab_active_rules();
   if (!s || !rules) return 0;
-  const __u32 class = ab_protocol_class(type, protocol);
-  struct ab_decision d = ab_rule_decision(ab_lookup_header(rules, s, AB_KIND_NET_PROTO, 0, class));
+  __u32 class = ab_protocol_class(type, protocol);
+  struct ab_decision d = ab_socket_decision(rules, s, type, protocol, &class);
   if (!ab_reported(d.action)) return 0;
   ab_report_network(rules, s, d, AB_OP_SOCKET, family, class, 0, 0);
   return ab_verdict(d);

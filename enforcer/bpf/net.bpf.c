@@ -12,9 +12,8 @@ int ab_sock_create(struct bpf_sock* ctx) {
   struct ab_scratch* s = ab_get_scratch();
   void* rules = ab_active_rules();
   if (!s || !rules) return 1;
-  const __u32 protocol = ab_protocol_class(ctx->type, ctx->protocol);
-  struct ab_decision d =
-      ab_rule_decision(ab_lookup_header(rules, s, AB_KIND_NET_PROTO, 0, protocol));
+  __u32 protocol = 0;
+  struct ab_decision d = ab_socket_decision(rules, s, ctx->type, ctx->protocol, &protocol);
   if (!ab_reported(d.action)) return 1;
   ab_report_network(rules, s, d, AB_OP_SOCKET, ctx->family, protocol, 0, 0);
   return d.action == AB_ACTION_BLOCK ? 0 : 1;

@@ -7,7 +7,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,8 +33,24 @@ namespace {
 
 constexpr __u32 kMaxRules = 4096;  // AB_MAX_RULES in bpf/common.bpf.h (BPF C, not includable)
 
-constexpr const char* kSharedMaps[] = {"ab_rules",  "ab_scopes",  "ab_protected",
+constexpr const char* kSharedMaps[] = {"ab_rules",  "ab_scopes",  "ab_scope_levels", "ab_protected",
                                        "ab_events", "ab_dropped", "ab_scratch_map"};
+
+// The level of a cgroup v2 directory in its hierarchy (the root is level 0): directories up to
+// the mount's root, which is the first whose parent is not cgroup2.
+int cgroup_level(const std::filesystem::path& dir) {
+  int level = 0;
+  std::filesystem::path at = dir.lexically_normal();
+  if (at.has_filename() == false) at = at.parent_path();
+  for (;;) {
+    const std::filesystem::path parent = at.parent_path();
+    struct statfs fs {};
+    if (parent == at || ::statfs(parent.c_str(), &fs) != 0 || fs.f_type != CGROUP2_SUPER_MAGIC)
+      return level;
+    ++level;
+    at = parent;
+  }
+}
 
 std::string errno_text(int err) {
   return std::string(strerrorname_np(err) ?: "E?") + " " + strerror(err);
@@ -182,6 +202,7 @@ EventRecord Event::record() const {
     if (!rule.where.file.empty()) e.rule_source = rule.where.str();
   }
   e.path_truncated = (raw.flags & AB_EVENT_PATH_TRUNCATED) != 0;
+  e.foreign_view = (raw.flags & AB_EVENT_FOREIGN_VIEW) != 0;
   e.default_posture = (raw.flags & AB_EVENT_POSTURE) != 0;
   return e;
 }
@@ -198,6 +219,16 @@ struct Enforcer::Impl {
   std::vector<std::string> attached;
   std::map<std::uint64_t, std::vector<bpf_link*>> cgroup_links;
   std::map<std::uint64_t, Scope> scopes;
+  std::map<std::uint64_t, int> scope_levels;  // cgroup id -> its level in the hierarchy
+
+  // ab_scope_levels: the levels at which scoped cgroups sit (processes below them stay scoped).
+  void write_scope_levels() {
+    __u64 mask = 0;
+    for (const auto& [id, level] : scope_levels)
+      if (level >= 0 && level < 32) mask |= 1ULL << level;
+    const __u32 zero = 0;
+    bpf_map_update_elem(shared_fds.at("ab_scope_levels"), &zero, &mask, BPF_ANY);
+  }
   ring_buffer* ring = nullptr;
   UniqueFd inner_rules;
   std::map<std::uint32_t, std::shared_ptr<const RuleSet>> rule_sets;  // by generation
@@ -430,6 +461,18 @@ std::uint32_t Enforcer::generation() const {
   return impl_->current ? impl_->current->generation : 0;
 }
 
+void set_view_of(Scope& scope, pid_t pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  struct stat ns {}, root {};
+  if (::stat((proc + "/ns/mnt").c_str(), &ns) != 0)
+    throw load_error("reading " + proc + "/ns/mnt", errno);
+  if (::stat((proc + "/root/").c_str(), &root) != 0)
+    throw load_error("reading " + proc + "/root", errno);
+  scope.mnt_ns = static_cast<std::uint32_t>(ns.st_ino);
+  scope.root_dev = root.st_dev;
+  scope.root_ino = root.st_ino;
+}
+
 void Enforcer::scope(const Scope& scope) {
   Impl& d = *impl_;
   if (d.shared_fds.empty()) return;
@@ -437,9 +480,18 @@ void Enforcer::scope(const Scope& scope) {
   value.flags = (scope.enforce ? AB_SCOPE_ENFORCE : 0) |
                 (scope.watch_exec ? AB_SCOPE_WATCH_EXEC : 0) |
                 (d.current->has_memory_rules && scope.enforce ? AB_SCOPE_PROTECT : 0);
+  value.mnt_ns = scope.mnt_ns;
+  struct stat own_ns {};
+  if (scope.mnt_ns != 0 && ::stat("/proc/self/ns/mnt", &own_ns) == 0)
+    value.runtime_mnt_ns = static_cast<__u32>(own_ns.st_ino);
+  value.root_ino = scope.root_ino;
+  value.root_dev = (major(scope.root_dev) << 20) | minor(scope.root_dev);  // the kernel's dev_t
+  value.cgroup_id = scope.cgroup_id;
   if (bpf_map_update_elem(d.shared_fds.at("ab_scopes"), &scope.cgroup_id, &value, BPF_ANY) != 0)
     throw load_error("scoping cgroup " + std::to_string(scope.cgroup_id), errno);
   d.scopes[scope.cgroup_id] = scope;
+  d.scope_levels[scope.cgroup_id] = cgroup_level(scope.cgroup_dir);
+  d.write_scope_levels();
 
   if (d.net && scope.enforce) {
     UniqueFd cgroup(::open(scope.cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -473,6 +525,8 @@ void Enforcer::unscope(std::uint64_t cgroup_id) {
     d.cgroup_links.erase(it);
   }
   d.scopes.erase(cgroup_id);
+  d.scope_levels.erase(cgroup_id);
+  d.write_scope_levels();
   if (d.memory) {
     const int fd = d.shared_fds.at("ab_protected");
     std::vector<__u32> stale;

@@ -83,6 +83,7 @@ json EventRecord::to_json() const {
     if (!rule_source.empty()) j["rule_source"] = rule_source;
   }
   if (path_truncated) j["path_truncated"] = true;
+  if (foreign_view) j["foreign_view"] = true;
   if (default_posture) j["default_posture"] = true;
   return j;
 }
@@ -111,6 +112,7 @@ EventRecord EventRecord::from_json(const json& j) {
   }
   if (j.contains("write")) e.write = j.at("write").get<bool>();
   e.path_truncated = j.value("path_truncated", false);
+  e.foreign_view = j.value("foreign_view", false);
   e.default_posture = j.value("default_posture", false);
   e.rule = j.value("rule", "");
   e.policy = j.value("policy", "");

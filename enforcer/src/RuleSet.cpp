@@ -345,6 +345,19 @@ class Compiler {
 
     ab_rule generation{};
     generation.rule_id = set_.generation;
+    // Path rules fail closed where the path cannot be trusted (common.bpf.h ab_fail_closed).
+    if (set_.has_exec_rules || set_.has_file_rules) {
+      RuleInfo fail_closed;
+      fail_closed.id = static_cast<std::uint32_t>(set_.rules.size());
+      fail_closed.category = "posture";
+      fail_closed.description =
+          "fail closed: a path the rules cannot judge (truncated, or resolved from another mount "
+          "namespace or root than the container's)";
+      fail_closed.action = options_.audit_only ? Action::kAudit : Action::kBlock;
+      set_.rules.push_back(fail_closed);
+      generation.fallback_action = action(Action::kBlock);
+      generation.fallback_rule_id = fail_closed.id;
+    }
     put(header_key(AB_KIND_GENERATION, 0, 0), generation);
 
     if (entries_.size() > kMaxEntries)

@@ -89,9 +89,12 @@ const std::string& HostEnforcer::backend() const {
   return impl_->backend;
 }
 
-void HostEnforcer::scope(std::uint64_t cgroup_id, const fs::path& cgroup_dir, bool watch_exec) {
+void HostEnforcer::scope(std::uint64_t cgroup_id, const fs::path& cgroup_dir, bool watch_exec,
+                         pid_t container_pid) {
+  enforcer::Scope scope{cgroup_id, cgroup_dir, true, watch_exec};
+  if (container_pid > 0) enforcer::set_view_of(scope, container_pid);
   std::lock_guard lock(impl_->mutex);
-  impl_->enforcer->scope(enforcer::Scope{cgroup_id, cgroup_dir, true, watch_exec});
+  impl_->enforcer->scope(scope);
 }
 
 void HostEnforcer::unscope(std::uint64_t cgroup_id) {

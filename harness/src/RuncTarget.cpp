@@ -222,7 +222,9 @@ void RuncSandbox::create_container() {
     const auto load_start = std::chrono::steady_clock::now();
     enforcer_ = std::make_unique<HostEnforcer>(
         plan_, target_.context_.events_dir / (target_.spec_.name + "-" + id_ + ".jsonl"));
-    enforcer_->scope(*info_.cgroup_id, cgroup_->unified(), watch_exec_);
+    // Path decisions for a process that left the container's view of the filesystem (a private
+    // mount namespace with a binary bound over an allowed one, a chroot) fail closed.
+    enforcer_->scope(*info_.cgroup_id, cgroup_->unified(), watch_exec_, init_pid_);
     timings_["enforcer_load_ms"] = since(load_start).count();
     info_.enforcer_backend = enforcer_->backend();
     info_.enforcer_location = "host kernel";

@@ -35,7 +35,7 @@ const std::string kCanary = "00112233445566778899aabbccddeeff0011223344556677889
 // A runc container running `sleep`, on the host root bound read-only; deleted on every path.
 class Container {
  public:
-  explicit Container(const std::string& name)
+  explicit Container(const std::string& name, std::vector<std::string> capabilities = {})
       : id_("ab-enforcer-test-" + name + "-" + random_hex(3)),
         dir_(fs::temp_directory_path() / ("armorbench-enforcer-test-" + id_)),
         rootfs_(dir_.path() / "rootfs") {
@@ -48,6 +48,7 @@ class Container {
     bundle.scratch_tmp = dir_.path() / "tmp";
     bundle.scratch_run = dir_.path() / "run";
     bundle.cgroups_path = "/armorbench/" + id_;
+    bundle.extra_capabilities = std::move(capabilities);
     write_bundle(dir_.path(), bundle);
     Subprocess run(
         Subprocess::Spec{{"runc", "run", "--detach", "--bundle", dir_.path().string(), id_},
@@ -61,14 +62,32 @@ class Container {
     paths_ = CgroupPaths::of_process(pid_);
     if (!paths_ || !paths_->unified_id()) throw std::runtime_error("no cgroup v2 for " + id_);
   }
-  ~Container() { run_command({"runc", "delete", "--force", id_}, seconds(30)); }
+  ~Container() {
+    run_command({"runc", "delete", "--force", id_}, seconds(30));
+    // Cgroups a test made below the container's: runc removes only its own.
+    if (paths_) {
+      std::vector<fs::path> below;
+      std::error_code ec;
+      for (auto it = fs::recursive_directory_iterator(paths_->unified(), ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_directory()) below.push_back(it->path());
+      for (auto it = below.rbegin(); it != below.rend(); ++it) ::rmdir(it->c_str());
+      ::rmdir(paths_->unified().c_str());
+    }
+  }
 
   CommandResult exec(const std::vector<std::string>& argv) const {
     std::vector<std::string> full{"runc", "exec", id_};
     full.insert(full.end(), argv.begin(), argv.end());
     return run_command(full, seconds(60));
   }
-  Scope scope() const { return Scope{*paths_->unified_id(), paths_->unified(), true, false}; }
+  Scope scope() const {
+    Scope scope{*paths_->unified_id(), paths_->unified(), true, false};
+    set_view_of(scope, pid_);
+    return scope;
+  }
+  const fs::path& cgroup_dir() const { return paths_->unified(); }
+  const std::string& id() const { return id_; }
   std::uint64_t cgroup_id() const { return *paths_->unified_id(); }
   pid_t pid() const { return pid_; }
 
@@ -389,6 +408,148 @@ TEST_F(EnforcerTest, CapabilityRulesNeedBpfLsmAndSaySo) {
       EXPECT_NE(std::string(e.what()).find("bpf-lsm"), std::string::npos);
     }
   }
+}
+
+// Sockets are judged by what they are: MPTCP is tcp, UDP-Lite is udp, a raw ICMP socket is raw
+// (and icmp), whatever protocol number was asked for.
+TEST_F(EnforcerTest, SocketsAreClassifiedByWhatTheyAreNotByTheNumberAsked) {
+  Container box("classes", {"CAP_NET_RAW"});
+  Policy p = policy("classes");
+  p.protocols = {ProtocolRule{"tcp", Action::kBlock, {}, {}},
+                 ProtocolRule{"udp", Action::kBlock, {}, {}},
+                 ProtocolRule{"icmp", Action::kBlock, {}, {}}};
+  Running running({p});
+  running.enforcer.scope(box.scope());
+  const auto result = box.exec(
+      {"/usr/bin/python3", "-c",
+       "import socket\n"
+       "for name, kind, proto in [('mptcp', socket.SOCK_STREAM, 262),\n"
+       "    ('udplite', socket.SOCK_DGRAM, 136), ('rawicmp', socket.SOCK_RAW, 1),\n"
+       "    ('unix', None, None)]:\n"
+       "  try:\n"
+       "    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) if kind is None else "
+       "socket.socket(socket.AF_INET, kind, proto)\n"
+       "    print(name, 'created')\n"
+       "  except OSError as e:\n"
+       "    print(name, 'errno', e.errno)\n"});
+  EXPECT_NE(result.out.find("mptcp errno 1"), std::string::npos) << result.out << result.err;
+  EXPECT_NE(result.out.find("udplite errno 1"), std::string::npos) << result.out << result.err;
+  EXPECT_NE(result.out.find("rawicmp errno 1"), std::string::npos) << result.out << result.err;
+  EXPECT_NE(result.out.find("unix created"), std::string::npos) << result.out << result.err;
+  const auto events = running.take();
+  EXPECT_TRUE(has_event(events, "socket", "block", "socket tcp"));
+  EXPECT_TRUE(has_event(events, "socket", "block", "socket udp"));
+  // The raw ICMP socket is raw and icmp; only icmp is blocked here, so icmp decides.
+  EXPECT_TRUE(has_event(events, "socket", "block", "socket icmp"));
+}
+
+// A process moved into a cgroup below its container's stays under the container's rules.
+TEST_F(EnforcerTest, AProcessMovedBelowTheScopedCgroupStaysScoped) {
+  Container box("nested");
+  Policy p = policy("nested");
+  p.file_rules = {rule("/etc/shadow", Action::kBlock)};
+  p.protocols = {ProtocolRule{"udp", Action::kBlock, {}, {}}};
+  Running running({p});
+  running.enforcer.scope(box.scope());
+  const fs::path below = box.cgroup_dir() / "escape";
+  fs::create_directory(below);
+  // The container's process waits until the host has moved it, then tries both rules.
+  Subprocess waiter(Subprocess::Spec{
+      {"runc", "exec", box.id(), "/usr/bin/python3", "-c",
+       "import os, socket, time\n"
+       "print(os.getpid(), flush=True)\n"
+       "while '/escape' not in open('/proc/self/cgroup').read(): time.sleep(0.05)\n"
+       "try:\n socket.socket(socket.AF_INET, socket.SOCK_DGRAM); print('udp created')\n"
+       "except OSError as e: print('udp errno', e.errno)\n"
+       "print(open('/etc/shadow').read()[:4], flush=True)\n"},
+      Subprocess::Stdio::kCapture, Subprocess::Stdio::kCapture, {}});
+  // The exec'd process is the one in the container's cgroup that is not its init.
+  pid_t moved = 0;
+  for (int i = 0; i < 100 && moved == 0; ++i) {
+    std::ifstream procs(box.cgroup_dir() / "cgroup.procs");
+    for (pid_t pid = 0; procs >> pid;)
+      if (pid != box.pid()) moved = pid;
+    if (moved == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(moved, 0) << "the exec'd process never appeared in the container's cgroup";
+  std::ofstream(below / "cgroup.procs") << moved << std::flush;
+  const auto status = waiter.wait_for(seconds(30));
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(killed(*status)) << status->describe();
+  const auto events = running.take();
+  EXPECT_TRUE(has_event(events, "socket", "block", "udp"));
+  EXPECT_TRUE(has_event(events, "open", "block", "/etc/shadow"));
+  for (const auto& e : events)  // charged to the container, not to the cgroup below it
+    EXPECT_EQ(e.value("cgroup_id", std::uint64_t{0}), box.cgroup_id()) << e.dump();
+}
+
+// A process that leaves its container's view of the filesystem (a private mount namespace, a
+// chroot) gets every path decision failed closed, even for paths no rule names; the same open in
+// the container's own view goes through.
+TEST_F(EnforcerTest, PathsSeenFromAnotherMountNamespaceOrRootFailClosed) {
+  Container box("view");
+  Policy p = policy("view");
+  p.file_rules = {rule("/etc/shadow", Action::kBlock)};
+  Running running({p});
+  running.enforcer.scope(box.scope());
+  const std::string script =
+      "import ctypes, os, sys\n"
+      "libc = ctypes.CDLL(None, use_errno=True)\n"
+      "def child(step):\n"
+      "  pid = os.fork()\n"
+      "  if pid == 0:\n"
+      "    try:\n"
+      "      step(); os._exit(0)\n"
+      "    except BaseException as e:\n"
+      "      print(e, file=sys.stderr); os._exit(1)\n"
+      "  return os.waitpid(pid, 0)[1]\n"
+      "def same(): open('/etc/hostname').read()\n"
+      "def private_ns():\n"
+      "  assert libc.unshare(0x10000000 | 0x00020000) == 0, ctypes.get_errno()\n"
+      "  open('/etc/hostname').read()\n"
+      "def chrooted():\n"
+      "  assert libc.unshare(0x10000000) == 0, ctypes.get_errno()\n"
+      "  assert libc.chroot(b'/etc') == 0, ctypes.get_errno()\n"
+      "  open('/hostname').read()\n"
+      "for name, step in [('same', same), ('private_ns', private_ns), ('chroot', chrooted)]:\n"
+      "  print(name, child(step))\n";
+  const auto result = box.exec({"/usr/bin/python3", "-c", script});
+  EXPECT_NE(result.out.find("same 0"), std::string::npos) << result.out << result.err;
+  EXPECT_NE(result.out.find("private_ns 9"), std::string::npos) << result.out << result.err;
+  EXPECT_NE(result.out.find("chroot 9"), std::string::npos) << result.out << result.err;
+  const auto events = running.take();
+  int foreign = 0;
+  for (const auto& e : events)
+    if (e.value("operation", "") == "open" && e.value("action", "") == "block" &&
+        e.value("foreign_view", false))
+      ++foreign;
+  EXPECT_EQ(foreign, 2) << nlohmann::json(events).dump(1);
+}
+
+// A path deeper than the walk resolves is decided as blocked, not on its tail.
+TEST_F(EnforcerTest, APathTooDeepToResolveFailsClosed) {
+  Container box("deep");
+  Policy p = policy("deep");
+  p.file_rules = {rule("/etc/shadow", Action::kBlock)};
+  Running running({p});
+  running.enforcer.scope(box.scope());
+  const auto result = box.exec(
+      {"/usr/bin/python3", "-c",
+       "import os\n"
+       "deep = '/tmp/' + '/'.join(['d'] * 40)\n"
+       "os.makedirs(deep)\n"
+       "open('/tmp/shallow', 'w').write('x')\n"
+       "print('shallow', open('/tmp/shallow').read(), flush=True)\n"
+       "open(deep + '/f', 'w').write('x')\n"
+       "print('deep written', flush=True)\n"});
+  EXPECT_NE(result.out.find("shallow x"), std::string::npos) << result.out << result.err;
+  EXPECT_EQ(result.out.find("deep written"), std::string::npos) << result.out;
+  EXPECT_TRUE(killed(result.status)) << result.status.describe();
+  bool truncated = false;
+  for (const auto& e : running.take())
+    truncated |= e.value("operation", "") == "open" && e.value("action", "") == "block" &&
+                 e.value("path_truncated", false);
+  EXPECT_TRUE(truncated);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 // open, set read-only config, load, attach, poll, destroy (in the destructor, on every path).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -46,7 +48,18 @@ struct Scope {
   std::filesystem::path cgroup_dir;  // the cgroup v2 directory (cgroup programs attach here)
   bool enforce = true;               // apply the rules to its processes
   bool watch_exec = false;           // report every exec in it
+  // Inode number of the container's mount namespace (/proc/<pid>/ns/mnt): path decisions made
+  // for a process in another namespace, or chrooted within it, fail closed. 0: not checked.
+  std::uint32_t mnt_ns = 0;
+  // The container's root directory (stat of /proc/<pid>/root: st_dev, st_ino): a process whose
+  // root is another directory has chrooted, and its path decisions fail closed. 0: not checked.
+  std::uint64_t root_dev = 0;
+  std::uint64_t root_ino = 0;
 };
+
+// Sets mnt_ns, root_dev and root_ino to what process `pid` (the container's init) sees; throws an
+// environment error when its /proc entries cannot be read.
+void set_view_of(Scope& scope, pid_t pid);
 
 struct EnforcerStats {
   std::uint64_t events = 0;

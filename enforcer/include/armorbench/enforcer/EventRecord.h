@@ -44,6 +44,8 @@ struct EventRecord {
   std::uint64_t target_cgroup_id = 0;       // memory operations
   std::optional<bool> write;                // open
   bool path_truncated = false;
+  // The process had left its container's view (another mount namespace or root): failed closed.
+  bool foreign_view = false;
   bool default_posture = false;  // decided by the default posture, not by a rule
   // The rule that decided (decisions only, not observations).
   std::string rule;

@@ -29,8 +29,12 @@ enum ab_kind {
 /* Every kind's entry with prefixlen AB_KEY_KIND_BITS matches any lookup of that kind: it holds
  * the default posture (rule_id 0), or the rule that covers everything (network "all", memory). */
 
-/* Protocol classes of socket-creation rules (KubeArmor's matchProtocols). */
+/* Protocol classes of socket-creation rules (KubeArmor's matchProtocols), by what a socket is:
+ * tcp = any stream socket of TCP or MPTCP, udp = a datagram socket of UDP or UDP-Lite, icmp and
+ * icmpv6 by protocol (ping sockets), raw = any SOCK_RAW. Every other protocol (SCTP, ...) is
+ * class OTHER, which only the kind's default (the posture, or an "all" rule) decides. */
 enum ab_protocol {
+  AB_PROTO_OTHER = 0,
   AB_PROTO_ICMP = 1,
   AB_PROTO_TCP = 6,
   AB_PROTO_UDP = 17,
@@ -77,7 +81,11 @@ struct ab_rule {
 
 struct ab_scope {
   __u32 flags;
-  __u32 reserved;
+  __u32 mnt_ns;     /* inode number of the container's mount namespace (0: not checked) */
+  __u64 cgroup_id;  /* the scoped cgroup itself (a process may sit in a cgroup below it) */
+  __u32 runtime_mnt_ns; /* the enforcer's own (the runtime's): a joiner (runc exec) on its way in */
+  __u32 root_dev;       /* the container's root directory (kernel dev_t, inode): a process whose */
+  __u64 root_ino;       /* root is another directory has chrooted (0: not checked) */
 };
 
 enum ab_operation {
@@ -108,6 +116,7 @@ enum ab_enforcement {
 #define AB_EVENT_PATH_TRUNCATED 0x01
 #define AB_EVENT_POSTURE 0x02 /* decided by the default posture, not by a rule */
 #define AB_EVENT_WRITE 0x04   /* open for writing */
+#define AB_EVENT_FOREIGN_VIEW 0x08 /* the process left its container's view (mount namespace, root) */
 
 struct ab_event {
   __u64 timestamp_ns;     /* bpf_ktime_get_boot_ns */

@@ -27,7 +27,10 @@ class HostEnforcer {
   // "tracepoint" or "bpf-lsm" (what the probe chose), or "exec-watch" in mode off.
   const std::string& backend() const;
   // Enforces on (and watches) the processes of the cgroup.
-  void scope(std::uint64_t cgroup_id, const std::filesystem::path& cgroup_dir, bool watch_exec);
+  // container_pid: the container's init, whose view of the filesystem (mount namespace, root)
+  // path decisions require (0: not checked), see enforcer::Scope.
+  void scope(std::uint64_t cgroup_id, const std::filesystem::path& cgroup_dir, bool watch_exec,
+             pid_t container_pid = 0);
   void unscope(std::uint64_t cgroup_id);
   // Decisions about the cgroup's processes (as actor or, for memory rules, as target), and the
   // events the ring buffer lost.
