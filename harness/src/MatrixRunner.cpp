@@ -397,6 +397,10 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
       result.evidence.push_back({"kernel", d.detail, final.cgroup.to_json()});
       observation.denials.push_back(std::move(d));
     }
+  for (const attacks::Denial& d : final.runtime_denials) {
+    result.evidence.push_back({"kernel", d.detail, d.evidence});
+    observation.denials.push_back(d);
+  }
   json workload_json = {
       {"cgroup", final.cgroup.to_json()},
       {"limits", limits_json(workload.limits)},

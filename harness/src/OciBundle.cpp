@@ -95,6 +95,7 @@ json make_oci_config(const BundleSpec& spec) {
         {"readonlyPaths",
          {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
   };
+  if (spec.seccomp) config["linux"]["seccomp"] = *spec.seccomp;
   return config;
 }
 

@@ -21,6 +21,7 @@
 #include "armorbench/base/Interrupt.h"
 #include "armorbench/harness/HostEnforcer.h"
 #include "armorbench/harness/OciBundle.h"
+#include "armorbench/harness/Seccomp.h"
 #include "armorbench/harness/Workspace.h"
 
 namespace armorbench {
@@ -106,6 +107,7 @@ class RuncSandbox final : public Sandbox {
   void runtime(const std::vector<std::string>& args, const std::string& what);
   void delete_container();
   void collect_stderr() { server_log_ += drain(stderr_.get()); }
+  std::vector<attacks::Denial> seccomp_denials();
 
   RuncTarget& target_;
   std::string id_;
@@ -126,6 +128,7 @@ class RuncSandbox final : public Sandbox {
   std::optional<ExitStatus> exit_;
   std::chrono::steady_clock::time_point started_;
   nlohmann::json timings_ = nlohmann::json::object();
+  std::optional<KernelLogWatch> kernel_log_;  // with a seccomp profile: its refusals
 };
 
 RuncSandbox::RuncSandbox(RuncTarget& target, const WorkloadSpec& workload,
@@ -137,7 +140,8 @@ RuncSandbox::RuncSandbox(RuncTarget& target, const WorkloadSpec& workload,
       plan_(plan),
       watch_exec_(watch_exec),
       ready_timeout_(workload.ready_timeout) {
-  info_.runtime = target.runtime_ + " " + target.runtime_version_;
+  info_.runtime = target.runtime_ + " " + target.runtime_version_ + " (seccomp " +
+                  target.spec_.seccomp.name() + ")";
   fs::create_directories(scratch_ / "tmp");
   fs::create_directories(scratch_ / "run" / kSocketDir);
   fs::create_directories(dir_.path() / "bundle");
@@ -152,6 +156,10 @@ RuncSandbox::RuncSandbox(RuncTarget& target, const WorkloadSpec& workload,
   bundle.limits = workload.limits;
   bundle.cgroups_path = "/armorbench/" + id_;
   bundle.env = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
+  bundle.extra_capabilities = target.spec_.capabilities;
+  bundle.seccomp = seccomp_profile(
+      target.spec_.seccomp, runtime_sets_seccomp_flags(target.runtime_, target.runtime_version_));
+  if (bundle.seccomp) kernel_log_.emplace();  // from before the container exists
   bundle.binds.push_back({workload.model_dir, "/run/models", true});
   for (const PlantedFile& file : workload.planted) {
     if (auto host = scratch_path(scratch_, file.sandbox_path)) {
@@ -362,7 +370,28 @@ SandboxFinal RuncSandbox::stop(const std::vector<std::string>&) {
   final.workload_exit = exit_;
   collect_stderr();
   final.server_log = output_tail(server_log_, kLogTail);
+  if (kernel_log_) final.runtime_denials = seccomp_denials();
   return final;
+}
+
+// The seccomp refusals the kernel logged while this container ran, for its processes: a live
+// process must be in the container's cgroup; one that has exited is taken as the container's
+// because the harness runs one case at a time (said in the evidence).
+std::vector<attacks::Denial> RuncSandbox::seccomp_denials() {
+  std::vector<attacks::Denial> denials;
+  const std::string profile = target_.spec_.seccomp.name();
+  for (const SeccompRecord& record : kernel_log_->seccomp_records()) {
+    std::string basis = "logged while this container ran; the process has exited";
+    if (auto cgroup = CgroupPaths::of_process(record.pid)) {
+      if (!cgroup_ || cgroup->unified().string().rfind(cgroup_->unified().string(), 0) != 0)
+        continue;  // someone else's
+      basis = "the process is in this container's cgroup";
+    }
+    attacks::Denial d = seccomp_denial(record, profile);
+    d.evidence["attributed_by"] = basis;
+    denials.push_back(std::move(d));
+  }
+  return denials;
 }
 
 void RuncSandbox::delete_container() {
@@ -372,6 +401,9 @@ void RuncSandbox::delete_container() {
   if (enforcer_ && info_.cgroup_id) enforcer_->unscope(*info_.cgroup_id);
   run_command({target_.runtime_path_, "delete", "--force", id_}, kRuntimeCommandTimeout);
   if (init_pid_ > 0) ::waitpid(init_pid_, nullptr, WNOHANG);  // reap if it is our child
+  // A workload can make cgroups below its own (a cgroup namespace and a cgroup2 mount); the
+  // runtime removes only the container's, and not while those exist.
+  if (cgroup_) remove_cgroup_tree(cgroup_->unified());
 }
 
 RuncSandbox::~RuncSandbox() {

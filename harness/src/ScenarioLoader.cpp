@@ -2,6 +2,7 @@
 #include "armorbench/harness/ScenarioLoader.h"
 
 #include <algorithm>
+#include <regex>
 #include <set>
 
 #include "armorbench/base/TomlTable.h"
@@ -78,11 +79,38 @@ TargetSpec parse_target(TomlTable& table, const fs::path& file) {
   if (auto network = table.choice("network", {"host", "none"}))
     target.network = *network == "host" ? NetworkMode::kHost : NetworkMode::kNone;
   if (auto limits = table.table("limits")) target.limits = parse_limits(*limits);
+  if (auto seccomp = table.string("seccomp")) {
+    if (*seccomp == "unconfined") {
+      target.seccomp.mode = SeccompSpec::Mode::kUnconfined;
+    } else if (*seccomp == "runtime-default") {
+      target.seccomp.mode = SeccompSpec::Mode::kRuntimeDefault;
+    } else {
+      target.seccomp.mode = SeccompSpec::Mode::kProfile;
+      target.seccomp.profile = resolve(file, *seccomp);
+      try {
+        seccomp_profile(target.seccomp, true);
+      } catch (const Error& e) {
+        throw table.error_at("seccomp", e.what());
+      }
+    }
+  }
+  if (auto capabilities = table.strings("capabilities")) {
+    static const std::regex kCapability("CAP_[A-Z_]+");
+    for (const std::string& cap : *capabilities)
+      if (!std::regex_match(cap, kCapability))
+        throw table.error_at("capabilities", "'" + cap + "' is not a capability name (CAP_...)");
+    target.capabilities = *capabilities;
+  }
   target.reference = table.string("reference").value_or("");
   target.reference_only = table.boolean("reference_only").value_or(false);
   target.optional = table.boolean("optional").value_or(false);
 
   const bool is_vm = target.kind == TargetKind::kKata || target.kind == TargetKind::kCvm;
+  if (is_vm && (target.seccomp.mode != SeccompSpec::Mode::kUnconfined ||
+                !target.capabilities.empty()))
+    throw table.error_at(target.capabilities.empty() ? "seccomp" : "capabilities",
+                         "seccomp and capabilities configure a container runtime (runc, crun); "
+                         "a VM target's guest has its own");
   if (is_vm) {
     if (auto memory = table.size("memory")) target.vm.memory_mib = *memory >> 20;
     if (target.vm.memory_mib < 256)

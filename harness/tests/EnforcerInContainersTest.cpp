@@ -65,15 +65,7 @@ class Container {
   ~Container() {
     run_command({"runc", "delete", "--force", id_}, seconds(30));
     // Cgroups a test made below the container's: runc removes only its own.
-    if (paths_) {
-      std::vector<fs::path> below;
-      std::error_code ec;
-      for (auto it = fs::recursive_directory_iterator(paths_->unified(), ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-        if (it->is_directory()) below.push_back(it->path());
-      for (auto it = below.rbegin(); it != below.rend(); ++it) ::rmdir(it->c_str());
-      ::rmdir(paths_->unified().c_str());
-    }
+    if (paths_) remove_cgroup_tree(paths_->unified());
   }
 
   CommandResult exec(const std::vector<std::string>& argv) const {

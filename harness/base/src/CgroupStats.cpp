@@ -1,6 +1,8 @@
 // cgroup discovery through /proc/<pid>/cgroup and /proc/self/mountinfo.
 #include "armorbench/base/CgroupStats.h"
 
+#include <unistd.h>
+
 #include <sys/stat.h>
 
 #include <fstream>
@@ -89,6 +91,16 @@ CgroupPaths CgroupPaths::of_unified(const fs::path& directory) {
 
 std::optional<fs::path> cgroup2_mount() {
   return read_mounts().v2;
+}
+
+void remove_cgroup_tree(const fs::path& directory) {
+  std::vector<fs::path> below;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(directory, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_directory(ec)) below.push_back(it->path());
+  for (auto it = below.rbegin(); it != below.rend(); ++it) ::rmdir(it->c_str());
+  ::rmdir(directory.c_str());
 }
 
 std::optional<CgroupPaths> CgroupPaths::of_process(pid_t pid) {

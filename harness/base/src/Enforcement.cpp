@@ -39,7 +39,7 @@ constexpr std::array<std::pair<DefaultPosture, std::string_view>, 2> kPostures{{
     {DefaultPosture::kAudit, "audit"},
 }};
 
-constexpr std::array<std::pair<Operation, std::string_view>, 12> kOperations{{
+constexpr std::array<std::pair<Operation, std::string_view>, 13> kOperations{{
     {Operation::kOther, "unknown"},
     {Operation::kExec, "exec"},
     {Operation::kOpen, "open"},
@@ -52,6 +52,7 @@ constexpr std::array<std::pair<Operation, std::string_view>, 12> kOperations{{
     {Operation::kCapable, "capable"},
     {Operation::kFork, "fork"},
     {Operation::kAllocate, "allocate"},
+    {Operation::kSyscall, "syscall"},
 }};
 
 }  // namespace

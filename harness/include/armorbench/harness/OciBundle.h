@@ -32,6 +32,7 @@ struct BundleSpec {
   NetworkMode network = NetworkMode::kHost;
   bool host_pid_namespace = false;  // a sibling that can see host pids (kubernetes hostPID)
   std::vector<std::string> extra_capabilities;  // e.g. CAP_SYS_PTRACE
+  std::optional<nlohmann::json> seccomp;        // linux.seccomp; none: unconfined
   ResourceLimits limits;
   std::string cgroups_path;  // e.g. /armorbench/<container_id>
 };

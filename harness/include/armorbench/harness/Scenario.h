@@ -14,6 +14,7 @@
 
 #include "armorbench/attacks/Attack.h"
 #include "armorbench/base/Enforcement.h"
+#include "armorbench/harness/Seccomp.h"
 #include "armorbench/base/Error.h"
 #include "armorbench/workload/ModelArtifacts.h"
 #include "armorbench/workload/WorkloadSpec.h"
@@ -59,6 +60,10 @@ struct TargetSpec {
   std::string rootfs = "host";  // "host" or a directory
   NetworkMode network = NetworkMode::kHost;
   ResourceLimits limits;
+  // Containers only: the runtime's seccomp profile, and capabilities beyond runc's default set
+  // (Docker's default adds e.g. CAP_NET_RAW).
+  SeccompSpec seccomp;
+  std::vector<std::string> capabilities;
   VmSettings vm;
   // The target whose positive controls this one's isolation is judged against ("" : its own):
   // a plain container for a micro-VM, a micro-VM for a confidential VM.

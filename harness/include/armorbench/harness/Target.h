@@ -47,6 +47,8 @@ struct SandboxFinal {
   std::optional<ExitStatus> workload_exit;
   CgroupStats cgroup;
   std::string server_log;  // stderr tail of the model server
+  // Refusals the runtime's configuration made the kernel record (seccomp), with their evidence.
+  std::vector<attacks::Denial> runtime_denials;
 };
 
 // What a sandbox says about itself, for results.

@@ -51,4 +51,8 @@ class CgroupPaths {
 // Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup or /sys/fs/cgroup/unified).
 std::optional<std::filesystem::path> cgroup2_mount();
 
+// Removes a cgroup v2 directory and every cgroup below it (deepest first); what cannot be removed
+// (a cgroup with processes) stays. Directories that are already gone are no error.
+void remove_cgroup_tree(const std::filesystem::path& directory);
+
 }  // namespace armorbench

@@ -41,6 +41,8 @@ enum class Operation {
   // Refused by the kernel's resource controllers (pids.max, memory.max), never by the enforcer.
   kFork,
   kAllocate,
+  // A system call a runtime's seccomp profile refused (the resource is the call's name).
+  kSyscall,
   kOther,
 };
 
