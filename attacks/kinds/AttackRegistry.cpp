@@ -7,7 +7,7 @@ namespace {
 const std::vector<AttackKindEntry>& registry() {
   static const std::vector<AttackKindEntry> kinds{
       pickle_injection_kind(), cryptominer_kind(), memory_dump_kind(), secret_exfiltration_kind(),
-      cuda_abuse_kind(),       fork_bomb_kind(),   memory_hog_kind(),  custom_kind(),
+      cuda_abuse_kind(),       fork_bomb_kind(),   memory_hog_kind(),  custom_kind(), evasion_kind(),
   };
   return kinds;
 }

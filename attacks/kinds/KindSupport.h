@@ -65,5 +65,6 @@ AttackKindEntry cuda_abuse_kind();
 AttackKindEntry fork_bomb_kind();
 AttackKindEntry memory_hog_kind();
 AttackKindEntry custom_kind();
+AttackKindEntry evasion_kind();
 
 }  // namespace armorbench::attacks

@@ -29,7 +29,6 @@ loads; errors go to stderr only (stdout is the server's readiness channel). The 
 step is written to PARAMS["trace"] for the run's evidence; the harness never takes it as proof.
 """
 import ctypes
-import ctypes.util
 import errno
 import json
 import mmap
@@ -39,7 +38,8 @@ import struct
 import sys
 import time
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+# The interpreter links libc: its symbols need no lookup (find_library would run ldconfig).
+_libc = ctypes.CDLL(None, use_errno=True)
 _trace = []
 
 CLONE_NEWNS = 0x00020000

@@ -1,11 +1,15 @@
 // The reusable objectives. Each says what it saw, or what it looked for and did not see.
 #include "armorbench/attacks/Objectives.h"
 
+#include <arpa/inet.h>
 #include <fnmatch.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <system_error>
 
 #include "armorbench/attacks/MemoryDumper.h"
@@ -114,6 +118,115 @@ ObjectiveStatus BeaconObjective::observe(AttackSurface&) {
   evidence["needle"] = needle_;
   status.evidence.push_back({"objective", status.detail, evidence});
   return status;
+}
+
+namespace {
+constexpr int kIpprotoUdpLite = 136;
+constexpr std::size_t kReceivedMax = 1 << 16;
+
+const char* protocol_text(ProtocolBeaconObjective::Protocol p) {
+  switch (p) {
+    case ProtocolBeaconObjective::Protocol::kUdpLite:
+      return "udplite";
+    case ProtocolBeaconObjective::Protocol::kSctp:
+      return "sctp";
+    case ProtocolBeaconObjective::Protocol::kIcmp:
+      return "icmp";
+  }
+  return "?";
+}
+}  // namespace
+
+ProtocolBeaconObjective::ProtocolBeaconObjective(Protocol protocol, std::string host,
+                                                 std::string needle, std::string what)
+    : protocol_(protocol), host_(std::move(host)), needle_(std::move(needle)),
+      what_(std::move(what)) {
+  const int type = protocol_ == Protocol::kUdpLite ? SOCK_DGRAM
+                   : protocol_ == Protocol::kSctp  ? SOCK_STREAM
+                                                   : SOCK_RAW;
+  const int number = protocol_ == Protocol::kUdpLite ? kIpprotoUdpLite
+                     : protocol_ == Protocol::kSctp  ? IPPROTO_SCTP
+                                                     : IPPROTO_ICMP;
+  listen_fd_.reset(::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, number));
+  if (!listen_fd_) {
+    unavailable_ = std::string("the harness cannot open a ") + protocol_text(protocol_) +
+                   " socket on this host: " + std::strerror(errno);
+    return;
+  }
+  if (protocol_ == Protocol::kIcmp) return;  // a raw socket sees every ICMP packet
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, host_.c_str(), &address.sin_addr) != 1)
+    throw harness_error("listener address is not IPv4: " + host_);
+  socklen_t length = sizeof address;
+  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      (protocol_ == Protocol::kSctp && ::listen(listen_fd_.get(), 8) != 0) ||
+      ::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw environment_error(std::string("cannot listen on ") + protocol_text(protocol_) + " " +
+                            host_ + ": " + std::strerror(errno));
+  port_ = ntohs(address.sin_port);
+}
+
+ObjectiveStatus ProtocolBeaconObjective::observe(AttackSurface&) {
+  ObjectiveStatus status;
+  char buffer[4096];
+  const auto take = [&](int fd) {
+    for (;;) {
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n <= 0) return;
+      ++packets_;
+      if (received_.size() < kReceivedMax) received_.append(buffer, static_cast<std::size_t>(n));
+    }
+  };
+  if (listen_fd_) {
+    if (protocol_ == Protocol::kSctp) {
+      for (;;) {
+        UniqueFd peer(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!peer) break;
+        peers_.push_back(std::move(peer));
+      }
+      for (const UniqueFd& peer : peers_) take(peer.get());
+    } else {
+      take(listen_fd_.get());
+    }
+  }
+  status.reached = received_.find(needle_) != std::string::npos;
+  if (status.reached)
+    status.detail = what_ + ": the harness's " + protocol_text(protocol_) + " listener received it";
+  else if (!unavailable_.empty())
+    status.detail = what_ + " cannot be observed: " + unavailable_;
+  else
+    status.detail = what_ + " not observed: " + std::to_string(packets_) + " " +
+                    protocol_text(protocol_) + " message(s) at the listener, none carrying it";
+  json evidence = describe();
+  evidence["messages"] = packets_;
+  if (!unavailable_.empty()) evidence["unavailable"] = unavailable_;
+  status.evidence.push_back({"objective", status.detail, evidence});
+  return status;
+}
+
+json ProtocolBeaconObjective::describe() const {
+  json j = {{"type", "beacon"},
+            {"protocol", protocol_text(protocol_)},
+            {"host", host_},
+            {"contains", needle_},
+            {"what", what_}};
+  if (port_) j["port"] = port_;
+  return j;
+}
+
+std::vector<ExpectedOperation> ProtocolBeaconObjective::operations() const {
+  switch (protocol_) {
+    case Protocol::kUdpLite:
+      return {{Operation::kSocket, "socket udp", "creates the UDP-Lite socket (class udp)"},
+              {Operation::kSendmsg, "*:" + std::to_string(port_), "sends to the listener"}};
+    case Protocol::kSctp:
+      return {{Operation::kSocket, "socket other", "creates the SCTP socket (no class of its own)"},
+              {Operation::kConnect, "*:" + std::to_string(port_), "connects to the listener"}};
+    case Protocol::kIcmp:
+      return {{Operation::kSocket, "socket icmp", "creates the ICMP socket"}};
+  }
+  return {};
 }
 
 json BeaconObjective::describe() const {

@@ -70,6 +70,14 @@ struct {
   __uint(max_entries, 1 << 22);
 } ab_events SEC(".maps");
 
+/* Protected objects by identity (abi.h struct ab_identity), filled by user space per scope. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 8192);
+  __type(key, struct ab_identity_key);
+  __type(value, struct ab_identity);
+} ab_identities SEC(".maps");
+
 /* Events that did not fit in the ring buffer: a case with drops is invalid, not passed. */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -290,6 +298,10 @@ static __always_inline struct ab_rule* ab_lookup_path(void* rules, struct ab_scr
   return bpf_map_lookup_elem(rules, &s->key);
 }
 
+static __always_inline int ab_action_strength(__u8 action) {
+  return action == AB_ACTION_BLOCK ? 3 : action == AB_ACTION_AUDIT ? 2 : action == AB_ACTION_ALLOW;
+}
+
 struct ab_decision {
   __u8 action;
   __u8 flags; /* AB_EVENT_* */
@@ -337,6 +349,40 @@ static __always_inline struct ab_decision ab_apply_rule(void* rules, struct ab_s
   return d;
 }
 
+/* The protected name of the object `dentry` is, if it had one when its container was scoped. */
+static __always_inline struct ab_identity* ab_identity_of(struct dentry* dentry) {
+  struct ab_identity_key key = {};
+  key.ino = BPF_CORE_READ(dentry, d_inode, i_ino);
+  key.dev = BPF_CORE_READ(dentry, d_sb, s_dev);
+  return bpf_map_lookup_elem(&ab_identities, &key);
+}
+
+/* A path decision, then the same decision on the object's protected name (a renamed or hard-
+ * linked protected file is still that file): the stronger one stands, flagged when it was the
+ * name's. `path` and `depth` describe the path as resolved; `source` is resolved by the caller
+ * when a rule has sources. */
+static __always_inline struct ab_decision ab_path_decision(void* rules, struct ab_scratch* s,
+                                                           __u8 kind, struct dentry* dentry,
+                                                           __u8 depth, int is_write) {
+  struct ab_rule* rule = ab_lookup_path(rules, s, kind, 0, s->path);
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
+  if (rule && rule->flags & AB_RULE_HAS_SOURCES)
+    ab_resolve_exe(s, task, s->source, &s->source_truncated);
+  struct ab_decision d = ab_apply_rule(rules, s, rule, depth, s->source, is_write);
+  struct ab_identity* identity = ab_identity_of(dentry);
+  if (!identity) return d;
+  struct ab_rule* named = ab_lookup_path(rules, s, kind, 0, identity->path);
+  if (named && named->flags & AB_RULE_HAS_SOURCES)
+    ab_resolve_exe(s, task, s->source, &s->source_truncated);
+  struct ab_decision by_name =
+      ab_apply_rule(rules, s, named, identity->depth, s->source, is_write);
+  if (ab_action_strength(by_name.action) > ab_action_strength(d.action)) {
+    by_name.flags |= AB_EVENT_IDENTITY;
+    return by_name;
+  }
+  return d;
+}
+
 /* Lookup of a header-only key (protocol, capability): exact header, or the kind's default. */
 static __always_inline struct ab_rule* ab_lookup_header(void* rules, struct ab_scratch* s,
                                                         __u8 kind, __u16 port, __u32 aux) {
@@ -380,10 +426,6 @@ static __always_inline __u32 ab_protocol_subclass(__u32 type, __u32 protocol) {
   if (type == AB_SOCK_RAW && (protocol == AB_PROTO_ICMP || protocol == AB_PROTO_ICMPV6))
     return protocol;
   return AB_PROTO_OTHER;
-}
-
-static __always_inline int ab_action_strength(__u8 action) {
-  return action == AB_ACTION_BLOCK ? 3 : action == AB_ACTION_AUDIT ? 2 : action == AB_ACTION_ALLOW;
 }
 
 /* Socket creation: the decision for the socket's class and, for a raw ICMP socket, the stronger

@@ -66,12 +66,8 @@ static __always_inline void ab_check_file_rules(struct ab_scratch* s, struct ab_
   ab_resolve_file(s, file, s->path, &s->path_truncated);
   const __u8 depth = s->path_depth;
   const int is_write = (BPF_CORE_READ(file, f_mode) & AB_FMODE_WRITE) != 0;
-  struct ab_rule* rule = ab_lookup_path(rules, s, AB_KIND_FILE, 0, s->path);
-  if (rule && rule->flags & AB_RULE_HAS_SOURCES) {
-    struct task_struct* task = (struct task_struct*)bpf_get_current_task();
-    ab_resolve_exe(s, task, s->source, &s->source_truncated);
-  }
-  struct ab_decision d = ab_apply_rule(rules, s, rule, depth, s->source, is_write);
+  struct ab_decision d =
+      ab_path_decision(rules, s, AB_KIND_FILE, BPF_CORE_READ(file, f_path.dentry), depth, is_write);
   if (s->path_truncated) ab_fail_closed(rules, s, &d, AB_EVENT_PATH_TRUNCATED);
   if (ab_foreign_view(scope)) ab_fail_closed(rules, s, &d, AB_EVENT_FOREIGN_VIEW);
   if (!ab_reported(d.action)) return;

@@ -6,14 +6,18 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/magic.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <map>
@@ -33,8 +37,74 @@ namespace {
 
 constexpr __u32 kMaxRules = 4096;  // AB_MAX_RULES in bpf/common.bpf.h (BPF C, not includable)
 
-constexpr const char* kSharedMaps[] = {"ab_rules",  "ab_scopes",  "ab_scope_levels", "ab_protected",
+constexpr const char* kSharedMaps[] = {"ab_rules",  "ab_scopes",  "ab_scope_levels", "ab_identities", "ab_protected",
                                        "ab_events", "ab_dropped", "ab_scratch_map"};
+
+constexpr std::size_t kMaxIdentitiesPerScope = 2048;
+
+// openat2 with RESOLVE_IN_ROOT: `path` resolved inside the container's root, symlinks included.
+int open_in_root(int root, const std::string& path, std::uint64_t flags) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC | O_NOFOLLOW;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  const std::string relative = path.size() > 1 ? path.substr(1) : ".";
+  return static_cast<int>(::syscall(SYS_openat2, root, relative.c_str(), &how, sizeof how));
+}
+
+using IdentityMap = std::map<std::pair<std::uint64_t, std::uint32_t>, ab_identity>;
+
+void add_identity(IdentityMap& out, const struct stat& st, const std::string& path) {
+  if (path.size() >= AB_PATH_MAX) return;
+  ab_identity value{};
+  std::memcpy(value.path, path.data(), path.size());
+  value.depth = static_cast<__u8>(std::count(path.begin(), path.end(), '/'));
+  const std::uint32_t dev = (major(st.st_dev) << 20) | minor(st.st_dev);
+  out.emplace(std::make_pair(static_cast<std::uint64_t>(st.st_ino), dev), value);
+}
+
+// Every object below directory `dir_fd` (named `path`), depth first, up to the limit.
+void add_tree(IdentityMap& out, int dir_fd, const std::string& path) {
+  UniqueFd listing(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!listing) return;
+  DIR* dir = ::fdopendir(::dup(listing.get()));
+  if (!dir) return;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name == "." || name == ".." || out.size() >= kMaxIdentitiesPerScope) continue;
+    struct stat st {};
+    if (::fstatat(listing.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    const std::string child = path + "/" + name;
+    add_identity(out, st, child);
+    if (S_ISDIR(st.st_mode)) {
+      UniqueFd sub(::openat(listing.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub) add_tree(out, sub.get(), child);
+    }
+  }
+  ::closedir(dir);
+}
+
+// The identities of what the rule set's file rules name, as container `pid` sees them: each
+// exact path, and each directory with everything below it.
+IdentityMap identities_of(const RuleSet& rules, pid_t pid) {
+  IdentityMap out;
+  UniqueFd root(::open(("/proc/" + std::to_string(pid) + "/root").c_str(),
+                       O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return out;
+  for (const RuleEntry& entry : rules.entries) {
+    if (entry.key.kind != AB_KIND_FILE || entry.key.prefixlen <= AB_KEY_HEADER_BITS) continue;
+    const std::size_t bytes = (entry.key.prefixlen - AB_KEY_HEADER_BITS) / 8;
+    std::string path(entry.key.data, std::min<std::size_t>(bytes, sizeof entry.key.data));
+    const bool directory = !path.empty() && path.back() == '/';
+    while (!path.empty() && (path.back() == '\0' || path.back() == '/')) path.pop_back();
+    if (path.empty() || path.front() != '/') continue;
+    UniqueFd object(open_in_root(root.get(), path, O_PATH));
+    struct stat st {};
+    if (!object || ::fstat(object.get(), &st) != 0) continue;
+    add_identity(out, st, path);
+    if (directory && S_ISDIR(st.st_mode)) add_tree(out, object.get(), path);
+  }
+  return out;
+}
 
 // The level of a cgroup v2 directory in its hierarchy (the root is level 0): directories up to
 // the mount's root, which is the first whose parent is not cgroup2.
@@ -203,6 +273,7 @@ EventRecord Event::record() const {
   }
   e.path_truncated = (raw.flags & AB_EVENT_PATH_TRUNCATED) != 0;
   e.foreign_view = (raw.flags & AB_EVENT_FOREIGN_VIEW) != 0;
+  e.identity = (raw.flags & AB_EVENT_IDENTITY) != 0;
   e.default_posture = (raw.flags & AB_EVENT_POSTURE) != 0;
   return e;
 }
@@ -220,6 +291,29 @@ struct Enforcer::Impl {
   std::map<std::uint64_t, std::vector<bpf_link*>> cgroup_links;
   std::map<std::uint64_t, Scope> scopes;
   std::map<std::uint64_t, int> scope_levels;  // cgroup id -> its level in the hierarchy
+  std::map<std::uint64_t, IdentityMap> scope_identities;  // what each scope protects by identity
+
+  // ab_identities: the union over scopes (the same host file may be protected in several).
+  void write_identities(std::uint64_t cgroup_id, IdentityMap identities) {
+    const int fd = shared_fds.at("ab_identities");
+    IdentityMap& old = scope_identities[cgroup_id];
+    for (const auto& [key, value] : old) {
+      bool shared = false;
+      for (const auto& [other, map] : scope_identities)
+        shared = shared || (other != cgroup_id && map.count(key));
+      if (shared || identities.count(key)) continue;
+      ab_identity_key k{key.first, key.second, 0};
+      bpf_map_delete_elem(fd, &k);
+    }
+    for (const auto& [key, value] : identities) {
+      ab_identity_key k{key.first, key.second, 0};
+      bpf_map_update_elem(fd, &k, &value, BPF_ANY);
+    }
+    if (identities.empty())
+      scope_identities.erase(cgroup_id);
+    else
+      old = std::move(identities);
+  }
 
   // ab_scope_levels: the levels at which scoped cgroups sit (processes below them stay scoped).
   void write_scope_levels() {
@@ -317,6 +411,8 @@ struct Enforcer::Impl {
     inner_rules = std::move(inner);  // the old map is freed once no program holds it
     rule_sets[rules->generation] = rules;
     current = std::move(rules);
+    for (const auto& [id, scope] : scopes)
+      if (scope.container_pid > 0) write_identities(id, identities_of(*current, scope.container_pid));
   }
 
   static int on_event(void* context, void* data, size_t size) {
@@ -471,6 +567,7 @@ void set_view_of(Scope& scope, pid_t pid) {
   scope.mnt_ns = static_cast<std::uint32_t>(ns.st_ino);
   scope.root_dev = root.st_dev;
   scope.root_ino = root.st_ino;
+  scope.container_pid = pid;
 }
 
 void Enforcer::scope(const Scope& scope) {
@@ -492,6 +589,8 @@ void Enforcer::scope(const Scope& scope) {
   d.scopes[scope.cgroup_id] = scope;
   d.scope_levels[scope.cgroup_id] = cgroup_level(scope.cgroup_dir);
   d.write_scope_levels();
+  if (scope.container_pid > 0 && scope.enforce)
+    d.write_identities(scope.cgroup_id, identities_of(*d.current, scope.container_pid));
 
   if (d.net && scope.enforce) {
     UniqueFd cgroup(::open(scope.cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -527,6 +626,7 @@ void Enforcer::unscope(std::uint64_t cgroup_id) {
   d.scopes.erase(cgroup_id);
   d.scope_levels.erase(cgroup_id);
   d.write_scope_levels();
+  d.write_identities(cgroup_id, {});
   if (d.memory) {
     const int fd = d.shared_fds.at("ab_protected");
     std::vector<__u32> stale;

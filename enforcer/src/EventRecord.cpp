@@ -84,6 +84,7 @@ json EventRecord::to_json() const {
   }
   if (path_truncated) j["path_truncated"] = true;
   if (foreign_view) j["foreign_view"] = true;
+  if (identity) j["identity"] = true;
   if (default_posture) j["default_posture"] = true;
   return j;
 }
@@ -113,6 +114,7 @@ EventRecord EventRecord::from_json(const json& j) {
   if (j.contains("write")) e.write = j.at("write").get<bool>();
   e.path_truncated = j.value("path_truncated", false);
   e.foreign_view = j.value("foreign_view", false);
+  e.identity = j.value("identity", false);
   e.default_posture = j.value("default_posture", false);
   e.rule = j.value("rule", "");
   e.policy = j.value("policy", "");

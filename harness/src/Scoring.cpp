@@ -79,6 +79,17 @@ Score score_benign(EnforcerMode mode, const Observation& o) {
 Score score_control(const Observation& o, const Controls& controls) {
   if (o.objective_reached) return verdict_only(Verdict::kReached, o.objective_detail);
   if (!controls.reference_target.empty() && controls.reference == Verdict::kReached) {
+    // The target's own configuration (a seccomp profile) refused the very operation the attack
+    // needs, with kernel evidence: blocked without enforcement, against the reference's control.
+    std::vector<Denial> refusals;
+    for (const Denial& d : o.denials)
+      if (d.refused && !is_enforcer(d) && attributable(o, d)) refusals.push_back(d);
+    if (!refusals.empty())
+      return verdict_only(Verdict::kBlocked,
+                          "blocked by the target's configuration without enforcement: " +
+                              describe(refusals) + "; the same attack reached its objective on " +
+                              controls.reference_target + " (objective here: " +
+                              o.objective_detail + ")");
     if (o.objective_attempted && o.denials.empty())
       return verdict_only(Verdict::kPrevented,
                           "isolation: the same attack reached its objective on " +
@@ -154,7 +165,11 @@ Score score_case(const CaseSpec& c, EnforcerMode mode, const Observation& o,
                 "prevented); enforcement is not measured here (" +
                     o.objective_detail + ")" + service);
   }
-  if (controls.same_target != Verdict::kReached)
+  // A target whose own configuration blocks the attack without enforcement is measured against
+  // its reference's positive control (the same attack on the configuration without that layer).
+  const bool control_on_reference =
+      controls.same_target == Verdict::kBlocked && controls.reference == Verdict::kReached;
+  if (controls.same_target != Verdict::kReached && !control_on_reference)
     return done(
         Verdict::kInvalid,
         "no valid positive control (the same attack without enforcement was " +

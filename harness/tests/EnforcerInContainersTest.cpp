@@ -80,6 +80,7 @@ class Container {
   }
   const fs::path& cgroup_dir() const { return paths_->unified(); }
   const std::string& id() const { return id_; }
+  fs::path run_dir() const { return dir_.path() / "run"; }  // the container's /run
   std::uint64_t cgroup_id() const { return *paths_->unified_id(); }
   pid_t pid() const { return pid_; }
 
@@ -542,6 +543,41 @@ TEST_F(EnforcerTest, APathTooDeepToResolveFailsClosed) {
     truncated |= e.value("operation", "") == "open" && e.value("action", "") == "block" &&
                  e.value("path_truncated", false);
   EXPECT_TRUE(truncated);
+}
+
+// A protected file keeps its protection under another name: renamed with its directory, or
+// hard-linked, the open is decided on the name the rules know it by.
+TEST_F(EnforcerTest, AProtectedFileRenamedOrLinkedIsStillProtected) {
+  Container box("identity");
+  fs::create_directories(box.run_dir() / "secrets" / "k");
+  std::ofstream(box.run_dir() / "secrets" / "k" / "token") << "s3cret";
+  std::ofstream(box.run_dir() / "other") << "fine";
+  Policy p = policy("identity");
+  PathRule dir = rule("/run/secrets/", Action::kBlock);
+  dir.is_directory = true;
+  dir.recursive = true;
+  p.file_rules = {dir};
+  Running running({p});
+  running.enforcer.scope(box.scope());
+  const auto run = [&](const std::string& code) {
+    return box.exec({"/usr/bin/python3", "-c", code});
+  };
+  // Renamed and linked by the host (the container's own rename is not what is tested here).
+  fs::create_hard_link(box.run_dir() / "secrets" / "k" / "token", box.run_dir() / "link");
+  const auto linked = run("print(open('/run/link').read())");
+  EXPECT_TRUE(killed(linked.status)) << linked.status.describe() << linked.out;
+  fs::rename(box.run_dir() / "secrets", box.run_dir() / "moved");
+  const auto moved = run("print(open('/run/moved/k/token').read())");
+  EXPECT_TRUE(killed(moved.status)) << moved.status.describe() << moved.out;
+  EXPECT_EQ(moved.out.find("s3cret"), std::string::npos);
+  const auto other = run("print(open('/run/other').read())");
+  EXPECT_TRUE(other.status.exited_ok()) << other.err;
+  int by_identity = 0;
+  for (const auto& e : running.take())
+    if (e.value("operation", "") == "open" && e.value("action", "") == "block" &&
+        e.value("identity", false))
+      ++by_identity;
+  EXPECT_EQ(by_identity, 2);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "armorbench/attacks/Attack.h"
 #include "armorbench/attacks/BeaconListener.h"
 #include "armorbench/attacks/FakeStratumPool.h"
+#include "armorbench/base/UniqueFd.h"
 
 namespace armorbench::attacks {
 
@@ -68,6 +69,31 @@ class BeaconObjective final : public Objective {
   std::unique_ptr<BeaconListener> listener_;
   std::string needle_;
   std::string what_;
+};
+
+// The same beacon over a protocol other than TCP: UDP-Lite datagrams, an SCTP association, or an
+// ICMP echo request (seen by a raw ICMP socket of the harness). The harness drains what arrived
+// whenever it observes. A protocol this kernel lacks leaves the objective unreachable, said so.
+class ProtocolBeaconObjective final : public Objective {
+ public:
+  enum class Protocol { kUdpLite, kSctp, kIcmp };
+  ProtocolBeaconObjective(Protocol protocol, std::string host, std::string needle, std::string what);
+  std::uint16_t port() const { return port_; }  // 0 for ICMP
+  ObjectiveStatus observe(AttackSurface& surface) override;
+  nlohmann::json describe() const override;
+  std::vector<ExpectedOperation> operations() const override;
+
+ private:
+  Protocol protocol_;
+  std::string host_;
+  std::string needle_;
+  std::string what_;
+  UniqueFd listen_fd_;
+  std::vector<UniqueFd> peers_;  // SCTP associations accepted
+  std::uint16_t port_ = 0;
+  std::string unavailable_;  // why the harness could not listen
+  std::string received_;     // bounded
+  int packets_ = 0;
 };
 
 // A valid Stratum share at the harness's own pool (it verifies every share).

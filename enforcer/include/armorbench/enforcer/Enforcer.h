@@ -55,10 +55,13 @@ struct Scope {
   // root is another directory has chrooted, and its path decisions fail closed. 0: not checked.
   std::uint64_t root_dev = 0;
   std::uint64_t root_ino = 0;
+  // The container's init: the objects its file rules name are protected by identity as well
+  // (inode and device, so a rename or a hard link does not take them out of the rules). 0: no.
+  pid_t container_pid = 0;
 };
 
-// Sets mnt_ns, root_dev and root_ino to what process `pid` (the container's init) sees; throws an
-// environment error when its /proc entries cannot be read.
+// Sets mnt_ns, root_dev, root_ino and container_pid to what process `pid` (the container's init)
+// sees; throws an environment error when its /proc entries cannot be read.
 void set_view_of(Scope& scope, pid_t pid);
 
 struct EnforcerStats {

@@ -46,6 +46,8 @@ struct EventRecord {
   bool path_truncated = false;
   // The process had left its container's view (another mount namespace or root): failed closed.
   bool foreign_view = false;
+  // Decided on the protected name of the object, opened under another (renamed, hard-linked).
+  bool identity = false;
   bool default_posture = false;  // decided by the default posture, not by a rule
   // The rule that decided (decisions only, not observations).
   std::string rule;

@@ -74,6 +74,21 @@ struct ab_rule {
   __u32 fallback_rule_id;
 };
 
+/* The identity of a filesystem object a path rule names, taken when a container is scoped: the
+ * object keeps it under any other name (renamed, or hard-linked), so the decision can be made
+ * on the name the rules know it by. Key: inode number and the kernel's dev_t of its superblock. */
+struct ab_identity_key {
+  __u64 ino;
+  __u32 dev;
+  __u32 reserved;
+};
+
+struct ab_identity {
+  char path[AB_PATH_MAX]; /* its name in the container's view when it was protected */
+  __u8 depth;             /* components of that name (for non-recursive directory rules) */
+  __u8 reserved[7];
+};
+
 /* Scope flags: what the enforcer does for a cgroup. */
 #define AB_SCOPE_ENFORCE 0x01    /* apply the rules to processes of this cgroup */
 #define AB_SCOPE_WATCH_EXEC 0x02 /* report every exec (observe events) */
@@ -117,6 +132,7 @@ enum ab_enforcement {
 #define AB_EVENT_POSTURE 0x02 /* decided by the default posture, not by a rule */
 #define AB_EVENT_WRITE 0x04   /* open for writing */
 #define AB_EVENT_FOREIGN_VIEW 0x08 /* the process left its container's view (mount namespace, root) */
+#define AB_EVENT_IDENTITY 0x10 /* decided by the protected name of the object, reached by another */
 
 struct ab_event {
   __u64 timestamp_ns;     /* bpf_ktime_get_boot_ns */
