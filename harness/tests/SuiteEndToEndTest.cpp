@@ -193,6 +193,86 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
   }
 }
 
+// Every evasion case of the default suite (off and block) on runc without and with the
+// runtime-default seccomp profile: the verdict, and the denial of the side door it rests on (the
+// enforcer's, with the rule, or the kernel's seccomp refusal of the syscall).
+TEST_F(SuiteEndToEnd, EveryEvasionRestsOnADenialOfItsSideDoor) {
+  const nlohmann::json results = run_suite({"evasion-suite.toml"}, "evasion-suite");
+  const std::string token = "/run/secrets/kubernetes.io/serviceaccount/token";
+  const std::string secrets = "dir /run/secrets/ (recursive)";
+  const std::string fail_closed = "fail closed: ";
+  const std::string seccomp = "seccomp runtime-default";
+  const Expected reached{"reached", "", "", "", "", true};
+  const Expected invalid{"invalid", "", "", "", "", std::nullopt};
+  std::map<std::string, Expected> expected;
+  for (const std::string target : {"runc", "runc-seccomp"}) {
+    const auto at = [&](const std::string& c) { return target + ":" + c; };
+    for (const std::string c : {"mptcp-beacon", "udplite-beacon", "raw-icmp-beacon",
+                                "cgroup-escape", "rename-read", "link-read"})
+      expected[at(c + "/off")] = reached;
+    for (const std::string c : {"ping-beacon", "sctp-beacon", "int80-read"}) {
+      expected[at(c + "/off")] = invalid;
+      expected[at(c + "/block")] = invalid;
+    }
+    expected[at("mptcp-beacon/block")] = {"blocked", "enforcer (", "socket", "socket tcp",
+                                          "protocol tcp", true};
+    expected[at("udplite-beacon/block")] = {"blocked", "enforcer (", "socket", "socket udp",
+                                            "protocol udp", true};
+    expected[at("raw-icmp-beacon/block")] = {"blocked", "enforcer (", "socket", "socket raw",
+                                             "protocol raw", true};
+    // The server itself reads the token once it sits in a cgroup below its container's.
+    expected[at("cgroup-escape/block")] = {"blocked", "enforcer (", "open", token, secrets, false};
+    expected[at("rename-read/block")] = {"blocked", "enforcer (", "open", "/run/moved-secrets/",
+                                         secrets, false};
+    expected[at("link-read/block")] = {"blocked", "enforcer (", "open", "/run/token-link",
+                                       secrets, false};
+  }
+  // Without seccomp: the enforcer fails the side doors closed, except the shared descriptor.
+  expected["runc:clone-files/off"] = reached;
+  expected["runc:clone-files/block"] = reached;  // the tracepoint backend's gap, expected
+  expected["runc:unshare-exec/off"] = reached;
+  expected["runc:unshare-exec/block"] = {"blocked", "enforcer (", "exec", "/usr/bin/python3.11",
+                                         fail_closed, true};
+  expected["runc:chroot-read/off"] = reached;
+  // The token below the chroot is still the protected token (its identity), and the view is
+  // foreign anyway: either decides; the identity comes first.
+  expected["runc:chroot-read/block"] = {"blocked", "enforcer (", "open", "/secrets/kubernetes.io/",
+                                        secrets, true};
+  // With runtime-default (runc 1.1: the refusal kills the caller), in every mode.
+  for (const std::string mode : {"off", "block"}) {
+    // clone is called by the server itself: the kill takes the service with it.
+    expected["runc-seccomp:clone-files/" + mode] = {"blocked", "kernel (seccomp)", "syscall",
+                                                    "clone", seccomp, false};
+    expected["runc-seccomp:unshare-exec/" + mode] = {"blocked", "kernel (seccomp)", "syscall",
+                                                     "unshare", seccomp, true};
+    expected["runc-seccomp:chroot-read/" + mode] = {"blocked", "kernel (seccomp)", "syscall",
+                                                    "unshare", seccomp, true};
+  }
+  std::size_t seen = 0;
+  for (const auto& c : results["cases"]) {
+    const std::string key = c["target"].get<std::string>() + ":" + c["case"].get<std::string>() +
+                            "/" + c["enforcer_mode"].get<std::string>();
+    const auto it = expected.find(key);
+    ASSERT_NE(it, expected.end()) << key;
+    ++seen;
+    const Expected& want = it->second;
+    EXPECT_EQ(c["verdict"], want.verdict) << key << ": " << c["reason"];
+    if (want.service_kept) {
+      EXPECT_EQ(c["service"]["kept"], *want.service_kept) << key << c["service"];
+    }
+    if (want.by.empty()) continue;
+    const auto& attributed = c["attribution"]["attributed"];
+    ASSERT_FALSE(attributed.empty()) << key << ": " << c.dump(2);
+    const auto& first = attributed[0];
+    EXPECT_EQ(first["by"].get<std::string>().rfind(want.by, 0), 0u) << key << first;
+    EXPECT_EQ(first["operation"], want.operation) << key << first;
+    EXPECT_EQ(first["resource"].get<std::string>().rfind(want.resource, 0), 0u) << key << first;
+    EXPECT_EQ(first["rule"].get<std::string>().rfind(want.rule, 0), 0u) << key << first;
+    EXPECT_TRUE(first["refused"].get<bool>()) << key << first;
+  }
+  EXPECT_EQ(seen, expected.size());
+}
+
 TEST_F(SuiteEndToEnd, AHostThatCannotEnforceExitsThreeNotZero) {
   const fs::path out = fs::path(::testing::TempDir()) / "no-enforcement";
   fs::remove_all(out);
