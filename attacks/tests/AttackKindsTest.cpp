@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include <fstream>
@@ -62,7 +63,7 @@ class FakeSurface final : public AttackSurface {
 TEST(AttackKinds, EveryKindIsRegisteredByName) {
   const auto names = attack_kind_names();
   for (const char* kind : {"pickle-injection", "cryptominer", "memory-dump", "secret-exfiltration",
-                           "cuda-abuse", "fork-bomb", "memory-hog", "custom"})
+                           "cuda-abuse", "fork-bomb", "memory-hog", "custom", "evasion"})
     EXPECT_NE(std::find(names.begin(), names.end(), kind), names.end()) << kind;
 }
 
@@ -307,6 +308,41 @@ TEST(Objectives, AFullScanWithoutTheCanaryIsAnAttemptThatRanItsCourse) {
   EXPECT_FALSE(status.reached);
   EXPECT_TRUE(status.attempted);
   EXPECT_TRUE(status.denials.empty());
+}
+
+// Each evasion technique names the side door a denial must be of: a verdict cannot rest on the
+// front door's denial alone when the attack took another.
+TEST(AttackKinds, EvasionTechniquesDeclareTheirSideDoors) {
+  const std::map<std::string, std::pair<Operation, std::string>> side_door{
+      {"socket-mptcp", {Operation::kSocket, "socket tcp"}},
+      {"socket-raw", {Operation::kSocket, "socket raw"}},
+      {"clone-files", {Operation::kSyscall, "clone"}},
+      {"unshare-exec", {Operation::kSyscall, "unshare"}},
+      {"chroot", {Operation::kOpen, "/secrets/kubernetes.io/serviceaccount/token"}},
+      {"cgroup-escape", {Operation::kSyscall, "unshare"}},
+      {"rename", {Operation::kOpen, "/run/moved-secrets/kubernetes.io/serviceaccount/token"}},
+      {"link", {Operation::kOpen, "/run/token-link"}},
+      {"int80", {Operation::kSyscall, "syscall 5 (arch 40000003)"}},
+  };
+  for (const auto& [technique, door] : side_door) {
+    const auto def = parse("kind = \"evasion\"\ntechnique = \"" + technique + "\"");
+    EXPECT_EQ(def->kind(), "evasion");
+    EXPECT_EQ(def->parameters()["technique"], technique);
+    const auto ops = def->expected_operations();
+    EXPECT_TRUE(std::any_of(ops.begin(), ops.end(), [&](const ExpectedOperation& op) {
+      return op.matches(door.first, door.second);
+    })) << technique;
+    // An unrelated syscall refusal is not this technique's.
+    EXPECT_FALSE(std::any_of(ops.begin(), ops.end(), [](const ExpectedOperation& op) {
+      return op.matches(Operation::kSyscall, "bpf");
+    })) << technique;
+  }
+  try {
+    parse("kind = \"evasion\"");
+    ADD_FAILURE() << "an evasion without a technique parsed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("technique"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -269,6 +269,28 @@ TEST(RuleSet, GenerationIsInTheMap) {
   EXPECT_EQ(generation->rule_id, 42u);
 }
 
+// A path the rules cannot judge (truncated, seen from another mount namespace or root) fails
+// closed: the generation entry carries the action and its rule, block, or audit in audit mode.
+TEST(RuleSet, PathRulesCarryTheirFailClosedAction) {
+  ab_rule_key key{};
+  key.prefixlen = AB_KEY_HEADER_BITS;
+  key.kind = AB_KIND_GENERATION;
+  const RuleSet none = compile({}, {});
+  EXPECT_EQ(lpm_lookup(none, key)->fallback_action, AB_ACTION_NONE);  // no path rules: nothing
+  const RuleSet block = compile({policy_with({}, {path_rule("/etc/shadow", Action::kBlock)})}, {});
+  const ab_rule* g = lpm_lookup(block, key);
+  EXPECT_EQ(g->fallback_action, AB_ACTION_BLOCK);
+  EXPECT_EQ(block.info(g->fallback_rule_id).description.rfind("fail closed: ", 0), 0u);
+  EXPECT_EQ(block.info(g->fallback_rule_id).action, Action::kBlock);
+  CompileOptions audit;
+  audit.audit_only = true;
+  const RuleSet audited =
+      compile({policy_with({}, {path_rule("/etc/shadow", Action::kBlock)})}, audit);
+  const ab_rule* ga = lpm_lookup(audited, key);
+  EXPECT_EQ(ga->fallback_action, AB_ACTION_AUDIT);
+  EXPECT_EQ(audited.info(ga->fallback_rule_id).action, Action::kAudit);
+}
+
 TEST(RuleSet, TooManyEntriesIsAnInputError) {
   Policy p;
   p.name = "huge";

@@ -91,5 +91,12 @@ TEST(OciBundle, BindsAreAddedReadOnlyByDefault) {
             (*device)["options"].end());
 }
 
+TEST(OciBundle, SeccompProfileGoesToLinuxSeccompAndUnconfinedHasNone) {
+  BundleSpec spec = sample();
+  EXPECT_FALSE(make_oci_config(spec)["linux"].contains("seccomp"));
+  spec.seccomp = nlohmann::json{{"defaultAction", "SCMP_ACT_ALLOW"}};
+  EXPECT_EQ(make_oci_config(spec)["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
+}
+
 }  // namespace
 }  // namespace armorbench

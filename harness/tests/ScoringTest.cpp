@@ -241,5 +241,49 @@ TEST(Scoring, IsolationIsNotCreditedWhenSomethingRefusedTheAttempt) {
             Verdict::kInvalid);
 }
 
+// A target's own configuration (a seccomp profile) that refuses the very syscall the attack
+// needs, with the kernel's record, blocks it without enforcement, against the reference's control;
+// its enforced runs are then measured against that reference control too.
+Denial seccomp_refusal(std::string syscall) {
+  return {"kernel (seccomp)", Operation::kSyscall, std::move(syscall),
+          "the runtime-default seccomp profile refused it", true, {}, "seccomp runtime-default"};
+}
+
+TEST(Scoring, ASeccompRefusalOfTheNeededSyscallBlocksWithoutEnforcement) {
+  Observation o = attack(false);
+  o.expected.push_back({Operation::kSyscall, "unshare", "enters new namespaces"});
+  o.denials = {seccomp_refusal("unshare")};
+  const Controls reference{std::nullopt, Verdict::kReached, "runc"};
+  const Score off = score_case(attack_case(), EnforcerMode::kOff, o, reference);
+  EXPECT_EQ(off.verdict, Verdict::kBlocked) << off.reason;
+  EXPECT_NE(off.reason.find("kernel (seccomp)"), std::string::npos) << off.reason;
+  EXPECT_NE(off.reason.find("runc"), std::string::npos) << off.reason;
+  // Enforced runs on the same target use the reference's control.
+  const Controls blocked_here{Verdict::kBlocked, Verdict::kReached, "runc"};
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o, blocked_here).verdict,
+            Verdict::kBlocked);
+  Observation through = attack(true);
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, through, blocked_here).verdict,
+            Verdict::kReached);
+}
+
+TEST(Scoring, ASeccompRefusalOfAnotherSyscallOrWithoutAReferenceBlocksNothing) {
+  Observation o = attack(false);
+  o.denials = {seccomp_refusal("bpf")};  // not an operation this attack needs
+  const Controls reference{std::nullopt, Verdict::kReached, "runc"};
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kOff, o, reference).verdict,
+            Verdict::kInvalid);
+  o.expected.push_back({Operation::kSyscall, "bpf", "loads a program"});
+  // No reference that reached: nothing shows the attack works at all.
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kOff, o, {}).verdict, Verdict::kInvalid);
+  const Controls reference_invalid{std::nullopt, Verdict::kInvalid, "runc"};
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kOff, o, reference_invalid).verdict,
+            Verdict::kInvalid);
+  // An enforced run whose own control was invalid (not blocked) stays invalid.
+  const Controls invalid_here{Verdict::kInvalid, Verdict::kReached, "runc"};
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kBlock, o, invalid_here).verdict,
+            Verdict::kInvalid);
+}
+
 }  // namespace
 }  // namespace armorbench
