@@ -78,13 +78,29 @@ struct {
   __type(value, struct ab_identity);
 } ab_identities SEC(".maps");
 
-/* Events that did not fit in the ring buffer: a case with drops is invalid, not passed. */
+/* Events not sent: [0] did not fit in the ring buffer, [1] over their rule's rate. The decisions
+ * were enforced all the same; the counts are reported with every case. */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
+  __uint(max_entries, 2);
   __type(key, __u32);
   __type(value, __u64);
 } ab_dropped SEC(".maps");
+
+/* Per rule and CPU, at most AB_RATE_LIMIT events a window (2^30 ns, about a second): a workload
+ * that repeats a denied operation in a loop cannot flood the ring and crowd out other events. */
+#define AB_RATE_LIMIT 2048
+struct ab_rate {
+  __u64 window;
+  __u64 count;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32); /* rule id */
+  __type(value, struct ab_rate);
+} ab_rates SEC(".maps");
 
 struct ab_scratch {
   struct ab_rule_key key;
@@ -507,19 +523,39 @@ static __always_inline void ab_fail_closed(void* rules, struct ab_scratch* s,
   d->flags &= ~AB_EVENT_POSTURE;
 }
 
-static __always_inline void ab_count_drop(void) {
-  __u32 zero = 0;
-  __u64* count = bpf_map_lookup_elem(&ab_dropped, &zero);
+static __always_inline void ab_count_drop(__u32 why) {
+  __u64* count = bpf_map_lookup_elem(&ab_dropped, &why);
   if (count) *count += 1;
+}
+
+/* Whether this rule has used up its events for the current window on this CPU. */
+static __always_inline int ab_over_rate(__u32 rule_id) {
+  const __u64 window = bpf_ktime_get_ns() >> 30;
+  struct ab_rate* rate = bpf_map_lookup_elem(&ab_rates, &rule_id);
+  if (!rate) {
+    struct ab_rate fresh = {window, 1};
+    bpf_map_update_elem(&ab_rates, &rule_id, &fresh, BPF_ANY);
+    return 0;
+  }
+  if (rate->window != window) {
+    rate->window = window;
+    rate->count = 0;
+  }
+  rate->count += 1;
+  return rate->count > AB_RATE_LIMIT;
 }
 
 /* Reserves and fills the common part of an event; the caller adds the specifics and submits. */
 static __always_inline struct ab_event* ab_new_event(void* rules, struct ab_scratch* s,
                                                      __u16 operation, struct ab_decision d,
                                                      __u8 enforcement) {
+  if (ab_over_rate(d.rule_id)) {
+    ab_count_drop(1);
+    return 0;
+  }
   struct ab_event* e = bpf_ringbuf_reserve(&ab_events, sizeof(*e), 0);
   if (!e) {
-    ab_count_drop();
+    ab_count_drop(0);
     return 0;
   }
   struct task_struct* task = (struct task_struct*)bpf_get_current_task();

@@ -139,7 +139,8 @@ int run(const Options& o) {
                   << enforcer.generation() << ": " << e.describe() << "\n";
       }
     }
-    const std::uint64_t dropped = enforcer.stats().dropped;
+    const enforcer::EnforcerStats stats = enforcer.stats();
+    const std::uint64_t dropped = stats.dropped + stats.rate_limited;  // not sent, either way
     if (dropped > reported_drops) {
       events << nlohmann::json{{"kind", "dropped"}, {"count", dropped - reported_drops}}.dump()
              << '\n'

@@ -38,7 +38,7 @@ namespace {
 constexpr __u32 kMaxRules = 4096;  // AB_MAX_RULES in bpf/common.bpf.h (BPF C, not includable)
 
 constexpr const char* kSharedMaps[] = {"ab_rules",  "ab_scopes",  "ab_scope_levels", "ab_identities", "ab_protected",
-                                       "ab_events", "ab_dropped", "ab_scratch_map"};
+                                       "ab_events", "ab_dropped", "ab_rates", "ab_scratch_map"};
 
 constexpr std::size_t kMaxIdentitiesPerScope = 2048;
 
@@ -663,9 +663,10 @@ EnforcerStats Enforcer::stats() const {
   if (it != impl_->shared_fds.end()) {
     const int cpus = libbpf_num_possible_cpus();
     std::vector<__u64> per_cpu(static_cast<std::size_t>(std::max(cpus, 1)));
-    const __u32 zero = 0;
-    if (bpf_map_lookup_elem(it->second, &zero, per_cpu.data()) == 0)
-      for (__u64 v : per_cpu) stats.dropped += v;
+    for (__u32 slot : {0u, 1u}) {
+      if (bpf_map_lookup_elem(it->second, &slot, per_cpu.data()) != 0) continue;
+      for (__u64 v : per_cpu) (slot == 0 ? stats.dropped : stats.rate_limited) += v;
+    }
   }
   return stats;
 }

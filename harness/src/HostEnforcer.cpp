@@ -110,7 +110,9 @@ enforcer::EnforcerReport HostEnforcer::report_for(std::uint64_t cgroup_id) {
   enforcer::EnforcerReport report;
   for (const enforcer::EventRecord& event : impl_->events)
     if (event.concerns(cgroup_id)) report.events.push_back(event);
-  report.dropped = impl_->enforcer->stats().dropped + impl_->lost;
+  // Events over their rule's rate were decided and enforced but not sent: as lost as dropped ones.
+  const enforcer::EnforcerStats stats = impl_->enforcer->stats();
+  report.dropped = stats.dropped + stats.rate_limited + impl_->lost;
   return report;
 }
 

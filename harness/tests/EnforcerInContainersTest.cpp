@@ -580,5 +580,28 @@ TEST_F(EnforcerTest, AProtectedFileRenamedOrLinkedIsStillProtected) {
   EXPECT_EQ(by_identity, 2);
 }
 
+// A workload repeating a recorded operation in a loop cannot flood the ring: each rule sends at
+// most AB_RATE_LIMIT events a second per CPU, and every decision is either sent or counted.
+TEST_F(EnforcerTest, EventsPerRuleAreRateLimitedAndCounted) {
+  Container box("rate");
+  Policy p = policy("rate");
+  p.file_rules = {rule("/etc/hostname", Action::kAudit)};
+  Running running({p});
+  running.enforcer.scope(box.scope());
+  constexpr int kOpens = 30000;
+  const auto result = box.exec(
+      {"/usr/bin/python3", "-c",
+       "import os\nfor _ in range(" + std::to_string(kOpens) +
+           "):\n os.close(os.open('/etc/hostname', os.O_RDONLY))\nprint('done')"});
+  ASSERT_NE(result.out.find("done"), std::string::npos) << result.err;
+  std::size_t sent = 0;
+  for (const auto& e : running.take())
+    if (e.value("operation", "") == "open" && e.value("resource", "") == "/etc/hostname") ++sent;
+  const EnforcerStats stats = running.enforcer.stats();
+  EXPECT_GT(stats.rate_limited, 0u) << "sent " << sent;
+  EXPECT_EQ(sent + stats.rate_limited + stats.dropped, static_cast<std::uint64_t>(kOpens));
+  EXPECT_LT(sent, static_cast<std::size_t>(kOpens));
+}
+
 }  // namespace
 }  // namespace armorbench::enforcer

@@ -67,6 +67,9 @@ void set_view_of(Scope& scope, pid_t pid);
 struct EnforcerStats {
   std::uint64_t events = 0;
   std::uint64_t dropped = 0;  // events the ring buffer had no room for
+  // Events over their rule's rate (AB_RATE_LIMIT a second per rule and CPU): decided and enforced,
+  // not sent.
+  std::uint64_t rate_limited = 0;
 };
 
 class Enforcer {
