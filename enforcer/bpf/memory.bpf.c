@@ -8,8 +8,33 @@
 
 #define AB_PTRACE_TRACEME 0
 
-static __always_inline void ab_check_memory_access(__u32 target, __u16 operation, __u32 aux) {
-  __u64* target_cgroup = bpf_map_lookup_elem(&ab_protected, &target);
+/* Kernels from 6.13 find a task by its pid in the caller's pid namespace. */
+extern struct task_struct* bpf_task_from_vpid(s32 vpid) __ksym __weak;
+extern void bpf_task_release(struct task_struct* p) __ksym __weak;
+
+/* The host thread id of the process a syscall names by `vpid`, a pid in the caller's own pid
+ * namespace (a sidecar sharing the pod's namespace, a nested container runtime): the protected
+ * map holds host thread ids. 0: no such process. A caller outside the initial namespace on a
+ * kernel that cannot translate gets AB_UNRESOLVED_PID, which the caller judges as protected. */
+#define AB_UNRESOLVED_PID 0xffffffffu
+static __always_inline __u32 ab_host_tid(__u32 vpid) {
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
+  if (BPF_CORE_READ(task, thread_pid, level) == 0) return vpid;
+  if (!bpf_task_from_vpid) return AB_UNRESOLVED_PID; /* a weak ksym: 0 where absent */
+  struct task_struct* target = bpf_task_from_vpid((s32)vpid);
+  if (!target) return 0;
+  const __u32 tid = BPF_CORE_READ(target, pid);
+  bpf_task_release(target);
+  return tid;
+}
+
+static __always_inline void ab_check_memory_access(__u32 named, __u16 operation, __u32 aux) {
+  __u32 target = ab_host_tid(named);
+  if (target == 0) return;
+  __u64 unresolved_cgroup = 0;
+  __u64* target_cgroup = target == AB_UNRESOLVED_PID
+                             ? &unresolved_cgroup  /* fails closed: judged as protected */
+                             : bpf_map_lookup_elem(&ab_protected, &target);
   if (!target_cgroup) return;
   __u64 cgroup = bpf_get_current_cgroup_id();
   if (cgroup == *target_cgroup) return;
@@ -22,7 +47,7 @@ static __always_inline void ab_check_memory_access(__u32 target, __u16 operation
   if (!ab_reported(d.action)) return;
   struct ab_event* e = ab_new_event(rules, s, operation, d, enforcement);
   if (!e) return;
-  e->target_pid = target;
+  e->target_pid = target == AB_UNRESOLVED_PID ? named : target;
   e->target_cgroup_id = *target_cgroup;
   e->aux = aux;
   bpf_probe_read_kernel_str(e->exe, AB_PATH_MAX, s->source);

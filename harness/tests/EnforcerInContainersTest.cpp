@@ -3,6 +3,8 @@
 // its allowed twin runs, and the same thing outside the scoped cgroup is untouched.
 #include "armorbench/enforcer/Enforcer.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -601,6 +603,37 @@ TEST_F(EnforcerTest, EventsPerRuleAreRateLimitedAndCounted) {
   EXPECT_GT(stats.rate_limited, 0u) << "sent " << sent;
   EXPECT_EQ(sent + stats.rate_limited + stats.dropped, static_cast<std::uint64_t>(kOpens));
   EXPECT_LT(sent, static_cast<std::size_t>(kOpens));
+}
+
+// A reader sharing the container's pid namespace (a pod's sidecar with shareProcessNamespace)
+// names the server by its pid there (1), not by its host pid: still the protected process.
+TEST_F(EnforcerTest, AReaderInThePodsPidNamespaceNamesTheServerByItsPidThere) {
+  Container box("pidns");
+  Policy p = policy("pidns");
+  p.memory = MemoryRule{Action::kBlock, {}, {}, {}};
+  Running running({p});
+  running.enforcer.scope(box.scope());
+  const std::string ns = "/proc/" + std::to_string(box.pid()) + "/ns/pid";
+  const ExitStatus joined = in_child([&ns] {
+    const int fd = ::open(ns.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::setns(fd, CLONE_NEWPID) != 0) ::_exit(3);
+    const pid_t reader = ::fork();  // the first process in the namespace it joined
+    if (reader == 0) {
+      char buffer[64];
+      iovec local{buffer, sizeof buffer}, remote{reinterpret_cast<void*>(0x400000), sizeof buffer};
+      ::process_vm_readv(1, &local, 1, &remote, 1, 0);  // pid 1 there: the container's init
+      ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(reader, &status, 0);
+    ::_exit(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 9 : 0);
+  });
+  EXPECT_EQ(joined.code, 9) << "the reader was not stopped: " << joined.describe();
+  bool named = false;
+  for (const auto& e : running.take())
+    named |= e.value("operation", "") == "process_vm_readv" && e.value("action", "") == "block" &&
+             e.value("target_pid", 0) == box.pid();
+  EXPECT_TRUE(named) << "the event names the server by its host pid";
 }
 
 }  // namespace
