@@ -58,6 +58,43 @@ struct Expected {
   std::optional<bool> service_kept;
 };
 
+// Checks every case run of `results` against `expected` ("case/mode", or "target:case/mode" with
+// `by_target`): its verdict, whether the service survived, and the first denial or record
+// attributed to it (a control without one has none).
+void expect_verdicts(const nlohmann::json& results, const std::map<std::string, Expected>& expected,
+                     bool by_target) {
+  std::size_t seen = 0;
+  for (const auto& c : results["cases"]) {
+    const std::string key = (by_target ? c["target"].get<std::string>() + ":" : "") +
+                            c["case"].get<std::string>() + "/" +
+                            c["enforcer_mode"].get<std::string>();
+    const auto it = expected.find(key);
+    ASSERT_NE(it, expected.end()) << key;
+    ++seen;
+    const Expected& want = it->second;
+    EXPECT_EQ(c["verdict"], want.verdict) << key << ": " << c["reason"];
+    if (want.service_kept) {
+      EXPECT_EQ(c["service"]["kept"], *want.service_kept) << key << c["service"];
+    }
+    if (want.by.empty()) {
+      if (c["attack"].is_string() && c["enforcer_mode"] == "off") {
+        EXPECT_TRUE(c["attribution"]["attributed"].empty()) << key << ": a control has no denial";
+      }
+      continue;
+    }
+    const auto& attributed = c["attribution"]["attributed"];
+    ASSERT_FALSE(attributed.empty()) << key << ": " << c.dump(2);
+    const auto& first = attributed[0];
+    EXPECT_EQ(first["by"].get<std::string>().rfind(want.by, 0), 0u) << key << first;
+    EXPECT_EQ(first["operation"], want.operation) << key << first;
+    EXPECT_EQ(first["resource"].get<std::string>().rfind(want.resource, 0), 0u) << key << first;
+    EXPECT_EQ(first["rule"].get<std::string>().rfind(want.rule, 0), 0u) << key << first;
+    EXPECT_EQ(first["refused"], c["enforcer_mode"] == "block" || want.by.rfind("kernel", 0) == 0)
+        << key << first;
+  }
+  EXPECT_EQ(seen, expected.size());
+}
+
 TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
   const nlohmann::json results = run_suite({"reduced-suite.toml"}, "reduced-suite");
   const std::string shell = fs::canonical("/bin/sh").string();  // what the exec resolves to
@@ -149,35 +186,7 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
       {"memory-hog/block",
        {"blocked", "kernel (memory controller)", "allocate", "memory.max", "memory.max", false}},
   };
-  std::size_t seen = 0;
-  for (const auto& c : results["cases"]) {
-    const std::string key =
-        c["case"].get<std::string>() + "/" + c["enforcer_mode"].get<std::string>();
-    const auto it = expected.find(key);
-    ASSERT_NE(it, expected.end()) << key;
-    ++seen;
-    const Expected& want = it->second;
-    EXPECT_EQ(c["verdict"], want.verdict) << key << ": " << c["reason"];
-    if (want.service_kept) {
-      EXPECT_EQ(c["service"]["kept"], *want.service_kept) << key << c["service"];
-    }
-    if (want.by.empty()) {
-      if (c["attack"].is_string() && c["enforcer_mode"] == "off") {
-        EXPECT_TRUE(c["attribution"]["attributed"].empty()) << key << ": a control has no denial";
-      }
-      continue;
-    }
-    const auto& attributed = c["attribution"]["attributed"];
-    ASSERT_FALSE(attributed.empty()) << key << ": " << c.dump(2);
-    const auto& first = attributed[0];
-    EXPECT_EQ(first["by"].get<std::string>().rfind(want.by, 0), 0u) << key << first;
-    EXPECT_EQ(first["operation"], want.operation) << key << first;
-    EXPECT_EQ(first["resource"].get<std::string>().rfind(want.resource, 0), 0u) << key << first;
-    EXPECT_EQ(first["rule"], want.rule) << key << first;
-    EXPECT_EQ(first["refused"], c["enforcer_mode"] == "block" || want.by.rfind("kernel", 0) == 0)
-        << key << first;
-  }
-  EXPECT_EQ(seen, expected.size());
+  expect_verdicts(results, expected, false);
   // The summary the gates read: blocked runs split by whether the service survived.
   for (const auto& s : results["summary"]["by_target_mode"]) {
     if (s["enforcer_mode"] == "block") {
@@ -248,29 +257,7 @@ TEST_F(SuiteEndToEnd, EveryEvasionRestsOnADenialOfItsSideDoor) {
     expected["runc-seccomp:chroot-read/" + mode] = {"blocked", "kernel (seccomp)", "syscall",
                                                     "unshare", seccomp, true};
   }
-  std::size_t seen = 0;
-  for (const auto& c : results["cases"]) {
-    const std::string key = c["target"].get<std::string>() + ":" + c["case"].get<std::string>() +
-                            "/" + c["enforcer_mode"].get<std::string>();
-    const auto it = expected.find(key);
-    ASSERT_NE(it, expected.end()) << key;
-    ++seen;
-    const Expected& want = it->second;
-    EXPECT_EQ(c["verdict"], want.verdict) << key << ": " << c["reason"];
-    if (want.service_kept) {
-      EXPECT_EQ(c["service"]["kept"], *want.service_kept) << key << c["service"];
-    }
-    if (want.by.empty()) continue;
-    const auto& attributed = c["attribution"]["attributed"];
-    ASSERT_FALSE(attributed.empty()) << key << ": " << c.dump(2);
-    const auto& first = attributed[0];
-    EXPECT_EQ(first["by"].get<std::string>().rfind(want.by, 0), 0u) << key << first;
-    EXPECT_EQ(first["operation"], want.operation) << key << first;
-    EXPECT_EQ(first["resource"].get<std::string>().rfind(want.resource, 0), 0u) << key << first;
-    EXPECT_EQ(first["rule"].get<std::string>().rfind(want.rule, 0), 0u) << key << first;
-    EXPECT_TRUE(first["refused"].get<bool>()) << key << first;
-  }
-  EXPECT_EQ(seen, expected.size());
+  expect_verdicts(results, expected, true);
 }
 
 TEST_F(SuiteEndToEnd, AHostThatCannotEnforceExitsThreeNotZero) {

@@ -2,10 +2,13 @@
 #include "ChildProcess.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,12 +36,53 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   return out;
 }
 
+// runc's default capability set: what a container process keeps.
+constexpr int kKeptCapabilities[] = {CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE};
+
+// In the child of a confining clone3 (own pid, mount and cgroup namespaces): a private mount
+// tree with a fresh /proc for its pid namespace and cgroupfs read-only, no_new_privs, and only
+// the kept capabilities. Syscalls only (async-signal-safe); returns the errno of a failure.
+int confine_child() {
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
+  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+    return errno;
+  const char* cgroupfs = "/sys/fs/cgroup";
+  if (::mount(cgroupfs, cgroupfs, nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+      ::mount(nullptr, cgroupfs, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
+                                             MS_NOEXEC,
+              nullptr) != 0)
+    return errno;
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
+  std::uint64_t kept = 0;
+  for (int cap : kKeptCapabilities) kept |= 1ULL << cap;
+  for (int cap = 0; cap <= 63; ++cap)
+    if (!(kept & (1ULL << cap)) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+      return errno;
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return errno;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  data[0].effective = data[0].permitted = data[0].inheritable = static_cast<std::uint32_t>(kept);
+  data[1].effective = data[1].permitted = data[1].inheritable =
+      static_cast<std::uint32_t>(kept >> 32);
+  if (::syscall(SYS_capset, &header, data) != 0) return errno;
+  // Ambient too, so the kept set survives the exec of a non-setuid binary as root's does.
+  for (int cap : kKeptCapabilities)
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) return errno;
+  return 0;
+}
+
 // Runs in the child between clone3 and execve: async-signal-safe calls only.
 [[noreturn]] void exec_child(char* const* argv, char* const* envp, int out, int err,
-                             int status_pipe) {
+                             int status_pipe, bool confine) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the agent blocks SIGCHLD for its signalfd
+  if (confine) {
+    if (const int e = confine_child(); e != 0) {
+      [[maybe_unused]] ssize_t n = ::write(status_pipe, &e, sizeof e);
+      ::_exit(127);
+    }
+  }
   ::setsid();
   const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
@@ -65,14 +109,16 @@ ChildProcess::ChildProcess(const ChildSpec& spec) {
 
   int pidfd = -1;
   clone_args args{};
-  args.flags = CLONE_PIDFD | (spec.cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.flags = CLONE_PIDFD | (spec.cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0) |
+               (spec.confine ? CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWCGROUP : 0);
   args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd);
   args.exit_signal = SIGCHLD;
   args.cgroup = spec.cgroup_fd >= 0 ? static_cast<std::uint64_t>(spec.cgroup_fd) : 0;
   const long pid = ::syscall(SYS_clone3, &args, sizeof args);
   if (pid < 0) throw environment_error(std::string("clone3 failed: ") + strerror(errno));
   if (pid == 0)
-    exec_child(argv.data(), envp.data(), out_write.get(), err_write.get(), status_write.get());
+    exec_child(argv.data(), envp.data(), out_write.get(), err_write.get(), status_write.get(),
+               spec.confine);
 
   pid_ = static_cast<pid_t>(pid);
   pidfd_.reset(pidfd);

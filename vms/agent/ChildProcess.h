@@ -22,6 +22,11 @@ struct ChildSpec {
   std::vector<std::string> argv;  // argv[0] is an absolute path (no PATH search)
   std::vector<std::string> env;   // the complete environment, "NAME=value"
   int cgroup_fd = -1;             // directory fd of the cgroup to start in; -1: the agent's
+  // Confine it the way runc confines a container's process: its own pid, mount and cgroup
+  // namespaces (it cannot see or signal the agent and the enforcer daemon, and its cgroup is
+  // its root), cgroupfs read-only, no_new_privs, and only runc's default capabilities (no
+  // CAP_SYS_ADMIN or CAP_BPF: no mounts, no BPF maps).
+  bool confine = false;
 };
 
 class ChildProcess {

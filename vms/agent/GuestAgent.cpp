@@ -328,7 +328,7 @@ void GuestAgent::start_workload() {
   const WorkloadRequest& w = start.request.workload;
   try {
     auto process = std::make_unique<ChildProcess>(
-        ChildSpec{w.argv, workload_environment(w.env), cgroup_fd_.get()});
+        ChildSpec{w.argv, workload_environment(w.env), cgroup_fd_.get(), /*confine=*/true});
     workload_ = std::make_unique<Managed>();
     workload_->process = std::move(process);
   } catch (const Error& e) {

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "armorbench/base/Base64.h"
+#include "armorbench/base/Files.h"
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/base/UniqueFd.h"
 #include "armorbench/vms/AgentProtocol.h"
@@ -148,12 +149,20 @@ TEST_F(AgentOnHost, RunsAWorkloadInItsCgroupAndRelaysHttp) {
   StartRequest request;
   request.workload.argv = {
       "/usr/bin/python3", "-c",
-      "import http.server, json, os, socketserver, sys\n"
+      "import http.server, json, os, signal, socketserver, sys\n"
+      "signal.signal(signal.SIGTERM, lambda *a: os._exit(0))  # PID 1 ignores what it does not handle\n"
       "class H(http.server.BaseHTTPRequestHandler):\n"
       "    protocol_version = 'HTTP/1.1'\n"
       "    def log_message(self, *a): pass\n"
       "    def do_GET(self):\n"
-      "        b = open('/proc/self/cgroup').read().encode()\n"
+      "        status = dict(l.split(':\\t', 1) for l in open('/proc/self/status').read().splitlines() if ':\\t' in l)\n"
+      "        try:\n"
+      "            open('/sys/fs/cgroup/cgroup.procs', 'w').write(str(os.getpid())); moved = 'moved'\n"
+      "        except OSError as e:\n"
+      "            moved = e.strerror\n"
+      "        b = json.dumps({'pid': os.getpid(), 'cgroup': open('/proc/self/cgroup').read().strip().splitlines()[-1],\n"
+      "                        'cap_eff': status['CapEff'].strip(), 'no_new_privs': status['NoNewPrivs'].strip(),\n"
+      "                        'procs': len([p for p in os.listdir('/proc') if p.isdigit()]), 'move': moved}).encode()\n"
       "        self.send_response(200); self.send_header('Content-Length', str(len(b)))\n"
       "        self.end_headers(); self.wfile.write(b)\n"
       "s = socketserver.UnixStreamServer(sys.argv[1], H)\n"
@@ -186,16 +195,28 @@ TEST_F(AgentOnHost, RunsAWorkloadInItsCgroupAndRelaysHttp) {
   file = next_event("file");
   EXPECT_FALSE(file["exists"]);
 
-  // HTTP through the relay; the server answers with its own cgroup: born in the workload's.
+  // Born in the workload's cgroup (seen from outside: the agent's view).
+  const std::string host_view =
+      read_whole_file("/proc/" + std::to_string(started["pid"].get<int>()) + "/cgroup");
+  EXPECT_NE(host_view.find("/" + root_.filename().string() + "/" + cgroup_), std::string::npos)
+      << host_view;
+  // HTTP through the relay; the server answers with what it sees of itself: confined as runc
+  // confines a container's process.
   const std::string get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   for (int round = 0; round < 3; ++round) {  // one persistent connection, several requests
     ASSERT_EQ(::write(http_port_.master.get(), get.data(), get.size()),
               static_cast<ssize_t>(get.size()));
-    const std::string response = read_until(
-        http_port_.master.get(), "/" + root_.filename().string() + "/" + cgroup_, seconds(10));
-    ASSERT_NE(response.find("/" + root_.filename().string() + "/" + cgroup_), std::string::npos)
-        << "round " << round << ": " << response;
-    EXPECT_NE(response.find("HTTP/1.1 200"), std::string::npos);
+    const std::string response = read_until(http_port_.master.get(), "}", seconds(10));
+    ASSERT_NE(response.find("HTTP/1.1 200"), std::string::npos) << response;
+    const json seen = json::parse(response.substr(response.find('{')), nullptr, false);
+    ASSERT_TRUE(seen.is_object()) << response;
+    EXPECT_EQ(seen["pid"], 1) << "its own pid namespace: it cannot see or signal the agent";
+    EXPECT_EQ(seen["cgroup"], "0::/") << "its own cgroup namespace, rooted at its cgroup";
+    EXPECT_EQ(seen["no_new_privs"], "1");
+    // CAP_AUDIT_WRITE (29), CAP_KILL (5), CAP_NET_BIND_SERVICE (10): runc's default set.
+    EXPECT_EQ(seen["cap_eff"], "0000000020000420");
+    EXPECT_EQ(seen["move"], "Read-only file system") << "cgroupfs is read-only to it";
+    EXPECT_LE(seen["procs"].get<int>(), 2) << "its /proc shows its own pid namespace only";
   }
 
   send({{"op", "events"}, {"id", 4}});
@@ -220,7 +241,8 @@ TEST_F(AgentOnHost, RunsAWorkloadInItsCgroupAndRelaysHttp) {
   send({{"op", "stop"}, {"id", 6}, {"grace_s", 5}});
   const json stopped = next_event("stopped");
   EXPECT_EQ(stopped["id"], 6);
-  EXPECT_EQ(stopped["workload_exit"]["signal"], 15) << stopped;
+  // PID 1 of its pid namespace, it ends on TERM through its own handler (as the model server).
+  EXPECT_EQ(stopped["workload_exit"]["code"], 0) << stopped;
   // Not PID 1: the agent exits (0) where the guest would power off.
   const auto status = agent_->wait_for(seconds(10));
   ASSERT_TRUE(status);
