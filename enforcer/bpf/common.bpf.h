@@ -332,10 +332,17 @@ static __always_inline struct ab_decision ab_apply_rule(void* rules, struct ab_s
                                                         const char* source, int is_write) {
   struct ab_decision d = {AB_ACTION_NONE, 0, 0};
   if (!rule) return d;
-  /* Direct children only: the path is one component deeper than the directory. */
+  /* Direct children only: the path is one component deeper than the directory. A deeper path
+   * falls back to the nearest recursive directory rule above it (or the posture). */
   if (rule->flags & AB_RULE_DIR && !(rule->flags & AB_RULE_RECURSIVE) &&
-      path_depth != rule->dir_depth + 1)
+      path_depth != rule->dir_depth + 1) {
+    if (!(rule->flags & AB_RULE_DEPTH_FALLBACK)) return d;
+    d.action = rule->fallback_action;
+    d.rule_id = rule->fallback_rule_id;
+    if (rule->flags & AB_RULE_FALLBACK_READ_ONLY && !is_write) d.action = AB_ACTION_ALLOW;
+    if (d.rule_id == 0 && d.action != AB_ACTION_NONE) d.flags |= AB_EVENT_POSTURE;
     return d;
+  }
   __u8 action = rule->action;
   __u32 rule_id = rule->rule_id;
   if (rule->flags & AB_RULE_HAS_SOURCES) {
@@ -465,13 +472,16 @@ static __always_inline struct ab_decision ab_socket_decision(void* rules, struct
   return d;
 }
 
-/* Address rules: the most specific of (port, protocol), (any port, protocol), (port, any
- * protocol), (any, any) that is a rule rather than the posture; the posture otherwise.
- * `address` is IPv6 or v4-mapped (::ffff:a.b.c.d): one trie serves both families. */
+/* Address rules: among the rules matching (port, protocol), (any port, protocol), (port, any
+ * protocol) and (any, any), the one with the most specific CIDR decides; on equal CIDRs a port
+ * beats any port and a protocol any protocol. The posture when no rule matches. `address` is
+ * IPv6 or v4-mapped (::ffff:a.b.c.d): one trie serves both families. */
 static __always_inline struct ab_decision ab_address_decision(void* rules, struct ab_scratch* s,
                                                               __u16 port, __u32 protocol,
                                                               const __u8* address) {
   struct ab_decision posture = {AB_ACTION_NONE, 0, 0};
+  struct ab_decision best = {AB_ACTION_NONE, 0, 0};
+  int best_bits = -1;
   for (int i = 0; i < 4; i++) {
     s->key.prefixlen = AB_KEY_HEADER_BITS + 128;
     s->key.kind = AB_KIND_NET_ADDR;
@@ -481,10 +491,16 @@ static __always_inline struct ab_decision ab_address_decision(void* rules, struc
     __builtin_memcpy(s->key.data, address, 16);
     struct ab_rule* rule = bpf_map_lookup_elem(rules, &s->key);
     if (!rule) continue;
-    if (rule->rule_id != 0) return ab_rule_decision(rule);
-    posture = ab_rule_decision(rule);
+    if (rule->rule_id == 0) {
+      posture = ab_rule_decision(rule);
+      continue;
+    }
+    if ((int)rule->dir_depth > best_bits) { /* strictly more specific: earlier i wins ties */
+      best_bits = rule->dir_depth;
+      best = ab_rule_decision(rule);
+    }
   }
-  return posture;
+  return best_bits >= 0 ? best : posture;
 }
 
 static __always_inline void ab_v4_mapped(__u8* address, __u32 ip4_network_order) {

@@ -146,7 +146,10 @@ class Compiler {
           add_info(policy, category, description, rule.action, rule.labels, rule.where);
       ab_rule value{};
       value.rule_id = id;
-      value.action = action(rule.action);
+      // readOnly (KubeArmor): reads are allowed whatever the action, writes are refused
+      // whatever the action, except that an Audit rule only records them.
+      value.action = action(rule.read_only && rule.action == Action::kAllow ? Action::kBlock
+                                                                             : rule.action);
       value.flags = (rule.is_directory ? AB_RULE_DIR : 0) |
                     (rule.recursive ? AB_RULE_RECURSIVE : 0) |
                     (rule.read_only ? AB_RULE_READ_ONLY : 0);
@@ -219,6 +222,80 @@ class Compiler {
     }
   }
 
+  // KubeArmor decides rules with fromSource before rules without one, however specific those
+  // are (shared.h's lookup order: exact path with source, directory walk with source, then the
+  // same without). The trie finds the most specific entry, so a plain entry below a gated
+  // directory becomes a gate too: the broader gate's sources decide first (the most specific
+  // gate's decision for each source), the entry's own rule is the fallback.
+  void sources_first() {
+    std::vector<std::pair<std::size_t, std::map<std::string, ab_rule>>> inherit;
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      const RuleEntry& entry = entries_[i];
+      if ((entry.key.kind != AB_KIND_FILE && entry.key.kind != AB_KIND_EXEC) ||
+          entry.key.prefixlen <= AB_KEY_HEADER_BITS || (entry.value.flags & AB_RULE_HAS_SOURCES))
+        continue;
+      const std::size_t bytes = (entry.key.prefixlen - AB_KEY_HEADER_BITS) / 8;
+      const std::string path(entry.key.data, std::min(bytes, sizeof entry.key.data));
+      const int entry_depth = static_cast<int>(std::count(path.begin(), path.end(), '/'));
+      std::map<std::string, std::pair<__u32, ab_rule>> sources;  // source -> (gate length, rule)
+      for (const auto& [id, gate] : gates_) {
+        if (gate.key.prefixlen >= entry.key.prefixlen || !prefix_matches(gate.key, entry.key))
+          continue;
+        const bool recursive = gate.value.flags & AB_RULE_RECURSIVE;
+        if ((gate.value.flags & AB_RULE_DIR) && !recursive &&
+            entry_depth != gate.value.dir_depth + 1 + (path.back() == '/' ? 1 : 0))
+          continue;
+        for (const auto& [source, value] : gate.sources) {
+          auto it = sources.find(source);
+          if (it == sources.end() || it->second.first < gate.key.prefixlen)
+            sources[source] = {gate.key.prefixlen, value};
+        }
+      }
+      if (sources.empty()) continue;
+      std::map<std::string, ab_rule> decided;
+      for (const auto& [source, by_gate] : sources) decided[source] = by_gate.second;
+      inherit.emplace_back(i, std::move(decided));
+    }
+    for (auto& [index, sources] : inherit) {
+      ab_rule& value = entries_[index].value;
+      value.fallback_action = value.action;
+      value.fallback_rule_id = value.rule_id;
+      value.action = AB_ACTION_NONE;
+      value.flags |= AB_RULE_HAS_SOURCES;
+      const std::uint32_t gate_id = value.rule_id;  // put() may move entries_
+      for (const auto& [source, decision] : sources)
+        put(path_key(AB_KIND_SOURCE, gate_id, source, false), decision);
+    }
+  }
+
+  // A non-recursive directory rule covers direct children only; a deeper path falls back to
+  // the nearest recursive directory rule above it, else the kind's posture (KubeArmor's walk).
+  void depth_fallbacks() {
+    for (RuleEntry& entry : entries_) {
+      const __u8 flags = entry.value.flags;
+      if (!(flags & AB_RULE_DIR) || (flags & (AB_RULE_RECURSIVE | AB_RULE_HAS_SOURCES))) continue;
+      const ab_rule* best = nullptr;
+      __u32 best_len = 0;
+      for (const RuleEntry& candidate : entries_) {
+        if (&candidate == &entry || candidate.key.prefixlen >= entry.key.prefixlen) continue;
+        const bool posture = candidate.key.prefixlen <= AB_KEY_KIND_BITS;
+        const bool recursive_dir = (candidate.value.flags & AB_RULE_DIR) &&
+                                   (candidate.value.flags & AB_RULE_RECURSIVE) &&
+                                   !(candidate.value.flags & AB_RULE_HAS_SOURCES);
+        if (!(posture || recursive_dir) || !prefix_matches(candidate.key, entry.key)) continue;
+        if (!best || candidate.key.prefixlen > best_len) {
+          best = &candidate.value;
+          best_len = candidate.key.prefixlen;
+        }
+      }
+      if (!best) continue;
+      entry.value.flags |= AB_RULE_DEPTH_FALLBACK;
+      if (best->flags & AB_RULE_READ_ONLY) entry.value.flags |= AB_RULE_FALLBACK_READ_ONLY;
+      entry.value.fallback_action = best->action;
+      entry.value.fallback_rule_id = best->rule_id;
+    }
+  }
+
   static bool prefix_matches(const ab_rule_key& prefix, const ab_rule_key& key) {
     if (prefix.prefixlen <= AB_KEY_KIND_BITS) return prefix.kind == key.kind;
     if (prefix.kind != key.kind || prefix.port != key.port || prefix.aux != key.aux) return false;
@@ -281,6 +358,7 @@ class Compiler {
         ab_rule value{};
         value.rule_id = id;
         value.action = action(rule.action);
+        value.dir_depth = static_cast<__u8>(bits);  // the CIDR's specificity (bits of 128)
         const __u32 protocol = rule.protocol == "tcp"   ? AB_PROTO_TCP
                                : rule.protocol == "udp" ? AB_PROTO_UDP
                                                         : 0;
@@ -342,6 +420,8 @@ class Compiler {
     }
     postures();
     install_gates();
+    sources_first();
+    depth_fallbacks();
 
     ab_rule generation{};
     generation.rule_id = set_.generation;

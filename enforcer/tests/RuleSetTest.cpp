@@ -63,8 +63,12 @@ Decision decide(const RuleSet& set, __u8 kind, const std::string& path,
   const ab_rule* rule = lpm_lookup(set, path_lookup(kind, 0, path));
   if (!rule) return {AB_ACTION_NONE, 0};
   if ((rule->flags & AB_RULE_DIR) && !(rule->flags & AB_RULE_RECURSIVE) &&
-      depth(path) != rule->dir_depth + 1)
-    return {AB_ACTION_NONE, 0};
+      depth(path) != rule->dir_depth + 1) {
+    if (!(rule->flags & AB_RULE_DEPTH_FALLBACK)) return {AB_ACTION_NONE, 0};
+    Decision d{rule->fallback_action, rule->fallback_rule_id};
+    if ((rule->flags & AB_RULE_FALLBACK_READ_ONLY) && !write) d.action = AB_ACTION_ALLOW;
+    return d;
+  }
   Decision d{rule->action, rule->rule_id};
   if (rule->flags & AB_RULE_HAS_SOURCES) {
     const ab_rule* match = lpm_lookup(set, path_lookup(AB_KIND_SOURCE, rule->rule_id, source));
@@ -175,12 +179,85 @@ TEST(RuleSet, FromSourceBlockFallsBackToTheNextRuleOrNothing) {
             AB_ACTION_AUDIT);
 }
 
+// KubeArmor decides rules with fromSource first, however specific a rule without one is: an
+// Allow of the secrets directory from /bin/cat lets cat read a token a narrower rule blocks, and
+// only cat (its lenient-allow test: cat reads the token, head is refused).
+TEST(RuleSet, FromSourceRulesDecideBeforeMoreSpecificRulesWithoutOne) {
+  PathRule cat_may = path_rule("/run/secrets/", Action::kAllow, true, true);
+  cat_may.from_source = {"/usr/bin/cat"};
+  const RuleSet set = compile(
+      {policy_with({}, {cat_may, path_rule("/run/secrets/token", Action::kBlock),
+                        path_rule("/run/secrets/sub/", Action::kBlock, true, true)})},
+      {});
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/run/secrets/token", "/usr/bin/cat").action,
+            AB_ACTION_ALLOW);
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/run/secrets/token", "/usr/bin/head").action,
+            AB_ACTION_BLOCK);
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/run/secrets/sub/key", "/usr/bin/cat").action,
+            AB_ACTION_ALLOW);
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/run/secrets/sub/key", "/usr/bin/head").action,
+            AB_ACTION_BLOCK);
+  // The narrower entry's own rule still decides for everyone else, under its own id.
+  const Decision head = decide(set, AB_KIND_FILE, "/run/secrets/token", "/usr/bin/head");
+  EXPECT_EQ(set.info(head.rule_id).description, "/run/secrets/token");
+  // A more specific gate's decision for a source beats a broader one's.
+  PathRule cat_blocked = path_rule("/run/secrets/sub/", Action::kBlock, true, true);
+  cat_blocked.from_source = {"/usr/bin/cat"};
+  const RuleSet nested = compile(
+      {policy_with({}, {cat_may, cat_blocked, path_rule("/run/secrets/sub/key", Action::kAudit)})},
+      {});
+  EXPECT_EQ(decide(nested, AB_KIND_FILE, "/run/secrets/sub/key", "/usr/bin/cat").action,
+            AB_ACTION_BLOCK);
+  EXPECT_EQ(decide(nested, AB_KIND_FILE, "/run/secrets/sub/key", "/usr/bin/head").action,
+            AB_ACTION_AUDIT);
+}
+
 TEST(RuleSet, ReadOnlyAllowsReadsAndActsOnWrites) {
   PathRule shadow = path_rule("/etc/shadow", Action::kBlock);
   shadow.read_only = true;
   const RuleSet set = compile({policy_with({}, {shadow})}, {});
   EXPECT_EQ(decide(set, AB_KIND_FILE, "/etc/shadow", "", false).action, AB_ACTION_ALLOW);
   EXPECT_EQ(decide(set, AB_KIND_FILE, "/etc/shadow", "", true).action, AB_ACTION_BLOCK);
+}
+
+// KubeArmor's readOnly means "reads only" whatever the action: an Allow rule allows the reads and
+// refuses the writes (it does not allow writes); an Audit rule records the writes.
+TEST(RuleSet, ReadOnlyAllowRefusesWritesAndReadOnlyAuditRecordsThem) {
+  PathRule logs = path_rule("/var/log/", Action::kAllow, true, true);
+  logs.read_only = true;
+  PathRule conf = path_rule("/etc/app.conf", Action::kAudit);
+  conf.read_only = true;
+  const RuleSet set = compile({policy_with({}, {logs, conf})}, {});
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/var/log/syslog", "", false).action, AB_ACTION_ALLOW);
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/var/log/syslog", "", true).action, AB_ACTION_BLOCK);
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/etc/app.conf", "", false).action, AB_ACTION_ALLOW);
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/etc/app.conf", "", true).action, AB_ACTION_AUDIT);
+  CompileOptions audit;
+  audit.audit_only = true;
+  const RuleSet audited = compile({policy_with({}, {logs})}, audit);
+  EXPECT_EQ(decide(audited, AB_KIND_FILE, "/var/log/syslog", "", true).action, AB_ACTION_AUDIT);
+}
+
+// A non-recursive directory rule covers direct children; a deeper path is judged by the nearest
+// recursive directory rule above it, or the posture, never left undecided.
+TEST(RuleSet, ANonRecursiveDirectoryFallsBackToTheBroaderRuleForDeeperPaths) {
+  const RuleSet set = compile({policy_with({}, {path_rule("/srv/", Action::kBlock, true, true),
+                                                path_rule("/srv/public/", Action::kAudit, true,
+                                                          false)})},
+                              {});
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/srv/public/index.html").action, AB_ACTION_AUDIT);
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/srv/public/deep/secret").action, AB_ACTION_BLOCK);
+  EXPECT_EQ(decide(set, AB_KIND_FILE, "/srv/other").action, AB_ACTION_BLOCK);
+  // Without a broader rule: the posture in allowlist mode, nothing in a block list.
+  const RuleSet allow = compile(
+      {policy_with({}, {path_rule("/usr/lib/", Action::kAllow, true, false)})}, {});
+  EXPECT_EQ(decide(allow, AB_KIND_FILE, "/usr/lib/libc.so").action, AB_ACTION_ALLOW);
+  const Decision deep = decide(allow, AB_KIND_FILE, "/usr/lib/x86_64/libc.so");
+  EXPECT_EQ(deep.action, AB_ACTION_BLOCK);
+  EXPECT_EQ(deep.rule_id, 0u);  // the posture
+  const RuleSet blocklist = compile(
+      {policy_with({}, {path_rule("/tmp/", Action::kBlock, true, false)})}, {});
+  EXPECT_EQ(decide(blocklist, AB_KIND_FILE, "/tmp/a/b").action, AB_ACTION_NONE);
 }
 
 TEST(RuleSet, ProtocolsAndAllCoverSocketCreation) {
@@ -224,6 +301,73 @@ TEST(RuleSet, AddressRulesByCidrPortAndProtocol) {
   EXPECT_EQ(lookup("11.1.2.3", 443, AB_PROTO_TCP), AB_ACTION_NONE);
   EXPECT_EQ(lookup("10.1.2.3", 80, AB_PROTO_TCP), AB_ACTION_NONE);
   EXPECT_EQ(lookup("10.1.2.3", 443, AB_PROTO_UDP), AB_ACTION_NONE);
+}
+
+// What ab_address_decision decides: the most specific CIDR among the four (port, protocol)
+// lookups, a port and then a protocol breaking ties; the posture when no rule matches.
+__u8 decide_address(const RuleSet& set, const std::string& host, __u16 port, __u32 protocol) {
+  const ab_rule* best = nullptr;
+  const ab_rule* posture = nullptr;
+  for (int i = 0; i < 4; ++i) {
+    ab_rule_key key{};
+    key.prefixlen = AB_KEY_HEADER_BITS + 128;
+    key.kind = AB_KIND_NET_ADDR;
+    key.port = (i & 1) ? 0 : port;
+    key.aux = (i & 2) ? 0 : protocol;
+    int bits = 0;
+    EXPECT_TRUE(parse_cidr(host, reinterpret_cast<std::uint8_t*>(key.data), bits));
+    const ab_rule* rule = lpm_lookup(set, key);
+    if (!rule) continue;
+    if (rule->rule_id == 0) {
+      posture = rule;
+    } else if (!best || rule->dir_depth > best->dir_depth) {
+      best = rule;
+    }
+  }
+  const ab_rule* decided = best ? best : posture;
+  return decided ? decided->action : static_cast<__u8>(AB_ACTION_NONE);
+}
+
+// A more specific CIDR decides before a port: allowing the metadata service's address beats
+// blocking port 80 everywhere, and blocking it beats allowing port 80 everywhere.
+TEST(RuleSet, CidrSpecificityDecidesBeforePorts) {
+  Policy p;
+  p.name = "net";
+  AddressRule any_80;
+  any_80.protocol = "tcp";
+  any_80.cidr = "0.0.0.0/0";
+  any_80.ports = {80};
+  any_80.action = Action::kAllow;
+  AddressRule metadata;
+  metadata.protocol = "any";
+  metadata.cidr = "169.254.169.254/32";
+  metadata.action = Action::kBlock;
+  AddressRule link_local_443;
+  link_local_443.protocol = "tcp";
+  link_local_443.cidr = "169.254.0.0/16";
+  link_local_443.ports = {443};
+  link_local_443.action = Action::kAudit;
+  p.addresses = {any_80, metadata, link_local_443};
+  const RuleSet set = compile({p}, {});
+  EXPECT_EQ(decide_address(set, "169.254.169.254", 80, AB_PROTO_TCP), AB_ACTION_BLOCK);
+  EXPECT_EQ(decide_address(set, "169.254.169.254", 443, AB_PROTO_TCP), AB_ACTION_BLOCK);
+  EXPECT_EQ(decide_address(set, "169.254.1.1", 443, AB_PROTO_TCP), AB_ACTION_AUDIT);
+  EXPECT_EQ(decide_address(set, "169.254.1.1", 80, AB_PROTO_TCP), AB_ACTION_ALLOW);
+  EXPECT_EQ(decide_address(set, "10.0.0.1", 80, AB_PROTO_TCP), AB_ACTION_ALLOW);
+  // Equal CIDRs: the port-specific rule beats the any-port one.
+  AddressRule net_any;
+  net_any.protocol = "tcp";
+  net_any.cidr = "10.0.0.0/8";
+  net_any.action = Action::kBlock;
+  AddressRule net_22 = net_any;
+  net_22.ports = {22};
+  net_22.action = Action::kAudit;
+  Policy q;
+  q.name = "ties";
+  q.addresses = {net_any, net_22};
+  const RuleSet ties = compile({q}, {});
+  EXPECT_EQ(decide_address(ties, "10.1.1.1", 22, AB_PROTO_TCP), AB_ACTION_AUDIT);
+  EXPECT_EQ(decide_address(ties, "10.1.1.1", 23, AB_PROTO_TCP), AB_ACTION_BLOCK);
 }
 
 TEST(RuleSet, ParseCidr) {

@@ -55,6 +55,9 @@ enum ab_action {
 #define AB_RULE_RECURSIVE 0x02   /* with DIR: at any depth, else direct children only */
 #define AB_RULE_READ_ONLY 0x04   /* reads are allowed, writes take the action */
 #define AB_RULE_HAS_SOURCES 0x08 /* fromSource: SOURCE entries decide, else the fallback */
+#define AB_RULE_DEPTH_FALLBACK 0x10 /* non-recursive DIR: a deeper path takes the fallback (the
+                                     * nearest recursive directory rule above, or the posture) */
+#define AB_RULE_FALLBACK_READ_ONLY 0x20 /* the fallback rule is read-only */
 
 struct ab_rule_key {
   __u32 prefixlen; /* bits of data that must match; LPM_TRIE semantics */
@@ -70,7 +73,8 @@ struct ab_rule {
   __u8 action;          /* enum ab_action when the rule applies */
   __u8 flags;           /* AB_RULE_* */
   __u8 fallback_action; /* when HAS_SOURCES and the source does not match */
-  __u8 dir_depth;       /* DIR rules: components of the directory (for non-recursive checks) */
+  __u8 dir_depth;       /* DIR rules: components of the directory (for non-recursive checks);
+                         * NET_ADDR rules: prefix bits of the CIDR over 128 (its specificity) */
   __u32 fallback_rule_id;
 };
 
