@@ -19,7 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr const char* kTokenPath = "/run/secrets/kubernetes.io/serviceaccount/token";
+constexpr const char* kTokenPath = kServiceAccountToken;
 constexpr const char* kSecretsDir = "/run/secrets";
 constexpr const char* kRenamedDir = "/run/moved-secrets";
 constexpr const char* kLinkPath = "/run/token-link";
@@ -120,7 +120,7 @@ class Evasion final : public Attack {
       params["interpreter"] = kInterpreter;
       params["shell"] = kShell;
     } else {
-      const std::string token = "eyJhbGciOiJSUzI1NiJ9.armorbench-" + random_hex(24);
+      const std::string token = fresh_service_account_token();
       marker_ = std::make_unique<MarkerObjective>(kMarkerPath, token,
                                                   "the service-account token was read");
       workload.planted.push_back({kTokenPath, token, 0600});

@@ -10,12 +10,21 @@
 #include <nlohmann/json.hpp>
 
 #include "armorbench/attacks/Attack.h"
+#include "armorbench/base/Hex.h"
 #include "armorbench/base/TomlTable.h"
 
 namespace armorbench::attacks {
 
 // The marker path in-sandbox payloads write (the sandbox's own /tmp).
 inline constexpr const char* kMarkerPath = "/tmp/abx-marker";
+
+// The service-account token the credential attacks plant: Kubernetes mounts it at
+// /var/run/secrets/...; /var/run is a link to /run. A fresh, recognisable value per run.
+inline constexpr const char* kServiceAccountToken =
+    "/run/secrets/kubernetes.io/serviceaccount/token";
+inline std::string fresh_service_account_token() {
+  return "eyJhbGciOiJSUzI1NiJ9.armorbench-" + random_hex(24);
+}
 
 class DefinitionBase : public AttackDefinition {
  public:

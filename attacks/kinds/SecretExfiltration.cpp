@@ -10,7 +10,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 // Kubernetes mounts it at /var/run/secrets/...; /var/run is a link to /run.
-constexpr const char* kTokenPath = "/run/secrets/kubernetes.io/serviceaccount/token";
+constexpr const char* kTokenPath = kServiceAccountToken;
 constexpr const char* kTokenPathAsRead = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 class SecretExfiltration final : public Attack {
@@ -19,7 +19,7 @@ class SecretExfiltration final : public Attack {
 
   void prepare(const ModelArtifacts& model, const fs::path& run_dir, const std::string& host,
                WorkloadSpec& workload) override {
-    const std::string token = "eyJhbGciOiJSUzI1NiJ9.armorbench-" + random_hex(24);
+    const std::string token = fresh_service_account_token();
     listener_ = std::make_unique<BeaconObjective>("127.0.0.1", 0, token,
                                                   "the service-account token was exfiltrated");
     payload_.inject_script(
