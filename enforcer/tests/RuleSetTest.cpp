@@ -277,6 +277,18 @@ TEST(RuleSet, ProtocolsAndAllCoverSocketCreation) {
   EXPECT_TRUE(set.has_protocol_rules);
 }
 
+// The key the address programs look up: a full address (v4-mapped), a port and a protocol.
+ab_rule_key address_key(const std::string& host, __u16 port, __u32 protocol) {
+  ab_rule_key key{};
+  key.prefixlen = AB_KEY_HEADER_BITS + 128;
+  key.kind = AB_KIND_NET_ADDR;
+  key.port = port;
+  key.aux = protocol;
+  int bits = 0;
+  EXPECT_TRUE(parse_cidr(host, reinterpret_cast<std::uint8_t*>(key.data), bits));
+  return key;
+}
+
 TEST(RuleSet, AddressRulesByCidrPortAndProtocol) {
   Policy p;
   p.name = "net";
@@ -287,14 +299,7 @@ TEST(RuleSet, AddressRulesByCidrPortAndProtocol) {
   p.addresses = {r};
   const RuleSet set = compile({p}, {});
   auto lookup = [&](const std::string& cidr_host, __u16 port, __u32 protocol) {
-    ab_rule_key key{};
-    key.prefixlen = AB_KEY_HEADER_BITS + 128;
-    key.kind = AB_KIND_NET_ADDR;
-    key.port = port;
-    key.aux = protocol;
-    int bits = 0;
-    EXPECT_TRUE(parse_cidr(cidr_host, reinterpret_cast<std::uint8_t*>(key.data), bits));
-    const ab_rule* rule = lpm_lookup(set, key);
+    const ab_rule* rule = lpm_lookup(set, address_key(cidr_host, port, protocol));
     return rule ? rule->action : static_cast<__u8>(AB_ACTION_NONE);
   };
   EXPECT_EQ(lookup("10.1.2.3", 443, AB_PROTO_TCP), AB_ACTION_BLOCK);
@@ -309,14 +314,8 @@ __u8 decide_address(const RuleSet& set, const std::string& host, __u16 port, __u
   const ab_rule* best = nullptr;
   const ab_rule* posture = nullptr;
   for (int i = 0; i < 4; ++i) {
-    ab_rule_key key{};
-    key.prefixlen = AB_KEY_HEADER_BITS + 128;
-    key.kind = AB_KIND_NET_ADDR;
-    key.port = (i & 1) ? 0 : port;
-    key.aux = (i & 2) ? 0 : protocol;
-    int bits = 0;
-    EXPECT_TRUE(parse_cidr(host, reinterpret_cast<std::uint8_t*>(key.data), bits));
-    const ab_rule* rule = lpm_lookup(set, key);
+    const ab_rule* rule =
+        lpm_lookup(set, address_key(host, (i & 1) ? 0 : port, (i & 2) ? 0 : protocol));
     if (!rule) continue;
     if (rule->rule_id == 0) {
       posture = rule;
