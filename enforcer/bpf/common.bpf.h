@@ -374,19 +374,25 @@ static __always_inline struct ab_decision ab_apply_rule(void* rules, struct ab_s
 
 /* The protected name of the object `dentry` is, if it had one when its container was scoped. */
 static __always_inline struct ab_identity* ab_identity_of(struct dentry* dentry) {
+  if (!dentry) return 0; /* a name judged before the call (tracepoint backend) */
   struct ab_identity_key key = {};
-  key.ino = BPF_CORE_READ(dentry, d_inode, i_ino);
+  struct inode* inode = BPF_CORE_READ(dentry, d_inode);
+  key.ino = BPF_CORE_READ(inode, i_ino);
   key.dev = BPF_CORE_READ(dentry, d_sb, s_dev);
-  return bpf_map_lookup_elem(&ab_identities, &key);
+  struct ab_identity* identity = bpf_map_lookup_elem(&ab_identities, &key);
+  if (identity && identity->flags & AB_IDENTITY_GENERATION &&
+      identity->generation != BPF_CORE_READ(inode, i_generation))
+    return 0; /* the inode number now belongs to another object */
+  return identity;
 }
 
 /* A path decision, then the same decision on the object's protected name (a renamed or hard-
  * linked protected file is still that file): the stronger one stands, flagged when it was the
  * name's. `path` and `depth` describe the path as resolved; `source` is resolved by the caller
  * when a rule has sources. */
-static __always_inline struct ab_decision ab_path_decision(void* rules, struct ab_scratch* s,
-                                                           __u8 kind, struct dentry* dentry,
-                                                           __u8 depth, int is_write) {
+static __always_inline struct ab_decision ab_path_decision_here(void* rules, struct ab_scratch* s,
+                                                                __u8 kind, struct dentry* dentry,
+                                                                __u8 depth, int is_write) {
   struct ab_rule* rule = ab_lookup_path(rules, s, kind, 0, s->path);
   struct task_struct* task = (struct task_struct*)bpf_get_current_task();
   if (rule && rule->flags & AB_RULE_HAS_SOURCES)
@@ -403,6 +409,28 @@ static __always_inline struct ab_decision ab_path_decision(void* rules, struct a
     by_name.flags |= AB_EVENT_IDENTITY;
     return by_name;
   }
+  return d;
+}
+
+/* The path decision as a global function: the verifier checks it once, and its callers see one
+ * unknown result instead of every combination of rule, source and identity it can come to (which
+ * took a program with two path decisions past the verifier's budget on Linux 6.1). Arguments are
+ * plain words; the result is packed as action | flags << 8 | rule_id << 32. */
+__noinline __u64 ab_path_verdict(__u64 dentry_word, __u32 kind, __u32 depth, __u32 is_write) {
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
+  if (!s || !rules) return 0;
+  struct ab_decision d = ab_path_decision_here(rules, s, kind, (struct dentry*)dentry_word,
+                                               depth, is_write);
+  return (__u64)d.action | ((__u64)d.flags << 8) | ((__u64)d.rule_id << 32);
+}
+
+/* `dentry` must be a plain word here (read through BPF_CORE_READ, or AB_WORD in lsm hooks). */
+static __always_inline struct ab_decision ab_path_decision(void* rules, struct ab_scratch* s,
+                                                           __u8 kind, struct dentry* dentry,
+                                                           __u8 depth, int is_write) {
+  const __u64 packed = ab_path_verdict((__u64)dentry, kind, depth, is_write != 0);
+  struct ab_decision d = {(__u8)packed, (__u8)(packed >> 8), (__u32)(packed >> 32)};
   return d;
 }
 
@@ -622,6 +650,32 @@ static __always_inline struct ab_decision ab_memory_decision(void* rules, struct
 /* Whether a decision is reported: audit and block always, allow never (KubeArmor's default). */
 static __always_inline int ab_reported(__u8 action) {
   return action == AB_ACTION_AUDIT || action == AB_ACTION_BLOCK;
+}
+
+/* A change to a file-system object (unlink, rmdir, rename, link, truncate, chmod, chown) is a
+ * write to it: decided on its path as resolved into s->path (depth s->path_depth) and, through
+ * `dentry` when there is one, on its protected name; failing closed like an open. */
+static __always_inline struct ab_decision ab_change_decision(void* rules, struct ab_scratch* s,
+                                                             const struct ab_scope* scope,
+                                                             struct dentry* dentry) {
+  const __u8 depth = s->path_depth;
+  struct ab_decision d = ab_path_decision(rules, s, AB_KIND_FILE, dentry, depth, 1);
+  if (s->path_truncated) ab_fail_closed(rules, s, &d, AB_EVENT_PATH_TRUNCATED);
+  if (ab_foreign_view(scope)) ab_fail_closed(rules, s, &d, AB_EVENT_FOREIGN_VIEW);
+  d.flags |= AB_EVENT_WRITE;
+  return d;
+}
+
+static __always_inline void ab_report_change(void* rules, struct ab_scratch* s, __u16 operation,
+                                             __u32 change, struct ab_decision d,
+                                             __u8 enforcement) {
+  struct ab_event* e = ab_new_event(rules, s, operation, d, enforcement);
+  if (!e) return;
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
+  ab_resolve_exe(s, task, e->exe, &s->source_truncated);
+  bpf_probe_read_kernel_str(e->resource, AB_PATH_MAX, s->path);
+  e->aux = change;
+  bpf_ringbuf_submit(e, 0);
 }
 
 static __always_inline void ab_report_network(void* rules, struct ab_scratch* s,

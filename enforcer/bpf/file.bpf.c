@@ -10,6 +10,7 @@ const volatile __u8 ab_enforce_files = 0;  /* the rule set has file rules */
 const volatile __u8 ab_protect_memory = 0; /* the rule set has memory rules */
 
 static __always_inline struct file* ab_fd_file(struct task_struct* task, long fd) {
+  if (fd < 0 || fd >= BPF_CORE_READ(task, files, fdt, max_fds)) return 0;
   struct file** table = BPF_CORE_READ(task, files, fdt, fd);
   struct file* file = 0;
   bpf_probe_read_kernel(&file, sizeof(file), &table[fd]);
@@ -119,4 +120,263 @@ int ab_sys_exit_open(struct trace_event_raw_sys_exit* ctx) {
 SEC("tp/syscalls/sys_exit_creat")
 int ab_sys_exit_creat(struct trace_event_raw_sys_exit* ctx) {
   return ab_on_open_exit(ctx->ret);
+}
+
+/* Changes to protected objects (unlink, rmdir, rename, link, truncate, chmod, chown), judged at
+ * syscall entry and answered with SIGKILL, which arrives when the call returns: the process does
+ * not go on, but the change itself is made (no tracepoint can refuse a call; bpf-lsm's path
+ * hooks do). Calls on a descriptor are judged on the open file, exactly; calls on a name are
+ * judged on the name the kernel is about to resolve: the directory (the descriptor's, or the
+ * working directory) resolved like an open, the name appended. Names with "." or ".." components
+ * or empty ones are not judged lexically: they fail closed (AB_EVENT_UNRESOLVED). Symbolic links
+ * in the name are not followed, and a renamed or linked protected object named through its new
+ * name is not recognised before the call: gaps the README lists for this backend. */
+
+#define AB_AT_FDCWD -100
+#define AB_AT_REMOVEDIR 0x200
+#define AB_AT_EMPTY_PATH 0x1000
+
+struct ab_name_scan {
+  __u8 depth;     /* non-empty components */
+  __u8 segment;   /* length of the current component */
+  __u8 dots;      /* dots in it */
+  __u8 slash;     /* the previous byte was '/' */
+  __u8 unresolved;
+};
+
+static long ab_scan_step(__u32 index, void* ctx) {
+  struct ab_name_scan* scan = ctx;
+  struct ab_scratch* s = ab_get_scratch();
+  if (!s || index >= AB_PATH_MAX) return 1;
+  __u32 i = index;
+  barrier_var(i); /* keeps the mask below, which gives the verifier its bound */
+  const char c = s->path[i & 0xff];
+  if (c == '/' || c == 0) {
+    if (scan->segment) {
+      if (scan->segment == scan->dots && scan->dots <= 2) scan->unresolved = 1; /* . or .. */
+      scan->depth += 1;
+    } else if (c == '/' && index > 0 && scan->slash) {
+      scan->unresolved = 1; /* "//": an empty component */
+    }
+    scan->segment = 0;
+    scan->dots = 0;
+    scan->slash = c == '/';
+    return c == 0;
+  }
+  scan->segment += 1;
+  if (c == '.') scan->dots += 1;
+  scan->slash = 0;
+  return 0;
+}
+
+/* Resolves (dirfd, name) into s->path as the call will see it, with s->path_depth and
+ * s->path_truncated set; returns 0 when the name cannot be read (the call will fail with EFAULT). */
+static __always_inline int ab_resolve_name(struct ab_scratch* s, long dirfd, const char* name,
+                                           __u8* unresolved) {
+  char first = 0;
+  if (bpf_probe_read_user(&first, 1, name)) return 0;
+  *unresolved = 0;
+  s->path_truncated = 0;
+  if (first == '/') {
+    long n = bpf_probe_read_user_str(s->path, AB_PATH_MAX, name);
+    if (n < 0) return 0;
+    if (n >= AB_PATH_MAX) s->path_truncated = 1;
+  } else {
+    struct task_struct* task = (struct task_struct*)bpf_get_current_task();
+    struct dentry* dentry;
+    struct vfsmount* mnt;
+    if ((int)dirfd == AB_AT_FDCWD) {
+      dentry = BPF_CORE_READ(task, fs, pwd.dentry);
+      mnt = BPF_CORE_READ(task, fs, pwd.mnt);
+    } else {
+      struct file* dir = ab_fd_file(task, dirfd);
+      if (!dir) return 0; /* a bad descriptor: the call fails with EBADF */
+      dentry = BPF_CORE_READ(dir, f_path.dentry);
+      mnt = BPF_CORE_READ(dir, f_path.mnt);
+    }
+    /* The directory's path ends at walk[AB_WALK_BUF - 2]; the name goes after a '/', in the
+     * AB_NAME_MAX + 1 bytes the walk buffer has past AB_WALK_BUF - 1. */
+    const int len = ab_resolve_path(s, dentry, mnt, s->path, &s->path_truncated);
+    const __u32 start = AB_WALK_BUF - 1 - (__u32)len;
+    long n;
+    if (len == 1) { /* the root: its "/" at walk[AB_WALK_BUF - 2] is the separator */
+      n = bpf_probe_read_user_str(&s->walk[AB_WALK_BUF - 1], AB_NAME_MAX + 1, name);
+    } else {
+      s->walk[AB_WALK_BUF - 1] = '/';
+      n = bpf_probe_read_user_str(&s->walk[AB_WALK_BUF], AB_NAME_MAX + 1, name);
+    }
+    if (n < 0) return 0;
+    if (n > AB_NAME_MAX) s->path_truncated = 1;
+    long total = bpf_probe_read_kernel_str(s->path, AB_PATH_MAX, &s->walk[start & (AB_WALK_BUF - 1)]);
+    if (total >= AB_PATH_MAX) s->path_truncated = 1;
+  }
+  struct ab_name_scan scan = {};
+  bpf_loop(AB_PATH_MAX, ab_scan_step, &scan, 0);
+  s->path_depth = scan.depth;
+  *unresolved = scan.unresolved;
+  return 1;
+}
+
+static __always_inline struct ab_scope* ab_change_scope(void) {
+  if (!ab_enforce_files) return 0;
+  struct ab_scope* scope = ab_current_scope();
+  return scope && (scope->flags & AB_SCOPE_ENFORCE) ? scope : 0;
+}
+
+static __always_inline void ab_judge_change(void* rules, struct ab_scratch* s,
+                                            const struct ab_scope* scope, struct dentry* dentry,
+                                            __u8 unresolved, __u16 operation, __u32 change) {
+  struct ab_decision d = ab_change_decision(rules, s, scope, dentry);
+  if (unresolved) ab_fail_closed(rules, s, &d, AB_EVENT_UNRESOLVED);
+  if (!ab_reported(d.action)) return;
+  __u8 enforcement = AB_ENFORCE_NONE;
+  if (d.action == AB_ACTION_BLOCK) {
+    bpf_send_signal(AB_SIGKILL);
+    enforcement = AB_ENFORCE_KILL;
+  }
+  ab_report_change(rules, s, operation, change, d, enforcement);
+}
+
+/* A change named by (dirfd, name). */
+static __always_inline int ab_change_at(long dirfd, const char* name, __u16 operation,
+                                        __u32 change) {
+  struct ab_scope* scope = ab_change_scope();
+  if (!scope) return 0;
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
+  if (!s || !rules) return 0;
+  __u8 unresolved = 0;
+  if (!ab_resolve_name(s, dirfd, name, &unresolved)) return 0;
+  ab_judge_change(rules, s, scope, 0, unresolved, operation, change);
+  return 0;
+}
+
+/* A change made through an open descriptor. */
+static __always_inline int ab_change_fd(long fd, __u16 operation, __u32 change) {
+  struct ab_scope* scope = ab_change_scope();
+  if (!scope) return 0;
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
+  if (!s || !rules) return 0;
+  struct file* file = ab_fd_file((struct task_struct*)bpf_get_current_task(), fd);
+  if (!file) return 0;
+  ab_resolve_file(s, file, s->path, &s->path_truncated);
+  ab_judge_change(rules, s, scope, BPF_CORE_READ(file, f_path.dentry), 0, operation, change);
+  return 0;
+}
+
+#define AB_ARG(i) (ctx->args[i])
+#define AB_NAME(i) ((const char*)ctx->args[i])
+
+SEC("tp/syscalls/sys_enter_unlink")
+int ab_sys_enter_unlink(struct trace_event_raw_sys_enter* ctx) {
+  return ab_change_at(AB_AT_FDCWD, AB_NAME(0), AB_OP_UNLINK, AB_CHANGE_UNLINK);
+}
+
+SEC("tp/syscalls/sys_enter_rmdir")
+int ab_sys_enter_rmdir(struct trace_event_raw_sys_enter* ctx) {
+  return ab_change_at(AB_AT_FDCWD, AB_NAME(0), AB_OP_UNLINK, AB_CHANGE_RMDIR);
+}
+
+SEC("tp/syscalls/sys_enter_unlinkat")
+int ab_sys_enter_unlinkat(struct trace_event_raw_sys_enter* ctx) {
+  const __u32 change = (AB_ARG(2) & AB_AT_REMOVEDIR) ? AB_CHANGE_RMDIR : AB_CHANGE_UNLINK;
+  return ab_change_at(AB_ARG(0), AB_NAME(1), AB_OP_UNLINK, change);
+}
+
+static __always_inline int ab_rename(long olddfd, const char* oldname, long newdfd,
+                                     const char* newname) {
+  ab_change_at(olddfd, oldname, AB_OP_RENAME, AB_CHANGE_RENAME);
+  return ab_change_at(newdfd, newname, AB_OP_RENAME, AB_CHANGE_RENAME_TARGET);
+}
+
+SEC("tp/syscalls/sys_enter_rename")
+int ab_sys_enter_rename(struct trace_event_raw_sys_enter* ctx) {
+  return ab_rename(AB_AT_FDCWD, AB_NAME(0), AB_AT_FDCWD, AB_NAME(1));
+}
+
+SEC("tp/syscalls/sys_enter_renameat")
+int ab_sys_enter_renameat(struct trace_event_raw_sys_enter* ctx) {
+  return ab_rename(AB_ARG(0), AB_NAME(1), AB_ARG(2), AB_NAME(3));
+}
+
+SEC("tp/syscalls/sys_enter_renameat2")
+int ab_sys_enter_renameat2(struct trace_event_raw_sys_enter* ctx) {
+  return ab_rename(AB_ARG(0), AB_NAME(1), AB_ARG(2), AB_NAME(3));
+}
+
+SEC("tp/syscalls/sys_enter_link")
+int ab_sys_enter_link(struct trace_event_raw_sys_enter* ctx) {
+  ab_change_at(AB_AT_FDCWD, AB_NAME(0), AB_OP_LINK, AB_CHANGE_LINK);
+  return ab_change_at(AB_AT_FDCWD, AB_NAME(1), AB_OP_LINK, AB_CHANGE_LINK_TARGET);
+}
+
+SEC("tp/syscalls/sys_enter_linkat")
+int ab_sys_enter_linkat(struct trace_event_raw_sys_enter* ctx) {
+  char first = 0;
+  bpf_probe_read_user(&first, 1, AB_NAME(1));
+  if ((AB_ARG(4) & AB_AT_EMPTY_PATH) && first == 0) /* the descriptor itself gets a name */
+    ab_change_fd(AB_ARG(0), AB_OP_LINK, AB_CHANGE_LINK);
+  else
+    ab_change_at(AB_ARG(0), AB_NAME(1), AB_OP_LINK, AB_CHANGE_LINK);
+  return ab_change_at(AB_ARG(2), AB_NAME(3), AB_OP_LINK, AB_CHANGE_LINK_TARGET);
+}
+
+SEC("tp/syscalls/sys_enter_truncate")
+int ab_sys_enter_truncate(struct trace_event_raw_sys_enter* ctx) {
+  return ab_change_at(AB_AT_FDCWD, AB_NAME(0), AB_OP_SETATTR, AB_CHANGE_TRUNCATE);
+}
+
+SEC("tp/syscalls/sys_enter_ftruncate")
+int ab_sys_enter_ftruncate(struct trace_event_raw_sys_enter* ctx) {
+  return ab_change_fd(AB_ARG(0), AB_OP_SETATTR, AB_CHANGE_TRUNCATE);
+}
+
+SEC("tp/syscalls/sys_enter_chmod")
+int ab_sys_enter_chmod(struct trace_event_raw_sys_enter* ctx) {
+  return ab_change_at(AB_AT_FDCWD, AB_NAME(0), AB_OP_SETATTR, AB_CHANGE_CHMOD);
+}
+
+SEC("tp/syscalls/sys_enter_fchmod")
+int ab_sys_enter_fchmod(struct trace_event_raw_sys_enter* ctx) {
+  return ab_change_fd(AB_ARG(0), AB_OP_SETATTR, AB_CHANGE_CHMOD);
+}
+
+SEC("tp/syscalls/sys_enter_fchmodat")
+int ab_sys_enter_fchmodat(struct trace_event_raw_sys_enter* ctx) {
+  return ab_change_at(AB_ARG(0), AB_NAME(1), AB_OP_SETATTR, AB_CHANGE_CHMOD);
+}
+
+/* Linux 6.6+: fchmodat with flags (AT_EMPTY_PATH makes it an fchmod). */
+SEC("tp/syscalls/sys_enter_fchmodat2")
+int ab_sys_enter_fchmodat2(struct trace_event_raw_sys_enter* ctx) {
+  char first = 0;
+  bpf_probe_read_user(&first, 1, AB_NAME(1));
+  if ((AB_ARG(3) & AB_AT_EMPTY_PATH) && first == 0)
+    return ab_change_fd(AB_ARG(0), AB_OP_SETATTR, AB_CHANGE_CHMOD);
+  return ab_change_at(AB_ARG(0), AB_NAME(1), AB_OP_SETATTR, AB_CHANGE_CHMOD);
+}
+
+SEC("tp/syscalls/sys_enter_chown")
+int ab_sys_enter_chown(struct trace_event_raw_sys_enter* ctx) {
+  return ab_change_at(AB_AT_FDCWD, AB_NAME(0), AB_OP_SETATTR, AB_CHANGE_CHOWN);
+}
+
+SEC("tp/syscalls/sys_enter_lchown")
+int ab_sys_enter_lchown(struct trace_event_raw_sys_enter* ctx) {
+  return ab_change_at(AB_AT_FDCWD, AB_NAME(0), AB_OP_SETATTR, AB_CHANGE_CHOWN);
+}
+
+SEC("tp/syscalls/sys_enter_fchown")
+int ab_sys_enter_fchown(struct trace_event_raw_sys_enter* ctx) {
+  return ab_change_fd(AB_ARG(0), AB_OP_SETATTR, AB_CHANGE_CHOWN);
+}
+
+SEC("tp/syscalls/sys_enter_fchownat")
+int ab_sys_enter_fchownat(struct trace_event_raw_sys_enter* ctx) {
+  char first = 0;
+  bpf_probe_read_user(&first, 1, AB_NAME(1));
+  if ((AB_ARG(4) & AB_AT_EMPTY_PATH) && first == 0)
+    return ab_change_fd(AB_ARG(0), AB_OP_SETATTR, AB_CHANGE_CHOWN);
+  return ab_change_at(AB_ARG(0), AB_NAME(1), AB_OP_SETATTR, AB_CHANGE_CHOWN);
 }

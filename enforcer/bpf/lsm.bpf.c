@@ -6,6 +6,14 @@
 
 #define AB_FMODE_EXEC 0x20
 
+/* Argument n of an lsm hook as a plain word, not the typed pointer the verifier tracks, for the
+ * global functions below (which take only words). */
+static __always_inline __u64 ab_arg_word(unsigned long long* ctx, int n) {
+  __u64 word = 0;
+  bpf_probe_read_kernel(&word, sizeof word, &ctx[n]);
+  return word;
+}
+
 static __always_inline int ab_verdict(struct ab_decision d) {
   return d.action == AB_ACTION_BLOCK ? -AB_EPERM : 0;
 }
@@ -70,6 +78,87 @@ int BPF_PROG(ab_file_open, struct file* file, int ret) {
     bpf_ringbuf_submit(e, 0);
   }
   return ab_verdict(d);
+}
+
+/* Changes to protected objects, refused before they happen. `mnt` is the mount the dentry is
+ * reached through (the parent directory's for names being removed or created). A global
+ * function, verified once rather than at each of its call sites (a rename judges two names):
+ * its arguments are plain words, every read through them a probe. */
+__noinline int ab_change(__u64 dentry_word, __u64 mnt_word, __u32 operation, __u32 change) {
+  struct dentry* dentry = (struct dentry*)dentry_word;
+  struct vfsmount* mnt = (struct vfsmount*)mnt_word;
+  struct ab_scope* scope = ab_current_scope();
+  if (!scope || !(scope->flags & AB_SCOPE_ENFORCE)) return 0;
+  struct ab_scratch* s = ab_get_scratch();
+  void* rules = ab_active_rules();
+  if (!s || !rules) return 0;
+  ab_resolve_path(s, dentry, mnt, s->path, &s->path_truncated);
+  struct ab_decision d = ab_change_decision(rules, s, scope, dentry);
+  if (!ab_reported(d.action)) return 0;
+  ab_report_change(rules, s, operation, change, d, ab_enforcement(d));
+  return ab_verdict(d);
+}
+
+SEC("lsm/path_unlink")
+int BPF_PROG(ab_path_unlink, const struct path* dir, struct dentry* dentry, int ret) {
+  if (ret) return ret;
+  return ab_change(ab_arg_word(ctx, 1), (__u64)BPF_CORE_READ(dir, mnt), AB_OP_UNLINK, AB_CHANGE_UNLINK);
+}
+
+SEC("lsm/path_rmdir")
+int BPF_PROG(ab_path_rmdir, const struct path* dir, struct dentry* dentry, int ret) {
+  if (ret) return ret;
+  return ab_change(ab_arg_word(ctx, 1), (__u64)BPF_CORE_READ(dir, mnt), AB_OP_UNLINK, AB_CHANGE_RMDIR);
+}
+
+/* Both ends: moving a protected object away, and putting something in a protected name's place. */
+SEC("lsm/path_rename")
+int BPF_PROG(ab_path_rename, const struct path* old_dir, struct dentry* old_dentry,
+             const struct path* new_dir, struct dentry* new_dentry, unsigned int flags, int ret) {
+  if (ret) return ret;
+  int verdict = ab_change(ab_arg_word(ctx, 1), (__u64)BPF_CORE_READ(old_dir, mnt), AB_OP_RENAME, AB_CHANGE_RENAME);
+  if (verdict) return verdict;
+  return ab_change(ab_arg_word(ctx, 3), (__u64)BPF_CORE_READ(new_dir, mnt), AB_OP_RENAME,
+                   AB_CHANGE_RENAME_TARGET);
+}
+
+SEC("lsm/path_link")
+int BPF_PROG(ab_path_link, struct dentry* old_dentry, const struct path* new_dir,
+             struct dentry* new_dentry, int ret) {
+  if (ret) return ret;
+  struct vfsmount* mnt = BPF_CORE_READ(new_dir, mnt); /* a link never crosses mounts */
+  int verdict = ab_change(ab_arg_word(ctx, 0), (__u64)mnt, AB_OP_LINK, AB_CHANGE_LINK);
+  if (verdict) return verdict;
+  return ab_change(ab_arg_word(ctx, 2), (__u64)mnt, AB_OP_LINK, AB_CHANGE_LINK_TARGET);
+}
+
+/* truncate(2) and, up to Linux 6.1, ftruncate(2); later kernels ask file_truncate for the latter. */
+SEC("lsm/path_truncate")
+int BPF_PROG(ab_path_truncate, const struct path* path, int ret) {
+  if (ret) return ret;
+  return ab_change((__u64)BPF_CORE_READ(path, dentry), (__u64)BPF_CORE_READ(path, mnt), AB_OP_SETATTR,
+                   AB_CHANGE_TRUNCATE);
+}
+
+SEC("lsm/file_truncate")
+int BPF_PROG(ab_file_truncate, struct file* file, int ret) {
+  if (ret) return ret;
+  return ab_change((__u64)BPF_CORE_READ(file, f_path.dentry), (__u64)BPF_CORE_READ(file, f_path.mnt),
+                   AB_OP_SETATTR, AB_CHANGE_TRUNCATE);
+}
+
+SEC("lsm/path_chmod")
+int BPF_PROG(ab_path_chmod, const struct path* path, umode_t mode, int ret) {
+  if (ret) return ret;
+  return ab_change((__u64)BPF_CORE_READ(path, dentry), (__u64)BPF_CORE_READ(path, mnt), AB_OP_SETATTR,
+                   AB_CHANGE_CHMOD);
+}
+
+SEC("lsm/path_chown")
+int BPF_PROG(ab_path_chown, const struct path* path, __u32 uid, __u32 gid, int ret) {
+  if (ret) return ret;
+  return ab_change((__u64)BPF_CORE_READ(path, dentry), (__u64)BPF_CORE_READ(path, mnt), AB_OP_SETATTR,
+                   AB_CHANGE_CHOWN);
 }
 
 SEC("lsm/socket_create")

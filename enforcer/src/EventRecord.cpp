@@ -82,7 +82,9 @@ json EventRecord::to_json() const {
     j["message"] = message;
     if (!rule_source.empty()) j["rule_source"] = rule_source;
   }
+  if (!change.empty()) j["change"] = change;
   if (path_truncated) j["path_truncated"] = true;
+  if (unresolved) j["unresolved"] = true;
   if (foreign_view) j["foreign_view"] = true;
   if (identity) j["identity"] = true;
   if (default_posture) j["default_posture"] = true;
@@ -112,7 +114,9 @@ EventRecord EventRecord::from_json(const json& j) {
     e.target_cgroup_id = j.value("target_cgroup_id", std::uint64_t{0});
   }
   if (j.contains("write")) e.write = j.at("write").get<bool>();
+  e.change = j.value("change", "");
   e.path_truncated = j.value("path_truncated", false);
+  e.unresolved = j.value("unresolved", false);
   e.foreign_view = j.value("foreign_view", false);
   e.identity = j.value("identity", false);
   e.default_posture = j.value("default_posture", false);

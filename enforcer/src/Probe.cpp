@@ -63,7 +63,8 @@ std::string active_lsms() {
 }  // namespace
 
 std::vector<ProgramTypeProbe> probe_program_types() {
-  libbpf_set_print(nullptr);  // probes fail by design; libbpf's own logging would be noise
+  // Probes fail by design: libbpf's own logging would be noise. Restored after.
+  const libbpf_print_fn_t previous = libbpf_set_print(nullptr);
   const ProbeSpec specs[] = {
       {"tracepoint", BPF_PROG_TYPE_TRACEPOINT},
       {"raw_tracepoint", BPF_PROG_TYPE_RAW_TRACEPOINT},
@@ -74,6 +75,7 @@ std::vector<ProgramTypeProbe> probe_program_types() {
   };
   std::vector<ProgramTypeProbe> results;
   for (const ProbeSpec& spec : specs) results.push_back(probe(spec));
+  libbpf_set_print(previous);
   return results;
 }
 

@@ -44,6 +44,30 @@ try:
 except OSError as e:
     exec_id = errno.errorcode.get(e.errno, str(e.errno))
 
+# Changes to protected objects, each refused before it happens (bpf-lsm path hooks).
+def attempt(call):
+    try:
+        call()
+        return 'done'
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+open('/run/armorbench/plain', 'w').close()
+weights = os.open('/run/models/weights.bin', os.O_RDONLY)  # read-only rule: reads are fine
+changes = {
+    'unlink': attempt(lambda: os.unlink('/run/secrets/token')),
+    'rmdir': attempt(lambda: os.rmdir('/run/secrets/sub')),  # refused before ENOTEMPTY
+    'rename': attempt(lambda: os.rename('/run/secrets/token', '/run/armorbench/moved')),
+    'rename_target': attempt(lambda: os.rename('/run/armorbench/plain', '/run/secrets/new')),
+    'link': attempt(lambda: os.link('/run/secrets/token', '/run/armorbench/linked')),
+    'link_target': attempt(lambda: os.link('/run/armorbench/plain', '/run/secrets/linked')),
+    'truncate': attempt(lambda: os.truncate('/run/models/weights.bin', 0)),
+    'chmod': attempt(lambda: os.chmod('/run/secrets/token', 0o644)),
+    'fchmod': attempt(lambda: os.fchmod(weights, 0o666)),
+    'chown': attempt(lambda: os.chown('/run/models/weights.bin', 1, 1)),
+    'read': os.read(weights, 64).decode(),
+    'plain': attempt(lambda: os.unlink('/run/armorbench/plain')),
+}
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'  # keep-alive: the relay carries one persistent connection
     def log_message(self, *args):
@@ -58,7 +82,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 path = '/run/armorbench/test-http.sock'
 server = socketserver.UnixStreamServer(path, Handler)
-print(json.dumps({'event': 'ready', 'exec_id': exec_id, 'pid': os.getpid(), 'socket': path}), flush=True)
+print(json.dumps({'event': 'ready', 'exec_id': exec_id, 'changes': changes, 'pid': os.getpid(),
+                  'socket': path}), flush=True)
 server.serve_forever()
 )PY";
 
@@ -133,6 +158,7 @@ class GuestVmEndToEnd : public ::testing::Test {
   static inline std::optional<StopReply> stop_reply_;
   static inline std::vector<std::uint8_t> marker_;
   static inline json measurements_ = json::object();
+  static inline json changes_;  // what the workload's changes to protected objects came to
 };
 
 TEST_F(GuestVmEndToEnd, BootsAndTheAgentSaysHello) {
@@ -152,7 +178,9 @@ TEST_F(GuestVmEndToEnd, BootsAndTheAgentSaysHello) {
 TEST_F(GuestVmEndToEnd, StartsTheEnforcerThenTheWorkload) {
   StartRequest request;
   request.workload.argv = {"/usr/bin/python3", "-c", kWorkload};
-  request.workload.planted = {{"/run/secrets/token", "planted-secret\n", 0600}};
+  request.workload.planted = {{"/run/secrets/token", "planted-secret\n", 0600},
+                              {"/run/secrets/sub/key", "planted-key\n", 0600},
+                              {"/run/models/weights.bin", "weights\n", 0644}};
   request.workload.cgroup = "workload";
   request.workload.http_socket = kHttpSocket;
   request.workload.limits = {.cpus = 1.0, .memory_bytes = 512ull << 20, .pids = 64};
@@ -176,6 +204,7 @@ TEST_F(GuestVmEndToEnd, StartsTheEnforcerThenTheWorkload) {
   const json& ready = (*line)["line"];
   EXPECT_EQ(ready["event"], "ready");
   EXPECT_EQ(ready["exec_id"], "EPERM") << "exec of /usr/bin/id must fail with EPERM: " << ready;
+  changes_ = ready["changes"];
   measurements_["start_to_workload_ready_ms"] = ms_since(start);
 }
 
@@ -216,6 +245,45 @@ TEST_F(GuestVmEndToEnd, EnforcerReportsTheRefusedExec) {
   EXPECT_EQ(refused->backend, Backend::kBpfLsm);
   EXPECT_EQ(refused->enforcement, enforcer::Enforcement::kEperm);
   EXPECT_EQ(refused->policy, "deny-exec-id");
+}
+
+// Every change to a protected object is refused with EPERM before it happens, and recorded:
+// unlink, rmdir, rename (either end), link (either end), truncate, chmod (by name and by
+// descriptor), chown; a read-only rule lets reads through; the objects are as planted.
+TEST_F(GuestVmEndToEnd, EnforcerRefusesChangesToProtectedObjects) {
+  ASSERT_TRUE(changes_.is_object()) << "the workload did not report its changes";
+  for (const char* change : {"unlink", "rmdir", "rename", "rename_target", "link", "link_target",
+                             "truncate", "chmod", "fchmod", "chown"})
+    EXPECT_EQ(changes_[change], "EPERM") << change << ": " << changes_;
+  EXPECT_EQ(changes_["read"], "weights\n") << changes_;
+  EXPECT_EQ(changes_["plain"], "done") << changes_;
+  EXPECT_EQ(vm_->read_file("/run/models/weights.bin"), "weights\n");
+  EXPECT_EQ(vm_->read_file("/run/armorbench/moved"), std::nullopt);
+
+  const EnforcerEvents events = vm_->enforcer_events();
+  json dump = json::array();
+  for (const auto& e : events.report.events) dump.push_back(e.to_json());
+  const auto refused = [&](Operation operation, const std::string& change,
+                           const std::string& resource) {
+    return std::any_of(events.report.events.begin(), events.report.events.end(),
+                       [&](const enforcer::EventRecord& e) {
+                         return e.operation == operation && e.change == change &&
+                                e.resource == resource &&
+                                e.action == enforcer::EventAction::kBlock &&
+                                e.backend == Backend::kBpfLsm &&
+                                e.enforcement == enforcer::Enforcement::kEperm;
+                       });
+  };
+  EXPECT_TRUE(refused(Operation::kUnlink, "unlink", "/run/secrets/token")) << dump.dump(1);
+  EXPECT_TRUE(refused(Operation::kUnlink, "rmdir", "/run/secrets/sub")) << dump.dump(1);
+  EXPECT_TRUE(refused(Operation::kRename, "rename", "/run/secrets/token"));
+  EXPECT_TRUE(refused(Operation::kRename, "rename-target", "/run/secrets/new"));
+  EXPECT_TRUE(refused(Operation::kLink, "link", "/run/secrets/token"));
+  EXPECT_TRUE(refused(Operation::kLink, "link-target", "/run/secrets/linked"));
+  EXPECT_TRUE(refused(Operation::kSetattr, "truncate", "/run/models/weights.bin"));
+  EXPECT_TRUE(refused(Operation::kSetattr, "chmod", "/run/secrets/token"));
+  EXPECT_TRUE(refused(Operation::kSetattr, "chmod", "/run/models/weights.bin"));
+  EXPECT_TRUE(refused(Operation::kSetattr, "chown", "/run/models/weights.bin"));
 }
 
 TEST_F(GuestVmEndToEnd, ReadsFilesInTheGuest) {

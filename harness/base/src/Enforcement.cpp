@@ -39,7 +39,7 @@ constexpr std::array<std::pair<DefaultPosture, std::string_view>, 2> kPostures{{
     {DefaultPosture::kAudit, "audit"},
 }};
 
-constexpr std::array<std::pair<Operation, std::string_view>, 13> kOperations{{
+constexpr std::array<std::pair<Operation, std::string_view>, 17> kOperations{{
     {Operation::kOther, "unknown"},
     {Operation::kExec, "exec"},
     {Operation::kOpen, "open"},
@@ -50,6 +50,10 @@ constexpr std::array<std::pair<Operation, std::string_view>, 13> kOperations{{
     {Operation::kVmRead, "process_vm_readv"},
     {Operation::kProcMem, "proc_mem"},
     {Operation::kCapable, "capable"},
+    {Operation::kUnlink, "unlink"},
+    {Operation::kRename, "rename"},
+    {Operation::kLink, "link"},
+    {Operation::kSetattr, "setattr"},
     {Operation::kFork, "fork"},
     {Operation::kAllocate, "allocate"},
     {Operation::kSyscall, "syscall"},

@@ -29,7 +29,9 @@ TEST(Enforcement, PosturesRoundTrip) {
 TEST(Enforcement, OperationsRoundTrip) {
   for (Operation op : {Operation::kExec, Operation::kOpen, Operation::kConnect, Operation::kSendmsg,
                        Operation::kSocket, Operation::kPtrace, Operation::kVmRead,
-                       Operation::kProcMem, Operation::kCapable, Operation::kOther})
+                       Operation::kProcMem, Operation::kCapable, Operation::kUnlink,
+                       Operation::kRename, Operation::kLink, Operation::kSetattr,
+                       Operation::kOther})
     EXPECT_EQ(operation_from_string(to_string(op)), op);
   EXPECT_EQ(to_string(Operation::kVmRead), "process_vm_readv");
   EXPECT_FALSE(operation_from_string("execve"));

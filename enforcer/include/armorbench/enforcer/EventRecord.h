@@ -43,7 +43,12 @@ struct EventRecord {
   std::optional<std::uint32_t> target_pid;  // memory operations
   std::uint64_t target_cgroup_id = 0;       // memory operations
   std::optional<bool> write;                // open
+  // Changes (unlink, rename, link, setattr): "unlink", "rmdir", "rename", "rename-target",
+  // "link", "link-target", "truncate", "chmod", "chown"; *-target: the resource is the new name.
+  std::string change;
   bool path_truncated = false;
+  // A name judged before the call had "." or ".." components (tracepoint backend): failed closed.
+  bool unresolved = false;
   // The process had left its container's view (another mount namespace or root): failed closed.
   bool foreign_view = false;
   // Decided on the protected name of the object, opened under another (renamed, hard-linked).

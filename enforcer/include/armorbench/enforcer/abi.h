@@ -90,8 +90,15 @@ struct ab_identity_key {
 struct ab_identity {
   char path[AB_PATH_MAX]; /* its name in the container's view when it was protected */
   __u8 depth;             /* components of that name (for non-recursive directory rules) */
-  __u8 reserved[7];
+  __u8 flags;             /* AB_IDENTITY_* */
+  __u16 reserved;
+  __u32 generation;       /* the inode's i_generation, when AB_IDENTITY_GENERATION */
 };
+
+/* The inode's generation is known (FS_IOC_GETVERSION: ext4, xfs, btrfs...): an inode number the
+ * filesystem reuses for a new object after the protected one was removed is not mistaken for it.
+ * Without it (tmpfs), inode numbers are not reused until a 32-bit counter wraps. */
+#define AB_IDENTITY_GENERATION 0x01
 
 /* Scope flags: what the enforcer does for a cgroup. */
 #define AB_SCOPE_ENFORCE 0x01    /* apply the rules to processes of this cgroup */
@@ -117,6 +124,24 @@ enum ab_operation {
   AB_OP_VM_READ = 7,
   AB_OP_PROC_MEM = 8,
   AB_OP_CAPABLE = 9,
+  AB_OP_UNLINK = 10,  /* aux: AB_CHANGE_* (unlink, rmdir) */
+  AB_OP_RENAME = 11,  /* aux: AB_CHANGE_* (the object renamed, or the name it takes) */
+  AB_OP_LINK = 12,    /* aux: AB_CHANGE_* (the object linked, or the new name) */
+  AB_OP_SETATTR = 13, /* aux: AB_CHANGE_* (truncate, chmod, chown) */
+};
+
+/* What a change to a file-system object did (ab_event.aux of the change operations). The
+ * resource is the object's path; for a rename or link, *_TARGET events name the new name. */
+enum ab_change {
+  AB_CHANGE_UNLINK = 1,
+  AB_CHANGE_RMDIR = 2,
+  AB_CHANGE_RENAME = 3,
+  AB_CHANGE_RENAME_TARGET = 4,
+  AB_CHANGE_LINK = 5,
+  AB_CHANGE_LINK_TARGET = 6,
+  AB_CHANGE_TRUNCATE = 7,
+  AB_CHANGE_CHMOD = 8,
+  AB_CHANGE_CHOWN = 9,
 };
 
 enum ab_backend {
@@ -137,6 +162,7 @@ enum ab_enforcement {
 #define AB_EVENT_WRITE 0x04   /* open for writing */
 #define AB_EVENT_FOREIGN_VIEW 0x08 /* the process left its container's view (mount namespace, root) */
 #define AB_EVENT_IDENTITY 0x10 /* decided by the protected name of the object, reached by another */
+#define AB_EVENT_UNRESOLVED 0x20 /* a name judged before the call could not be resolved ("..") */
 
 struct ab_event {
   __u64 timestamp_ns;     /* bpf_ktime_get_boot_ns */

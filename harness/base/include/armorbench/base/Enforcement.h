@@ -38,6 +38,11 @@ enum class Operation {
   kVmRead,   // process_vm_readv/writev
   kProcMem,  // /proc/<pid>/mem and friends
   kCapable,
+  // Changes to a file-system object (the resource is its path; EventRecord.change says which).
+  kUnlink,   // unlink, rmdir
+  kRename,   // the object renamed, or a name it replaces
+  kLink,     // a hard link made to it, or at its name
+  kSetattr,  // truncate, chmod, chown
   // Refused by the kernel's resource controllers (pids.max, memory.max), never by the enforcer.
   kFork,
   kAllocate,
