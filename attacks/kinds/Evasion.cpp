@@ -5,7 +5,9 @@
 //   clone-files | chroot | cgroup-escape | rename | link | int80: the planted service-account
 //     token ends up in the marker file, read past a file rule by the side door;
 //   unshare-exec: a shell runs under the allowed interpreter's name (a marker only a shell can
-//     write: the nonce followed by the shell's arithmetic).
+//     write: the nonce followed by the shell's arithmetic);
+//   unlink | truncate | replace: the planted token is not as planted afterwards (removed, emptied,
+//     or a forged one renamed over it): a change to a protected file, not a read of it.
 // The operations each needs are named per technique, so a verdict rests on a denial of the side
 // door itself (the enforcer's, or the kernel's seccomp refusal), never on an unrelated one.
 #include <array>
@@ -23,6 +25,7 @@ constexpr const char* kTokenPath = kServiceAccountToken;
 constexpr const char* kSecretsDir = "/run/secrets";
 constexpr const char* kRenamedDir = "/run/moved-secrets";
 constexpr const char* kLinkPath = "/run/token-link";
+constexpr const char* kForgedPath = "/run/forged-token";
 constexpr const char* kTracePath = "/tmp/abx-evasion-trace.json";
 constexpr const char* kCgroupMount = "/tmp/abx-cgroup";
 constexpr const char* kInterpreter = "/usr/bin/python3.11";  // what the default policy allows
@@ -33,7 +36,7 @@ struct Technique {
   const char* what;  // the side door, for results
 };
 
-constexpr std::array<Technique, 12> kTechniques{{
+constexpr std::array<Technique, 15> kTechniques{{
     {"socket-mptcp", "a stream socket of IPPROTO_MPTCP calls home"},
     {"socket-sctp", "an SCTP association calls home"},
     {"socket-udplite", "a UDP-Lite datagram calls home"},
@@ -46,6 +49,9 @@ constexpr std::array<Technique, 12> kTechniques{{
     {"rename", "the secrets directory renamed, the token read under the new name"},
     {"link", "the token hard-linked, the link read"},
     {"int80", "the token opened and read with 32-bit syscalls (int 0x80)"},
+    {"unlink", "the token removed"},
+    {"truncate", "the token emptied with truncate(2)"},
+    {"replace", "a forged token renamed over the real one"},
 }};
 
 const Technique* find_technique(const std::string& name) {
@@ -56,6 +62,10 @@ const Technique* find_technique(const std::string& name) {
 
 bool is_socket(const std::string& technique) {
   return technique.rfind("socket-", 0) == 0;
+}
+
+bool changes_the_token(const std::string& technique) {
+  return technique == "unlink" || technique == "truncate" || technique == "replace";
 }
 
 // What each technique must get past, beyond its objective's own operations.
@@ -84,7 +94,13 @@ std::vector<ExpectedOperation> side_door_operations(const std::string& technique
              "opens the token under the renamed directory"},
             read_token};
   if (technique == "link")
-    return {{Operation::kOpen, kLinkPath, "opens the hard link"}, read_token};
+    return {{Operation::kLink, kTokenPath, "hard-links the token"},
+            {Operation::kOpen, kLinkPath, "opens the hard link"},
+            read_token};
+  if (technique == "unlink") return {{Operation::kUnlink, kTokenPath, "removes the token"}};
+  if (technique == "truncate") return {{Operation::kSetattr, kTokenPath, "empties the token"}};
+  if (technique == "replace")
+    return {{Operation::kRename, kTokenPath, "renames a forged token over the real one"}};
   if (technique == "int80")
     return {read_token, syscall("syscall 5 (arch 40000003)", "the 32-bit open")};
   if (technique == "socket-raw")
@@ -106,10 +122,10 @@ class Evasion final : public Attack {
       beacon_ = std::make_unique<BeaconObjective>("127.0.0.1", 0, nonce, "the MPTCP beacon");
       params["port"] = beacon_->port();
     } else if (is_socket(technique_)) {
-      const auto protocol = technique_ == "socket-udplite" ? ProtocolBeaconObjective::Protocol::kUdpLite
-                            : technique_ == "socket-sctp"
-                                ? ProtocolBeaconObjective::Protocol::kSctp
-                                : ProtocolBeaconObjective::Protocol::kIcmp;
+      const auto protocol =
+          technique_ == "socket-udplite" ? ProtocolBeaconObjective::Protocol::kUdpLite
+          : technique_ == "socket-sctp"  ? ProtocolBeaconObjective::Protocol::kSctp
+                                         : ProtocolBeaconObjective::Protocol::kIcmp;
       protocol_beacon_ = std::make_unique<ProtocolBeaconObjective>(
           protocol, "127.0.0.1", nonce, std::string("the ") + technique_.substr(7) + " beacon");
       params["port"] = protocol_beacon_->port();
@@ -119,6 +135,14 @@ class Evasion final : public Attack {
                                                   "a shell ran under the interpreter's name");
       params["interpreter"] = kInterpreter;
       params["shell"] = kShell;
+    } else if (changes_the_token(technique_)) {
+      const std::string token = fresh_service_account_token();
+      changed_ = std::make_unique<FileChangedObjective>(kTokenPath, token,
+                                                        "the service-account token was changed");
+      workload.planted.push_back({kTokenPath, token, 0600});
+      params["secret_path"] = kTokenPath;
+      params["forged_path"] = kForgedPath;
+      params["forged"] = fresh_service_account_token();
     } else {
       const std::string token = fresh_service_account_token();
       marker_ = std::make_unique<MarkerObjective>(kMarkerPath, token,
@@ -141,7 +165,8 @@ class Evasion final : public Attack {
       json steps = json::parse(*trace, nullptr, false);
       if (!steps.is_discarded())
         status.evidence.push_back(
-            {"attack", "the payload's own account of its steps (not evidence of the objective)",
+            {"attack",
+             "the payload's own account of its steps (not evidence of the objective)",
              {{"steps", steps}}});
     }
     return status;
@@ -163,6 +188,7 @@ class Evasion final : public Attack {
   Objective& goal() const {
     if (beacon_) return *beacon_;
     if (protocol_beacon_) return *protocol_beacon_;
+    if (changed_) return *changed_;
     return *marker_;
   }
 
@@ -171,6 +197,7 @@ class Evasion final : public Attack {
   std::unique_ptr<BeaconObjective> beacon_;
   std::unique_ptr<ProtocolBeaconObjective> protocol_beacon_;
   std::unique_ptr<MarkerObjective> marker_;
+  std::unique_ptr<FileChangedObjective> changed_;
 };
 
 class EvasionDefinition final : public DefinitionBase {
@@ -181,11 +208,15 @@ class EvasionDefinition final : public DefinitionBase {
   json parameters() const override { return {{"technique", technique_.name}}; }
   json objective() const override {
     const std::string t = technique_.name;
-    if (is_socket(t))
-      return {{"type", "beacon"}, {"what", std::string(technique_.what)}};
+    if (is_socket(t)) return {{"type", "beacon"}, {"what", std::string(technique_.what)}};
     if (t == "unshare-exec")
       return {{"type", "file_created"}, {"what", "a marker only a shell can write"}};
-    return {{"type", "file_created"}, {"what", "the planted token in the marker file"},
+    if (changes_the_token(t))
+      return {{"type", "file_changed"},
+              {"what", "the planted token no longer as planted"},
+              {"side_door", technique_.what}};
+    return {{"type", "file_created"},
+            {"what", "the planted token in the marker file"},
             {"side_door", technique_.what}};
   }
   std::vector<ExpectedOperation> expected_operations() const override {

@@ -23,6 +23,9 @@ listener, the secret in the marker file, a marker only a shell could have writte
   link                         a child hard-links the secret to PARAMS["link_to"]; the parent
                                reads the link
   int80                        the secret is opened and read with 32-bit syscalls (int 0x80)
+  unlink | truncate            a child removes, or empties, PARAMS["secret_path"]
+  replace                      a child renames PARAMS["forged_path"] (written with
+                               PARAMS["forged"]) over PARAMS["secret_path"]
 
 Every step runs in a child process where the kernel or an enforcer may kill it, so the model still
 loads; errors go to stderr only (stdout is the server's readiness channel). The outcome of each
@@ -218,6 +221,23 @@ def link_read():
     read_into_marker(target)
 
 
+def unlink_secret():
+    note("unlink child", describe_status(in_child(lambda: os.unlink(PARAMS["secret_path"]))))
+
+
+def truncate_secret():
+    note("truncate child",
+         describe_status(in_child(lambda: os.truncate(PARAMS["secret_path"], 0))))
+
+
+def replace_secret():
+    forged = PARAMS["forged_path"]
+    with open(forged, "w") as out:
+        out.write(PARAMS["forged"])
+    note("replace child",
+         describe_status(in_child(lambda: os.rename(forged, PARAMS["secret_path"]))))
+
+
 # int 0x80 with eax = nr: open(5), read(3). Arguments go in ebx, ecx, edx; the path and the
 # buffer live in a MAP_32BIT mapping so their addresses fit a 32-bit register.
 def int80():
@@ -270,6 +290,9 @@ TECHNIQUES = {
     "rename": rename_read,
     "link": link_read,
     "int80": int80,
+    "unlink": unlink_secret,
+    "truncate": truncate_secret,
+    "replace": replace_secret,
 }
 
 try:

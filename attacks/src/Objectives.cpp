@@ -91,6 +91,31 @@ json MarkerObjective::describe() const {
   return {{"type", "file_created"}, {"path", path_}, {"contains", needle_}, {"what", what_}};
 }
 
+FileChangedObjective::FileChangedObjective(std::string path, std::string planted, std::string what)
+    : path_(std::move(path)), planted_(std::move(planted)), what_(std::move(what)) {}
+
+ObjectiveStatus FileChangedObjective::observe(AttackSurface& surface) {
+  ObjectiveStatus status;
+  const auto content = surface.read_file(path_);
+  status.reached = !content || *content != planted_;
+  if (!content)
+    status.detail = what_ + ": " + path_ + " is gone";
+  else if (status.reached)
+    status.detail = what_ + ": " + path_ + " holds " + std::to_string(content->size()) +
+                    " byte(s) other than the " + std::to_string(planted_.size()) + " planted";
+  else
+    status.detail = what_ + " not observed: " + path_ + " is as planted";
+  status.evidence.push_back(
+      {"objective",
+       status.detail,
+       {{"path", path_}, {"planted_bytes", planted_.size()}, {"present", content.has_value()}}});
+  return status;
+}
+
+json FileChangedObjective::describe() const {
+  return {{"type", "file_changed"}, {"path", path_}, {"what", what_}};
+}
+
 BeaconObjective::BeaconObjective(std::string host, std::uint16_t port, std::string needle,
                                  std::string what)
     : host_(std::move(host)), needle_(std::move(needle)), what_(std::move(what)) {
@@ -139,7 +164,9 @@ const char* protocol_text(ProtocolBeaconObjective::Protocol p) {
 
 ProtocolBeaconObjective::ProtocolBeaconObjective(Protocol protocol, std::string host,
                                                  std::string needle, std::string what)
-    : protocol_(protocol), host_(std::move(host)), needle_(std::move(needle)),
+    : protocol_(protocol),
+      host_(std::move(host)),
+      needle_(std::move(needle)),
       what_(std::move(what)) {
   const int type = protocol_ == Protocol::kUdpLite ? SOCK_DGRAM
                    : protocol_ == Protocol::kSctp  ? SOCK_STREAM

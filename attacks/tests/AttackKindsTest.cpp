@@ -182,6 +182,25 @@ TEST(Objectives, MarkerNeedsTheNonceNotJustTheFile) {
   EXPECT_EQ(marker.sandbox_files(), std::vector<std::string>{"/tmp/m"});
 }
 
+TEST(Objectives, AChangedFileIsOneGoneOrHoldingAnythingButWhatWasPlanted) {
+  FakeSurface surface;
+  FileChangedObjective changed("/run/t", "planted-1", "the token was changed");
+  surface.files["/run/t"] = "planted-1";
+  const ObjectiveStatus intact = changed.observe(surface);
+  EXPECT_FALSE(intact.reached);
+  EXPECT_NE(intact.detail.find("as planted"), std::string::npos) << intact.detail;
+  surface.files["/run/t"] = "";
+  EXPECT_TRUE(changed.observe(surface).reached);
+  surface.files["/run/t"] = "planted-2";
+  EXPECT_TRUE(changed.observe(surface).reached);
+  surface.files.erase("/run/t");
+  const ObjectiveStatus gone = changed.observe(surface);
+  EXPECT_TRUE(gone.reached);
+  EXPECT_NE(gone.detail.find("gone"), std::string::npos) << gone.detail;
+  EXPECT_EQ(changed.sandbox_files(), std::vector<std::string>{"/run/t"});
+  EXPECT_EQ(changed.describe()["type"], "file_changed");
+}
+
 TEST(Objectives, ExecIsAProgramThatRanNotOneKilledAtItsExec) {
   FakeSurface surface;
   ExecObjective exec("/bin/sh");
@@ -323,6 +342,9 @@ TEST(AttackKinds, EvasionTechniquesDeclareTheirSideDoors) {
       {"rename", {Operation::kOpen, "/run/moved-secrets/kubernetes.io/serviceaccount/token"}},
       {"link", {Operation::kOpen, "/run/token-link"}},
       {"int80", {Operation::kSyscall, "syscall 5 (arch 40000003)"}},
+      {"unlink", {Operation::kUnlink, "/run/secrets/kubernetes.io/serviceaccount/token"}},
+      {"truncate", {Operation::kSetattr, "/run/secrets/kubernetes.io/serviceaccount/token"}},
+      {"replace", {Operation::kRename, "/run/secrets/kubernetes.io/serviceaccount/token"}},
   };
   for (const auto& [technique, door] : side_door) {
     const auto def = parse("kind = \"evasion\"\ntechnique = \"" + technique + "\"");

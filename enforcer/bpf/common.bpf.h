@@ -403,8 +403,7 @@ static __always_inline struct ab_decision ab_path_decision_here(void* rules, str
   struct ab_rule* named = ab_lookup_path(rules, s, kind, 0, identity->path);
   if (named && named->flags & AB_RULE_HAS_SOURCES)
     ab_resolve_exe(s, task, s->source, &s->source_truncated);
-  struct ab_decision by_name =
-      ab_apply_rule(rules, s, named, identity->depth, s->source, is_write);
+  struct ab_decision by_name = ab_apply_rule(rules, s, named, identity->depth, s->source, is_write);
   if (ab_action_strength(by_name.action) > ab_action_strength(d.action)) {
     by_name.flags |= AB_EVENT_IDENTITY;
     return by_name;
@@ -420,8 +419,8 @@ __noinline __u64 ab_path_verdict(__u64 dentry_word, __u32 kind, __u32 depth, __u
   struct ab_scratch* s = ab_get_scratch();
   void* rules = ab_active_rules();
   if (!s || !rules) return 0;
-  struct ab_decision d = ab_path_decision_here(rules, s, kind, (struct dentry*)dentry_word,
-                                               depth, is_write);
+  struct ab_decision d =
+      ab_path_decision_here(rules, s, kind, (struct dentry*)dentry_word, depth, is_write);
   return (__u64)d.action | ((__u64)d.flags << 8) | ((__u64)d.rule_id << 32);
 }
 
@@ -486,8 +485,7 @@ static __always_inline struct ab_decision ab_socket_decision(void* rules, struct
                                                              __u32* class_out) {
   const __u32 class = ab_protocol_class(type, protocol);
   const __u32 subclass = ab_protocol_subclass(type, protocol);
-  struct ab_decision d =
-      ab_rule_decision(ab_lookup_header(rules, s, AB_KIND_NET_PROTO, 0, class));
+  struct ab_decision d = ab_rule_decision(ab_lookup_header(rules, s, AB_KIND_NET_PROTO, 0, class));
   *class_out = class;
   if (subclass != AB_PROTO_OTHER) {
     struct ab_decision sub =
@@ -555,8 +553,8 @@ static __always_inline __u32 ab_generation(void* rules, struct ab_scratch* s) {
 /* A path decision that cannot rest on the path (truncated, or resolved outside the container's
  * view) fails closed: the rule set's fail-closed action (block, or audit in audit mode) under
  * its own rule id, unless the rules already block it. `flag` says why. */
-static __always_inline void ab_fail_closed(void* rules, struct ab_scratch* s,
-                                           struct ab_decision* d, __u8 flag) {
+static __always_inline void ab_fail_closed(void* rules, struct ab_scratch* s, struct ab_decision* d,
+                                           __u8 flag) {
   d->flags |= flag;
   if (d->action == AB_ACTION_BLOCK) return;
   struct ab_rule* g = ab_generation_entry(rules, s);
@@ -667,8 +665,7 @@ static __always_inline struct ab_decision ab_change_decision(void* rules, struct
 }
 
 static __always_inline void ab_report_change(void* rules, struct ab_scratch* s, __u16 operation,
-                                             __u32 change, struct ab_decision d,
-                                             __u8 enforcement) {
+                                             __u32 change, struct ab_decision d, __u8 enforcement) {
   struct ab_event* e = ab_new_event(rules, s, operation, d, enforcement);
   if (!e) return;
   struct task_struct* task = (struct task_struct*)bpf_get_current_task();

@@ -137,10 +137,10 @@ int ab_sys_exit_creat(struct trace_event_raw_sys_exit* ctx) {
 #define AB_AT_EMPTY_PATH 0x1000
 
 struct ab_name_scan {
-  __u8 depth;     /* non-empty components */
-  __u8 segment;   /* length of the current component */
-  __u8 dots;      /* dots in it */
-  __u8 slash;     /* the previous byte was '/' */
+  __u8 depth;   /* non-empty components */
+  __u8 segment; /* length of the current component */
+  __u8 dots;    /* dots in it */
+  __u8 slash;   /* the previous byte was '/' */
   __u8 unresolved;
 };
 
@@ -170,7 +170,8 @@ static long ab_scan_step(__u32 index, void* ctx) {
 }
 
 /* Resolves (dirfd, name) into s->path as the call will see it, with s->path_depth and
- * s->path_truncated set; returns 0 when the name cannot be read (the call will fail with EFAULT). */
+ * s->path_truncated set; returns 0 when the name cannot be read (the call will fail with EFAULT).
+ */
 static __always_inline int ab_resolve_name(struct ab_scratch* s, long dirfd, const char* name,
                                            __u8* unresolved) {
   char first = 0;
@@ -207,7 +208,8 @@ static __always_inline int ab_resolve_name(struct ab_scratch* s, long dirfd, con
     }
     if (n < 0) return 0;
     if (n > AB_NAME_MAX) s->path_truncated = 1;
-    long total = bpf_probe_read_kernel_str(s->path, AB_PATH_MAX, &s->walk[start & (AB_WALK_BUF - 1)]);
+    long total =
+        bpf_probe_read_kernel_str(s->path, AB_PATH_MAX, &s->walk[start & (AB_WALK_BUF - 1)]);
     if (total >= AB_PATH_MAX) s->path_truncated = 1;
   }
   struct ab_name_scan scan = {};

@@ -102,13 +102,15 @@ __noinline int ab_change(__u64 dentry_word, __u64 mnt_word, __u32 operation, __u
 SEC("lsm/path_unlink")
 int BPF_PROG(ab_path_unlink, const struct path* dir, struct dentry* dentry, int ret) {
   if (ret) return ret;
-  return ab_change(ab_arg_word(ctx, 1), (__u64)BPF_CORE_READ(dir, mnt), AB_OP_UNLINK, AB_CHANGE_UNLINK);
+  return ab_change(ab_arg_word(ctx, 1), (__u64)BPF_CORE_READ(dir, mnt), AB_OP_UNLINK,
+                   AB_CHANGE_UNLINK);
 }
 
 SEC("lsm/path_rmdir")
 int BPF_PROG(ab_path_rmdir, const struct path* dir, struct dentry* dentry, int ret) {
   if (ret) return ret;
-  return ab_change(ab_arg_word(ctx, 1), (__u64)BPF_CORE_READ(dir, mnt), AB_OP_UNLINK, AB_CHANGE_RMDIR);
+  return ab_change(ab_arg_word(ctx, 1), (__u64)BPF_CORE_READ(dir, mnt), AB_OP_UNLINK,
+                   AB_CHANGE_RMDIR);
 }
 
 /* Both ends: moving a protected object away, and putting something in a protected name's place. */
@@ -116,7 +118,8 @@ SEC("lsm/path_rename")
 int BPF_PROG(ab_path_rename, const struct path* old_dir, struct dentry* old_dentry,
              const struct path* new_dir, struct dentry* new_dentry, unsigned int flags, int ret) {
   if (ret) return ret;
-  int verdict = ab_change(ab_arg_word(ctx, 1), (__u64)BPF_CORE_READ(old_dir, mnt), AB_OP_RENAME, AB_CHANGE_RENAME);
+  int verdict = ab_change(ab_arg_word(ctx, 1), (__u64)BPF_CORE_READ(old_dir, mnt), AB_OP_RENAME,
+                          AB_CHANGE_RENAME);
   if (verdict) return verdict;
   return ab_change(ab_arg_word(ctx, 3), (__u64)BPF_CORE_READ(new_dir, mnt), AB_OP_RENAME,
                    AB_CHANGE_RENAME_TARGET);
@@ -132,33 +135,34 @@ int BPF_PROG(ab_path_link, struct dentry* old_dentry, const struct path* new_dir
   return ab_change(ab_arg_word(ctx, 2), (__u64)mnt, AB_OP_LINK, AB_CHANGE_LINK_TARGET);
 }
 
-/* truncate(2) and, up to Linux 6.1, ftruncate(2); later kernels ask file_truncate for the latter. */
+/* truncate(2) and, up to Linux 6.1, ftruncate(2); later kernels ask file_truncate for the latter.
+ */
 SEC("lsm/path_truncate")
 int BPF_PROG(ab_path_truncate, const struct path* path, int ret) {
   if (ret) return ret;
-  return ab_change((__u64)BPF_CORE_READ(path, dentry), (__u64)BPF_CORE_READ(path, mnt), AB_OP_SETATTR,
-                   AB_CHANGE_TRUNCATE);
+  return ab_change((__u64)BPF_CORE_READ(path, dentry), (__u64)BPF_CORE_READ(path, mnt),
+                   AB_OP_SETATTR, AB_CHANGE_TRUNCATE);
 }
 
 SEC("lsm/file_truncate")
 int BPF_PROG(ab_file_truncate, struct file* file, int ret) {
   if (ret) return ret;
-  return ab_change((__u64)BPF_CORE_READ(file, f_path.dentry), (__u64)BPF_CORE_READ(file, f_path.mnt),
-                   AB_OP_SETATTR, AB_CHANGE_TRUNCATE);
+  return ab_change((__u64)BPF_CORE_READ(file, f_path.dentry),
+                   (__u64)BPF_CORE_READ(file, f_path.mnt), AB_OP_SETATTR, AB_CHANGE_TRUNCATE);
 }
 
 SEC("lsm/path_chmod")
 int BPF_PROG(ab_path_chmod, const struct path* path, umode_t mode, int ret) {
   if (ret) return ret;
-  return ab_change((__u64)BPF_CORE_READ(path, dentry), (__u64)BPF_CORE_READ(path, mnt), AB_OP_SETATTR,
-                   AB_CHANGE_CHMOD);
+  return ab_change((__u64)BPF_CORE_READ(path, dentry), (__u64)BPF_CORE_READ(path, mnt),
+                   AB_OP_SETATTR, AB_CHANGE_CHMOD);
 }
 
 SEC("lsm/path_chown")
 int BPF_PROG(ab_path_chown, const struct path* path, __u32 uid, __u32 gid, int ret) {
   if (ret) return ret;
-  return ab_change((__u64)BPF_CORE_READ(path, dentry), (__u64)BPF_CORE_READ(path, mnt), AB_OP_SETATTR,
-                   AB_CHANGE_CHOWN);
+  return ab_change((__u64)BPF_CORE_READ(path, dentry), (__u64)BPF_CORE_READ(path, mnt),
+                   AB_OP_SETATTR, AB_CHANGE_CHOWN);
 }
 
 SEC("lsm/socket_create")

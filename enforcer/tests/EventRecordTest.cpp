@@ -73,6 +73,34 @@ TEST(EventRecord, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(EventRecord::from_json(j).to_json(), j);
 }
 
+TEST(EventRecord, ChangesSayWhatTheyChangeAndSurviveJson) {
+  Event e = exec_block();
+  e.raw.operation = AB_OP_RENAME;
+  e.raw.aux = AB_CHANGE_RENAME_TARGET;
+  e.raw.flags = AB_EVENT_UNRESOLVED | AB_EVENT_WRITE;
+  std::strcpy(e.raw.resource, "/run/secrets/token");
+  const EventRecord r = e.record();
+  EXPECT_EQ(r.operation, Operation::kRename);
+  EXPECT_EQ(r.change, "rename-target");
+  EXPECT_TRUE(r.unresolved);
+  const nlohmann::json j = r.to_json();
+  EXPECT_EQ(j["operation"], "rename");
+  EXPECT_EQ(j["change"], "rename-target");
+  EXPECT_EQ(EventRecord::from_json(j).to_json(), j);
+  const std::pair<__u16, __u32> kinds[] = {{AB_OP_UNLINK, AB_CHANGE_RMDIR},
+                                           {AB_OP_LINK, AB_CHANGE_LINK},
+                                           {AB_OP_SETATTR, AB_CHANGE_TRUNCATE},
+                                           {AB_OP_SETATTR, AB_CHANGE_CHOWN}};
+  const char* names[] = {"rmdir", "link", "truncate", "chown"};
+  for (std::size_t i = 0; i < std::size(kinds); ++i) {
+    e.raw.operation = kinds[i].first;
+    e.raw.aux = kinds[i].second;
+    EXPECT_EQ(e.record().change, names[i]);
+  }
+  e.raw.operation = AB_OP_OPEN;  // an open has no change, whatever its aux says
+  EXPECT_EQ(e.record().change, "");
+}
+
 TEST(EventRecord, ObservationsCarryNoRule) {
   Event e = exec_block();
   e.raw.action = AB_ACTION_OBSERVE;

@@ -153,7 +153,8 @@ void account_events(const enforcer::EnforcerReport& report, Observation& observa
         "enforcer (" + to_string(event.backend) + ")",
         event.operation,
         event.resource,
-        (event.rule.empty() ? std::string("default posture") : "rule " + event.rule) +
+        (event.change.empty() ? std::string() : event.change + ": ") +
+            (event.rule.empty() ? std::string("default posture") : "rule " + event.rule) +
             (event.policy.empty() ? "" : " of " + event.policy) +
             (block ? ", " + enforcer::to_string(event.enforcement) : "") + ", by " +
             (event.exe.empty() ? event.comm : event.exe),

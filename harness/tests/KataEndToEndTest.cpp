@@ -58,6 +58,22 @@ TEST(KataEndToEnd, GuestEnforcementAndHostDumpOnTcg) {
       eperm_event = true;
   EXPECT_TRUE(eperm_event) << blocked->dump(2);
 
+  // A change the tracepoint backend can only kill after: refused before it happens, the token
+  // as planted, the server still serving.
+  const auto* truncated = find_case(results, "kata", "truncate-token", "off");
+  ASSERT_NE(truncated, nullptr);
+  EXPECT_EQ((*truncated)["verdict"], "reached") << truncated->dump(2);
+  const auto* refused = find_case(results, "kata", "truncate-token", "block");
+  ASSERT_NE(refused, nullptr);
+  EXPECT_EQ((*refused)["verdict"], "blocked") << refused->dump(2);
+  EXPECT_EQ((*refused)["service"]["kept"], true) << (*refused)["service"];
+  bool truncate_refused = false;
+  for (const auto& e : (*refused)["evidence"])
+    truncate_refused |= e["kind"] == "enforcer-event" && e["data"]["backend"] == "bpf-lsm" &&
+                        e["data"]["enforcement"] == "eperm" &&
+                        e["data"]["operation"] == "setattr" && e["data"]["change"] == "truncate";
+  EXPECT_TRUE(truncate_refused) << refused->dump(2);
+
   for (const char* mode : {"off", "block"}) {
     const auto* dump = find_case(results, "kata", "host-core-dump", mode);
     ASSERT_NE(dump, nullptr);

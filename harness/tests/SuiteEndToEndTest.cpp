@@ -227,41 +227,61 @@ TEST_F(SuiteEndToEnd, EveryEvasionRestsOnADenialOfItsSideDoor) {
       expected[at(c + "/off")] = invalid;
       expected[at(c + "/block")] = invalid;
     }
-    expected[at("mptcp-beacon/block")] = {"blocked", "enforcer (", "socket", "socket tcp",
-                                          "protocol tcp", true};
-    expected[at("udplite-beacon/block")] = {"blocked", "enforcer (", "socket", "socket udp",
-                                            "protocol udp", true};
-    expected[at("raw-icmp-beacon/block")] = {"blocked", "enforcer (", "socket", "socket raw",
-                                             "protocol raw", true};
+    expected[at("mptcp-beacon/block")] = {"blocked",    "enforcer (",   "socket",
+                                          "socket tcp", "protocol tcp", true};
+    expected[at("udplite-beacon/block")] = {"blocked",    "enforcer (",   "socket",
+                                            "socket udp", "protocol udp", true};
+    expected[at("raw-icmp-beacon/block")] = {"blocked",    "enforcer (",   "socket",
+                                             "socket raw", "protocol raw", true};
     // The server itself reads the token once it sits in a cgroup below its container's.
     expected[at("cgroup-escape/block")] = {"blocked", "enforcer (", "open", token, secrets, false};
     expected[at("rename-read/block")] = {"blocked", "enforcer (", "open", "/run/moved-secrets/",
-                                         secrets, false};
-    expected[at("link-read/block")] = {"blocked", "enforcer (", "open", "/run/token-link",
-                                       secrets, false};
+                                         secrets,   false};
+    // The link itself is judged first (the child killed at the call's entry, the link made),
+    // then the server's open of the link, by the token's identity (the service lost).
+    expected[at("link-read/block")] = {"blocked", "enforcer (", "link", token, secrets, false};
   }
   // Without seccomp: the enforcer fails the side doors closed, except the shared descriptor.
   expected["runc:clone-files/off"] = reached;
   expected["runc:clone-files/block"] = reached;  // the tracepoint backend's gap, expected
   expected["runc:unshare-exec/off"] = reached;
-  expected["runc:unshare-exec/block"] = {"blocked", "enforcer (", "exec", "/usr/bin/python3.11",
+  expected["runc:unshare-exec/block"] = {"blocked",   "enforcer (", "exec", "/usr/bin/python3.11",
                                          fail_closed, true};
   expected["runc:chroot-read/off"] = reached;
   // The token below the chroot is still the protected token (its identity), and the view is
   // foreign anyway: either decides; the identity comes first.
   expected["runc:chroot-read/block"] = {"blocked", "enforcer (", "open", "/secrets/kubernetes.io/",
-                                        secrets, true};
+                                        secrets,   true};
   // With runtime-default (runc 1.1: the refusal kills the caller), in every mode.
   for (const std::string mode : {"off", "block"}) {
     // clone is called by the server itself: the kill takes the service with it.
-    expected["runc-seccomp:clone-files/" + mode] = {"blocked", "kernel (seccomp)", "syscall",
-                                                    "clone", seccomp, false};
-    expected["runc-seccomp:unshare-exec/" + mode] = {"blocked", "kernel (seccomp)", "syscall",
-                                                     "unshare", seccomp, true};
-    expected["runc-seccomp:chroot-read/" + mode] = {"blocked", "kernel (seccomp)", "syscall",
-                                                    "unshare", seccomp, true};
+    expected["runc-seccomp:clone-files/" + mode] = {
+        "blocked", "kernel (seccomp)", "syscall", "clone", seccomp, false};
+    expected["runc-seccomp:unshare-exec/" + mode] = {
+        "blocked", "kernel (seccomp)", "syscall", "unshare", seccomp, true};
+    expected["runc-seccomp:chroot-read/" + mode] = {
+        "blocked", "kernel (seccomp)", "syscall", "unshare", seccomp, true};
   }
+  // Changes to the token: judged at the call's entry, the caller killed, the change made all the
+  // same (the tracepoint backend's gap; bpf-lsm refuses them, see KataEndToEnd).
+  const std::map<std::string, std::string> changes{
+      {"unlink-token", "unlink"}, {"truncate-token", "setattr"}, {"replace-token", "rename"}};
+  for (const std::string target : {"runc", "runc-seccomp"})
+    for (const auto& [c, operation] : changes) {
+      expected[target + ":" + c + "/off"] = reached;
+      expected[target + ":" + c + "/block"] = reached;
+    }
   expect_verdicts(results, expected, true);
+  for (const auto& c : results["cases"]) {
+    const auto change = changes.find(c["case"].get<std::string>());
+    if (change == changes.end() || c["enforcer_mode"] != "block") continue;
+    bool judged = false;
+    for (const auto& e : c["evidence"])
+      judged |= e["kind"] == "enforcer-event" && e["data"]["operation"] == change->second &&
+                e["data"]["resource"] == token && e["data"]["enforcement"] == "sigkill";
+    EXPECT_TRUE(judged) << c["target"] << ":" << c["case"] << " has no judged change\n"
+                        << c["evidence"].dump(1);
+  }
 }
 
 TEST_F(SuiteEndToEnd, AHostThatCannotEnforceExitsThreeNotZero) {

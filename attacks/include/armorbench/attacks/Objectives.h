@@ -53,6 +53,22 @@ class MarkerObjective final : public Objective {
   std::string what_;
 };
 
+// A file planted in the sandbox that must stay as planted: reached when the harness finds it
+// gone or holding anything else (removed, truncated, replaced). The planted content is this
+// run's own, so nothing but a change to the file can make it differ.
+class FileChangedObjective final : public Objective {
+ public:
+  FileChangedObjective(std::string path, std::string planted, std::string what);
+  ObjectiveStatus observe(AttackSurface& surface) override;
+  nlohmann::json describe() const override;
+  std::vector<std::string> sandbox_files() const override { return {path_}; }
+
+ private:
+  std::string path_;
+  std::string planted_;
+  std::string what_;
+};
+
 // A connection to a harness listener carrying `needle`: a connection alone (a port scan, a
 // health check) proves nothing, so the needle is always set.
 class BeaconObjective final : public Objective {
@@ -77,7 +93,8 @@ class BeaconObjective final : public Objective {
 class ProtocolBeaconObjective final : public Objective {
  public:
   enum class Protocol { kUdpLite, kSctp, kIcmp };
-  ProtocolBeaconObjective(Protocol protocol, std::string host, std::string needle, std::string what);
+  ProtocolBeaconObjective(Protocol protocol, std::string host, std::string needle,
+                          std::string what);
   std::uint16_t port() const { return port_; }  // 0 for ICMP
   ObjectiveStatus observe(AttackSurface& surface) override;
   nlohmann::json describe() const override;
