@@ -1,10 +1,11 @@
-// The armorbench CLI: run, validate, list, doctor, version (README "CLI reference").
-// Errors are caught here, once, and mapped to the documented exit codes.
+// The armorbench CLI: run, compare, merge, validate, list, doctor, clean, version (README "CLI
+// reference"). Errors are caught here, once, and mapped to the documented exit codes.
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -15,6 +16,7 @@
 
 #include "armorbench/base/Error.h"
 #include "armorbench/base/Interrupt.h"
+#include "armorbench/harness/Compare.h"
 #include "armorbench/harness/Doctor.h"
 #include "armorbench/harness/Orchestrator.h"
 #include "armorbench/harness/ScenarioLoader.h"
@@ -31,9 +33,20 @@ const char* kUsage = R"(usage: armorbench <command> [options]
 
 commands:
   run PATH... [--out DIR] [--filter GLOB] [--target NAME] [--format LIST] [--keep-work]
+             [--shard I/N] [--gate KEY=VALUE]... [--baseline BASE.json]
       run every case x target x enforcer mode of the scenario files (a directory means all
       *.toml in it); writes results.json, results.jsonl, junit.xml, summary.md to --out
-      (default out/). --format picks from json,junit,markdown (default: all).
+      (default out/). --format picks from json,junit,markdown (default: all). --shard runs
+      the I-th of N deterministic slices (whole cases); --gate overrides a [gate] key of every
+      scenario; --baseline compares with an earlier results.json (compare.md, compare.json)
+      and fails the run on a regression.
+  compare BASE.json NEW.json [--format markdown|json] [--out FILE] [--max-slowdown R]
+      verdict changes (weaker is a regression), latency changes (p50 ratio with a bootstrap
+      95% interval; a regression when it lies above R, default 1.10), cases added and
+      removed; exit 1 on a regression
+  merge SHARD.json... [--out DIR] [--format LIST] [--gate KEY=VALUE]...
+      the results.json of every shard of one run as that run's results (run from the
+      checkout the shards ran, which holds their scenario files)
   validate PATH...   check scenario files (syntax and semantics) without running anything
   list PATH...       print the case runs a `run` would execute, in order
   doctor [--json]    probe this host: root, runtimes, BPF program types, tracefs, cgroup v2,
@@ -50,6 +63,7 @@ struct Arguments {
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;
   std::set<std::string> flags;
+  std::vector<std::string> gates;  // every --gate, in order
 };
 
 // Parses "--name value" options and "--flag" flags; anything else unknown is a usage error.
@@ -68,6 +82,7 @@ Arguments parse_arguments(int argc, char** argv, int first, const std::set<std::
       word = word.substr(0, eq);
       if (!valued.count(word)) throw input_error("option " + word + " takes no value");
       args.options[word] = value;
+      if (word == "--gate") args.gates.push_back(value);
       continue;
     }
     if (flags.count(word)) {
@@ -75,6 +90,7 @@ Arguments parse_arguments(int argc, char** argv, int first, const std::set<std::
     } else if (valued.count(word)) {
       if (i + 1 >= argc) throw input_error("option " + word + " needs a value");
       args.options[word] = argv[++i];
+      if (word == "--gate") args.gates.push_back(args.options[word]);
     } else {
       throw input_error("unknown option " + word + " (see armorbench help)");
     }
@@ -107,11 +123,7 @@ std::string run_label(const PlannedRun& run) {
          to_string(run.mode) + "]";
 }
 
-int command_run(int argc, char** argv) {
-  const Arguments args = parse_arguments(
-      argc, argv, 2, {"--out", "--filter", "--target", "--format"}, {"--keep-work"});
-  if (args.positional.empty())
-    throw input_error("run needs at least one scenario file or directory");
+std::vector<std::string> parse_formats(const Arguments& args) {
   std::vector<std::string> formats = reports::known_formats();
   if (auto it = args.options.find("--format"); it != args.options.end()) {
     formats = split(it->second, ',');
@@ -121,7 +133,33 @@ int command_run(int argc, char** argv) {
         throw input_error("unknown format '" + format + "' (known: json, junit, markdown)");
     }
   }
-  const std::vector<Scenario> scenarios = load_scenarios(args.positional);
+  return formats;
+}
+
+nlohmann::json read_results(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw input_error("cannot read " + path);
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw input_error(path + ": not JSON: " + e.what());
+  }
+}
+
+int command_run(int argc, char** argv) {
+  const Arguments args = parse_arguments(
+      argc, argv, 2,
+      {"--out", "--filter", "--target", "--format", "--shard", "--gate", "--baseline"},
+      {"--keep-work"});
+  if (args.positional.empty())
+    throw input_error("run needs at least one scenario file or directory");
+  const std::vector<std::string> formats = parse_formats(args);
+  std::vector<Scenario> scenarios = load_scenarios(args.positional);
+  for (Scenario& s : scenarios) s.gate = with_gate_overrides(s.gate, args.gates);
+  std::optional<Shard> shard;
+  if (args.options.count("--shard")) shard = parse_shard(args.options.at("--shard"));
+  std::optional<nlohmann::json> baseline;
+  if (args.options.count("--baseline")) baseline = read_results(args.options.at("--baseline"));
 
   // A run killed before its cleanup (SIGKILL, OOM) leaves containers still holding memory.
   if (::geteuid() == 0) {
@@ -135,6 +173,8 @@ int command_run(int argc, char** argv) {
   options.out_dir = args.options.count("--out") ? args.options.at("--out") : "out";
   if (args.options.count("--filter")) options.filter = args.options.at("--filter");
   if (args.options.count("--target")) options.target = args.options.at("--target");
+  options.shard = shard;
+  options.gate_overrides = args.gates;
   options.data_dir = data_dir();
   options.bin_dir = self_dir();
   options.keep_work = args.flags.count("--keep-work") > 0;
@@ -153,10 +193,75 @@ int command_run(int argc, char** argv) {
         result.passed() || result.verdict == Verdict::kNotRun ? "" : result.reason.c_str());
   };
 
-  const RunResults results = run_matrix(scenarios, options, progress);
+  RunResults results = run_matrix(scenarios, options, progress);
+  if (baseline) {
+    // Compared as written: the same document `armorbench compare` would read.
+    const Comparison comparison = compare_results(*baseline, results.to_json());
+    write_file_atomically(options.out_dir / "compare.md", comparison.markdown());
+    write_file_atomically(options.out_dir / "compare.json", comparison.to_json().dump(2) + "\n");
+    results.gates.push_back(
+        {"", "baseline", !comparison.regression(), true,
+         comparison.regression()
+             ? "regression against " + args.options.at("--baseline") + " (compare.md) FAILED"
+             : "no regression against " + args.options.at("--baseline") + " (" +
+                   std::to_string(comparison.matched) + " case runs in both)"});
+    results.exit_code = run_exit_code(results.cases, results.gates);
+  }
   reports::write_reports(results, options.out_dir, formats);
   std::cout << reports::summary_table(results);
   std::cout << "results: " << (options.out_dir / "results.json").string() << "\n";
+  return static_cast<int>(results.exit_code);
+}
+
+int command_compare(int argc, char** argv) {
+  const Arguments args =
+      parse_arguments(argc, argv, 2, {"--format", "--out", "--max-slowdown"}, {});
+  if (args.positional.size() != 2) throw input_error("compare needs BASE.json and NEW.json");
+  CompareOptions options;
+  if (args.options.count("--max-slowdown")) {
+    const std::string text = args.options.at("--max-slowdown");
+    char* end = nullptr;
+    options.max_slowdown = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || *end != '\0' || options.max_slowdown <= 0)
+      throw input_error("--max-slowdown " + text + ": expected a ratio such as 1.10");
+  }
+  const std::string format =
+      args.options.count("--format") ? args.options.at("--format") : "markdown";
+  if (format != "markdown" && format != "json")
+    throw input_error("unknown compare format '" + format + "' (markdown or json)");
+  const Comparison comparison =
+      compare_results(read_results(args.positional[0]), read_results(args.positional[1]), options);
+  const std::string text =
+      format == "json" ? comparison.to_json().dump(2) + "\n" : comparison.markdown();
+  if (args.options.count("--out"))
+    write_file_atomically(args.options.at("--out"), text);
+  else
+    std::cout << text;
+  return comparison.regression() ? static_cast<int>(ExitCode::kGateFailed) : 0;
+}
+
+int command_merge(int argc, char** argv) {
+  const Arguments args = parse_arguments(argc, argv, 2, {"--out", "--format", "--gate"}, {});
+  if (args.positional.empty()) throw input_error("merge needs the results.json of every shard");
+  const std::vector<std::string> formats = parse_formats(args);
+  std::vector<nlohmann::json> shards;
+  for (const std::string& path : args.positional) shards.push_back(read_results(path));
+  check_shards(shards);
+  std::vector<std::string> files;
+  for (const auto& s : shards.front().value("scenarios", nlohmann::json::array()))
+    files.push_back(s.value("file", ""));
+  std::vector<Scenario> scenarios = load_scenarios(files);
+  std::vector<std::string> overrides =
+      shards.front()["run"].value("gate_overrides", std::vector<std::string>{});
+  overrides.insert(overrides.end(), args.gates.begin(), args.gates.end());
+  for (Scenario& s : scenarios) s.gate = with_gate_overrides(s.gate, overrides);
+  RunResults results = merge_shards(shards, scenarios);
+  if (!overrides.empty()) results.run["gate_overrides"] = overrides;
+  const fs::path out = args.options.count("--out") ? args.options.at("--out") : "out";
+  fs::create_directories(out);
+  reports::write_reports(results, out, formats);
+  std::cout << reports::summary_table(results);
+  std::cout << "results: " << (out / "results.json").string() << "\n";
   return static_cast<int>(results.exit_code);
 }
 
@@ -222,6 +327,8 @@ int dispatch(int argc, char** argv) {
   }
   const std::string command = argv[1];
   if (command == "run") return command_run(argc, argv);
+  if (command == "compare") return command_compare(argc, argv);
+  if (command == "merge") return command_merge(argc, argv);
   if (command == "validate") return command_validate(argc, argv);
   if (command == "list") return command_list(argc, argv);
   if (command == "doctor") return command_doctor(argc, argv);

@@ -94,16 +94,56 @@ std::vector<PlannedRun> plan_runs(const std::vector<Scenario>& scenarios,
   return runs;
 }
 
+Shard parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  Shard shard;
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("no slash");
+    std::size_t used = 0;
+    shard.index = std::stoi(text.substr(0, slash), &used);
+    if (used != slash) throw std::invalid_argument("index");
+    const std::string count = text.substr(slash + 1);
+    shard.count = std::stoi(count, &used);
+    if (used != count.size()) throw std::invalid_argument("count");
+  } catch (const std::exception&) {
+    throw input_error("--shard " + text + ": expected I/N, e.g. 2/4");
+  }
+  if (shard.count < 1 || shard.index < 1 || shard.index > shard.count)
+    throw input_error("--shard " + text + ": needs 1 <= I <= N");
+  return shard;
+}
+
+std::vector<PlannedRun> shard_runs(const std::vector<PlannedRun>& runs, Shard shard) {
+  std::vector<PlannedRun> out;
+  int group = -1;
+  const CaseSpec* current = nullptr;
+  for (const PlannedRun& run : runs) {
+    if (run.case_spec != current) {  // a case's runs are contiguous in plan order
+      current = run.case_spec;
+      ++group;
+    }
+    if (group % shard.count == shard.index - 1) out.push_back(run);
+  }
+  return out;
+}
+
 RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& options,
                       const ProgressSink& progress) {
-  const std::vector<PlannedRun> runs = plan_runs(scenarios, options.filter, options.target);
-  if (runs.empty()) throw input_error("no case matches the filter and target given");
+  const std::vector<PlannedRun> planned_all = plan_runs(scenarios, options.filter, options.target);
+  if (planned_all.empty()) throw input_error("no case matches the filter and target given");
+  const std::vector<PlannedRun> runs =
+      options.shard ? shard_runs(planned_all, *options.shard) : planned_all;
 
   RunResults results;
   const std::string run_id = random_hex(4);
   results.run = {{"id", run_id},
                  {"started", iso_time_now()},
                  {"tool", {{"name", "armorbench"}, {"version", ARMORBENCH_VERSION}}}};
+  if (options.shard)
+    results.run["shard"] = {{"index", options.shard->index}, {"count", options.shard->count}};
+  if (!options.gate_overrides.empty()) results.run["gate_overrides"] = options.gate_overrides;
+  if (options.filter) results.run["filter"] = *options.filter;
+  if (options.target) results.run["target"] = *options.target;
   for (const Scenario& s : scenarios)
     results.scenarios.push_back({{"name", s.name},
                                  {"file", s.file.string()},
@@ -177,9 +217,92 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
     results.cases.push_back(std::move(result));  // implicit controls too: they are evidence
   }
   results.summary = summarize(results.cases);
+  results.overhead = overhead_figures(results.cases);
   results.gates = evaluate_gates(scenarios, results.cases);
   results.exit_code = run_exit_code(results.cases, results.gates);
+  // An empty shard (more runners than cases) ran nothing and claims nothing: not a failure.
+  if (runs.empty()) results.exit_code = ExitCode::kOk;
   results.run["finished"] = iso_time_now();
+  return results;
+}
+
+void check_shards(const std::vector<json>& shards) {
+  if (shards.empty()) throw input_error("merge needs the results.json of every shard");
+  const auto shard_of = [](const json& doc) -> std::pair<int, int> {
+    if (!doc.is_object() || doc.value("schema", 0) != kResultsSchema || !doc.contains("run") ||
+        !doc["run"].is_object() || !doc.contains("cases") || !doc["cases"].is_array())
+      throw input_error("not an ArmorBench results.json (schema 1)");
+    const json shard = doc["run"].value("shard", json());
+    if (!shard.is_object()) throw input_error("a results.json of an unsharded run (no run.shard)");
+    const std::pair<int, int> slice{shard.value("index", 0), shard.value("count", 0)};
+    if (slice.second < 1 || slice.first < 1 || slice.first > slice.second)
+      throw input_error("a results.json whose run.shard is not I/N");
+    return slice;
+  };
+  const int count = shard_of(shards.front()).second;
+  std::set<int> seen;
+  for (const json& doc : shards) {
+    const auto [index, n] = shard_of(doc);
+    if (n != count)
+      throw input_error("shards of different splits (" + std::to_string(n) + " and " +
+                        std::to_string(count) + " shards)");
+    if (doc.value("scenarios", json()) != shards.front().value("scenarios", json()))
+      throw input_error("shard " + std::to_string(index) + " ran other scenarios than shard " +
+                        std::to_string(shard_of(shards.front()).first));
+    if (doc["run"].value("filter", json()) != shards.front()["run"].value("filter", json()) ||
+        doc["run"].value("target", json()) != shards.front()["run"].value("target", json()))
+      throw input_error("shard " + std::to_string(index) + " ran another --filter or --target");
+    if (!seen.insert(index).second)
+      throw input_error("shard " + std::to_string(index) + " given twice");
+  }
+  for (int i = 1; i <= count; ++i)
+    if (!seen.count(i))
+      throw input_error("shard " + std::to_string(i) + " of " + std::to_string(count) +
+                        " is missing: a merge of fewer shards is not the whole run");
+}
+
+RunResults merge_shards(const std::vector<json>& shards, const std::vector<Scenario>& scenarios) {
+  check_shards(shards);
+
+  // Cases in plan order: by scenario, then by the case's place in its scenario; a case's runs
+  // come from one shard, in the order that shard ran them.
+  std::map<std::pair<std::string, std::string>, std::size_t> order;
+  for (const Scenario& s : scenarios)
+    for (const CaseSpec& c : s.cases) order.emplace(std::make_pair(s.name, c.name), order.size());
+  RunResults results;
+  std::vector<std::pair<std::size_t, CaseResult>> cases;
+  std::string started, finished;
+  json ids = json::array();
+  for (const json& doc : shards) {
+    for (const json& c : doc.value("cases", json::array())) {
+      CaseResult result = CaseResult::from_json(c);
+      const auto it = order.find({result.scenario, result.case_name});
+      if (it == order.end())
+        throw input_error("case " + result.id() + " is in no scenario file given to merge");
+      cases.emplace_back(it->second, std::move(result));
+    }
+    const std::string s = doc["run"].value("started", ""), f = doc["run"].value("finished", "");
+    if (started.empty() || s < started) started = s;
+    if (f > finished) finished = f;
+    ids.push_back({{"shard", doc["run"]["shard"]["index"]},
+                   {"id", doc["run"].value("id", "")},
+                   {"host", doc.value("host", json())}});
+  }
+  std::stable_sort(cases.begin(), cases.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [rank, c] : cases) results.cases.push_back(std::move(c));
+  results.run = shards.front()["run"];
+  results.run.erase("shard");
+  results.run["id"] = random_hex(4);
+  results.run["started"] = started;
+  results.run["finished"] = finished;
+  results.run["merged_from"] = ids;
+  results.host = shards.front().value("host", json());
+  for (const json& s : shards.front()["scenarios"]) results.scenarios.push_back(s);
+  results.summary = summarize(results.cases);
+  results.overhead = overhead_figures(results.cases);
+  results.gates = evaluate_gates(scenarios, results.cases);
+  results.exit_code = run_exit_code(results.cases, results.gates);
   return results;
 }
 

@@ -10,15 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  // Linear interpolation between closest ranks (the "R-7" definition numpy uses by default).
-  const double rank = p * static_cast<double>(sorted.size() - 1);
-  const auto low = static_cast<std::size_t>(std::floor(rank));
-  const auto high = static_cast<std::size_t>(std::ceil(rank));
-  return sorted[low] + (sorted[high] - sorted[low]) * (rank - static_cast<double>(low));
-}
-
 json optional_rate(const std::optional<double>& rate) {
   return rate ? json(*rate) : json(nullptr);
 }
@@ -85,7 +76,49 @@ json CaseResult::to_json() const {
           {"attribution", attribution},
           {"service",
            service ? json{{"kept", service->kept}, {"detail", service->detail}} : json(nullptr)},
+          {"enforcer_recorded", enforcer_recorded},
+          {"optional_target", optional_target},
           {"duration_s", duration_s}};
+}
+
+CaseResult CaseResult::from_json(const json& j) {
+  try {
+    CaseResult c;
+    c.scenario = j.at("scenario").get<std::string>();
+    c.scenario_file = j.value("scenario_file", "");
+    c.where = {c.scenario_file, j.value("line", 0), 0};
+    c.case_name = j.at("case").get<std::string>();
+    c.target = j.at("target").get<std::string>();
+    c.target_kind = j.value("target_kind", "");
+    const auto mode = enforcer_mode_from_string(j.at("enforcer_mode").get<std::string>());
+    const auto verdict = verdict_from_string(j.at("verdict").get<std::string>());
+    const auto expected = verdict_from_string(j.at("expected").get<std::string>());
+    if (!mode || !verdict || !expected) throw input_error("unknown mode or verdict");
+    c.mode = *mode;
+    c.verdict = *verdict;
+    c.expected = *expected;
+    c.role = j.value("role", "");
+    if (j.contains("attack") && j["attack"].is_string()) c.attack = j["attack"];
+    c.objective = j.value("objective", json());
+    c.reason = j.value("reason", "");
+    for (const json& e : j.value("evidence", json::array()))
+      c.evidence.push_back(
+          {e.value("kind", ""), e.value("summary", ""), e.value("data", json::object())});
+    c.timings = j.value("timings", json::object());
+    if (j.contains("latency") && j["latency"].is_object())
+      c.latency =
+          LatencyStats::from_samples(j["latency"].value("samples_us", std::vector<double>{}));
+    c.enforcer = j.value("enforcer", json::object());
+    c.attribution = j.value("attribution", json());
+    if (j.contains("service") && j["service"].is_object())
+      c.service = Availability{j["service"].value("kept", false), j["service"].value("detail", "")};
+    c.enforcer_recorded = j.value("enforcer_recorded", false);
+    c.optional_target = j.value("optional_target", false);
+    c.duration_s = j.value("duration_s", 0.0);
+    return c;
+  } catch (const json::exception& e) {
+    throw input_error(std::string("a case record that is not ArmorBench's: ") + e.what());
+  }
 }
 
 json ModeSummary::to_json() const {
@@ -169,12 +202,110 @@ std::vector<ModeSummary> summarize(const std::vector<CaseResult>& cases) {
   return out;
 }
 
+const Interval* OverheadFigure::ratio(Statistic statistic) const {
+  for (const auto& [s, interval] : ratios)
+    if (s == statistic) return &interval;
+  return nullptr;
+}
+
+json OverheadFigure::to_json() const {
+  json out = {{"scenario", scenario},
+              {"target", target},
+              {"enforcer_mode", to_string(mode)},
+              {"against", against},
+              {"cases", cases},
+              {"samples", samples},
+              {"control_samples", control_samples},
+              {"timings_median_ms", timings}};
+  for (const auto& [s, interval] : ratios) out["ratio_" + to_string(s)] = interval.to_json();
+  return out;
+}
+
+namespace {
+
+// Medians of the timings every target records, over the runs of one target in one mode.
+json median_timings(const std::vector<const CaseResult*>& runs) {
+  json out = json::object();
+  for (const char* key : {"model_load_ms", "ready_ms", "start_ms", "boot_ms", "create_ms"}) {
+    std::vector<double> values;
+    for (const CaseResult* c : runs)
+      if (c->timings.contains(key) && c->timings[key].is_number())
+        values.push_back(c->timings[key].get<double>());
+    if (!values.empty()) out[key] = statistic_of(values, Statistic::kP50);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<OverheadFigure> overhead_figures(const std::vector<CaseResult>& cases,
+                                             const BootstrapOptions& options) {
+  // scenario -> target (first-seen order) -> mode -> case -> samples
+  using Samples = std::map<std::string, std::vector<double>>;
+  std::vector<std::string> scenarios;
+  std::map<std::string, std::vector<std::string>> targets;
+  std::map<std::string, std::map<std::string, std::map<EnforcerMode, Samples>>> benign;
+  std::map<std::string,
+           std::map<std::string, std::map<EnforcerMode, std::vector<const CaseResult*>>>>
+      runs;
+  for (const CaseResult& c : cases) {
+    if (!c.attack.empty() || c.role == "reference-control") continue;
+    if (std::find(scenarios.begin(), scenarios.end(), c.scenario) == scenarios.end())
+      scenarios.push_back(c.scenario);
+    auto& order = targets[c.scenario];
+    if (std::find(order.begin(), order.end(), c.target) == order.end()) order.push_back(c.target);
+    runs[c.scenario][c.target][c.mode].push_back(&c);
+    if (c.verdict != Verdict::kAllowed || !c.latency || c.latency->samples_us.empty()) continue;
+    auto& samples = benign[c.scenario][c.target][c.mode][c.case_name];
+    samples.insert(samples.end(), c.latency->samples_us.begin(), c.latency->samples_us.end());
+  }
+  std::vector<OverheadFigure> out;
+  const auto figure = [&](const std::string& scenario, const std::string& target, EnforcerMode mode,
+                          const std::string& against, const Samples& treated,
+                          const Samples& control) {
+    OverheadFigure f{
+        scenario, target, mode, against, {}, 0, 0, 0, median_timings(runs[scenario][target][mode])};
+    std::vector<Stratum> strata;
+    for (const auto& [name, samples] : treated) {
+      const auto base = control.find(name);
+      if (base == control.end()) continue;
+      strata.push_back({samples, base->second});
+      f.cases += 1;
+      f.samples += samples.size();
+      f.control_samples += base->second.size();
+    }
+    for (Statistic s : {Statistic::kP50, Statistic::kP95, Statistic::kP99, Statistic::kMean})
+      if (auto interval = bootstrap_ratio(strata, s, options)) f.ratios.emplace_back(s, *interval);
+    if (!f.ratios.empty()) out.push_back(std::move(f));
+  };
+  for (const std::string& scenario : scenarios) {
+    const auto& order = targets[scenario];
+    for (const std::string& target : order) {
+      auto& modes = benign[scenario][target];
+      const auto off = modes.find(EnforcerMode::kOff);
+      for (const auto& [mode, treated] : modes)
+        if (mode != EnforcerMode::kOff && off != modes.end())
+          figure(scenario, target, mode, "off", treated, off->second);
+      if (target == order.front()) continue;
+      for (const auto& [mode, treated] : modes) {
+        const auto& first = benign[scenario][order.front()];
+        const auto base = first.find(mode);
+        if (base != first.end())
+          figure(scenario, target, mode, "target " + order.front(), treated, base->second);
+      }
+    }
+  }
+  return out;
+}
+
 json GateResult::to_json() const {
-  return {{"scenario", scenario},
-          {"gate", gate},
-          {"passed", passed},
-          {"evaluated", evaluated},
-          {"detail", detail}};
+  json out = {{"scenario", scenario},
+              {"gate", gate},
+              {"passed", passed},
+              {"evaluated", evaluated},
+              {"detail", detail}};
+  if (inconclusive) out["inconclusive"] = true;
+  return out;
 }
 
 std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
@@ -274,6 +405,84 @@ std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
             check(std::string("max_false_positive_rate.") + to_string(mode), mode,
                   &ModeSummary::false_positive_rate, *gate.max_false_positive_rate, false);
     }
+    // Overhead: the enforced modes against off, per target; judged on the interval.
+    if (gate.max_overhead_p50 || gate.max_overhead_p99) {
+      const std::vector<OverheadFigure> figures = overhead_figures(own);
+      for (const TargetSpec& t : scenario.targets) {
+        if (t.reference_only) continue;
+        for (EnforcerMode mode : scenario.enforcer.modes) {
+          if (mode == EnforcerMode::kOff) continue;
+          const OverheadFigure* figure = nullptr;
+          for (const OverheadFigure& f : figures)
+            if (f.target == t.name && f.mode == mode && f.against == "off") figure = &f;
+          const auto judge = [&](const char* name, Statistic statistic, double threshold) {
+            const std::string id = std::string(name) + "." + to_string(mode) + "[" + t.name + "]";
+            const Interval* ratio = figure ? figure->ratio(statistic) : nullptr;
+            if (!ratio) {
+              const bool optional_absent =
+                  t.optional && std::none_of(own.begin(), own.end(), [&](const CaseResult& c) {
+                    return c.target == t.name && c.verdict != Verdict::kNotRun;
+                  });
+              if (!optional_absent)
+                gates.push_back({scenario.name, id, true, false,
+                                 "not evaluated: no benign case of target " + t.name +
+                                     " was served with latency samples in both off and " +
+                                     to_string(mode) + " mode"});
+              return;
+            }
+            char text[200];
+            std::snprintf(text, sizeof text,
+                          "%s ratio %.3f [95%% CI %.3f, %.3f] over %d case(s), %zu/%zu samples, "
+                          "threshold %.3f",
+                          to_string(statistic).c_str(), ratio->estimate, ratio->low, ratio->high,
+                          figure->cases, figure->samples, figure->control_samples, threshold);
+            GateResult g{scenario.name, id, true, true, text};
+            switch (ratio->against(threshold)) {
+              case Interval::Side::kBelow:
+                break;
+              case Interval::Side::kAbove:
+                g.passed = false;
+                g.detail += ": FAILED (the whole interval is above)";
+                break;
+              case Interval::Side::kStraddles:
+                g.inconclusive = true;
+                g.passed = !gate.fail_inconclusive;
+                g.detail +=
+                    std::string(": INCONCLUSIVE (the interval straddles it; on_inconclusive = ") +
+                    (gate.fail_inconclusive ? "fail)" : "pass)");
+                break;
+            }
+            gates.push_back(g);
+          };
+          if (gate.max_overhead_p50)
+            judge("max_overhead_p50", Statistic::kP50, *gate.max_overhead_p50);
+          if (gate.max_overhead_p99)
+            judge("max_overhead_p99", Statistic::kP99, *gate.max_overhead_p99);
+        }
+      }
+    }
+    if (gate.require_backend) {
+      int enforced = 0;
+      std::vector<std::string> other;
+      for (const CaseResult& c : own) {
+        if (c.mode == EnforcerMode::kOff || c.verdict == Verdict::kNotRun) continue;
+        ++enforced;
+        const std::string backend = c.enforcer.value("backend", "");
+        if (backend != *gate.require_backend)
+          other.push_back(c.id() + " ran " +
+                          (backend.empty() ? std::string("no enforcer") : backend));
+      }
+      GateResult g{scenario.name, "require_backend", other.empty(), enforced > 0, ""};
+      if (!enforced)
+        g.detail = "not evaluated: no run had the enforcer on";
+      else if (other.empty())
+        g.detail = std::to_string(enforced) + " enforced run(s) on " + *gate.require_backend;
+      else
+        g.detail = std::to_string(other.size()) + " of " + std::to_string(enforced) +
+                   " enforced run(s) not on " + *gate.require_backend + ": " + other.front() +
+                   (other.size() > 1 ? "; ..." : "") + " FAILED";
+      gates.push_back(g);
+    }
     if (gate.max_invalid) {
       const auto invalid = std::count_if(own.begin(), own.end(), [](const CaseResult& c) {
         return c.verdict == Verdict::kInvalid && c.expected != Verdict::kInvalid;
@@ -308,6 +517,8 @@ json RunResults::to_json() const {
   for (const ModeSummary& s : summary) summary_json.push_back(s.to_json());
   json gates_json = json::array();
   for (const GateResult& g : gates) gates_json.push_back(g.to_json());
+  json overhead_json = json::array();
+  for (const OverheadFigure& f : overhead) overhead_json.push_back(f.to_json());
   return {{"schema", kResultsSchema},
           {"run", run},
           {"host", host},
@@ -315,6 +526,7 @@ json RunResults::to_json() const {
           {"cases", cases_json},
           {"summary",
            {{"by_target_mode", summary_json},
+            {"overhead", overhead_json},
             {"gates", gates_json},
             {"exit_code", static_cast<int>(exit_code)}}}};
 }

@@ -106,8 +106,8 @@ TargetSpec parse_target(TomlTable& table, const fs::path& file) {
   target.optional = table.boolean("optional").value_or(false);
 
   const bool is_vm = target.kind == TargetKind::kKata || target.kind == TargetKind::kCvm;
-  if (is_vm && (target.seccomp.mode != SeccompSpec::Mode::kUnconfined ||
-                !target.capabilities.empty()))
+  if (is_vm &&
+      (target.seccomp.mode != SeccompSpec::Mode::kUnconfined || !target.capabilities.empty()))
     throw table.error_at(target.capabilities.empty() ? "seccomp" : "capabilities",
                          "seccomp and capabilities configure a container runtime (runc, crun); "
                          "a VM target's guest has its own");
@@ -389,11 +389,52 @@ GateSpec parse_gate(TomlTable& table) {
   gate.min_detection_rate = table.number("min_detection_rate", 0, 1);
   gate.max_false_positive_rate = table.number("max_false_positive_rate", 0, 1);
   gate.max_invalid = table.integer("max_invalid", 0, 1'000'000);
+  gate.max_overhead_p50 = table.number("max_overhead_p50", 0, 1000);
+  gate.max_overhead_p99 = table.number("max_overhead_p99", 0, 1000);
+  if (auto on = table.choice("on_inconclusive", {"fail", "pass"}))
+    gate.fail_inconclusive = *on == "fail";
+  gate.require_backend = table.choice("require_backend", {"tracepoint", "bpf-lsm"});
   table.finish();
   return gate;
 }
 
 }  // namespace
+
+GateSpec with_gate_overrides(GateSpec gate, const std::vector<std::string>& overrides) {
+  if (overrides.empty()) return gate;
+  // KEY=VALUE as a TOML table, so each value is checked exactly as in a scenario's [gate].
+  std::string text;
+  for (const std::string& o : overrides) {
+    const auto eq = o.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw input_error("--gate " + o + ": expected KEY=VALUE (e.g. max_overhead_p50=1.05)");
+    std::string value = o.substr(eq + 1);
+    const bool bare =
+        !value.empty() && (value == "true" || value == "false" ||
+                           value.find_first_not_of("0123456789.eE+-") == std::string::npos);
+    if (!bare) value = "\"" + value + "\"";
+    text += o.substr(0, eq) + " = " + value + "\n";
+  }
+  const std::string source = "--gate";
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw input_error("--gate: " + std::string(e.description()));
+  }
+  TomlTable table(root, std::make_shared<const std::string>(source), "");
+  const GateSpec o = parse_gate(table);
+  if (o.min_block_rate) gate.min_block_rate = o.min_block_rate;
+  if (o.min_detection_rate) gate.min_detection_rate = o.min_detection_rate;
+  if (o.max_false_positive_rate) gate.max_false_positive_rate = o.max_false_positive_rate;
+  if (o.max_invalid) gate.max_invalid = o.max_invalid;
+  if (o.max_overhead_p50) gate.max_overhead_p50 = o.max_overhead_p50;
+  if (o.max_overhead_p99) gate.max_overhead_p99 = o.max_overhead_p99;
+  if (o.require_backend) gate.require_backend = o.require_backend;
+  for (const std::string& line : overrides)
+    if (line.rfind("on_inconclusive=", 0) == 0) gate.fail_inconclusive = o.fail_inconclusive;
+  return gate;
+}
 
 const std::vector<std::string>& known_features() {
   static const std::vector<std::string> features{"root",    "runc", "crun", "bpf",     "bpf-lsm",

@@ -171,8 +171,10 @@ settle = "0s"
     return {load_scenario(dir_ / "s.toml")};
   }
 
-  RunResults run(const std::vector<Scenario>& scenarios, FakeBehaviour behaviour) {
+  RunResults run(const std::vector<Scenario>& scenarios, FakeBehaviour behaviour,
+                 std::optional<Shard> shard = std::nullopt) {
     RunOptions options;
+    options.shard = shard;
     options.out_dir = dir_ / "out";
     options.lease_dir = dir_ / "leases";
     options.make_target = [&, behaviour](const TargetSpec& spec, const TargetContext&) {
@@ -233,6 +235,57 @@ TEST_F(MatrixRunnerTest, PositiveControlRunsFirstAndBacksTheBlock) {
   const CaseResult& blocked = find(r, "writes", EnforcerMode::kBlock);
   EXPECT_EQ(blocked.verdict, Verdict::kBlocked) << blocked.reason;
   EXPECT_EQ(blocked.objective["expected_operations"][0]["operation"], "open");
+}
+
+// Shards: every run in exactly one shard, a case's runs (and its control) together; merged, the
+// shards are the unsharded run: the same case runs in the same order with the same verdicts,
+// summaries and gates.
+TEST_F(MatrixRunnerTest, ShardsPartitionTheMatrixAndMergeIntoTheUnshardedRun) {
+  const auto scenarios = scenario(R"(["off", "block"])");
+  const RunResults whole = run(scenarios, {});
+  const std::vector<std::string> all_launches = journal_.launches;
+  ASSERT_EQ(all_launches.size(), 4u);
+  for (int count : {2, 3}) {
+    std::vector<nlohmann::json> docs;
+    std::vector<std::string> launched;
+    for (int index = 1; index <= count; ++index) {
+      journal_.launches.clear();
+      const RunResults part = run(scenarios, {}, Shard{index, count});
+      launched.insert(launched.end(), journal_.launches.begin(), journal_.launches.end());
+      if (index == 3) {
+        EXPECT_TRUE(part.cases.empty());  // more runners than cases
+        EXPECT_EQ(part.exit_code, ExitCode::kOk);
+      }
+      docs.push_back(part.to_json());
+    }
+    std::vector<std::string> sorted_all = all_launches, sorted_launched = launched;
+    std::sort(sorted_all.begin(), sorted_all.end());
+    std::sort(sorted_launched.begin(), sorted_launched.end());
+    EXPECT_EQ(sorted_launched, sorted_all) << count << " shards";  // each run exactly once
+    // Given in any order, the shards merge into the whole run.
+    std::reverse(docs.begin(), docs.end());
+    const RunResults merged = merge_shards(docs, scenarios);
+    ASSERT_EQ(merged.cases.size(), whole.cases.size());
+    for (std::size_t i = 0; i < whole.cases.size(); ++i) {
+      EXPECT_EQ(merged.cases[i].id(), whole.cases[i].id());
+      EXPECT_EQ(merged.cases[i].verdict, whole.cases[i].verdict) << whole.cases[i].id();
+    }
+    const auto merged_json = merged.to_json(), whole_json = whole.to_json();
+    EXPECT_EQ(merged_json["summary"]["by_target_mode"], whole_json["summary"]["by_target_mode"]);
+    EXPECT_EQ(merged_json["summary"]["gates"], whole_json["summary"]["gates"]);
+    EXPECT_EQ(merged.exit_code, whole.exit_code);
+    EXPECT_EQ(merged_json["run"]["merged_from"].size(), static_cast<std::size_t>(count));
+    // A missing or repeated shard is not the whole run.
+    docs.pop_back();
+    EXPECT_THROW(merge_shards(docs, scenarios), Error);
+    docs.push_back(docs.front());
+    EXPECT_THROW(merge_shards(docs, scenarios), Error);
+  }
+  EXPECT_THROW(merge_shards({whole.to_json()}, scenarios), Error);  // not a shard
+  EXPECT_EQ(parse_shard("2/4").index, 2);
+  EXPECT_THROW(parse_shard("5/4"), Error);
+  EXPECT_THROW(parse_shard("0/4"), Error);
+  EXPECT_THROW(parse_shard("1-4"), Error);
 }
 
 TEST_F(MatrixRunnerTest, UnavailableTargetIsNotRunWithItsReasonAndNeverLaunched) {

@@ -226,6 +226,116 @@ TEST(ResultsJson, CarriesTheDocumentedSchema) {
   EXPECT_EQ(by_mode["counts"]["blocked"], 1);
 }
 
+CaseResult benign(const std::string& name, EnforcerMode mode, double center, int n = 64) {
+  CaseResult r = result("runc", mode, std::string(), Verdict::kAllowed, Verdict::kAllowed);
+  r.case_name = name;
+  std::vector<double> samples;
+  for (int i = 0; i < n; ++i) samples.push_back(center + (i % 9) - 4);
+  r.latency = LatencyStats::from_samples(samples);
+  r.timings = {{"model_load_ms", 200}, {"ready_ms", 1500}};
+  return r;
+}
+
+TEST(Overhead, EachEnforcedModeAgainstOffWithItsIntervalAndTimings) {
+  const std::vector<CaseResult> cases{benign("a", EnforcerMode::kOff, 1000),
+                                      benign("a", EnforcerMode::kBlock, 1100),
+                                      benign("b", EnforcerMode::kOff, 2000),
+                                      benign("b", EnforcerMode::kBlock, 2200)};
+  const auto figures = overhead_figures(cases);
+  ASSERT_EQ(figures.size(), 1u);
+  const OverheadFigure& f = figures[0];
+  EXPECT_EQ(f.against, "off");
+  EXPECT_EQ(f.mode, EnforcerMode::kBlock);
+  EXPECT_EQ(f.cases, 2);
+  EXPECT_EQ(f.samples, 128u);
+  const Interval* p50 = f.ratio(Statistic::kP50);
+  ASSERT_NE(p50, nullptr);
+  EXPECT_NEAR(p50->estimate, 1.1, 0.002);
+  EXPECT_LE(p50->low, p50->estimate);
+  EXPECT_GE(p50->high, p50->estimate);
+  EXPECT_EQ(f.timings["ready_ms"], 1500);
+  const auto j = f.to_json();
+  EXPECT_TRUE(j.contains("ratio_p99"));
+  EXPECT_EQ(j["enforcer_mode"], "block");
+}
+
+TEST(Gates, AnOverheadGateFailsAboveItsIntervalPassesBelowAndIsInconclusiveAcross) {
+  const std::vector<CaseResult> cases{benign("a", EnforcerMode::kOff, 1000),
+                                      benign("a", EnforcerMode::kBlock, 1100)};
+  const auto overhead_gate = [&](double threshold, bool fail_inconclusive) {
+    GateSpec gate;
+    gate.max_overhead_p50 = threshold;
+    gate.fail_inconclusive = fail_inconclusive;
+    const auto gates = evaluate_gates({scenario_with_gate(gate)}, cases);
+    for (const GateResult& g : gates)
+      if (g.gate == "max_overhead_p50.block[runc]") return g;
+    ADD_FAILURE() << "no overhead gate";
+    return GateResult{};
+  };
+  const GateResult fail = overhead_gate(1.05, true);
+  EXPECT_FALSE(fail.passed);
+  EXPECT_FALSE(fail.inconclusive);
+  EXPECT_NE(fail.detail.find("FAILED"), std::string::npos) << fail.detail;
+  EXPECT_NE(fail.detail.find("95% CI"), std::string::npos) << fail.detail;
+  EXPECT_TRUE(overhead_gate(1.2, true).passed);
+  // The measured ratio is 1.1 with a spread: a threshold at 1.1 lies inside the interval.
+  const GateResult across = overhead_gate(1.1, true);
+  EXPECT_TRUE(across.inconclusive);
+  EXPECT_FALSE(across.passed);  // on_inconclusive = fail (the default)
+  EXPECT_TRUE(overhead_gate(1.1, false).passed);
+  EXPECT_EQ(run_exit_code(cases, {fail}), ExitCode::kGateFailed);
+}
+
+TEST(Gates, AnOverheadGateWithoutBenignSamplesIsNotEvaluated) {
+  GateSpec gate;
+  gate.max_overhead_p99 = 1.5;
+  const std::vector<CaseResult> cases{
+      result("runc", EnforcerMode::kBlock, std::string("pickle-injection"), Verdict::kBlocked,
+             Verdict::kBlocked)};
+  const auto gates = evaluate_gates({scenario_with_gate(gate)}, cases);
+  ASSERT_EQ(gates.size(), 2u);
+  EXPECT_EQ(gates[1].gate, "max_overhead_p99.block[runc]");
+  EXPECT_FALSE(gates[1].evaluated);
+  EXPECT_EQ(run_exit_code(cases, gates), ExitCode::kNotEvaluated);
+}
+
+TEST(Gates, RequireBackendNamesTheRunsOnAnother) {
+  GateSpec gate;
+  gate.require_backend = "bpf-lsm";
+  std::vector<CaseResult> cases{
+      result("runc", EnforcerMode::kOff, std::string("x"), Verdict::kReached, Verdict::kReached),
+      result("runc", EnforcerMode::kBlock, std::string("x"), Verdict::kBlocked, Verdict::kBlocked)};
+  cases[1].enforcer = {{"backend", "tracepoint"}};
+  auto gates = evaluate_gates({scenario_with_gate(gate)}, cases);
+  ASSERT_EQ(gates.back().gate, "require_backend");
+  EXPECT_FALSE(gates.back().passed);
+  EXPECT_NE(gates.back().detail.find("ran tracepoint"), std::string::npos) << gates.back().detail;
+  cases[1].enforcer = {{"backend", "bpf-lsm"}};
+  gates = evaluate_gates({scenario_with_gate(gate)}, cases);
+  EXPECT_TRUE(gates.back().passed) << gates.back().detail;
+}
+
+TEST(ResultsJson, ACaseRecordReadsBackAsTheSameRecord) {
+  CaseResult c = benign("a", EnforcerMode::kAudit, 1000, 5);
+  c.attack = "pickle-injection";
+  c.verdict = Verdict::kDetected;
+  c.expected = Verdict::kDetected;
+  c.evidence.push_back({"enforcer-event", "audit exec /bin/sh", {{"action", "audit"}}});
+  c.service = Availability{true, "answered"};
+  c.enforcer_recorded = true;
+  c.optional_target = true;
+  c.attribution = {{"attributed", nlohmann::json::array()}};
+  c.duration_s = 2.5;
+  const auto j = c.to_json();
+  EXPECT_EQ(CaseResult::from_json(j).to_json(), j);
+  try {
+    CaseResult::from_json({{"scenario", "s"}});
+    ADD_FAILURE() << "a record without its case parsed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+  }
+}
+
 TEST(CaseLog, AppendsOneFlushedLinePerCase) {
   const auto file = std::filesystem::path(::testing::TempDir()) / "results.jsonl";
   std::filesystem::remove(file);

@@ -67,6 +67,10 @@ TEST(ScenarioLoader, ParsesEveryField) {
   EXPECT_DOUBLE_EQ(*s.gate.min_block_rate, 0.9);
   EXPECT_DOUBLE_EQ(*s.gate.max_false_positive_rate, 0.0);
   EXPECT_EQ(*s.gate.max_invalid, 0);
+  EXPECT_DOUBLE_EQ(*s.gate.max_overhead_p50, 1.05);
+  EXPECT_DOUBLE_EQ(*s.gate.max_overhead_p99, 1.25);
+  EXPECT_FALSE(s.gate.fail_inconclusive);
+  EXPECT_EQ(*s.gate.require_backend, "tracepoint");
 }
 
 std::string first_line(const fs::path& file) {
@@ -74,6 +78,28 @@ std::string first_line(const fs::path& file) {
   std::string line;
   std::getline(in, line);
   return line;
+}
+
+TEST(ScenarioLoader, GateOverridesFromTheCommandLineAreCheckedLikeTheFile) {
+  GateSpec gate;
+  gate.min_block_rate = 0.9;
+  const GateSpec o = with_gate_overrides(
+      gate, {"max_overhead_p50=1.1", "require_backend=bpf-lsm", "on_inconclusive=pass"});
+  EXPECT_DOUBLE_EQ(*o.min_block_rate, 0.9);  // untouched
+  EXPECT_DOUBLE_EQ(*o.max_overhead_p50, 1.1);
+  EXPECT_EQ(*o.require_backend, "bpf-lsm");
+  EXPECT_FALSE(o.fail_inconclusive);
+  EXPECT_TRUE(with_gate_overrides(gate, {"max_overhead_p50=1.1"}).fail_inconclusive);
+  for (const std::string bad : {"min_block_rate=2", "no_such_gate=1", "max_invalid", "=1",
+                                "require_backend=ebpf"}) {
+    try {
+      with_gate_overrides(gate, {bad});
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInput) << bad;
+      EXPECT_NE(e.describe().find("--gate"), std::string::npos) << e.describe();
+    }
+  }
 }
 
 TEST(ScenarioLoader, EveryBrokenFileFailsWhereItSays) {

@@ -284,6 +284,60 @@ TEST_F(SuiteEndToEnd, EveryEvasionRestsOnADenialOfItsSideDoor) {
   }
 }
 
+// A CI matrix's view: the suite in two shards (separate runs, as on two runners), merged, is the
+// suite run whole: the same case runs, verdicts and gates; `compare` finds no verdict change.
+TEST_F(SuiteEndToEnd, TwoShardsMergedAreTheWholeRun) {
+  const std::string suite = std::string(ARMORBENCH_TEST_DATA) + "/scenarios/shard-suite.toml";
+  const fs::path base = fs::path(::testing::TempDir()) / "shards";
+  fs::remove_all(base);
+  const auto run = [&](const std::vector<std::string>& extra, const std::string& out) {
+    std::vector<std::string> argv{ARMORBENCH_BIN, "run", suite, "--out", (base / out).string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const CommandResult r = run_command(argv, std::chrono::minutes(10));
+    EXPECT_EQ(r.status.code, 0) << out << "\n" << r.out << r.err;
+  };
+  run({}, "whole");
+  run({"--shard", "1/2"}, "shard-1");
+  run({"--shard", "2/2"}, "shard-2");
+  const CommandResult merge = run_command(
+      {ARMORBENCH_BIN, "merge", (base / "shard-2" / "results.json").string(),
+       (base / "shard-1" / "results.json").string(), "--out", (base / "merged").string()},
+      std::chrono::minutes(2));
+  ASSERT_EQ(merge.status.code, 0) << merge.out << merge.err;
+  const auto read = [&](const std::string& dir) {
+    std::ifstream in(base / dir / "results.json");
+    return nlohmann::json::parse(in);
+  };
+  const nlohmann::json whole = read("whole"), merged = read("merged"), one = read("shard-1"),
+                       two = read("shard-2");
+  EXPECT_EQ(one["cases"].size() + two["cases"].size(), whole["cases"].size());
+  EXPECT_GT(one["cases"].size(), 0u);
+  EXPECT_GT(two["cases"].size(), 0u);
+  ASSERT_EQ(merged["cases"].size(), whole["cases"].size());
+  for (std::size_t i = 0; i < whole["cases"].size(); ++i) {
+    const auto& w = whole["cases"][i];
+    const auto& m = merged["cases"][i];
+    EXPECT_EQ(m["case"], w["case"]);
+    EXPECT_EQ(m["enforcer_mode"], w["enforcer_mode"]);
+    EXPECT_EQ(m["verdict"], w["verdict"]) << w["case"] << "/" << w["enforcer_mode"];
+  }
+  EXPECT_EQ(merged["summary"]["by_target_mode"], whole["summary"]["by_target_mode"]);
+  EXPECT_EQ(merged["summary"]["exit_code"], 0);
+  EXPECT_EQ(merged["summary"]["gates"].size(), whole["summary"]["gates"].size());
+  EXPECT_FALSE(merged["summary"]["overhead"].empty());
+  // Verdicts only: two runs' latencies differ by scheduling noise, which is not what is tested.
+  const CommandResult compare = run_command(
+      {ARMORBENCH_BIN, "compare", (base / "whole" / "results.json").string(),
+       (base / "merged" / "results.json").string(), "--format", "json", "--max-slowdown", "5"},
+      std::chrono::minutes(1));
+  EXPECT_EQ(compare.status.code, 0) << compare.out << compare.err;
+  const nlohmann::json diff = nlohmann::json::parse(compare.out);
+  EXPECT_TRUE(diff["verdicts"].empty()) << diff.dump(1);
+  EXPECT_TRUE(diff["added"].empty());
+  EXPECT_TRUE(diff["removed"].empty());
+  EXPECT_EQ(diff["matched"], whole["cases"].size());
+}
+
 TEST_F(SuiteEndToEnd, AHostThatCannotEnforceExitsThreeNotZero) {
   const fs::path out = fs::path(::testing::TempDir()) / "no-enforcement";
   fs::remove_all(out);

@@ -132,6 +132,15 @@ std::string summary_table(const RunResults& results) {
     if (!g.passed || !g.evaluated)
       out << (g.passed ? "GATE NOT EVALUATED " : "GATE FAILED ") << g.scenario << " " << g.gate
           << ": " << g.detail << "\n";
+  for (const OverheadFigure& f : results.overhead) {
+    const Interval* p50 = f.ratio(Statistic::kP50);
+    if (!p50 || f.against != "off") continue;
+    std::snprintf(line, sizeof line,
+                  "overhead %s/%s %s: p50 x%.3f [95%% CI %.3f, %.3f], %d case(s), %zu samples\n",
+                  f.scenario.c_str(), f.target.c_str(), to_string(f.mode).c_str(), p50->estimate,
+                  p50->low, p50->high, f.cases, f.samples);
+    out << line;
+  }
   return out.str();
 }
 
@@ -151,12 +160,41 @@ std::string summary_markdown(const RunResults& results) {
        << s.prevented << " | " << s.invalid << " | " << s.benign << " | " << s.disrupted << " | "
        << s.not_run << " | " << s.errors << " | " << rate(s.block_rate) << " | "
        << rate(s.detection_rate) << " | " << rate(s.false_positive_rate) << " |\n";
+  if (!results.overhead.empty()) {
+    md << "\n## Configurations side by side: benign inference latency\n\n"
+       << "Ratios of the statistic over what the row is judged against, with bootstrap 95% "
+          "intervals over the raw per-request samples (each benign case a stratum); timings are "
+          "medians over the target's runs in that mode.\n\n"
+       << "| scenario | target | mode | against | p50 ratio [95% CI] | p99 ratio [95% CI] | "
+          "mean ratio [95% CI] | cases | samples | model load ms | ready ms |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+    const auto cell = [](const OverheadFigure& f, Statistic s) {
+      const Interval* i = f.ratio(s);
+      if (!i) return std::string("n/a");
+      char text[64];
+      std::snprintf(text, sizeof text, "%.3f [%.3f, %.3f]", i->estimate, i->low, i->high);
+      return std::string(text);
+    };
+    const auto timing = [](const OverheadFigure& f, const char* key) {
+      if (!f.timings.contains(key)) return std::string("n/a");
+      char text[32];
+      std::snprintf(text, sizeof text, "%.0f", f.timings[key].get<double>());
+      return std::string(text);
+    };
+    for (const OverheadFigure& f : results.overhead)
+      md << "| " << f.scenario << " | " << f.target << " | " << to_string(f.mode) << " | "
+         << f.against << " | " << cell(f, Statistic::kP50) << " | " << cell(f, Statistic::kP99)
+         << " | " << cell(f, Statistic::kMean) << " | " << f.cases << " | " << f.samples << "/"
+         << f.control_samples << " | " << timing(f, "model_load_ms") << " | "
+         << timing(f, "ready_ms") << " |\n";
+  }
   md << "\n## Gates\n\n| scenario | gate | result | detail |\n|---|---|---|---|\n";
   for (const GateResult& g : results.gates)
     md << "| " << g.scenario << " | " << g.gate << " | "
-       << (!g.passed     ? "**FAIL**"
-           : g.evaluated ? "pass"
-                         : "**not evaluated**")
+       << (!g.passed        ? "**FAIL**"
+           : !g.evaluated   ? "**not evaluated**"
+           : g.inconclusive ? "pass (inconclusive)"
+                            : "pass")
        << " | " << markdown_cell(g.detail) << " |\n";
   md << "\n## Cases\n\n| case | target | mode | verdict | expected | backend | p50/p99 us | reason "
         "|\n|---|---|---|---|---|---|---|---|\n";

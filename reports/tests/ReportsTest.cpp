@@ -143,5 +143,33 @@ TEST(Reports, WritesOnlyTheRequestedFormatsAndNoTemporaries) {
   fs::remove_all(dir);
 }
 
+TEST(Reports, MarkdownSetsConfigurationsSideBySideWithTheirIntervals) {
+  RunResults r = sample();
+  OverheadFigure f;
+  f.scenario = "s<1>";
+  f.target = "runc";
+  f.mode = EnforcerMode::kBlock;
+  f.against = "off";
+  f.ratios = {{Statistic::kP50, {1.02, 0.99, 1.05}}, {Statistic::kP99, {1.1, 1.0, 1.3}}};
+  f.cases = 2;
+  f.samples = 64;
+  f.control_samples = 64;
+  f.timings = {{"model_load_ms", 210.0}, {"ready_ms", 1480.0}};
+  r.overhead = {f};
+  GateResult inconclusive{"s<1>", "max_overhead_p50.block[runc]", true, true, "straddles"};
+  inconclusive.inconclusive = true;
+  r.gates.push_back(inconclusive);
+  const std::string md = summary_markdown(r);
+  EXPECT_NE(md.find("## Configurations side by side"), std::string::npos) << md;
+  EXPECT_NE(md.find("| s<1> | runc | block | off | 1.020 [0.990, 1.050] | 1.100 [1.000, 1.300] | "
+                    "n/a | 2 | 64/64 | 210 | 1480 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| pass (inconclusive) |"), std::string::npos) << md;
+  EXPECT_NE(summary_table(r).find("overhead s<1>/runc block: p50 x1.020 [95% CI 0.990, 1.050]"),
+            std::string::npos)
+      << summary_table(r);
+}
+
 }  // namespace
 }  // namespace armorbench::reports

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "armorbench/base/Subprocess.h"
 
@@ -26,6 +27,42 @@ TEST(Cli, UnknownCommandAndOptionAreUsageErrors) {
   EXPECT_EQ(armorbench({"frobnicate"}).status.code, 4);
   EXPECT_EQ(armorbench({"run", "--no-such-option", "x.toml"}).status.code, 4);
   EXPECT_EQ(armorbench({}).status.code, 4);
+}
+
+// compare: exit 1 on a regression, 0 without, 4 on a document that is not results.json; the
+// Markdown names the weakened case run.
+TEST(Cli, CompareExitsOneOnARegressionAndFourOnBadInput) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "cli-compare";
+  fs::create_directories(dir);
+  const auto write = [&](const std::string& name, const std::string& verdict) {
+    std::ofstream(dir / name) << R"({"schema": 1, "cases": [{"scenario": "s", "case": "c",
+        "target": "runc", "enforcer_mode": "block", "verdict": ")"
+                              << verdict << R"("}]})";
+    return (dir / name).string();
+  };
+  const std::string base = write("base.json", "blocked"), same = write("same.json", "blocked"),
+                    weaker = write("weaker.json", "reached");
+  EXPECT_EQ(armorbench({"compare", base, same}).status.code, 0);
+  const auto r = armorbench({"compare", base, weaker});
+  EXPECT_EQ(r.status.code, 1) << r.err;
+  EXPECT_NE(r.out.find("| s/c[runc/block] | blocked | reached |"), std::string::npos) << r.out;
+  std::ofstream(dir / "not.json") << "{\"hello\": 1}";
+  EXPECT_EQ(armorbench({"compare", base, (dir / "not.json").string()}).status.code, 4);
+  EXPECT_EQ(armorbench({"compare", base, (dir / "missing.json").string()}).status.code, 4);
+  EXPECT_EQ(armorbench({"compare", base}).status.code, 4);
+  EXPECT_EQ(armorbench({"compare", base, same, "--max-slowdown", "fast"}).status.code, 4);
+  // A shard of nothing is not mergeable: merge wants every shard of a sharded run.
+  EXPECT_EQ(armorbench({"merge", base}).status.code, 4);
+}
+
+TEST(Cli, BadShardAndGateOverridesAreUsageErrors) {
+  const std::string valid = (kScenarios / "valid.toml").string();
+  const auto shard = armorbench({"run", valid, "--shard", "3/2"});
+  EXPECT_EQ(shard.status.code, 4);
+  EXPECT_NE(shard.err.find("--shard 3/2"), std::string::npos) << shard.err;
+  const auto gate = armorbench({"run", valid, "--gate", "max_overhead_p50=fast"});
+  EXPECT_EQ(gate.status.code, 4);
+  EXPECT_NE(gate.err.find("--gate"), std::string::npos) << gate.err;
 }
 
 TEST(Cli, ValidateAcceptsAValidScenario) {

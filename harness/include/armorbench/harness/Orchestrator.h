@@ -16,8 +16,19 @@
 
 namespace armorbench {
 
+// A slice of the case matrix for one of `count` CI runners (1-based `index`).
+struct Shard {
+  int index = 1;
+  int count = 1;
+};
+
+// Parses "I/N" (1 <= I <= N); an input Error otherwise.
+Shard parse_shard(const std::string& text);
+
 struct RunOptions {
   std::filesystem::path out_dir;
+  std::optional<Shard> shard;
+  std::vector<std::string> gate_overrides;  // recorded in results.json (applied by the caller)
   std::optional<std::string> filter;  // glob on "case" or "scenario/case"
   std::optional<std::string> target;  // only targets with this name
   std::filesystem::path data_dir;
@@ -35,6 +46,20 @@ struct RunOptions {
 std::vector<PlannedRun> plan_runs(const std::vector<Scenario>& scenarios,
                                   const std::optional<std::string>& filter,
                                   const std::optional<std::string>& target);
+
+// The runs of shard `shard`: whole cases (every target and mode of a scenario's case, with its
+// positive and reference controls, which its verdicts need), dealt round-robin in plan order.
+// Every run is in exactly one shard.
+std::vector<PlannedRun> shard_runs(const std::vector<PlannedRun>& runs, Shard shard);
+
+// The shards' results.json documents as one run: cases in the order an unsharded run has them
+// (`scenarios` are the run's scenario files, loaded again), summaries, overhead and gates
+// recomputed. Input Error when the documents are not every shard of one run exactly once.
+// The checks merge_shards makes before reading any case (every shard exactly once, one split, the
+// same scenarios, filter and target).
+void check_shards(const std::vector<nlohmann::json>& shards);
+RunResults merge_shards(const std::vector<nlohmann::json>& shards,
+                        const std::vector<Scenario>& scenarios);
 
 // Shell-style glob match of `text` against `pattern` (*, ?, [...]).
 bool glob_match(const std::string& pattern, const std::string& text);

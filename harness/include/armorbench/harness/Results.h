@@ -14,6 +14,7 @@
 #include "armorbench/base/Error.h"
 #include "armorbench/harness/Scenario.h"
 #include "armorbench/harness/Scoring.h"
+#include "armorbench/harness/Statistics.h"
 
 namespace armorbench {
 
@@ -58,6 +59,8 @@ struct CaseResult {
   bool passed() const { return verdict == expected; }
   std::string id() const;  // "scenario/case[target/mode]"
   nlohmann::json to_json() const;
+  // The inverse of to_json (merging shards). Throws an input Error on a malformed record.
+  static CaseResult from_json(const nlohmann::json& json);
 };
 
 struct ModeSummary {
@@ -80,12 +83,34 @@ struct ModeSummary {
 
 std::vector<ModeSummary> summarize(const std::vector<CaseResult>& cases);
 
+// Benign inference latency of a target in a mode, as a ratio to what it is judged against: the
+// same target with the enforcer off, or (same mode) the scenario's first target. Strata are the
+// benign cases both sides ran; intervals are bootstrap 95% (Statistics.h).
+struct OverheadFigure {
+  std::string scenario;
+  std::string target;
+  EnforcerMode mode = EnforcerMode::kOff;
+  std::string against;  // "off", or "target NAME"
+  std::vector<std::pair<Statistic, Interval>> ratios;  // p50, p95, p99, mean
+  int cases = 0;
+  std::size_t samples = 0, control_samples = 0;
+  nlohmann::json timings;  // medians over the target's runs in this mode: model load, ready, boot
+
+  const Interval* ratio(Statistic statistic) const;
+  nlohmann::json to_json() const;
+};
+
+std::vector<OverheadFigure> overhead_figures(const std::vector<CaseResult>& cases,
+                                             const BootstrapOptions& options = {});
+
 struct GateResult {
   std::string scenario;
   std::string gate;  // e.g. min_block_rate[runc], expectations
   bool passed = true;
   bool evaluated = true;  // false: declared, but there was nothing to judge (exit 3)
   std::string detail;
+  // A ratio gate whose interval straddles its threshold; `passed` is what on_inconclusive said.
+  bool inconclusive = false;
   nlohmann::json to_json() const;
 };
 
@@ -103,6 +128,7 @@ struct RunResults {
   std::vector<nlohmann::json> scenarios;
   std::vector<CaseResult> cases;
   std::vector<ModeSummary> summary;
+  std::vector<OverheadFigure> overhead;
   std::vector<GateResult> gates;
   ExitCode exit_code = ExitCode::kOk;
 

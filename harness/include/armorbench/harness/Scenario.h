@@ -118,6 +118,11 @@ struct GateSpec {
   std::optional<double> min_detection_rate;
   std::optional<double> max_false_positive_rate;
   std::optional<std::int64_t> max_invalid;
+  // Benign inference latency, enforced mode over off (ratios; judged on their 95% interval).
+  std::optional<double> max_overhead_p50;
+  std::optional<double> max_overhead_p99;
+  bool fail_inconclusive = true;  // on_inconclusive = "fail" (default) | "pass"
+  std::optional<std::string> require_backend;  // every enforced run on this backend
   SourceLocation where;
 };
 

@@ -18,4 +18,8 @@ Scenario load_scenario(const std::filesystem::path& file);
 // Every scenario named by `paths`: a file, or a directory meaning all `*.toml` in it (sorted).
 std::vector<Scenario> load_scenarios(const std::vector<std::string>& paths);
 
+// `gate` with the command line's `--gate KEY=VALUE` overrides applied (the keys and checks of a
+// scenario's [gate]; errors are input errors naming --gate).
+GateSpec with_gate_overrides(GateSpec gate, const std::vector<std::string>& overrides);
+
 }  // namespace armorbench
