@@ -147,6 +147,19 @@ bool has_event(const std::vector<nlohmann::json>& events, const std::string& ope
   return false;
 }
 
+// Python for the scripts below: child(step) runs step() in a forked child and returns its wait
+// status (9 when the enforcer killed it).
+constexpr const char* kPythonChild =
+    "import ctypes, os, sys\n"
+    "def child(step):\n"
+    "  pid = os.fork()\n"
+    "  if pid == 0:\n"
+    "    try:\n"
+    "      step(); os._exit(0)\n"
+    "    except BaseException as e:\n"
+    "      print(e, file=sys.stderr); os._exit(1)\n"
+    "  return os.waitpid(pid, 0)[1]\n";
+
 class EnforcerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -488,16 +501,8 @@ TEST_F(EnforcerTest, PathsSeenFromAnotherMountNamespaceOrRootFailClosed) {
   Running running({p});
   running.enforcer.scope(box.scope());
   const std::string script =
-      "import ctypes, os, sys\n"
+      std::string(kPythonChild) +
       "libc = ctypes.CDLL(None, use_errno=True)\n"
-      "def child(step):\n"
-      "  pid = os.fork()\n"
-      "  if pid == 0:\n"
-      "    try:\n"
-      "      step(); os._exit(0)\n"
-      "    except BaseException as e:\n"
-      "      print(e, file=sys.stderr); os._exit(1)\n"
-      "  return os.waitpid(pid, 0)[1]\n"
       "def same(): open('/etc/hostname').read()\n"
       "def private_ns():\n"
       "  assert libc.unshare(0x10000000 | 0x00020000) == 0, ctypes.get_errno()\n"
@@ -549,15 +554,7 @@ TEST_F(EnforcerTest, ChangesToProtectedObjectsAreJudgedAtTheCall) {
   Running running({p});
   running.enforcer.scope(box.scope());
   const std::string script =
-      "import os, sys\n"
-      "def child(step):\n"
-      "  pid = os.fork()\n"
-      "  if pid == 0:\n"
-      "    try:\n"
-      "      step(); os._exit(0)\n"
-      "    except BaseException as e:\n"
-      "      print(e, file=sys.stderr); os._exit(1)\n"
-      "  return os.waitpid(pid, 0)[1]\n"
+      std::string(kPythonChild) +
       "def at_dir():\n"
       "  os.unlink('secrets/unlinkat', dir_fd=os.open('/run', os.O_RDONLY | os.O_DIRECTORY))\n"
       "def in_cwd():\n"

@@ -164,10 +164,16 @@ std::string summary_markdown(const RunResults& results) {
     md << "\n## Configurations side by side: benign inference latency\n\n"
        << "Ratios of the statistic over what the row is judged against, with bootstrap 95% "
           "intervals over the raw per-request samples (each benign case a stratum); timings are "
-          "medians over the target's runs in that mode.\n\n"
-       << "| scenario | target | mode | against | p50 ratio [95% CI] | p99 ratio [95% CI] | "
-          "mean ratio [95% CI] | cases | samples | model load ms | ready ms |\n"
-       << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+          "medians over the target's benign runs in that mode.\n\n"
+       << "| scenario | target | mode | block rate | detection rate | false-positive rate | "
+          "against | p50 ratio [95% CI] | p99 ratio [95% CI] | mean ratio [95% CI] | cases | "
+          "samples | model load ms | ready ms |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    const auto summary_of = [&](const OverheadFigure& f) -> const ModeSummary* {
+      for (const ModeSummary& s : results.summary)
+        if (s.target == f.target && s.mode == f.mode) return &s;
+      return nullptr;
+    };
     const auto cell = [](const OverheadFigure& f, Statistic s) {
       const Interval* i = f.ratio(s);
       if (!i) return std::string("n/a");
@@ -183,6 +189,9 @@ std::string summary_markdown(const RunResults& results) {
     };
     for (const OverheadFigure& f : results.overhead)
       md << "| " << f.scenario << " | " << f.target << " | " << to_string(f.mode) << " | "
+         << (summary_of(f) ? rate(summary_of(f)->block_rate) : "n/a") << " | "
+         << (summary_of(f) ? rate(summary_of(f)->detection_rate) : "n/a") << " | "
+         << (summary_of(f) ? rate(summary_of(f)->false_positive_rate) : "n/a") << " | "
          << f.against << " | " << cell(f, Statistic::kP50) << " | " << cell(f, Statistic::kP99)
          << " | " << cell(f, Statistic::kMean) << " | " << f.cases << " | " << f.samples << "/"
          << f.control_samples << " | " << timing(f, "model_load_ms") << " | "

@@ -94,7 +94,7 @@ struct OverheadFigure {
   std::vector<std::pair<Statistic, Interval>> ratios;  // p50, p95, p99, mean
   int cases = 0;
   std::size_t samples = 0, control_samples = 0;
-  nlohmann::json timings;  // medians over the target's runs in this mode: model load, ready, boot
+  nlohmann::json timings;  // medians over the target's benign runs in this mode: model load, ready, boot
 
   const Interval* ratio(Statistic statistic) const;
   nlohmann::json to_json() const;
