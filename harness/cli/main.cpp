@@ -33,7 +33,7 @@ const char* kUsage = R"(usage: armorbench <command> [options]
 
 commands:
   run PATH... [--out DIR] [--filter GLOB] [--target NAME] [--format LIST] [--keep-work]
-             [--shard I/N] [--gate KEY=VALUE]... [--baseline BASE.json]
+             [--shard I/N] [--gate KEY=VALUE]... [--baseline BASE.json [--max-slowdown R]]
       run every case x target x enforcer mode of the scenario files (a directory means all
       *.toml in it); writes results.json, results.jsonl, junit.xml, summary.md to --out
       (default out/). --format picks from json,junit,markdown (default: all). --shard runs
@@ -146,11 +146,23 @@ nlohmann::json read_results(const std::string& path) {
   }
 }
 
+CompareOptions compare_options(const Arguments& args) {
+  CompareOptions options;
+  if (args.options.count("--max-slowdown")) {
+    const std::string text = args.options.at("--max-slowdown");
+    char* end = nullptr;
+    options.max_slowdown = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || *end != '\0' || options.max_slowdown <= 0)
+      throw input_error("--max-slowdown " + text + ": expected a ratio such as 1.10");
+  }
+  return options;
+}
+
 int command_run(int argc, char** argv) {
-  const Arguments args = parse_arguments(
-      argc, argv, 2,
-      {"--out", "--filter", "--target", "--format", "--shard", "--gate", "--baseline"},
-      {"--keep-work"});
+  const Arguments args = parse_arguments(argc, argv, 2,
+                                         {"--out", "--filter", "--target", "--format", "--shard",
+                                          "--gate", "--baseline", "--max-slowdown"},
+                                         {"--keep-work"});
   if (args.positional.empty())
     throw input_error("run needs at least one scenario file or directory");
   const std::vector<std::string> formats = parse_formats(args);
@@ -160,6 +172,7 @@ int command_run(int argc, char** argv) {
   if (args.options.count("--shard")) shard = parse_shard(args.options.at("--shard"));
   std::optional<nlohmann::json> baseline;
   if (args.options.count("--baseline")) baseline = read_results(args.options.at("--baseline"));
+  const CompareOptions compare = compare_options(args);
 
   // A run killed before its cleanup (SIGKILL, OOM) leaves containers still holding memory.
   if (::geteuid() == 0) {
@@ -196,7 +209,7 @@ int command_run(int argc, char** argv) {
   RunResults results = run_matrix(scenarios, options, progress);
   if (baseline) {
     // Compared as written: the same document `armorbench compare` would read.
-    const Comparison comparison = compare_results(*baseline, results.to_json());
+    const Comparison comparison = compare_results(*baseline, results.to_json(), compare);
     write_file_atomically(options.out_dir / "compare.md", comparison.markdown());
     write_file_atomically(options.out_dir / "compare.json", comparison.to_json().dump(2) + "\n");
     results.gates.push_back(
@@ -217,14 +230,7 @@ int command_compare(int argc, char** argv) {
   const Arguments args =
       parse_arguments(argc, argv, 2, {"--format", "--out", "--max-slowdown"}, {});
   if (args.positional.size() != 2) throw input_error("compare needs BASE.json and NEW.json");
-  CompareOptions options;
-  if (args.options.count("--max-slowdown")) {
-    const std::string text = args.options.at("--max-slowdown");
-    char* end = nullptr;
-    options.max_slowdown = std::strtod(text.c_str(), &end);
-    if (end == text.c_str() || *end != '\0' || options.max_slowdown <= 0)
-      throw input_error("--max-slowdown " + text + ": expected a ratio such as 1.10");
-  }
+  const CompareOptions options = compare_options(args);
   const std::string format =
       args.options.count("--format") ? args.options.at("--format") : "markdown";
   if (format != "markdown" && format != "json")

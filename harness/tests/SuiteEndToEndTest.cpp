@@ -297,7 +297,12 @@ TEST_F(SuiteEndToEnd, TwoShardsMergedAreTheWholeRun) {
     EXPECT_EQ(r.status.code, 0) << out << "\n" << r.out << r.err;
   };
   run({}, "whole");
-  run({"--shard", "1/2"}, "shard-1");
+  // Shard 1 is also gated against the whole run: its cases are in the baseline, shard 2's are
+  // "removed", which is no regression. (Latency: see the compare below.)
+  run({"--shard", "1/2", "--baseline", (base / "whole" / "results.json").string(), "--max-slowdown",
+       "5"},
+      "shard-1");
+  EXPECT_TRUE(fs::exists(base / "shard-1" / "compare.md"));
   run({"--shard", "2/2"}, "shard-2");
   const CommandResult merge = run_command(
       {ARMORBENCH_BIN, "merge", (base / "shard-2" / "results.json").string(),
@@ -311,6 +316,10 @@ TEST_F(SuiteEndToEnd, TwoShardsMergedAreTheWholeRun) {
   const nlohmann::json whole = read("whole"), merged = read("merged"), one = read("shard-1"),
                        two = read("shard-2");
   EXPECT_EQ(one["cases"].size() + two["cases"].size(), whole["cases"].size());
+  bool baseline_gate = false;
+  for (const auto& g : one["summary"]["gates"])
+    if (g["gate"] == "baseline") baseline_gate = g["passed"].get<bool>();
+  EXPECT_TRUE(baseline_gate) << one["summary"]["gates"].dump(1);
   EXPECT_GT(one["cases"].size(), 0u);
   EXPECT_GT(two["cases"].size(), 0u);
   ASSERT_EQ(merged["cases"].size(), whole["cases"].size());
