@@ -102,6 +102,33 @@ std::string junit_xml(const RunResults& results) {
     skipped += s_skipped;
     time += s_time;
   }
+  // The gates as a suite of their own, so a CI's test view shows a failed or inconclusive gate
+  // (an overhead over its threshold, a baseline regression) next to the case runs.
+  if (!results.gates.empty()) {
+    int g_failures = 0, g_skipped = 0;
+    std::ostringstream cases;
+    for (const GateResult& g : results.gates) {
+      cases << "    <testcase name=\"" << xml_escape(g.gate) << "\" classname=\""
+            << xml_escape(g.scenario.empty() ? "run" : g.scenario) << "\" time=\"0.000\">\n";
+      if (!g.passed) {
+        ++g_failures;
+        cases << "      <failure message=\"" << xml_escape(g.detail) << "\" type=\"gate\"/>\n";
+      } else if (!g.evaluated) {
+        ++g_skipped;
+        cases << "      <skipped message=\"" << xml_escape(g.detail) << "\"/>\n";
+      } else {
+        cases << "      <system-out>" << xml_escape(g.detail) << "</system-out>\n";
+      }
+      cases << "    </testcase>\n";
+    }
+    const int g_total = static_cast<int>(results.gates.size());
+    suites << "  <testsuite name=\"gates\" tests=\"" << g_total << "\" failures=\"" << g_failures
+           << "\" errors=\"0\" skipped=\"" << g_skipped << "\" time=\"0.000\">\n"
+           << cases.str() << "  </testsuite>\n";
+    total += g_total;
+    failures += g_failures;
+    skipped += g_skipped;
+  }
   std::ostringstream xml;
   xml << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       << "<testsuites name=\"armorbench\" tests=\"" << total << "\" failures=\"" << failures

@@ -63,17 +63,25 @@ TEST(Reports, JunitCountsEveryOutcomeAndEscapesText) {
   ptree xml;
   boost::property_tree::read_xml(in, xml);
   const ptree& all = xml.get_child("testsuites.<xmlattr>");
-  EXPECT_EQ(all.get<int>("tests"), 5);
-  EXPECT_EQ(all.get<int>("failures"), 1);
+  // 5 case runs and 2 gates (one failed, one not evaluated).
+  EXPECT_EQ(all.get<int>("tests"), 7);
+  EXPECT_EQ(all.get<int>("failures"), 2);
   EXPECT_EQ(all.get<int>("errors"), 1);
-  EXPECT_EQ(all.get<int>("skipped"), 1);
+  EXPECT_EQ(all.get<int>("skipped"), 2);
   EXPECT_EQ(all.get<std::string>("time"), "7.500");
 
   std::vector<std::string> suites;
-  std::string failure, skipped, out;
+  std::string failure, skipped, out, gate_failure;
   for (const auto& [tag, suite] : xml.get_child("testsuites")) {
     if (tag != "testsuite") continue;
     suites.push_back(suite.get<std::string>("<xmlattr>.name"));
+    if (suites.back() == "gates") {
+      for (const auto& [case_tag, c] : suite)
+        if (case_tag == "testcase" && c.get_child_optional("failure"))
+          gate_failure = c.get<std::string>("<xmlattr>.name") + ": " +
+                         c.get<std::string>("failure.<xmlattr>.message");
+      continue;
+    }
     for (const auto& [case_tag, c] : suite) {
       if (case_tag != "testcase") continue;
       if (auto f = c.get_child_optional("failure"))
@@ -87,7 +95,8 @@ TEST(Reports, JunitCountsEveryOutcomeAndEscapesText) {
       }
     }
   }
-  EXPECT_EQ(suites, (std::vector<std::string>{"s<1>", "vm"}));
+  EXPECT_EQ(suites, (std::vector<std::string>{"s<1>", "vm", "gates"}));
+  EXPECT_EQ(gate_failure, "min_block_rate[runc]: 0.50 < 0.80 | see cases");
   EXPECT_EQ(failure, "verdict reached, expected blocked: because <exec-file-write> & \"so\" | on");
   EXPECT_EQ(skipped, "not run: because <os-system> & \"so\" | on");
   EXPECT_NE(out.find("- [objective] marker benign absent"), std::string::npos) << out;
