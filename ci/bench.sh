@@ -1,25 +1,59 @@
 #!/usr/bin/env bash
-# Enforcer overhead in one go: the host's backend (tracepoint here) measured on the host, and the
-# bpf-lsm backend measured inside a micro-VM guest (the only place these hosts load lsm programs).
-# Figures are medians of interleaved rounds; ratios are to `off` from the same run.
+# Every speed figure of the README's "Speed" section from one run of this script:
+#   1. the default suite (or SUITE=...): wall time and where the time went, per target kind;
+#   2. the enforcer's cost on benign inference, interleaved rounds, with 95% intervals and the
+#      run's own noise floor (armorbench bench);
+#   3. the enforcer's cost per syscall on the host's backend (tracepoint here) and on bpf-lsm
+#      inside a micro-VM guest, medians of interleaved rounds with each row's noise.
+# SKIP_SUITE=1 skips part 1 (it takes minutes). Output also lands in bench-out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ci/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j"$(nproc)" --target armorbench-enforcer-bench armorbench-guest-run \
-  armorbench-guest-agent armorbench-enforcer
+cmake --build build -j"$(nproc)"
+out=bench-out
+mkdir -p "$out"
 
-echo "== host: $(uname -r)"
-build/bin/armorbench-enforcer-bench --rounds="${ROUNDS:-7}" 2>/dev/null | sed -n '/^enforcer overhead/,$p'
+if [[ "${SKIP_SUITE:-0}" != 1 ]]; then
+  echo "== 1. the default suite: ${SUITE:-scenarios/}"
+  start=$(date +%s.%N)
+  status=0
+  build/bin/armorbench run ${SUITE:-scenarios/} --out "$out/suite" >"$out/suite.log" 2>&1 || status=$?
+  end=$(date +%s.%N)
+  /usr/bin/python3 - "$out/suite/results.json" "$start" "$end" "$status" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+wall = float(sys.argv[3]) - float(sys.argv[2])
+print(f"wall time {wall:.1f} s (exit {sys.argv[4]}), run {doc['run']['id']}, "
+      f"{len(doc['cases'])} case runs")
+print(f"{'target':8} {'runs':>5} {'seconds':>8} {'median':>7}  " +
+      " ".join(f"{p:>13}" for p in ["prepare", "launch", "server-start", "requests", "attack",
+                                     "stop", "other"]) + f" {'harness':>8} {'loads':>6}")
+for b in doc["summary"]["time"]:
+    cells = " ".join(f"{p['seconds']:7.1f} ({100 * p['share']:3.0f}%)" for p in b["phases"])
+    print(f"{b['target_kind']:8} {b['runs']:5d} {b['seconds']:8.1f} {b['median_run_s']:7.2f}  "
+          f"{cells} {100 * b['harness_share']:7.1f}% {b['enforcer_loads']:6d}")
+PY
+  echo
+fi
+
+echo "== 2. benign inference: the enforcer off, audit, block, off again, interleaved"
+build/bin/armorbench bench --rounds "${ROUNDS:-12}" --requests "${REQUESTS:-200}" \
+  --json "$out/inference.json"
+echo
+
+echo "== 3. syscalls, host: $(uname -r)"
+build/bin/armorbench-enforcer-bench --rounds="${SYSCALL_ROUNDS:-7}" 2>/dev/null |
+  sed -n '/^enforcer overhead/,$p' | tee "$out/syscalls-host.txt"
 
 echo
-echo "== guest micro-VM under TCG (absolute times are emulated; compare the ratios)"
+echo "== 3b. syscalls, guest micro-VM under TCG (absolute times are emulated; compare the ratios)"
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 build/bin/armorbench-guest-run --memory 1024 --ready-timeout 900 -- \
   "$PWD/build/bin/armorbench-enforcer-bench" --rounds="${GUEST_ROUNDS:-3}" --json-summary >"$report"
-/usr/bin/python3 - "$report" <<'PY'
+/usr/bin/python3 - "$report" <<'PY' | tee "$out/syscalls-guest.txt"
 import json, sys
 line = json.load(open(sys.argv[1]))["workload"]["line"]
 print(f"enforcer overhead, backend {line['backend']}, median of {line['rounds']} interleaved rounds (ns per op)")

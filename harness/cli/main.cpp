@@ -1,5 +1,5 @@
-// The armorbench CLI: run, compare, merge, validate, list, doctor, clean, version (README "CLI
-// reference"). Errors are caught here, once, and mapped to the documented exit codes.
+// The armorbench CLI: run, bench, compare, merge, validate, list, doctor, clean, version (README
+// "CLI reference"). Errors are caught here, once, and mapped to the documented exit codes.
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include "armorbench/base/Interrupt.h"
 #include "armorbench/harness/Compare.h"
 #include "armorbench/harness/Doctor.h"
+#include "armorbench/harness/InferenceBench.h"
 #include "armorbench/harness/Orchestrator.h"
 #include "armorbench/harness/ScenarioLoader.h"
 #include "armorbench/harness/StaleRuns.h"
@@ -47,6 +48,10 @@ commands:
   merge SHARD.json... [--out DIR] [--format LIST] [--gate KEY=VALUE]...
       the results.json of every shard of one run as that run's results (run from the
       checkout the shards ran, which holds their scenario files)
+  bench [--rounds N] [--requests K] [--policy FILE]... [--backend B] [--json FILE]
+      the enforcer's cost on benign inference to the noise floor: one runc container, rounds
+      of off, audit, block, off again (the enforcer loaded, swapped, torn down in between);
+      ratios with bootstrap 95% intervals, the off-again/off ratio is the run's noise floor
   validate PATH...   check scenario files (syntax and semantics) without running anything
   list PATH...       print the case runs a `run` would execute, in order
   doctor [--json]    probe this host: root, runtimes, BPF program types, tracefs, cgroup v2,
@@ -63,7 +68,13 @@ struct Arguments {
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;
   std::set<std::string> flags;
-  std::vector<std::string> gates;  // every --gate, in order
+  std::vector<std::string> gates;                            // every --gate, in order
+  std::map<std::string, std::vector<std::string>> repeated;  // every value of each option
+
+  std::vector<std::string> all(const std::string& option) const {
+    const auto it = repeated.find(option);
+    return it == repeated.end() ? std::vector<std::string>{} : it->second;
+  }
 };
 
 // Parses "--name value" options and "--flag" flags; anything else unknown is a usage error.
@@ -82,6 +93,7 @@ Arguments parse_arguments(int argc, char** argv, int first, const std::set<std::
       word = word.substr(0, eq);
       if (!valued.count(word)) throw input_error("option " + word + " takes no value");
       args.options[word] = value;
+      args.repeated[word].push_back(value);
       if (word == "--gate") args.gates.push_back(value);
       continue;
     }
@@ -90,6 +102,7 @@ Arguments parse_arguments(int argc, char** argv, int first, const std::set<std::
     } else if (valued.count(word)) {
       if (i + 1 >= argc) throw input_error("option " + word + " needs a value");
       args.options[word] = argv[++i];
+      args.repeated[word].push_back(args.options[word]);
       if (word == "--gate") args.gates.push_back(args.options[word]);
     } else {
       throw input_error("unknown option " + word + " (see armorbench help)");
@@ -246,6 +259,47 @@ int command_compare(int argc, char** argv) {
   return comparison.regression() ? static_cast<int>(ExitCode::kGateFailed) : 0;
 }
 
+int command_bench(int argc, char** argv) {
+  const Arguments args = parse_arguments(
+      argc, argv, 2, {"--rounds", "--requests", "--policy", "--backend", "--json"}, {});
+  if (!args.positional.empty()) throw input_error("bench takes no positional arguments");
+  InferenceBenchOptions options;
+  options.data_dir = data_dir();
+  options.bin_dir = self_dir();
+  const auto number = [&](const char* key, int fallback) {
+    if (!args.options.count(key)) return fallback;
+    const std::string text = args.options.at(key);
+    std::size_t used = 0;
+    int value = 0;
+    try {
+      value = std::stoi(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || value < 1)
+      throw input_error(std::string(key) + " " + text + ": expected a positive integer");
+    return value;
+  };
+  options.rounds = number("--rounds", options.rounds);
+  options.requests = number("--requests", options.requests);
+  for (const std::string& policy : args.all("--policy")) options.policies.push_back(policy);
+  if (options.policies.empty())
+    options.policies = {options.data_dir / "scenarios/policies/model-server.yaml",
+                        options.data_dir / "scenarios/policies/memory-protection.toml"};
+  if (args.options.count("--backend")) {
+    const auto backend = backend_from_string(args.options.at("--backend"));
+    if (!backend)
+      throw input_error("--backend " + args.options.at("--backend") +
+                        ": expected auto, tracepoint or bpf-lsm");
+    options.backend = *backend;
+  }
+  const InferenceBenchResult result = run_inference_bench(options);
+  std::cout << result.table();
+  if (args.options.count("--json"))
+    write_file_atomically(args.options.at("--json"), result.to_json().dump(2) + "\n");
+  return 0;
+}
+
 int command_merge(int argc, char** argv) {
   const Arguments args = parse_arguments(argc, argv, 2, {"--out", "--format", "--gate"}, {});
   if (args.positional.empty()) throw input_error("merge needs the results.json of every shard");
@@ -335,6 +389,7 @@ int dispatch(int argc, char** argv) {
   if (command == "run") return command_run(argc, argv);
   if (command == "compare") return command_compare(argc, argv);
   if (command == "merge") return command_merge(argc, argv);
+  if (command == "bench") return command_bench(argc, argv);
   if (command == "validate") return command_validate(argc, argv);
   if (command == "list") return command_list(argc, argv);
   if (command == "doctor") return command_doctor(argc, argv);

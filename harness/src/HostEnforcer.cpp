@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -21,26 +22,41 @@ constexpr int kDrainIntervalMs = 20;
 
 struct HostEnforcer::Impl {
   std::unique_ptr<enforcer::Enforcer> enforcer;
+  EnforcementPlan plan;  // what is in force (the mode of the last use())
+  std::uint32_t generation = 1;
   std::string backend;
-  std::mutex mutex;  // the ring buffer's consumer, `events` and `log`
+  std::mutex mutex;  // the ring buffer's consumer, `events` and `logs`
   std::vector<enforcer::EventRecord> events;
-  std::ofstream log;
+  std::map<std::uint64_t, std::ofstream> logs;  // by scoped cgroup
+  // Events lost before each cgroup was scoped: a case is told only of what was lost in its time.
+  std::map<std::uint64_t, std::uint64_t> lost_before;
   std::atomic<bool> stopping{false};
   std::uint64_t lost = 0;  // events the sink could not take
   std::thread drain;
 
   void drain_now() {
     std::lock_guard lock(mutex);
-    if (enforcer->poll(0) > 0) log.flush();  // the log is evidence as it happens
+    if (enforcer->poll(0) > 0)
+      for (auto& [id, log] : logs) log.flush();  // the logs are evidence as it happens
+  }
+
+  // Events over their rule's rate were decided and enforced but not sent: as lost as dropped ones.
+  std::uint64_t lost_so_far() const {
+    const enforcer::EnforcerStats stats = enforcer->stats();
+    return stats.dropped + stats.rate_limited + lost;
+  }
+
+  enforcer::RuleSet compile(const EnforcementPlan& p) const {
+    const bool enforcing = p.mode != EnforcerMode::kOff;
+    return enforcer::compile_policy_files(
+        enforcing ? p.policies : std::vector<fs::path>{},
+        enforcer::PolicyFileOptions{p.mode == EnforcerMode::kAudit, p.default_posture, generation});
   }
 };
 
-HostEnforcer::HostEnforcer(const EnforcementPlan& plan, fs::path events_file)
-    : impl_(std::make_unique<Impl>()) {
-  const bool enforcing = plan.mode != EnforcerMode::kOff;
-  enforcer::RuleSet rules = enforcer::compile_policy_files(
-      enforcing ? plan.policies : std::vector<fs::path>{},
-      enforcer::PolicyFileOptions{plan.mode == EnforcerMode::kAudit, plan.default_posture, 1});
+HostEnforcer::HostEnforcer(const EnforcementPlan& plan) : impl_(std::make_unique<Impl>()) {
+  impl_->plan = plan;
+  enforcer::RuleSet rules = impl_->compile(plan);
 
   if (plan.backend == Backend::kBpfLsm) {
     std::string why;
@@ -52,17 +68,17 @@ HostEnforcer::HostEnforcer(const EnforcementPlan& plan, fs::path events_file)
   options.exec_watch = true;  // cheap (sched_process_exec) and needed for exec objectives
 
   impl_->enforcer = std::make_unique<enforcer::Enforcer>(std::move(rules), options);
-  impl_->backend = enforcing ? to_string(impl_->enforcer->backend()) : "exec-watch";
-  fs::create_directories(events_file.parent_path());
-  impl_->log.open(events_file, std::ios::app);
+  impl_->backend =
+      plan.mode != EnforcerMode::kOff ? to_string(impl_->enforcer->backend()) : "exec-watch";
   impl_->enforcer->set_sink([this](const enforcer::Event& event) {
     // Called from libbpf's C callback within poll(), mutex held: nothing may throw through it.
     // comm and paths are the workload's bytes, so invalid UTF-8 is replaced, not thrown on.
     try {
       enforcer::EventRecord record = event.record();
-      impl_->log << record.to_json().dump(-1, ' ', false,
-                                          nlohmann::json::error_handler_t::replace)
-                 << '\n';
+      const std::string line =
+          record.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      for (auto& [id, log] : impl_->logs)
+        if (record.concerns(id)) log << line << '\n';
       impl_->events.push_back(std::move(record));
     } catch (const std::exception&) {
       ++impl_->lost;  // reported as dropped: a denial may be missing
@@ -89,11 +105,31 @@ const std::string& HostEnforcer::backend() const {
   return impl_->backend;
 }
 
+bool HostEnforcer::serves(const EnforcementPlan& plan) const {
+  const EnforcementPlan& held = impl_->plan;
+  return held.backend == plan.backend && held.policies == plan.policies &&
+         held.default_posture == plan.default_posture &&
+         (held.mode == EnforcerMode::kOff) == (plan.mode == EnforcerMode::kOff);
+}
+
+void HostEnforcer::use(const EnforcementPlan& plan) {
+  if (!serves(plan)) throw harness_error("the host enforcer cannot serve this plan by a swap");
+  if (plan.mode == impl_->plan.mode) return;
+  ++impl_->generation;
+  enforcer::RuleSet rules = impl_->compile(plan);
+  std::lock_guard lock(impl_->mutex);
+  impl_->enforcer->replace_rules(std::move(rules));
+  impl_->plan = plan;
+}
+
 void HostEnforcer::scope(std::uint64_t cgroup_id, const fs::path& cgroup_dir, bool watch_exec,
-                         pid_t container_pid) {
+                         pid_t container_pid, const fs::path& events_file) {
   enforcer::Scope scope{cgroup_id, cgroup_dir, true, watch_exec};
   if (container_pid > 0) enforcer::set_view_of(scope, container_pid);
+  fs::create_directories(events_file.parent_path());
   std::lock_guard lock(impl_->mutex);
+  impl_->logs[cgroup_id].open(events_file, std::ios::app);
+  impl_->lost_before[cgroup_id] = impl_->lost_so_far();
   impl_->enforcer->scope(scope);
 }
 
@@ -101,19 +137,42 @@ void HostEnforcer::unscope(std::uint64_t cgroup_id) {
   std::lock_guard lock(impl_->mutex);
   impl_->enforcer->poll(0);  // what happened before the scope ends belongs to this case
   impl_->enforcer->unscope(cgroup_id);
+  if (auto it = impl_->logs.find(cgroup_id); it != impl_->logs.end()) it->second.flush();
 }
 
 enforcer::EnforcerReport HostEnforcer::report_for(std::uint64_t cgroup_id) {
   std::lock_guard lock(impl_->mutex);
   impl_->enforcer->poll(0);
-  impl_->log.flush();
+  if (auto it = impl_->logs.find(cgroup_id); it != impl_->logs.end()) it->second.flush();
   enforcer::EnforcerReport report;
   for (const enforcer::EventRecord& event : impl_->events)
     if (event.concerns(cgroup_id)) report.events.push_back(event);
-  // Events over their rule's rate were decided and enforced but not sent: as lost as dropped ones.
-  const enforcer::EnforcerStats stats = impl_->enforcer->stats();
-  report.dropped = stats.dropped + stats.rate_limited + impl_->lost;
+  // Lost while the cgroup was scoped (the ring cannot say whose they were).
+  report.dropped = impl_->lost_so_far() - impl_->lost_before[cgroup_id];
   return report;
+}
+
+void HostEnforcer::forget(std::uint64_t cgroup_id) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->logs.erase(cgroup_id);
+  impl_->lost_before.erase(cgroup_id);
+  std::erase_if(impl_->events,
+                [&](const enforcer::EventRecord& e) { return e.concerns(cgroup_id); });
+}
+
+HostEnforcerPool::Lease HostEnforcerPool::acquire(const EnforcementPlan& plan) {
+  if (current_ && current_->serves(plan)) {
+    current_->use(plan);
+    return {current_, false};
+  }
+  release();  // before loading: never two enforcers, and an off run never sees rules
+  current_ = std::make_shared<HostEnforcer>(plan);
+  ++loads_;
+  return {current_, true};
+}
+
+void HostEnforcerPool::release() {
+  current_.reset();
 }
 
 }  // namespace armorbench

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "armorbench/base/Interrupt.h"
+#include "armorbench/harness/HostEnforcer.h"
 #include "armorbench/harness/Scoring.h"
 #include "armorbench/harness/Workspace.h"
 #include "armorbench/workload/OipClient.h"
@@ -204,7 +205,8 @@ void observation_without_reference(CaseResult& result) {
 
 }  // namespace
 
-MatrixRunner::MatrixRunner(RunnerEnvironment environment) : env_(std::move(environment)) {}
+MatrixRunner::MatrixRunner(RunnerEnvironment environment)
+    : env_(std::move(environment)), host_enforcers_(std::make_shared<HostEnforcerPool>()) {}
 
 MatrixRunner::~MatrixRunner() = default;
 
@@ -239,8 +241,9 @@ Target& MatrixRunner::target_for(const Scenario& scenario, const TargetSpec& spe
   const std::string key = scenario.name + "/" + spec.name;
   auto& slot = targets_[key];
   if (!slot)
-    slot = env_.make_target(spec, TargetContext{env_.work_dir, env_.data_dir, env_.bin_dir,
-                                                env_.events_dir / scenario.name, env_.run_id});
+    slot = env_.make_target(
+        spec, TargetContext{env_.work_dir, env_.data_dir, env_.bin_dir,
+                            env_.events_dir / scenario.name, env_.run_id, host_enforcers_});
   return *slot;
 }
 
@@ -282,6 +285,7 @@ const ModelArtifacts& MatrixRunner::model_for(const Scenario& scenario, const Ca
 
 void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Controls& controls,
                            CaseResult& result) {
+  const auto prepare_start = Clock::now();
   const CaseSpec& c = *planned.case_spec;
   const ModelArtifacts& model = model_for(*planned.scenario, c);
   // A declared model's reference answers: the off run's on this target.
@@ -337,7 +341,12 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   if (attack) {
     attack->prepare(model, run_dir.path(), target.host_address(), workload);
   }
+  result.timings["prepare_ms"] =
+      std::chrono::duration_cast<milliseconds>(Clock::now() - prepare_start).count();
+  const auto launch_start = Clock::now();
   std::unique_ptr<Sandbox> sandbox = target.launch(workload, enforcement, watch_exec);
+  result.timings["launch_ms"] =
+      std::chrono::duration_cast<milliseconds>(Clock::now() - launch_start).count();
   const ReadyResult ready = sandbox->wait_ready();
   observation.server_ready = ready.ready;
   result.timings["ready_ms"] = ready.elapsed.count();
@@ -347,26 +356,52 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
       {"server", ready.ready ? "model server ready" : "model server not ready: " + ready.failure,
        ready.ready_message.is_null() ? json::object() : ready.ready_message});
   if (!ready.ready) observation.serve_failure = ready.failure;
+  const auto elapsed_ms = [](Clock::time_point since) {
+    return std::chrono::duration_cast<milliseconds>(Clock::now() - since).count();
+  };
+  const auto serve_start = Clock::now();
   if (ready.ready)
     measure_serving(*sandbox, c, model, answers, have_reference, observation, result);
+  result.timings["serve_ms"] = elapsed_ms(serve_start);
   if (model.declared && planned.mode == EnforcerMode::kOff && ready.ready &&
       observation.requests_sent > 0 && observation.requests_correct == observation.requests_sent)
     references_[reference_key] = answers;
 
   attacks::ObjectiveStatus objective;
   if (attack) {
+    const auto attack_start = Clock::now();
     if (ready.ready) attack->while_serving(*sandbox);
-    const auto deadline = Clock::now() + c.settle;
+    result.timings["attack_ms"] = elapsed_ms(attack_start);
+    // `settle` bounds the wait; it ends sooner when the objective is reached or when no process
+    // of the workload is left to reach it (one more look after a poll interval, for what a
+    // process did just before it ended, e.g. bytes in flight to a listener).
+    const auto observe_start = Clock::now();
+    const auto deadline = observe_start + c.settle;
+    std::string ended = "settle elapsed";
+    bool gone = false;
     for (;;) {
       objective = attack->observe(*sandbox);
-      if (objective.reached || Clock::now() >= deadline) break;
+      if (objective.reached) {
+        ended = "objective reached";
+        break;
+      }
+      if (gone) {
+        ended = "no process of the workload left";
+        break;
+      }
+      if (Clock::now() >= deadline) break;
+      gone = sandbox->workload_gone();
       pollfd none{-1, 0, 0};
       poll_interruptible(&none, 1, kObservePollInterval);
     }
+    result.timings["observe_ms"] = elapsed_ms(observe_start);
+    result.objective["observation_ended"] = ended;
     observation.service = probe_service(*sandbox, model, ready.ready, answers);
   }
+  const auto stop_start = Clock::now();
   const SandboxFinal final =
       sandbox->stop(attack ? attack->sandbox_files() : std::vector<std::string>{});
+  result.timings["stop_ms"] = elapsed_ms(stop_start);
   // Once more on the final state: a late objective counts, and an exec seen running whose kill
   // event came later is not one that ran.
   if (attack && (!objective.reached || attack->needs_exec_watch()))
@@ -384,6 +419,7 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   const SandboxInfo& info = sandbox->info();
   result.enforcer["backend"] = info.enforcer_backend;
   result.enforcer["location"] = info.enforcer_location;
+  if (!info.enforcer_backend.empty()) result.enforcer["reused"] = info.enforcer_reused;
   result.enforcer["runtime"] = info.runtime;
   account_events(sandbox->enforcer_report(), observation, result);
   result.timings.update(sandbox->timings());

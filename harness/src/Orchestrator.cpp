@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "armorbench/base/Hex.h"
 #include "armorbench/harness/Doctor.h"
@@ -92,6 +93,25 @@ std::vector<PlannedRun> plan_runs(const std::vector<Scenario>& scenarios,
     }
   }
   return runs;
+}
+
+std::vector<std::size_t> execution_order(const std::vector<PlannedRun>& runs) {
+  std::map<const Scenario*, std::size_t> scenario_rank;
+  std::map<const TargetSpec*, std::size_t> target_rank;
+  for (const PlannedRun& run : runs)
+    if (scenario_rank.emplace(run.scenario, scenario_rank.size()).second) {
+      const std::vector<const TargetSpec*> order = reference_order(*run.scenario);
+      for (std::size_t i = 0; i < order.size(); ++i) target_rank[order[i]] = i;
+    }
+  std::vector<std::size_t> order(runs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  const auto key = [&](std::size_t i) {
+    const PlannedRun& r = runs[i];
+    return std::make_tuple(scenario_rank.at(r.scenario), target_rank.at(r.target), r.mode);
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+  return order;
 }
 
 Shard parse_shard(const std::string& text) {
@@ -197,9 +217,11 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
         controls.find(run.scenario->name + "/" + run.case_spec->name + "/" + target->name);
     return it == controls.end() ? std::nullopt : std::optional<Verdict>(it->second);
   };
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    const PlannedRun& planned = runs[i];
-    if (progress.started) progress.started(i, runs.size(), planned);
+  const std::vector<std::size_t> order = execution_order(runs);
+  std::vector<std::optional<CaseResult>> done(runs.size());
+  for (std::size_t step = 0; step < order.size(); ++step) {
+    const PlannedRun& planned = runs[order[step]];
+    if (progress.started) progress.started(step, runs.size(), planned);
     const std::string control_key =
         planned.scenario->name + "/" + planned.case_spec->name + "/" + planned.target->name;
     Controls control;
@@ -213,11 +235,14 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
     if (planned.mode == EnforcerMode::kOff && planned.case_spec->is_attack())
       controls[control_key] = result.verdict;
     log.append(result);
-    if (progress.finished) progress.finished(i, runs.size(), result);
-    results.cases.push_back(std::move(result));  // implicit controls too: they are evidence
+    if (progress.finished) progress.finished(step, runs.size(), result);
+    done[order[step]] = std::move(result);
   }
+  // Plan order, implicit controls too: they are evidence.
+  for (std::optional<CaseResult>& result : done) results.cases.push_back(std::move(*result));
   results.summary = summarize(results.cases);
   results.overhead = overhead_figures(results.cases);
+  results.time = time_breakdown(results.cases);
   results.gates = evaluate_gates(scenarios, results.cases);
   results.exit_code = run_exit_code(results.cases, results.gates);
   // An empty shard (more runners than cases) ran nothing and claims nothing: not a failure.
@@ -301,6 +326,7 @@ RunResults merge_shards(const std::vector<json>& shards, const std::vector<Scena
   for (const json& s : shards.front()["scenarios"]) results.scenarios.push_back(s);
   results.summary = summarize(results.cases);
   results.overhead = overhead_figures(results.cases);
+  results.time = time_breakdown(results.cases);
   results.gates = evaluate_gates(scenarios, results.cases);
   results.exit_code = run_exit_code(results.cases, results.gates);
   return results;

@@ -308,6 +308,78 @@ json GateResult::to_json() const {
   return out;
 }
 
+std::vector<TimeBreakdown> time_breakdown(const std::vector<CaseResult>& cases) {
+  std::map<std::string, TimeBreakdown> by_kind;
+  std::map<std::string, std::vector<double>> durations;
+  const auto ms = [](const json& timings, const char* key) {
+    const json v = timings.value(key, json());
+    return v.is_number() ? v.get<double>() / 1000.0 : 0.0;
+  };
+  for (const CaseResult& c : cases) {
+    if (c.verdict == Verdict::kNotRun) continue;  // never launched: no time to account for
+    const json& t = c.timings;
+    const double server_start = std::max(0.0, ms(t, "ready_ms") - ms(t, "start_ms"));
+    const double spans[] = {ms(t, "prepare_ms"),
+                            ms(t, "launch_ms"),
+                            server_start,
+                            ms(t, "serve_ms"),
+                            ms(t, "attack_ms") + ms(t, "observe_ms"),
+                            ms(t, "stop_ms")};
+    double accounted = 0;
+    for (double s : spans) accounted += s;
+    for (const std::string& kind : {c.target_kind, std::string("all")}) {
+      TimeBreakdown& b = by_kind[kind];
+      if (b.phases.empty()) {
+        b.target_kind = kind;
+        b.phases = {{"prepare", true},   {"launch", true},  {"server-start", false},
+                    {"requests", false}, {"attack", false}, {"stop", true},
+                    {"other", true}};
+      }
+      ++b.runs;
+      b.seconds += c.duration_s;
+      durations[kind].push_back(c.duration_s);
+      for (std::size_t i = 0; i < std::size(spans); ++i) b.phases[i].seconds += spans[i];
+      b.phases.back().seconds += std::max(0.0, c.duration_s - accounted);
+      if (t.contains("enforcer_load_ms")) {
+        ++b.enforcer_loads;
+        b.enforcer_load_s += ms(t, "enforcer_load_ms");
+      }
+    }
+  }
+  std::vector<TimeBreakdown> out;
+  for (auto& [kind, b] : by_kind) {
+    std::vector<double>& d = durations[kind];
+    std::sort(d.begin(), d.end());
+    b.median_run_s = percentile(d, 0.5);
+    double harness = 0, total = 0;
+    for (const TimeBreakdown::Phase& p : b.phases) {
+      total += p.seconds;
+      if (p.harness) harness += p.seconds;
+    }
+    b.harness_share = total > 0 ? harness / total : 0;
+    if (kind != "all") out.push_back(std::move(b));
+  }
+  if (by_kind.count("all")) out.push_back(std::move(by_kind["all"]));
+  return out;
+}
+
+json TimeBreakdown::to_json() const {
+  json p = json::array();
+  for (const Phase& phase : phases)
+    p.push_back({{"phase", phase.name},
+                 {"harness", phase.harness},
+                 {"seconds", phase.seconds},
+                 {"share", seconds > 0 ? phase.seconds / seconds : 0.0}});
+  return {{"target_kind", target_kind},
+          {"runs", runs},
+          {"seconds", seconds},
+          {"median_run_s", median_run_s},
+          {"phases", p},
+          {"harness_share", harness_share},
+          {"enforcer_loads", enforcer_loads},
+          {"enforcer_load_s", enforcer_load_s}};
+}
+
 std::vector<GateResult> evaluate_gates(const std::vector<Scenario>& scenarios,
                                        const std::vector<CaseResult>& cases) {
   std::vector<GateResult> gates;
@@ -527,6 +599,12 @@ json RunResults::to_json() const {
           {"summary",
            {{"by_target_mode", summary_json},
             {"overhead", overhead_json},
+            {"time",
+             [&] {
+               json t = json::array();
+               for (const TimeBreakdown& b : time) t.push_back(b.to_json());
+               return t;
+             }()},
             {"gates", gates_json},
             {"exit_code", static_cast<int>(exit_code)}}}};
 }

@@ -101,6 +101,7 @@ class RuncSandbox final : public Sandbox {
   }
   CommandResult run_sibling(const attacks::SiblingSpec& sibling) override;
   nlohmann::json timings() const override { return timings_; }
+  bool workload_gone() override;
 
  private:
   void create_container();
@@ -121,7 +122,8 @@ class RuncSandbox final : public Sandbox {
   pid_t init_pid_ = -1;
   std::optional<CgroupPaths> cgroup_;
   EnforcementPlan plan_;
-  std::unique_ptr<HostEnforcer> enforcer_;
+  std::shared_ptr<HostEnforcer> enforcer_;  // the run's, from its pool
+  bool scoped_ = false;
   bool watch_exec_ = false;
   milliseconds ready_timeout_;
   bool created_ = false;
@@ -220,22 +222,40 @@ void RuncSandbox::create_container() {
   pid_in >> init_pid_;
   if (init_pid_ <= 0) throw harness_error(target_.runtime_ + " create wrote no pid file");
   cgroup_ = CgroupPaths::of_process(init_pid_);
-  if (cgroup_) info_.cgroup_id = cgroup_->unified_id();
+  if (cgroup_) {
+    info_.cgroup_id = cgroup_->unified_id();
+    info_.cgroup_dir = cgroup_->unified();
+  }
+  info_.init_pid = init_pid_;
 
-  // The container's init is waiting for `start`: load the enforcer and scope it to the cgroup
-  // now, so it is in force before the model server runs a single instruction.
+  // The container's init is waiting for `start`: take the run's enforcer (loaded once, its rule
+  // set swapped for this mode) and scope it to the cgroup now, so it is in force before the
+  // model server runs a single instruction. Mode off without an exec watch runs with none: the
+  // pool tears down an enforcing one first.
+  std::shared_ptr<HostEnforcerPool> pool = target_.context_.host_enforcers;
   if (plan_.mode != EnforcerMode::kOff || watch_exec_) {
     if (!info_.cgroup_id)
       throw unsupported_error("the container has no cgroup v2 directory to scope the enforcer to");
     const auto load_start = std::chrono::steady_clock::now();
-    enforcer_ = std::make_unique<HostEnforcer>(
-        plan_, target_.context_.events_dir / (target_.spec_.name + "-" + id_ + ".jsonl"));
+    HostEnforcerPool::Lease lease =
+        pool ? pool->acquire(plan_)
+             : HostEnforcerPool::Lease{std::make_shared<HostEnforcer>(plan_), true};
+    enforcer_ = std::move(lease.enforcer);
+    if (lease.loaded) timings_["enforcer_load_ms"] = since(load_start).count();
+    const auto scope_start = std::chrono::steady_clock::now();
     // Path decisions for a process that left the container's view of the filesystem (a private
     // mount namespace with a binary bound over an allowed one, a chroot) fail closed.
-    enforcer_->scope(*info_.cgroup_id, cgroup_->unified(), watch_exec_, init_pid_);
-    timings_["enforcer_load_ms"] = since(load_start).count();
+    enforcer_->scope(*info_.cgroup_id, cgroup_->unified(), watch_exec_, init_pid_,
+                     target_.context_.events_dir / (target_.spec_.name + "-" + id_ + ".jsonl"));
+    scoped_ = true;
+    timings_["enforcer_scope_ms"] = since(scope_start).count();
     info_.enforcer_backend = enforcer_->backend();
     info_.enforcer_location = "host kernel";
+    info_.enforcer_reused = !lease.loaded;
+  } else if (pool) {
+    const auto release_start = std::chrono::steady_clock::now();
+    pool->release();
+    timings_["enforcer_release_ms"] = since(release_start).count();
   }
 
   started_ = std::chrono::steady_clock::now();
@@ -344,6 +364,16 @@ CommandResult RuncSandbox::run_sibling(const attacks::SiblingSpec& sibling) {
   return result;
 }
 
+bool RuncSandbox::workload_gone() {
+  if (!cgroup_ || cgroup_->unified().empty()) return false;
+  // cgroup.events counts the cgroups below too, so a process that moved down is still seen.
+  std::ifstream events(cgroup_->unified() / "cgroup.events");
+  std::string key, value;
+  while (events >> key >> value)
+    if (key == "populated") return value == "0";
+  return false;
+}
+
 enforcer::EnforcerReport RuncSandbox::enforcer_report() {
   if (!enforcer_ || !info_.cgroup_id) return {};
   return enforcer_->report_for(*info_.cgroup_id);
@@ -398,7 +428,8 @@ void RuncSandbox::delete_container() {
   if (!created_) return;
   InterruptShield shield;
   created_ = false;
-  if (enforcer_ && info_.cgroup_id) enforcer_->unscope(*info_.cgroup_id);
+  if (scoped_) enforcer_->unscope(*info_.cgroup_id);
+  scoped_ = false;
   run_command({target_.runtime_path_, "delete", "--force", id_}, kRuntimeCommandTimeout);
   if (init_pid_ > 0) ::waitpid(init_pid_, nullptr, WNOHANG);  // reap if it is our child
   // A workload can make cgroups below its own (a cgroup namespace and a cgroup2 mount); the
@@ -412,6 +443,7 @@ RuncSandbox::~RuncSandbox() {
   } catch (...) {
     // Interrupted while deleting: the container id carries the run id for `armorbench gc`.
   }
+  if (enforcer_ && info_.cgroup_id) enforcer_->forget(*info_.cgroup_id);
 }
 
 RuncTarget::RuncTarget(TargetSpec spec, TargetContext context)

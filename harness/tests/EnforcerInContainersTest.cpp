@@ -337,9 +337,8 @@ TEST_F(EnforcerTest, TheHostEnforcerDrainsTheRingWhileTheCaseRuns) {
          "  action: Block\n";
   const fs::path log = dir.path() / "events.jsonl";
   HostEnforcer host(EnforcementPlan{EnforcerMode::kAudit, {dir.path() / "no-shells.yaml"},
-                                    Backend::kAuto, DefaultPosture::kBlock},
-                    log);
-  host.scope(box.cgroup_id(), box.scope().cgroup_dir, false);
+                                    Backend::kAuto, DefaultPosture::kBlock});
+  host.scope(box.cgroup_id(), box.scope().cgroup_dir, false, 0, log);
   EXPECT_TRUE(box.exec({"/bin/sh", "-c", "echo ran"}).status.exited_ok());
   std::string logged;
   for (int i = 0; i < 50 && logged.find("/usr/bin/dash") == std::string::npos; ++i) {

@@ -226,10 +226,16 @@ TEST_F(MatrixRunnerTest, PositiveControlRunsFirstAndBacksTheBlock) {
   const auto scenarios = scenario(R"(["block"])");  // off is not listed: an implicit control
   const RunResults r = run(scenarios, {});
   ASSERT_EQ(journal_.launches.size(), 3u);
-  EXPECT_EQ(journal_.launches[0], "model.pt/block");  // benign
-  EXPECT_EQ(journal_.launches[1], "evil.pt/off");     // the control, before the attack
+  // Executed mode by mode (the off runs first: the enforcer then loads once for the block runs).
+  EXPECT_EQ(journal_.launches[0], "evil.pt/off");  // the control, before the attack
+  EXPECT_EQ(journal_.launches[1], "model.pt/block");
   EXPECT_EQ(journal_.launches[2], "evil.pt/block");
   EXPECT_EQ(journal_.torn_down, 3);
+  // Reported in plan order: case by case.
+  ASSERT_EQ(r.cases.size(), 3u);
+  EXPECT_EQ(r.cases[0].case_name, "benign");
+  EXPECT_EQ(r.cases[1].mode, EnforcerMode::kOff);
+  EXPECT_EQ(r.cases[2].mode, EnforcerMode::kBlock);
   EXPECT_EQ(find(r, "benign", EnforcerMode::kBlock).verdict, Verdict::kAllowed);
   EXPECT_EQ(find(r, "writes", EnforcerMode::kOff).verdict, Verdict::kReached);
   const CaseResult& blocked = find(r, "writes", EnforcerMode::kBlock);
@@ -364,6 +370,18 @@ expect_on = { cvm = { off = "prevented", block = "prevented" } }
             (std::vector<std::string>{"benign/kata/block", "benign/cvm/block",
                                       "writes/reference-runc/off", "writes/kata/off",
                                       "writes/kata/block", "writes/cvm/off", "writes/cvm/block"}));
+  // Executed target by target, references first, and per target its off runs before its
+  // enforced ones: every case's controls still precede the runs judged against them.
+  const std::vector<PlannedRun> planned = plan_runs(scenarios, std::nullopt, std::nullopt);
+  const std::vector<std::size_t> execution = execution_order(planned);
+  order.clear();
+  for (std::size_t i : execution)
+    order.push_back(planned[i].case_spec->name + "/" + planned[i].target->name + "/" +
+                    to_string(planned[i].mode));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"writes/reference-runc/off", "writes/kata/off",
+                                      "benign/kata/block", "writes/kata/block", "writes/cvm/off",
+                                      "benign/cvm/block", "writes/cvm/block"}));
   EXPECT_EQ(expected_verdict(s.cases[1], EnforcerMode::kBlock, "cvm"), Verdict::kPrevented);
   EXPECT_EQ(expected_verdict(s.cases[1], EnforcerMode::kBlock, "kata"), Verdict::kBlocked);
   // --target cvm still runs the off runs of its references, and nothing else of theirs.

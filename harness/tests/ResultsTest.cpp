@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 
 namespace armorbench {
 namespace {
@@ -237,10 +238,9 @@ CaseResult benign(const std::string& name, EnforcerMode mode, double center, int
 }
 
 TEST(Overhead, EachEnforcedModeAgainstOffWithItsIntervalAndTimings) {
-  const std::vector<CaseResult> cases{benign("a", EnforcerMode::kOff, 1000),
-                                      benign("a", EnforcerMode::kBlock, 1100),
-                                      benign("b", EnforcerMode::kOff, 2000),
-                                      benign("b", EnforcerMode::kBlock, 2200)};
+  const std::vector<CaseResult> cases{
+      benign("a", EnforcerMode::kOff, 1000), benign("a", EnforcerMode::kBlock, 1100),
+      benign("b", EnforcerMode::kOff, 2000), benign("b", EnforcerMode::kBlock, 2200)};
   const auto figures = overhead_figures(cases);
   ASSERT_EQ(figures.size(), 1u);
   const OverheadFigure& f = figures[0];
@@ -289,9 +289,9 @@ TEST(Gates, AnOverheadGateFailsAboveItsIntervalPassesBelowAndIsInconclusiveAcros
 TEST(Gates, AnOverheadGateWithoutBenignSamplesIsNotEvaluated) {
   GateSpec gate;
   gate.max_overhead_p99 = 1.5;
-  const std::vector<CaseResult> cases{
-      result("runc", EnforcerMode::kBlock, std::string("pickle-injection"), Verdict::kBlocked,
-             Verdict::kBlocked)};
+  const std::vector<CaseResult> cases{result("runc", EnforcerMode::kBlock,
+                                             std::string("pickle-injection"), Verdict::kBlocked,
+                                             Verdict::kBlocked)};
   const auto gates = evaluate_gates({scenario_with_gate(gate)}, cases);
   ASSERT_EQ(gates.size(), 2u);
   EXPECT_EQ(gates[1].gate, "max_overhead_p99.block[runc]");
@@ -334,6 +334,59 @@ TEST(ResultsJson, ACaseRecordReadsBackAsTheSameRecord) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInput);
   }
+}
+
+// Where the time went: disjoint phases that add up to each run's duration, the harness's share
+// (everything but the server's start, the requests and the attack), enforcer loads counted.
+TEST(TimeBreakdown, PhasesAddUpAndTheHarnessShareIsTheRest) {
+  CaseResult loaded =
+      result("runc", EnforcerMode::kBlock, "", Verdict::kAllowed, Verdict::kAllowed);
+  loaded.target_kind = "runc";
+  loaded.duration_s = 4.0;
+  loaded.timings = {{"prepare_ms", 100}, {"launch_ms", 900},  {"enforcer_load_ms", 700},
+                    {"start_ms", 10},    {"ready_ms", 1510},  {"serve_ms", 500},
+                    {"attack_ms", 0},    {"observe_ms", 600}, {"stop_ms", 300}};
+  CaseResult reused = loaded;
+  reused.timings.erase("enforcer_load_ms");
+  reused.timings["launch_ms"] = 200;
+  reused.duration_s = 3.3;
+  CaseResult vm = result("kata", EnforcerMode::kOff, "", Verdict::kAllowed, Verdict::kAllowed);
+  vm.target_kind = "kata";
+  vm.duration_s = 30;
+  vm.timings = {{"launch_ms", 10000}, {"start_ms", 1000}, {"ready_ms", 19000}, {"serve_ms", 900}};
+  CaseResult never = vm;
+  never.verdict = Verdict::kNotRun;  // never launched: not in the figures
+
+  const std::vector<TimeBreakdown> time = time_breakdown({loaded, reused, vm, never});
+  ASSERT_EQ(time.size(), 3u);
+  EXPECT_EQ(time[0].target_kind, "kata");
+  EXPECT_EQ(time[1].target_kind, "runc");
+  EXPECT_EQ(time[2].target_kind, "all");
+  const TimeBreakdown& runc = time[1];
+  EXPECT_EQ(runc.runs, 2);
+  EXPECT_DOUBLE_EQ(runc.seconds, 7.3);
+  EXPECT_DOUBLE_EQ(runc.median_run_s, 3.65);
+  EXPECT_EQ(runc.enforcer_loads, 1);
+  EXPECT_DOUBLE_EQ(runc.enforcer_load_s, 0.7);
+  std::map<std::string, double> phase;
+  double sum = 0;
+  for (const TimeBreakdown::Phase& p : runc.phases) {
+    phase[p.name] = p.seconds;
+    sum += p.seconds;
+  }
+  EXPECT_NEAR(sum, 7.3, 1e-9);
+  EXPECT_NEAR(phase["server-start"], 3.0, 1e-9);  // ready minus the runtime's start, twice
+  EXPECT_NEAR(phase["attack"], 1.2, 1e-9);
+  EXPECT_NEAR(phase["launch"], 1.1, 1e-9);
+  EXPECT_NEAR(phase["other"], 0.1 + 0.1, 1e-9);  // 4.0 - 3.9 and 3.3 - 3.2
+  // harness: prepare 0.2 + launch 1.1 + stop 0.6 + other 0.2 = 2.1 of 7.3
+  EXPECT_NEAR(runc.harness_share, 2.1 / 7.3, 1e-9);
+  EXPECT_EQ(time[2].runs, 3);
+  EXPECT_NEAR(time[0].harness_share, (10.0 + 30 - 10 - 18 - 0.9) / 30, 1e-9);
+  const nlohmann::json j = runc.to_json();
+  EXPECT_EQ(j["phases"].size(), 7u);
+  EXPECT_EQ(j["phases"][2]["phase"], "server-start");
+  EXPECT_FALSE(j["phases"][2]["harness"].get<bool>());
 }
 
 TEST(CaseLog, AppendsOneFlushedLinePerCase) {

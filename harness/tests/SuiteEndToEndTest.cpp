@@ -204,6 +204,24 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
       EXPECT_NEAR(s["detection_rate"].get<double>(), 12.0 / 16.0, 1e-9);
     }
   }
+  // The host enforcer was loaded once for the enforced runs (audit, then block by a rule swap),
+  // and the verdicts above rest on the events of each run's own cgroup all the same.
+  int loads = 0, reused = 0, enforced = 0;
+  for (const auto& c : results["cases"]) {
+    if (c["enforcer_mode"] == "off") continue;
+    ++enforced;
+    if (c["timings"].contains("enforcer_load_ms")) ++loads;
+    if (c["enforcer"].value("reused", false)) ++reused;
+  }
+  EXPECT_EQ(loads, 1);
+  EXPECT_EQ(reused, enforced - 1);
+  const nlohmann::json& all = results["summary"]["time"].back();
+  EXPECT_EQ(all["target_kind"], "all");
+  EXPECT_EQ(all["enforcer_loads"], 1);
+  EXPECT_EQ(all["runs"], results["cases"].size());
+  double phases = 0;
+  for (const auto& p : all["phases"]) phases += p["seconds"].get<double>();
+  EXPECT_NEAR(phases, all["seconds"].get<double>(), 0.01 * all["seconds"].get<double>());
 }
 
 // Every evasion case of the default suite (off and block) on runc without and with the

@@ -168,6 +168,15 @@ std::string summary_table(const RunResults& results) {
                   p50->low, p50->high, f.cases, f.samples);
     out << line;
   }
+  for (const TimeBreakdown& b : results.time) {
+    if (b.target_kind != "all") continue;
+    std::snprintf(line, sizeof line,
+                  "time: %d case runs, %.1f s, median %.2f s a run; harness share %.1f%%; "
+                  "enforcer loaded %d time(s), %.1f s\n",
+                  b.runs, b.seconds, b.median_run_s, 100 * b.harness_share, b.enforcer_loads,
+                  b.enforcer_load_s);
+    out << line;
+  }
   return out.str();
 }
 
@@ -218,11 +227,34 @@ std::string summary_markdown(const RunResults& results) {
       md << "| " << f.scenario << " | " << f.target << " | " << to_string(f.mode) << " | "
          << (summary_of(f) ? rate(summary_of(f)->block_rate) : "n/a") << " | "
          << (summary_of(f) ? rate(summary_of(f)->detection_rate) : "n/a") << " | "
-         << (summary_of(f) ? rate(summary_of(f)->false_positive_rate) : "n/a") << " | "
-         << f.against << " | " << cell(f, Statistic::kP50) << " | " << cell(f, Statistic::kP99)
-         << " | " << cell(f, Statistic::kMean) << " | " << f.cases << " | " << f.samples << "/"
+         << (summary_of(f) ? rate(summary_of(f)->false_positive_rate) : "n/a") << " | " << f.against
+         << " | " << cell(f, Statistic::kP50) << " | " << cell(f, Statistic::kP99) << " | "
+         << cell(f, Statistic::kMean) << " | " << f.cases << " | " << f.samples << "/"
          << f.control_samples << " | " << timing(f, "model_load_ms") << " | "
          << timing(f, "ready_ms") << " |\n";
+  }
+  if (!results.time.empty()) {
+    md << "\n## Where the time went\n\n"
+       << "Seconds summed over the case runs of each target kind (share of its runs' time); "
+          "the harness's own share is prepare, launch (the runtime's create or the VM's boot, "
+          "the enforcer's load and scope), stop and other (scoring, evidence, clean-up).\n\n"
+       << "| target | runs | seconds | median run s | prepare | launch | server start | "
+          "requests | attack | stop | other | harness share | enforcer loads (s) |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const TimeBreakdown& b : results.time) {
+      char text[96];
+      md << "| " << b.target_kind << " | " << b.runs << " | ";
+      std::snprintf(text, sizeof text, "%.1f | %.2f | ", b.seconds, b.median_run_s);
+      md << text;
+      for (const TimeBreakdown::Phase& p : b.phases) {
+        std::snprintf(text, sizeof text, "%.1f (%.0f%%) | ", p.seconds,
+                      b.seconds > 0 ? 100 * p.seconds / b.seconds : 0.0);
+        md << text;
+      }
+      std::snprintf(text, sizeof text, "%.1f%% | %d (%.1f) |\n", 100 * b.harness_share,
+                    b.enforcer_loads, b.enforcer_load_s);
+      md << text;
+    }
   }
   md << "\n## Gates\n\n| scenario | gate | result | detail |\n|---|---|---|---|\n";
   for (const GateResult& g : results.gates)

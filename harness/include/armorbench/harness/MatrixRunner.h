@@ -67,6 +67,7 @@ class MatrixRunner {
                CaseResult& result);
 
   RunnerEnvironment env_;
+  std::shared_ptr<HostEnforcerPool> host_enforcers_;  // outlives the targets and their sandboxes
   std::map<std::string, std::unique_ptr<Target>> targets_;
   std::map<std::string, ModelArtifacts> models_;
   // A declared model's answers in its off run, per "scenario/case/target": the reference.

@@ -42,10 +42,16 @@ struct RunOptions {
   HostProbe probe_host = [] { return armorbench::probe_host(HostProbeOptions{}); };
 };
 
-// The matrix in execution order: per case and target, the positive control (off) first.
+// The matrix in plan (and results) order: per case and target, the positive control (off) first.
 std::vector<PlannedRun> plan_runs(const std::vector<Scenario>& scenarios,
                                   const std::optional<std::string>& filter,
                                   const std::optional<std::string>& target);
+
+// The order to execute `runs` in (indices into it): per scenario, target by target (references
+// first), and per target every off run, then every audit run, then every block run. Each case's
+// controls still come before its enforced runs, and the host enforcer is loaded once per target
+// and mode change instead of once per run (results are reported in plan order regardless).
+std::vector<std::size_t> execution_order(const std::vector<PlannedRun>& runs);
 
 // The runs of shard `shard`: whole cases (every target and mode of a scenario's case, with its
 // positive and reference controls, which its verdicts need), dealt round-robin in plan order.

@@ -90,11 +90,12 @@ struct OverheadFigure {
   std::string scenario;
   std::string target;
   EnforcerMode mode = EnforcerMode::kOff;
-  std::string against;  // "off", or "target NAME"
+  std::string against;                                 // "off", or "target NAME"
   std::vector<std::pair<Statistic, Interval>> ratios;  // p50, p95, p99, mean
   int cases = 0;
   std::size_t samples = 0, control_samples = 0;
-  nlohmann::json timings;  // medians over the target's benign runs in this mode: model load, ready, boot
+  nlohmann::json
+      timings;  // medians over the target's benign runs in this mode: model load, ready, boot
 
   const Interval* ratio(Statistic statistic) const;
   nlohmann::json to_json() const;
@@ -102,6 +103,30 @@ struct OverheadFigure {
 
 std::vector<OverheadFigure> overhead_figures(const std::vector<CaseResult>& cases,
                                              const BootstrapOptions& options = {});
+
+// Where a run's time went, for the case runs of one target kind ("all": every run). Phases are
+// disjoint spans of each case run on the runner's clock; the harness's own share is everything
+// but the model server's start, the requests and the attack (prepare, launch with the runtime's
+// create and the enforcer's load, stop, and the rest: scoring, evidence, clean-up).
+struct TimeBreakdown {
+  struct Phase {
+    std::string name;  // prepare, launch, server-start, requests, attack, stop, other
+    bool harness = false;
+    double seconds = 0;
+  };
+  std::string target_kind;
+  int runs = 0;
+  double seconds = 0;       // sum of the runs' durations
+  double median_run_s = 0;  // median run duration
+  std::vector<Phase> phases;
+  double harness_share = 0;  // of `seconds`
+  int enforcer_loads = 0;    // runs that loaded the host enforcer (the others reused it)
+  double enforcer_load_s = 0;
+
+  nlohmann::json to_json() const;
+};
+
+std::vector<TimeBreakdown> time_breakdown(const std::vector<CaseResult>& cases);
 
 struct GateResult {
   std::string scenario;
@@ -129,6 +154,7 @@ struct RunResults {
   std::vector<CaseResult> cases;
   std::vector<ModeSummary> summary;
   std::vector<OverheadFigure> overhead;
+  std::vector<TimeBreakdown> time;
   std::vector<GateResult> gates;
   ExitCode exit_code = ExitCode::kOk;
 

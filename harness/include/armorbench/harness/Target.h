@@ -26,6 +26,7 @@
 namespace armorbench {
 
 class HostFacts;
+class HostEnforcerPool;
 
 // How the workload is to be enforced: the target decides where the enforcer runs (host kernel
 // for containers, guest kernel for VMs).
@@ -56,7 +57,10 @@ struct SandboxInfo {
   std::string runtime;            // "runc 1.1.5", "qemu-tcg"
   std::string enforcer_backend;   // "tracepoint", "bpf-lsm", "" when off
   std::string enforcer_location;  // "host kernel", "guest kernel"
+  bool enforcer_reused = false;   // the run's loaded enforcer, only its rules swapped
   std::optional<std::uint64_t> cgroup_id;
+  std::filesystem::path cgroup_dir;  // its cgroup v2 directory (host containers)
+  pid_t init_pid = 0;                // the container's init, as the host sees it
 };
 
 // One case run's workload on a target. It offers attacks their primitives (AttackSurface:
@@ -76,6 +80,9 @@ class Sandbox : public attacks::AttackSurface {
   // sandbox files read_file() must still answer for afterwards.
   virtual SandboxFinal stop(const std::vector<std::string>& keep_files) = 0;
   virtual nlohmann::json timings() const = 0;
+  // True only when no process of the workload is left (its cgroup and every cgroup below are
+  // empty): nothing in the sandbox can still reach an objective. False when unknown.
+  virtual bool workload_gone() { return false; }
 
   // Programs started inside the sandbox: the exec watch's observations in the report, each
   // marked when the enforcer killed it at that exec.
@@ -104,6 +111,9 @@ struct TargetContext {
   std::filesystem::path bin_dir;     // built tools: armorbench-memdump, armorbench-miner, agent
   std::filesystem::path events_dir;  // where enforcer event logs go (kept in --out)
   std::string run_id;
+  // The run's loaded host enforcer, shared by the container targets (null: each sandbox loads
+  // its own).
+  std::shared_ptr<HostEnforcerPool> host_enforcers;
 };
 
 // The exec watch's observations in `report`, each marked when a SIGKILL of the enforcer at that
