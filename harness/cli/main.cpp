@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "armorbench/base/Error.h"
@@ -35,12 +36,14 @@ const char* kUsage = R"(usage: armorbench <command> [options]
 commands:
   run PATH... [--out DIR] [--filter GLOB] [--target NAME] [--format LIST] [--keep-work]
              [--shard I/N] [--gate KEY=VALUE]... [--baseline BASE.json [--max-slowdown R]]
+             [--jobs N]
       run every case x target x enforcer mode of the scenario files (a directory means all
       *.toml in it); writes results.json, results.jsonl, junit.xml, summary.md to --out
       (default out/). --format picks from json,junit,markdown (default: all). --shard runs
       the I-th of N deterministic slices (whole cases); --gate overrides a [gate] key of every
       scenario; --baseline compares with an earlier results.json (compare.md, compare.json)
-      and fails the run on a regression.
+      and fails the run on a regression. --jobs (default: the number of cores) lets VM
+      runs go beside container runs (two lanes at most; container runs one at a time).
   compare BASE.json NEW.json [--format markdown|json] [--out FILE] [--max-slowdown R]
       verdict changes (weaker is a regression), latency changes (p50 ratio with a bootstrap
       95% interval; a regression when it lies above R, default 1.10), cases added and
@@ -171,10 +174,26 @@ CompareOptions compare_options(const Arguments& args) {
   return options;
 }
 
+// The value of option `key` as a positive integer (`fallback` when absent).
+int positive_number(const Arguments& args, const char* key, int fallback) {
+  if (!args.options.count(key)) return fallback;
+  const std::string text = args.options.at(key);
+  std::size_t used = 0;
+  int value = 0;
+  try {
+    value = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || value < 1)
+    throw input_error(std::string(key) + " " + text + ": expected a positive integer");
+  return value;
+}
+
 int command_run(int argc, char** argv) {
   const Arguments args = parse_arguments(argc, argv, 2,
                                          {"--out", "--filter", "--target", "--format", "--shard",
-                                          "--gate", "--baseline", "--max-slowdown"},
+                                          "--gate", "--baseline", "--max-slowdown", "--jobs"},
                                          {"--keep-work"});
   if (args.positional.empty())
     throw input_error("run needs at least one scenario file or directory");
@@ -204,6 +223,8 @@ int command_run(int argc, char** argv) {
   options.data_dir = data_dir();
   options.bin_dir = self_dir();
   options.keep_work = args.flags.count("--keep-work") > 0;
+  options.jobs = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  if (args.options.count("--jobs")) options.jobs = positive_number(args, "--jobs", 1);
 
   const bool tty = ::isatty(STDERR_FILENO);
   ProgressSink progress;
@@ -266,22 +287,8 @@ int command_bench(int argc, char** argv) {
   InferenceBenchOptions options;
   options.data_dir = data_dir();
   options.bin_dir = self_dir();
-  const auto number = [&](const char* key, int fallback) {
-    if (!args.options.count(key)) return fallback;
-    const std::string text = args.options.at(key);
-    std::size_t used = 0;
-    int value = 0;
-    try {
-      value = std::stoi(text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != text.size() || value < 1)
-      throw input_error(std::string(key) + " " + text + ": expected a positive integer");
-    return value;
-  };
-  options.rounds = number("--rounds", options.rounds);
-  options.requests = number("--requests", options.requests);
+  options.rounds = positive_number(args, "--rounds", options.rounds);
+  options.requests = positive_number(args, "--requests", options.requests);
   for (const std::string& policy : args.all("--policy")) options.policies.push_back(policy);
   if (options.policies.empty())
     options.policies = {options.data_dir / "scenarios/policies/model-server.yaml",

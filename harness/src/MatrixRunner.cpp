@@ -255,6 +255,11 @@ std::optional<std::string> MatrixRunner::unavailable(const PlannedRun& planned, 
   return std::nullopt;
 }
 
+std::filesystem::path MatrixRunner::models_dir() const {
+  return env_.work_dir /
+         (env_.lane == 0 ? std::string("models") : "models-" + std::to_string(env_.lane));
+}
+
 const HostFacts& MatrixRunner::host_facts() {
   if (!host_facts_) host_facts_ = env_.probe_host();
   return *host_facts_;
@@ -266,9 +271,8 @@ const ModelArtifacts& MatrixRunner::model_for(const Scenario& scenario, const Ca
     auto it = models_.find(key);
     if (it == models_.end())
       it = models_
-               .emplace(key,
-                        stage_declared_model(*c.model.declared, env_.work_dir / "models" /
-                                                                    (scenario.name + "-" + c.name)))
+               .emplace(key, stage_declared_model(*c.model.declared,
+                                                  models_dir() / (scenario.name + "-" + c.name)))
                .first;
     return it->second;
   }
@@ -276,10 +280,7 @@ const ModelArtifacts& MatrixRunner::model_for(const Scenario& scenario, const Ca
   for (int size : c.model.layers) key += std::to_string(size) + "x";
   auto it = models_.find(key);
   if (it == models_.end())
-    it = models_
-             .emplace(key,
-                      env_.make_model(c.model.layers, env_.work_dir / "models" / ("mlp-" + key)))
-             .first;
+    it = models_.emplace(key, env_.make_model(c.model.layers, models_dir() / ("mlp-" + key))).first;
   return it->second;
 }
 
@@ -311,7 +312,7 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
     if (result.objective.is_null()) result.objective = c.attack->objective();
   }
 
-  const std::string run_name = "run-" + std::to_string(++runs_);
+  const std::string run_name = "run-" + std::to_string(++runs_ * env_.lanes + env_.lane);
   ScopedDirectory run_dir(env_.work_dir / run_name);
   WorkloadSpec workload;
   workload.id = run_name;

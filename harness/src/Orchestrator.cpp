@@ -6,14 +6,20 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
+#include <exception>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "armorbench/base/Hex.h"
+#include "armorbench/base/Interrupt.h"
 #include "armorbench/harness/Doctor.h"
 #include "armorbench/harness/MatrixRunner.h"
 #include "armorbench/harness/StaleRuns.h"
@@ -114,6 +120,21 @@ std::vector<std::size_t> execution_order(const std::vector<PlannedRun>& runs) {
   return order;
 }
 
+int lane_of(const PlannedRun& run, int lanes) {
+  const bool vm = run.target->kind == TargetKind::kKata || run.target->kind == TargetKind::kCvm;
+  return lanes >= 2 && vm ? 1 : 0;
+}
+
+namespace {
+
+// A container run whose seccomp records could be confused with another run's.
+bool runs_alone(const PlannedRun& run) {
+  return !(run.target->kind == TargetKind::kKata || run.target->kind == TargetKind::kCvm) &&
+         run.target->seccomp.mode != SeccompSpec::Mode::kUnconfined;
+}
+
+}  // namespace
+
 Shard parse_shard(const std::string& text) {
   const auto slash = text.find('/');
   Shard shard;
@@ -200,15 +221,24 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
     std::ofstream(work.path() / kKeepMarker) << "kept by --keep-work; remove by hand\n";
   }
 
-  MatrixRunner runner(RunnerEnvironment{
-      work.path(), options.data_dir, options.bin_dir, options.out_dir / "events", run_id,
-      options.make_target,
-      options.make_model ? options.make_model
-                         : ModelFactory([data_dir = options.data_dir](
-                                            const std::vector<int>& layers, const fs::path& dir) {
-                             return generate_model(data_dir, dir, layers);
-                           }),
-      [host] { return host; }});
+  const int lanes = std::clamp(options.jobs, 1, 2);
+  std::vector<std::unique_ptr<MatrixRunner>> runners;
+  for (int lane = 0; lane < lanes; ++lane)
+    runners.push_back(std::make_unique<MatrixRunner>(RunnerEnvironment{
+        work.path(), options.data_dir, options.bin_dir, options.out_dir / "events", run_id,
+        options.make_target,
+        options.make_model ? options.make_model
+                           : ModelFactory([data_dir = options.data_dir](
+                                              const std::vector<int>& layers, const fs::path& dir) {
+                               return generate_model(data_dir, dir, layers);
+                             }),
+        [host] { return host; }, lane, lanes}));
+  results.run["jobs"] = lanes;
+
+  // Everything below is guarded by `mutex`: the lanes share the controls, the log, the progress
+  // sink and the results.
+  std::mutex mutex;
+  std::condition_variable changed;
   std::map<std::string, Verdict> controls;  // "scenario/case/target" -> positive-control verdict
   const auto control_of = [&](const PlannedRun& run,
                               const TargetSpec* target) -> std::optional<Verdict> {
@@ -217,27 +247,98 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
         controls.find(run.scenario->name + "/" + run.case_spec->name + "/" + target->name);
     return it == controls.end() ? std::nullopt : std::optional<Verdict>(it->second);
   };
+  // The off runs each run is judged against (its own target's, its reference's): a run waits
+  // for those in the other lane; its own lane ran them already (execution order).
+  std::vector<std::vector<std::size_t>> needs(runs.size());
+  for (std::size_t i = 0; i < runs.size(); ++i)
+    for (std::size_t j = 0; j < runs.size(); ++j) {
+      const PlannedRun &a = runs[i], &b = runs[j];
+      if (j == i || b.mode != EnforcerMode::kOff || b.scenario != a.scenario ||
+          b.case_spec != a.case_spec)
+        continue;
+      if ((b.target == a.target && a.mode != EnforcerMode::kOff) || b.target == a.reference)
+        needs[i].push_back(j);
+    }
   const std::vector<std::size_t> order = execution_order(runs);
   std::vector<std::optional<CaseResult>> done(runs.size());
-  for (std::size_t step = 0; step < order.size(); ++step) {
-    const PlannedRun& planned = runs[order[step]];
-    if (progress.started) progress.started(step, runs.size(), planned);
-    const std::string control_key =
-        planned.scenario->name + "/" + planned.case_spec->name + "/" + planned.target->name;
-    Controls control;
-    if (planned.mode != EnforcerMode::kOff)
-      control.same_target = control_of(planned, planned.target);
-    if (planned.reference) {
-      control.reference = control_of(planned, planned.reference);
-      control.reference_target = planned.reference->name;
+  std::vector<int> busy(static_cast<std::size_t>(lanes), 0);
+  bool alone = false, alone_waiting = false, stop = false;
+  std::size_t step = 0;
+  std::exception_ptr failure;
+
+  const auto lane_work = [&](int lane) {
+    MatrixRunner& runner = *runners[static_cast<std::size_t>(lane)];
+    for (std::size_t index : order) {
+      const PlannedRun& planned = runs[index];
+      if (lane_of(planned, lanes) != lane) continue;
+      const bool solo = lanes > 1 && runs_alone(planned);
+      Controls control;
+      std::size_t my_step = 0;
+      {
+        std::unique_lock lock(mutex);
+        const auto others_idle = [&] {
+          for (int l = 0; l < lanes; ++l)
+            if (l != lane && busy[static_cast<std::size_t>(l)]) return false;
+          return true;
+        };
+        const auto ready = [&] {
+          if (stop) return true;
+          for (std::size_t j : needs[index])
+            if (!done[j]) return false;
+          if (alone) return false;
+          if (solo) return others_idle();
+          return !alone_waiting;
+        };
+        if (solo) alone_waiting = true;
+        while (!ready()) {
+          changed.wait_for(lock, std::chrono::milliseconds(100));
+          if (interrupted()) stop = true;
+        }
+        if (solo) alone_waiting = false;
+        if (stop) return;
+        alone = solo;
+        busy[static_cast<std::size_t>(lane)] = 1;
+        if (planned.mode != EnforcerMode::kOff)
+          control.same_target = control_of(planned, planned.target);
+        if (planned.reference) {
+          control.reference = control_of(planned, planned.reference);
+          control.reference_target = planned.reference->name;
+        }
+        my_step = step++;
+        if (progress.started) progress.started(my_step, runs.size(), planned);
+      }
+      CaseResult result = runner.run(planned, control);  // throws Interrupted only
+      std::lock_guard lock(mutex);
+      busy[static_cast<std::size_t>(lane)] = 0;
+      alone = false;
+      if (planned.mode == EnforcerMode::kOff && planned.case_spec->is_attack())
+        controls[planned.scenario->name + "/" + planned.case_spec->name + "/" +
+                 planned.target->name] = result.verdict;
+      log.append(result);
+      if (progress.finished) progress.finished(my_step, runs.size(), result);
+      done[index] = std::move(result);
+      changed.notify_all();
     }
-    CaseResult result = runner.run(planned, control);
-    if (planned.mode == EnforcerMode::kOff && planned.case_spec->is_attack())
-      controls[control_key] = result.verdict;
-    log.append(result);
-    if (progress.finished) progress.finished(step, runs.size(), result);
-    done[order[step]] = std::move(result);
+  };
+  const auto guarded = [&](int lane) {
+    try {
+      lane_work(lane);
+    } catch (...) {
+      std::lock_guard lock(mutex);
+      if (!failure) failure = std::current_exception();
+      stop = true;
+      changed.notify_all();
+    }
+  };
+  if (lanes == 1) {
+    guarded(0);
+  } else {
+    std::thread vm_lane(guarded, 1);
+    guarded(0);
+    vm_lane.join();
   }
+  runners.clear();  // every sandbox, enforcer and VM of the run is gone before the work dir
+  if (failure) std::rethrow_exception(failure);
   // Plan order, implicit controls too: they are evidence.
   for (std::optional<CaseResult>& result : done) results.cases.push_back(std::move(*result));
   results.summary = summarize(results.cases);

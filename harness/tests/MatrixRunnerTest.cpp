@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "armorbench/base/Hex.h"
@@ -21,9 +23,13 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 // What the fake target was asked to do, in order.
+// Lanes launch from two threads: what the journal records is guarded.
 struct Journal {
+  std::mutex mutex;
   std::vector<std::string> launches;  // "case/mode"
-  int torn_down = 0;
+  std::atomic<int> torn_down{0};
+  std::atomic<int> alive{0};          // sandboxes not yet torn down
+  std::atomic<int> solo_overlaps{0};  // a seccomp target's launch while another sandbox lived
 };
 
 struct FakeBehaviour {
@@ -71,8 +77,13 @@ class FakeSandbox final : public Sandbox {
  public:
   FakeSandbox(Journal& journal, const FakeBehaviour& behaviour, const WorkloadSpec& workload,
               EnforcerMode mode)
-      : journal_(journal), behaviour_(behaviour), workload_(workload), mode_(mode) {}
-  ~FakeSandbox() override { ++journal_.torn_down; }
+      : journal_(journal), behaviour_(behaviour), workload_(workload), mode_(mode) {
+    ++journal_.alive;
+  }
+  ~FakeSandbox() override {
+    ++journal_.torn_down;
+    --journal_.alive;
+  }
 
   const SandboxInfo& info() const override { return info_; }
   ReadyResult wait_ready() override {
@@ -130,7 +141,12 @@ class FakeTarget final : public Target {
   bool watches_exec() const override { return true; }
   std::unique_ptr<Sandbox> launch(const WorkloadSpec& workload, const EnforcementPlan& plan,
                                   bool) override {
-    journal_.launches.push_back(workload.model_file + "/" + to_string(plan.mode));
+    {
+      std::lock_guard lock(journal_.mutex);
+      journal_.launches.push_back(workload.model_file + "/" + to_string(plan.mode));
+    }
+    if (spec_.seccomp.mode != SeccompSpec::Mode::kUnconfined && journal_.alive > 0)
+      ++journal_.solo_overlaps;
     if (behaviour_.launch_fails) throw harness_error("fake launch failed");
     return std::make_unique<FakeSandbox>(journal_, behaviour_, workload, plan.mode);
   }
@@ -172,8 +188,9 @@ settle = "0s"
   }
 
   RunResults run(const std::vector<Scenario>& scenarios, FakeBehaviour behaviour,
-                 std::optional<Shard> shard = std::nullopt) {
+                 std::optional<Shard> shard = std::nullopt, int jobs = 1) {
     RunOptions options;
+    options.jobs = jobs;
     options.shard = shard;
     options.out_dir = dir_ / "out";
     options.lease_dir = dir_ / "leases";
@@ -326,6 +343,10 @@ TEST_F(MatrixRunnerTest, AnInterruptPropagatesAfterTheSandboxIsTornDown) {
   EXPECT_EQ(journal_.torn_down, 1);
   // The crash-safe record is there, with nothing half-written in it.
   EXPECT_TRUE(fs::exists(dir_ / "out" / "results.jsonl"));
+  // With two lanes too: the lane that was not interrupted stops as well, nothing is left alive.
+  journal_.launches.clear();
+  EXPECT_THROW(run(scenario(R"(["off"])"), behaviour, std::nullopt, 2), Interrupted);
+  EXPECT_EQ(journal_.alive, 0);
 }
 
 }  // namespace
@@ -390,6 +411,62 @@ expect_on = { cvm = { off = "prevented", block = "prevented" } }
     order.push_back(run.target->name + "/" + to_string(run.mode));
   EXPECT_EQ(order,
             (std::vector<std::string>{"reference-runc/off", "kata/off", "cvm/off", "cvm/block"}));
+}
+
+// Two lanes (containers, VMs) give the same results in the same order as one: a VM run judged
+// against its container reference waits for it, and a container with a seccomp profile runs
+// while nothing else does.
+TEST_F(MatrixRunnerTest, TwoLanesGiveTheResultsOfOneAndKeepTheirDependencies) {
+  std::ofstream(dir_ / "lanes.toml") << R"([scenario]
+name = "lanes"
+[[target]]
+name = "plain"
+kind = "runc"
+[[target]]
+name = "confined"
+kind = "runc"
+seccomp = "runtime-default"
+[[target]]
+name = "kata"
+kind = "kata"
+[enforcer]
+policies = ["policy.toml"]
+modes = ["off", "block"]
+[[case]]
+name = "benign"
+[[case]]
+name = "writes"
+model = { file = "evil.pt" }
+attack = { kind = "custom", objective = { type = "file_created", path = "/tmp/declared" } }
+settle = "0s"
+[[case]]
+name = "writes-too"
+model = { file = "evil.pt" }
+attack = { kind = "custom", objective = { type = "file_created", path = "/tmp/declared" } }
+settle = "0s"
+)";
+  const std::vector<Scenario> scenarios{load_scenario(dir_ / "lanes.toml")};
+  const RunResults one = run(scenarios, {}, std::nullopt, 1);
+  const std::size_t launched_by_one = journal_.launches.size();
+  journal_.launches.clear();
+  const RunResults two = run(scenarios, {}, std::nullopt, 2);
+  EXPECT_EQ(journal_.launches.size(), launched_by_one);
+  EXPECT_EQ(journal_.solo_overlaps, 0);
+  EXPECT_EQ(two.run["jobs"], 2);
+  ASSERT_EQ(two.cases.size(), one.cases.size());
+  for (std::size_t i = 0; i < one.cases.size(); ++i) {
+    EXPECT_EQ(two.cases[i].id(), one.cases[i].id());
+    EXPECT_EQ(two.cases[i].verdict, one.cases[i].verdict) << two.cases[i].id();
+    EXPECT_EQ(two.cases[i].reason, one.cases[i].reason) << two.cases[i].id();
+  }
+  // The kata runs were judged with their reference's control in hand.
+  bool judged = false;
+  for (const CaseResult& c : two.cases)
+    if (c.target == "kata" && c.case_name == "writes" && c.mode == EnforcerMode::kBlock) {
+      judged = true;
+      EXPECT_EQ(c.verdict, Verdict::kBlocked) << c.reason;
+    }
+  EXPECT_TRUE(judged);
 }
 
 TEST_F(MatrixRunnerTest, ADeclaredModelIsCheckedAgainstItsOwnOffRun) {

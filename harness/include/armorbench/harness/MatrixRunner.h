@@ -47,6 +47,10 @@ struct RunnerEnvironment {
   TargetFactory make_target;
   ModelFactory make_model;
   HostProbe probe_host;
+  // Which of `lanes` runners working side by side this is: run names and model directories
+  // stay apart.
+  int lane = 0;
+  int lanes = 1;
 };
 
 class MatrixRunner {
@@ -62,6 +66,7 @@ class MatrixRunner {
   Target& target_for(const Scenario& scenario, const TargetSpec& spec);
   std::optional<std::string> unavailable(const PlannedRun& planned, Target& target);
   const HostFacts& host_facts();
+  std::filesystem::path models_dir() const;
   const ModelArtifacts& model_for(const Scenario& scenario, const CaseSpec& c);
   void execute(const PlannedRun& planned, Target& target, const Controls& controls,
                CaseResult& result);

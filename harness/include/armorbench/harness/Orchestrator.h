@@ -29,11 +29,16 @@ struct RunOptions {
   std::filesystem::path out_dir;
   std::optional<Shard> shard;
   std::vector<std::string> gate_overrides;  // recorded in results.json (applied by the caller)
-  std::optional<std::string> filter;  // glob on "case" or "scenario/case"
-  std::optional<std::string> target;  // only targets with this name
+  std::optional<std::string> filter;        // glob on "case" or "scenario/case"
+  std::optional<std::string> target;        // only targets with this name
   std::filesystem::path data_dir;
   std::filesystem::path bin_dir;
   bool keep_work = false;
+  // Case runs at once. Runs on targets that share the host kernel's state (containers: one host
+  // enforcer rule set, the kernel log's seccomp records) go one at a time in one lane; VM targets
+  // (their own kernel) in a second lane beside it when jobs >= 2. A container run with a seccomp
+  // profile runs alone (its kernel-log records are attributed by time for exited processes).
+  int jobs = 1;
   std::filesystem::path lease_dir = kDefaultLeaseDir;  // StaleRuns.h
   // The seams a unit test replaces: which targets exist, how a case's model is made (default:
   // the generator in data_dir) and what the host offers.
@@ -52,6 +57,9 @@ std::vector<PlannedRun> plan_runs(const std::vector<Scenario>& scenarios,
 // controls still come before its enforced runs, and the host enforcer is loaded once per target
 // and mode change instead of once per run (results are reported in plan order regardless).
 std::vector<std::size_t> execution_order(const std::vector<PlannedRun>& runs);
+
+// The lane a run goes to with `lanes` lanes: 0 for containers, 1 for VMs when lanes >= 2.
+int lane_of(const PlannedRun& run, int lanes);
 
 // The runs of shard `shard`: whole cases (every target and mode of a scenario's case, with its
 // positive and reference controls, which its verdicts need), dealt round-robin in plan order.

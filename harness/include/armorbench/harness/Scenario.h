@@ -14,8 +14,8 @@
 
 #include "armorbench/attacks/Attack.h"
 #include "armorbench/base/Enforcement.h"
-#include "armorbench/harness/Seccomp.h"
 #include "armorbench/base/Error.h"
+#include "armorbench/harness/Seccomp.h"
 #include "armorbench/workload/ModelArtifacts.h"
 #include "armorbench/workload/WorkloadSpec.h"
 
@@ -121,7 +121,7 @@ struct GateSpec {
   // Benign inference latency, enforced mode over off (ratios; judged on their 95% interval).
   std::optional<double> max_overhead_p50;
   std::optional<double> max_overhead_p99;
-  bool fail_inconclusive = true;  // on_inconclusive = "fail" (default) | "pass"
+  bool fail_inconclusive = true;               // on_inconclusive = "fail" (default) | "pass"
   std::optional<std::string> require_backend;  // every enforced run on this backend
   SourceLocation where;
 };

@@ -59,9 +59,9 @@ struct SeccompRecord {
   std::string comm;
   std::string exe;
   long syscall = -1;
-  std::string arch;      // "c000003e" (x86_64), "40000003" (i386)
+  std::string arch;        // "c000003e" (x86_64), "40000003" (i386)
   std::uint32_t code = 0;  // the action (SECCOMP_RET_*) with its data masked off by the kernel
-  std::string text;      // the record as the kernel wrote it
+  std::string text;        // the record as the kernel wrote it
 
   bool refused() const;  // an errno, kill or trap action (not log, allow)
 };
