@@ -111,9 +111,12 @@ std::vector<std::size_t> execution_order(const std::vector<PlannedRun>& runs) {
     }
   std::vector<std::size_t> order(runs.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // Reference-only targets' runs (the plain-container controls VM runs are judged against)
+  // first of all: a VM lane waits for them, and they need no enforcer.
   const auto key = [&](std::size_t i) {
     const PlannedRun& r = runs[i];
-    return std::make_tuple(scenario_rank.at(r.scenario), target_rank.at(r.target), r.mode);
+    return std::make_tuple(!r.target->reference_only, scenario_rank.at(r.scenario),
+                           target_rank.at(r.target), r.mode);
   };
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return key(a) < key(b); });

@@ -403,6 +403,13 @@ expect_on = { cvm = { off = "prevented", block = "prevented" } }
             (std::vector<std::string>{"writes/reference-runc/off", "writes/kata/off",
                                       "benign/kata/block", "writes/kata/block", "writes/cvm/off",
                                       "benign/cvm/block", "writes/cvm/block"}));
+  // After another scenario, its reference runs still go first: a VM lane waits for them.
+  std::vector<Scenario> two = scenario(R"(["off", "block"])");
+  two.push_back(scenarios[0]);
+  const std::vector<PlannedRun> planned_two = plan_runs(two, std::nullopt, std::nullopt);
+  const std::vector<std::size_t> execution_two = execution_order(planned_two);
+  EXPECT_EQ(planned_two[execution_two.front()].target->name, kImplicitReference);
+  EXPECT_EQ(planned_two[execution_two[1]].scenario->name, "fake");
   EXPECT_EQ(expected_verdict(s.cases[1], EnforcerMode::kBlock, "cvm"), Verdict::kPrevented);
   EXPECT_EQ(expected_verdict(s.cases[1], EnforcerMode::kBlock, "kata"), Verdict::kBlocked);
   // --target cvm still runs the off runs of its references, and nothing else of theirs.

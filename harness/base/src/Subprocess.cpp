@@ -76,7 +76,7 @@ Subprocess::Subprocess(const Spec& spec) {
   };
   UniqueFd out_write = child_end(spec.out, STDOUT_FILENO, out_);
   UniqueFd err_write = child_end(spec.err, STDERR_FILENO, err_);
-  // The pipe objects only lend the fds to the child's stdio; UniqueFd keeps ownership.
+  // The pipe objects hand the write ends to the child's stdio (see below for who closes them).
   bp::pipe out_pipe(-1, out_write.get());
   bp::pipe err_pipe(-1, err_write.get());
 
@@ -95,9 +95,12 @@ Subprocess::Subprocess(const Spec& spec) {
             ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
           },
       ec);
-  // bp::pipe closes its fds in its destructor: hand them back to their owners first.
-  out_pipe.assign_sink(-1);
-  err_pipe.assign_sink(-1);
+  // Boost.Process closes the write ends it was given in the parent, once the child has them
+  // (its pipe_out initializer, on success and on error alike): ours must not close them again.
+  // A second close is no harmless EBADF once another thread may have been given the same fd
+  // number in between (a libvirt socket of a VM lane was, and its connection hung).
+  (void)out_write.release();
+  (void)err_write.release();
   if (ec) throw environment_error("cannot run " + spec.argv[0] + ": " + ec.message());
 
   state_ = std::make_unique<State>();

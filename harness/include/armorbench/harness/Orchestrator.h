@@ -52,8 +52,9 @@ std::vector<PlannedRun> plan_runs(const std::vector<Scenario>& scenarios,
                                   const std::optional<std::string>& filter,
                                   const std::optional<std::string>& target);
 
-// The order to execute `runs` in (indices into it): per scenario, target by target (references
-// first), and per target every off run, then every audit run, then every block run. Each case's
+// The order to execute `runs` in (indices into it): the runs of reference-only targets first (the
+// controls a VM lane waits for), then per scenario, target by target (references first), and per
+// target every off run, then every audit run, then every block run. Each case's
 // controls still come before its enforced runs, and the host enforcer is loaded once per target
 // and mode change instead of once per run (results are reported in plan order regardless).
 std::vector<std::size_t> execution_order(const std::vector<PlannedRun>& runs);
