@@ -51,8 +51,12 @@ echo
 echo "== 3b. syscalls, guest micro-VM under TCG (absolute times are emulated; compare the ratios)"
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
-build/bin/armorbench-guest-run --memory 1024 --ready-timeout 900 -- \
-  "$PWD/build/bin/armorbench-enforcer-bench" --rounds="${GUEST_ROUNDS:-3}" --json-summary >"$report"
+# The policy is planted in the guest: a checkout in a private directory (a 0700 home) is not
+# readable over the guest's 9p view of the host root (guest-run stages the binaries likewise).
+build/bin/armorbench-guest-run --memory 1024 --ready-timeout 900 \
+  --plant /tmp/realistic-policy.toml="$PWD/enforcer/bench/realistic-policy.toml" -- \
+  "$PWD/build/bin/armorbench-enforcer-bench" --rounds="${GUEST_ROUNDS:-3}" --json-summary \
+  --policy=/tmp/realistic-policy.toml >"$report"
 /usr/bin/python3 - "$report" <<'PY' | tee "$out/syscalls-guest.txt"
 import json, sys
 line = json.load(open(sys.argv[1]))["workload"]["line"]

@@ -2,6 +2,7 @@
 // enforcer), optionally sends HTTP GETs through the relay, and prints what happened as one JSON
 // object. A developer's and a measurement tool: the harness uses GuestVm directly.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,6 +21,23 @@
 namespace {
 
 namespace fs = std::filesystem;
+
+// The guest reads the host root over 9p without the host's root privileges: a file under a
+// private directory (a checkout in a 0700 home) is not reachable there and is staged too.
+bool anyone_reaches(const fs::path& file) {
+  const fs::path path = fs::absolute(file).lexically_normal();
+  fs::path walked = "/";
+  for (const fs::path& part : path.relative_path()) {
+    walked /= part;
+    struct stat st {};
+    if (::stat(walked.c_str(), &st) != 0) return false;
+    const bool last = walked == path;
+    if (!last && !(st.st_mode & S_IXOTH)) return false;
+    if (last && !(st.st_mode & S_IROTH)) return false;
+  }
+  return true;
+}
+
 using namespace armorbench;
 using namespace armorbench::vms;
 using nlohmann::json;
@@ -137,12 +155,13 @@ int run(int argc, char** argv) {
   GuestStaging staging(fs::path("/var/tmp") / ("abvms-run-" + std::to_string(::getpid())));
   const fs::path bin_dir = fs::read_symlink("/proc/self/exe").parent_path();
   config.agent = bin_dir / "armorbench-guest-agent";
-  if (!guest_sees(config.agent)) {
+  if (!guest_sees(config.agent) || !anyone_reaches(config.agent)) {
     config.agent = staging.add(config.agent, "armorbench-guest-agent");
     staging.add(bin_dir / "armorbench-enforcer", "armorbench-enforcer");  // found beside the agent
   }
   auto visible = [&](std::string& path) {
-    if (!path.empty() && path.front() == '/' && fs::is_regular_file(path) && !guest_sees(path))
+    if (!path.empty() && path.front() == '/' && fs::is_regular_file(path) &&
+        (!guest_sees(path) || !anyone_reaches(path)))
       path = staging.add_named(path).string();
   };
   if (config.agent_args.size() == 2) visible(config.agent_args[1]);  // --enforcer
