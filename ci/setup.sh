@@ -10,7 +10,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 3
 fi
 
-# Build, runtime, model and VM dependencies; all from Debian's archive (see README "Dependencies").
+# Build, runtime, model and VM dependencies, and what the report tests check with (Chromium renders
+# the HTML report, python3-jsonschema validates SARIF and OSCAL); all from Debian's archive (see
+# README "Dependencies").
 packages=(
   build-essential cmake pkg-config git
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
@@ -20,6 +22,8 @@ packages=(
   qemu-system-x86 busybox-static cpio linux-image-amd64
   runc crun
   python3-torch python3-numpy
+  libssl-dev openssl
+  chromium python3-jsonschema
 )
 missing=()
 for p in "${packages[@]}"; do

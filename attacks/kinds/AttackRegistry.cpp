@@ -6,8 +6,9 @@ namespace {
 
 const std::vector<AttackKindEntry>& registry() {
   static const std::vector<AttackKindEntry> kinds{
-      pickle_injection_kind(), cryptominer_kind(), memory_dump_kind(), secret_exfiltration_kind(),
-      cuda_abuse_kind(),       fork_bomb_kind(),   memory_hog_kind(),  custom_kind(), evasion_kind(),
+      pickle_injection_kind(),    cryptominer_kind(), memory_dump_kind(),
+      secret_exfiltration_kind(), cuda_abuse_kind(),  fork_bomb_kind(),
+      memory_hog_kind(),          custom_kind(),      evasion_kind(),
   };
   return kinds;
 }
@@ -18,6 +19,16 @@ std::vector<std::string> attack_kind_names() {
   std::vector<std::string> names;
   for (const AttackKindEntry& entry : registry()) names.emplace_back(entry.name);
   return names;
+}
+
+const std::vector<AttackKindInfo>& attack_kinds() {
+  static const std::vector<AttackKindInfo> kinds = [] {
+    std::vector<AttackKindInfo> out;
+    for (const AttackKindEntry& entry : registry())
+      out.push_back({entry.name, entry.summary, entry.cwe, entry.severity});
+    return out;
+  }();
+  return kinds;
 }
 
 std::shared_ptr<const AttackDefinition> parse_attack(TomlTable& table,

@@ -68,7 +68,9 @@ std::shared_ptr<AttackDefinition> parse(TomlTable&, const AttackParseContext&) {
 }  // namespace
 
 AttackKindEntry cryptominer_kind() {
-  return {"cryptominer", &parse};
+  return {"cryptominer", &parse,
+          "The model load drops and starts a cryptocurrency miner against an outside pool",
+          "CWE-506", 6.5};
 }
 
 }  // namespace armorbench::attacks

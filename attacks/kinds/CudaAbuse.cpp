@@ -79,7 +79,9 @@ std::shared_ptr<AttackDefinition> parse(TomlTable&, const AttackParseContext&) {
 }  // namespace
 
 AttackKindEntry cuda_abuse_kind() {
-  return {"cuda-abuse", &parse};
+  return {"cuda-abuse", &parse,
+          "An unlisted program opens the GPU driver's library and device to hijack the accelerator",
+          "CWE-284", 7.1};
 }
 
 }  // namespace armorbench::attacks

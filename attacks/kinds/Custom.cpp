@@ -165,7 +165,8 @@ std::shared_ptr<AttackDefinition> parse(TomlTable& table, const AttackParseConte
 }  // namespace
 
 AttackKindEntry custom_kind() {
-  return {"custom", &parse};
+  return {"custom", &parse, "A user-supplied model file reaches the objective its author declared",
+          "CWE-506", 8.8};
 }
 
 }  // namespace armorbench::attacks

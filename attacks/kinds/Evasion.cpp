@@ -249,7 +249,10 @@ std::shared_ptr<AttackDefinition> parse(TomlTable& table, const AttackParseConte
 }  // namespace
 
 AttackKindEntry evasion_kind() {
-  return {"evasion", &parse};
+  return {
+      "evasion", &parse,
+      "Code in the model reaches a blocked objective through a side door the policy did not name",
+      "CWE-693", 8.8};
 }
 
 }  // namespace armorbench::attacks

@@ -64,7 +64,8 @@ std::shared_ptr<AttackDefinition> parse(TomlTable&, const AttackParseContext&) {
 }  // namespace
 
 AttackKindEntry fork_bomb_kind() {
-  return {"fork-bomb", &parse};
+  return {"fork-bomb", &parse, "The model load forks processes beyond the sandbox's limit",
+          "CWE-400", 6.5};
 }
 
 }  // namespace armorbench::attacks

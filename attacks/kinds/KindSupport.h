@@ -64,6 +64,9 @@ using AttackParser = std::shared_ptr<AttackDefinition> (*)(TomlTable& table,
 struct AttackKindEntry {
   const char* name;
   AttackParser parse;
+  const char* summary;  // AttackKindInfo
+  const char* cwe;
+  double severity;
 };
 
 AttackKindEntry pickle_injection_kind();

@@ -70,7 +70,10 @@ std::shared_ptr<AttackDefinition> parse(TomlTable& table, const AttackParseConte
 }  // namespace
 
 AttackKindEntry memory_dump_kind() {
-  return {"memory-dump", &parse};
+  return {"memory-dump", &parse,
+          "Model theft: the weights are read out of the serving process's memory from outside the "
+          "sandbox",
+          "CWE-316", 6.0};
 }
 
 }  // namespace armorbench::attacks

@@ -69,7 +69,8 @@ std::shared_ptr<AttackDefinition> parse(TomlTable&, const AttackParseContext&) {
 }  // namespace
 
 AttackKindEntry memory_hog_kind() {
-  return {"memory-hog", &parse};
+  return {"memory-hog", &parse, "The model load allocates memory beyond the sandbox's limit",
+          "CWE-770", 6.5};
 }
 
 }  // namespace armorbench::attacks

@@ -111,7 +111,8 @@ std::shared_ptr<AttackDefinition> parse(TomlTable& table, const AttackParseConte
 }  // namespace
 
 AttackKindEntry pickle_injection_kind() {
-  return {"pickle-injection", &parse};
+  return {"pickle-injection", &parse,
+          "A pickle gadget in the model file runs code when the server loads it", "CWE-502", 8.8};
 }
 
 }  // namespace armorbench::attacks

@@ -64,7 +64,8 @@ std::shared_ptr<AttackDefinition> parse(TomlTable&, const AttackParseContext&) {
 }  // namespace
 
 AttackKindEntry secret_exfiltration_kind() {
-  return {"secret-exfiltration", &parse};
+  return {"secret-exfiltration", &parse,
+          "The model load reads a mounted service-account token and sends it out", "CWE-200", 7.4};
 }
 
 }  // namespace armorbench::attacks

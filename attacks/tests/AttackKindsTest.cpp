@@ -12,6 +12,7 @@
 
 #include <fstream>
 #include <map>
+#include <regex>
 
 #include "armorbench/attacks/Objectives.h"
 #include "armorbench/base/TomlTable.h"
@@ -65,6 +66,21 @@ TEST(AttackKinds, EveryKindIsRegisteredByName) {
   for (const char* kind : {"pickle-injection", "cryptominer", "memory-dump", "secret-exfiltration",
                            "cuda-abuse", "fork-bomb", "memory-hog", "custom", "evasion"})
     EXPECT_NE(std::find(names.begin(), names.end(), kind), names.end()) << kind;
+}
+
+TEST(AttackKinds, EveryKindDescribesItselfForReports) {
+  // SARIF rules and the HTML report read these: a summary, a CWE id, a CVSS-scale severity.
+  const std::vector<std::string> names = attack_kind_names();
+  ASSERT_EQ(attack_kinds().size(), names.size());
+  const std::regex cwe("^CWE-[1-9][0-9]*$");
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const AttackKindInfo& kind = attack_kinds()[i];
+    EXPECT_EQ(kind.name, names[i]);
+    EXPECT_GT(kind.summary.size(), 20u) << kind.name;
+    EXPECT_TRUE(std::regex_match(kind.cwe, cwe)) << kind.name << ": " << kind.cwe;
+    EXPECT_GT(kind.severity, 0.0) << kind.name;
+    EXPECT_LE(kind.severity, 10.0) << kind.name;
+  }
 }
 
 TEST(AttackKinds, PickleInjectionOwnsItsKeysAndDeclaresTheShellExec) {

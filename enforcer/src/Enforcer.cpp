@@ -9,14 +9,14 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <linux/openat2.h>
 #include <linux/magic.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,8 +39,9 @@ namespace {
 
 constexpr __u32 kMaxRules = 4096;  // AB_MAX_RULES in bpf/common.bpf.h (BPF C, not includable)
 
-constexpr const char* kSharedMaps[] = {"ab_rules",  "ab_scopes",  "ab_scope_levels", "ab_identities", "ab_protected",
-                                       "ab_events", "ab_dropped", "ab_rates", "ab_scratch_map"};
+constexpr const char* kSharedMaps[] = {"ab_rules",      "ab_scopes",    "ab_scope_levels",
+                                       "ab_identities", "ab_protected", "ab_events",
+                                       "ab_dropped",    "ab_rates",     "ab_scratch_map"};
 
 constexpr std::size_t kMaxIdentitiesPerScope = 2048;
 
@@ -96,7 +97,8 @@ void add_tree(IdentityMap& out, int dir_fd, const std::string& path) {
     const std::string child = path + "/" + name;
     add_identity(out, st, child, generation_of(listing.get(), name.c_str(), st));
     if (S_ISDIR(st.st_mode)) {
-      UniqueFd sub(::openat(listing.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd sub(
+          ::openat(listing.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (sub) add_tree(out, sub.get(), child);
     }
   }
@@ -107,8 +109,8 @@ void add_tree(IdentityMap& out, int dir_fd, const std::string& path) {
 // exact path, and each directory with everything below it.
 IdentityMap identities_of(const RuleSet& rules, pid_t pid) {
   IdentityMap out;
-  UniqueFd root(::open(("/proc/" + std::to_string(pid) + "/root").c_str(),
-                       O_PATH | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd root(
+      ::open(("/proc/" + std::to_string(pid) + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return out;
   for (const RuleEntry& entry : rules.entries) {
     if (entry.key.kind != AB_KIND_FILE || entry.key.prefixlen <= AB_KEY_HEADER_BITS) continue;
@@ -314,7 +316,8 @@ EventRecord Event::record() const {
       e.resource = resource;
   }
   if (raw.operation == AB_OP_OPEN) e.write = raw.aux != 0;
-  if (raw.operation >= AB_OP_UNLINK && raw.operation <= AB_OP_SETATTR) e.change = change_name(raw.aux);
+  if (raw.operation >= AB_OP_UNLINK && raw.operation <= AB_OP_SETATTR)
+    e.change = change_name(raw.aux);
   if (raw.action != AB_ACTION_OBSERVE) {
     e.rule = rule.description;
     e.policy = rule.id == 0 ? "default-posture" : rule.policy;
@@ -344,7 +347,7 @@ struct Enforcer::Impl {
   std::vector<std::string> attached;
   std::map<std::uint64_t, std::vector<bpf_link*>> cgroup_links;
   std::map<std::uint64_t, Scope> scopes;
-  std::map<std::uint64_t, int> scope_levels;  // cgroup id -> its level in the hierarchy
+  std::map<std::uint64_t, int> scope_levels;              // cgroup id -> its level in the hierarchy
   std::map<std::uint64_t, IdentityMap> scope_identities;  // what each scope protects by identity
 
   // ab_identities: the union over scopes (the same host file may be protected in several).
@@ -466,7 +469,8 @@ struct Enforcer::Impl {
     rule_sets[rules->generation] = rules;
     current = std::move(rules);
     for (const auto& [id, scope] : scopes)
-      if (scope.container_pid > 0) write_identities(id, identities_of(*current, scope.container_pid));
+      if (scope.container_pid > 0)
+        write_identities(id, identities_of(*current, scope.container_pid));
   }
 
   static int on_event(void* context, void* data, size_t size) {
@@ -482,6 +486,17 @@ struct Enforcer::Impl {
     return 0;
   }
 };
+
+std::vector<BpfObject> bpf_objects() {
+  const auto image = [](const char* name, const void* (*bytes)(std::size_t*)) {
+    std::size_t size = 0;
+    const void* data = bytes(&size);
+    return BpfObject{name, std::string_view(static_cast<const char*>(data), size)};
+  };
+  return {image("exec", &exec_bpf__elf_bytes), image("file", &file_bpf__elf_bytes),
+          image("lsm", &lsm_bpf__elf_bytes), image("memory", &memory_bpf__elf_bytes),
+          image("net", &net_bpf__elf_bytes)};
+}
 
 Enforcer::Enforcer(RuleSet rules, const EnforcerOptions& options)
     : impl_(std::make_unique<Impl>()) {
@@ -583,8 +598,8 @@ Enforcer::Enforcer(RuleSet rules, const EnforcerOptions& options)
         {d.lsm->progs.ab_path_truncate, rules.has_file_rules, "lsm/path_truncate"},
         // Linux 6.2+ asks file_truncate for ftruncate(2); earlier kernels path_truncate.
         {d.lsm->progs.ab_file_truncate,
-         rules.has_file_rules && libbpf_find_vmlinux_btf_id("bpf_lsm_file_truncate",
-                                                            BPF_LSM_MAC) > 0,
+         rules.has_file_rules &&
+             libbpf_find_vmlinux_btf_id("bpf_lsm_file_truncate", BPF_LSM_MAC) > 0,
          "lsm/file_truncate"},
         {d.lsm->progs.ab_path_chmod, rules.has_file_rules, "lsm/path_chmod"},
         {d.lsm->progs.ab_path_chown, rules.has_file_rules, "lsm/path_chown"},
@@ -653,7 +668,8 @@ std::uint32_t Enforcer::generation() const {
 
 void set_view_of(Scope& scope, pid_t pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
-  struct stat ns {}, root {};
+  struct stat ns {
+  }, root{};
   if (::stat((proc + "/ns/mnt").c_str(), &ns) != 0)
     throw load_error("reading " + proc + "/ns/mnt", errno);
   if (::stat((proc + "/root/").c_str(), &root) != 0)

@@ -1,5 +1,6 @@
-// The armorbench CLI: run, bench, compare, merge, validate, list, doctor, clean, version (README
-// "CLI reference"). Errors are caught here, once, and mapped to the documented exit codes.
+// The armorbench CLI: run, report, verify, bench, compare, merge, validate, list, doctor, clean,
+// version (README "CLI reference"). Errors are caught here, once, and mapped to the documented exit
+// codes.
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,7 +24,9 @@
 #include "armorbench/harness/Orchestrator.h"
 #include "armorbench/harness/ScenarioLoader.h"
 #include "armorbench/harness/StaleRuns.h"
+#include "armorbench/reports/Bundle.h"
 #include "armorbench/reports/Reports.h"
+#include "armorbench/vms/DomainCapabilities.h"
 
 namespace armorbench {
 namespace {
@@ -36,10 +39,12 @@ const char* kUsage = R"(usage: armorbench <command> [options]
 commands:
   run PATH... [--out DIR] [--filter GLOB] [--target NAME] [--format LIST] [--keep-work]
              [--shard I/N] [--gate KEY=VALUE]... [--baseline BASE.json [--max-slowdown R]]
-             [--jobs N]
+             [--jobs N] [--bundle DIR [--sign-key KEY.pem]]
       run every case x target x enforcer mode of the scenario files (a directory means all
-      *.toml in it); writes results.json, results.jsonl, junit.xml, summary.md to --out
-      (default out/). --format picks from json,junit,markdown (default: all). --shard runs
+      *.toml in it); writes results.json, results.jsonl and the reports to --out (default
+      out/). --format picks from json,junit,markdown,html,sarif,oscal,intoto (default: all).
+      --bundle writes the evidence bundle (DIR and DIR.tar.gz), signed with an Ed25519 key
+      when --sign-key is given. --shard runs
       the I-th of N deterministic slices (whole cases); --gate overrides a [gate] key of every
       scenario; --baseline compares with an earlier results.json (compare.md, compare.json)
       and fails the run on a regression. --jobs 2 lets VM runs go beside container runs
@@ -51,6 +56,13 @@ commands:
   merge SHARD.json... [--out DIR] [--format LIST] [--gate KEY=VALUE]...
       the results.json of every shard of one run as that run's results (run from the
       checkout the shards ran, which holds their scenario files)
+  report RESULTS.json [--format LIST] [--out DIR]
+      re-render a saved run: html, sarif, oscal, intoto (default: all four) into --out
+      (default: the directory of RESULTS.json)
+  verify BUNDLE [--key PUBLIC.pem]
+      check an evidence bundle (directory or .tar.gz): every file against SHA256SUMS, the
+      in-toto statement's subjects, and its signature with --key; names any changed file;
+      exit 1 when it does not verify
   bench [--rounds N] [--requests K] [--policy FILE]... [--backend B] [--json FILE]
       the enforcer's cost on benign inference to the noise floor: one runc container, rounds
       of off, audit, block, off again (the enforcer loaded, swapped, torn down in between);
@@ -146,7 +158,8 @@ std::vector<std::string> parse_formats(const Arguments& args) {
     for (const std::string& format : formats) {
       const auto& known = reports::known_formats();
       if (std::find(known.begin(), known.end(), format) == known.end())
-        throw input_error("unknown format '" + format + "' (known: json, junit, markdown)");
+        throw input_error("unknown format '" + format +
+                          "' (known: json, junit, markdown, html, sarif, oscal, intoto)");
     }
   }
   return formats;
@@ -191,10 +204,11 @@ int positive_number(const Arguments& args, const char* key, int fallback) {
 }
 
 int command_run(int argc, char** argv) {
-  const Arguments args = parse_arguments(argc, argv, 2,
-                                         {"--out", "--filter", "--target", "--format", "--shard",
-                                          "--gate", "--baseline", "--max-slowdown", "--jobs"},
-                                         {"--keep-work"});
+  const Arguments args =
+      parse_arguments(argc, argv, 2,
+                      {"--out", "--filter", "--target", "--format", "--shard", "--gate",
+                       "--baseline", "--max-slowdown", "--jobs", "--bundle", "--sign-key"},
+                      {"--keep-work"});
   if (args.positional.empty())
     throw input_error("run needs at least one scenario file or directory");
   const std::vector<std::string> formats = parse_formats(args);
@@ -205,6 +219,12 @@ int command_run(int argc, char** argv) {
   std::optional<nlohmann::json> baseline;
   if (args.options.count("--baseline")) baseline = read_results(args.options.at("--baseline"));
   const CompareOptions compare = compare_options(args);
+  std::optional<fs::path> sign_key;
+  if (args.options.count("--sign-key")) {
+    if (!args.options.count("--bundle")) throw input_error("--sign-key signs a --bundle; give one");
+    sign_key = args.options.at("--sign-key");
+    reports::signing_key_id(*sign_key);  // a bad key fails now, not after the run
+  }
 
   // A run killed before its cleanup (SIGKILL, OOM) leaves containers still holding memory.
   if (::geteuid() == 0) {
@@ -260,7 +280,64 @@ int command_run(int argc, char** argv) {
   reports::write_reports(results, options.out_dir, formats);
   std::cout << reports::summary_table(results);
   std::cout << "results: " << (options.out_dir / "results.json").string() << "\n";
+  if (args.options.count("--bundle")) {
+    reports::BundleOptions bundle;
+    bundle.out_dir = options.out_dir;
+    bundle.sign_key = sign_key;
+    const vms::LibvirtProbe libvirt = vms::probe_libvirt("qemu:///system");
+    if (!libvirt.capabilities_xml.empty())
+      bundle.domain_capabilities_xml = libvirt.capabilities_xml;
+    const reports::BundleSummary written =
+        reports::write_bundle(results.to_json(), args.options.at("--bundle"), bundle);
+    std::cout << "bundle: " << written.directory.string() << " and " << written.archive.string()
+              << " (" << written.files << " files, " << written.subjects << " attested subjects"
+              << (written.key_id ? ", signed by key " + *written.key_id : ", unsigned") << ")\n";
+  }
   return static_cast<int>(results.exit_code);
+}
+
+int command_report(int argc, char** argv) {
+  const Arguments args = parse_arguments(argc, argv, 2, {"--format", "--out"}, {});
+  if (args.positional.size() != 1) throw input_error("report needs one results.json");
+  std::vector<std::string> formats = reports::document_formats();
+  if (args.options.count("--format")) {
+    formats = split(args.options.at("--format"), ',');
+    for (const std::string& format : formats) {
+      const auto& known = reports::document_formats();
+      if (std::find(known.begin(), known.end(), format) == known.end())
+        throw input_error("report renders html, sarif, oscal and intoto, not '" + format +
+                          "' (json, junit and markdown are written by run and merge)");
+    }
+  }
+  const nlohmann::json results = read_results(args.positional[0]);
+  if (!results.is_object() || !results.contains("cases") || !results.contains("run"))
+    throw input_error(args.positional[0] + ": not a results.json (no run or cases)");
+  const fs::path out = args.options.count("--out") ? fs::path(args.options.at("--out"))
+                                                   : fs::path(args.positional[0]).parent_path();
+  reports::write_document_reports(results, out.empty() ? fs::path(".") : out, formats);
+  for (const std::string& format : formats)
+    std::cout << format << ": "
+              << ((out.empty() ? fs::path(".") : out) / reports::report_file_name(format)).string()
+              << "\n";
+  return 0;
+}
+
+int command_verify(int argc, char** argv) {
+  const Arguments args = parse_arguments(argc, argv, 2, {"--key"}, {});
+  if (args.positional.size() != 1)
+    throw input_error("verify needs one bundle (directory or .tar.gz)");
+  std::optional<fs::path> key;
+  if (args.options.count("--key")) key = args.options.at("--key");
+  const reports::VerifyResult result = reports::verify_bundle(args.positional[0], key);
+  for (const std::string& problem : result.problems) std::cout << "FAILED " << problem << "\n";
+  for (const std::string& note : result.notes) std::cout << "note: " << note << "\n";
+  if (result.ok)
+    std::cout << "verified: " << result.files << " files match SHA256SUMS and the in-toto "
+              << "statement" << (result.signature_checked ? "; the signature is valid" : "")
+              << "\n";
+  else
+    std::cout << "NOT verified: " << result.problems.size() << " problem(s)\n";
+  return result.ok ? 0 : static_cast<int>(ExitCode::kGateFailed);
 }
 
 int command_compare(int argc, char** argv) {
@@ -399,6 +476,8 @@ int dispatch(int argc, char** argv) {
   if (command == "run") return command_run(argc, argv);
   if (command == "compare") return command_compare(argc, argv);
   if (command == "merge") return command_merge(argc, argv);
+  if (command == "report") return command_report(argc, argv);
+  if (command == "verify") return command_verify(argc, argv);
   if (command == "bench") return command_bench(argc, argv);
   if (command == "validate") return command_validate(argc, argv);
   if (command == "list") return command_list(argc, argv);

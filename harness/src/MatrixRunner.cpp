@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "armorbench/base/Files.h"
 #include "armorbench/base/Interrupt.h"
 #include "armorbench/harness/HostEnforcer.h"
 #include "armorbench/harness/Scoring.h"
@@ -342,6 +343,14 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   if (attack) {
     attack->prepare(model, run_dir.path(), target.host_address(), workload);
   }
+  // The exact bytes the server is handed: what a reviewer checks the verdict was about.
+  if (const auto digest = digest_file(workload.model_dir / workload.model_file))
+    result.evidence.push_back({"model",
+                               "model file " + workload.model_file + " sha256 " + digest->sha256,
+                               {{"file", workload.model_file},
+                                {"loader", to_string(workload.loader)},
+                                {"sha256", digest->sha256},
+                                {"bytes", digest->bytes}}});
   result.timings["prepare_ms"] =
       std::chrono::duration_cast<milliseconds>(Clock::now() - prepare_start).count();
   const auto launch_start = Clock::now();

@@ -17,13 +17,15 @@ namespace armorbench {
 namespace {
 namespace fs = std::filesystem;
 
-nlohmann::json run_suite(const std::vector<std::string>& scenarios, const std::string& name) {
+nlohmann::json run_suite(const std::vector<std::string>& scenarios, const std::string& name,
+                         const std::vector<std::string>& extra = {}) {
   const fs::path out = fs::path(::testing::TempDir()) / name;
   fs::remove_all(out);
   std::vector<std::string> argv{ARMORBENCH_BIN, "run"};
   for (const auto& s : scenarios)
     argv.push_back(std::string(ARMORBENCH_TEST_DATA) + "/scenarios/" + s);
   argv.insert(argv.end(), {"--out", out.string()});
+  argv.insert(argv.end(), extra.begin(), extra.end());
   const CommandResult r = run_command(argv, std::chrono::minutes(20));
   EXPECT_EQ(r.status.code, 0) << r.out << r.err;
   std::ifstream in(out / "results.json");
@@ -100,7 +102,22 @@ void expect_verdicts(const nlohmann::json& results, const std::map<std::string, 
 }
 
 TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
-  const nlohmann::json results = run_suite({"reduced-suite.toml"}, "reduced-suite");
+  // With a signed evidence bundle (checked at the end).
+  const fs::path keys = fs::path(::testing::TempDir()) / "reduced-suite-keys";
+  fs::remove_all(keys);
+  fs::create_directories(keys);
+  ASSERT_TRUE(run_command({"openssl", "genpkey", "-algorithm", "ed25519", "-out",
+                           (keys / "key.pem").string()},
+                          std::chrono::seconds(30))
+                  .status.exited_ok());
+  ASSERT_TRUE(run_command({"openssl", "pkey", "-in", (keys / "key.pem").string(), "-pubout", "-out",
+                           (keys / "key.pub").string()},
+                          std::chrono::seconds(30))
+                  .status.exited_ok());
+  const fs::path bundle = keys / "bundle";
+  const nlohmann::json results =
+      run_suite({"reduced-suite.toml"}, "reduced-suite",
+                {"--bundle", bundle.string(), "--sign-key", (keys / "key.pem").string()});
   const std::string shell = fs::canonical("/bin/sh").string();  // what the exec resolves to
   const std::string token = "/run/secrets/kubernetes.io/serviceaccount/token";
   const std::string libcuda = "/run/nvidia/driver/usr/lib/x86_64-linux-gnu/libcuda.so.1";
@@ -222,6 +239,34 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
   double phases = 0;
   for (const auto& p : all["phases"]) phases += p["seconds"].get<double>();
   EXPECT_NEAR(phases, all["seconds"].get<double>(), 0.01 * all["seconds"].get<double>());
+
+  // The bundle verifies with the key (directory and archive), holds the run's enforcer events,
+  // a model digest per case run and libvirt's domain capabilities; one byte of results.json
+  // changed, verify fails naming it.
+  const auto verify = [&](const fs::path& what) {
+    return run_command(
+        {ARMORBENCH_BIN, "verify", what.string(), "--key", (keys / "key.pub").string()},
+        std::chrono::minutes(2));
+  };
+  const CommandResult ok = verify(bundle);
+  EXPECT_EQ(ok.status.code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("the signature is valid"), std::string::npos) << ok.out;
+  EXPECT_EQ(verify(bundle.string() + ".tar.gz").status.code, 0);
+  EXPECT_TRUE(fs::is_regular_file(bundle / "reports/report.html"));
+  EXPECT_TRUE(fs::is_regular_file(bundle / "host/domain-capabilities.xml"));
+  EXPECT_FALSE(fs::is_empty(bundle / "events"));
+  std::ifstream models_in(bundle / "models.json");
+  EXPECT_EQ(nlohmann::json::parse(models_in).size(), results["cases"].size());
+  {
+    std::fstream file(bundle / "results.json", std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(100);
+    const char was = static_cast<char>(file.get());
+    file.seekp(100);
+    file.put(was == ' ' ? '\t' : ' ');
+  }
+  const CommandResult changed = verify(bundle);
+  EXPECT_EQ(changed.status.code, 1) << changed.out << changed.err;
+  EXPECT_NE(changed.out.find("FAILED changed: results.json"), std::string::npos) << changed.out;
 }
 
 // Every evasion case of the default suite (off and block) on runc without and with the

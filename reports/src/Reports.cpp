@@ -7,6 +7,10 @@
 #include <sstream>
 
 #include "armorbench/base/XmlText.h"
+#include "armorbench/reports/Bundle.h"
+#include "armorbench/reports/Html.h"
+#include "armorbench/reports/Oscal.h"
+#include "armorbench/reports/Sarif.h"
 
 namespace armorbench::reports {
 namespace {
@@ -47,7 +51,8 @@ std::string latency_cell(const CaseResult& c) {
 }  // namespace
 
 const std::vector<std::string>& known_formats() {
-  static const std::vector<std::string> formats{"json", "junit", "markdown"};
+  static const std::vector<std::string> formats{"json",  "junit", "markdown", "html",
+                                                "sarif", "oscal", "intoto"};
   return formats;
 }
 
@@ -283,10 +288,74 @@ void write_reports(const RunResults& results, const std::filesystem::path& out_d
   auto wants = [&](const std::string& format) {
     return std::find(formats.begin(), formats.end(), format) != formats.end();
   };
-  if (wants("json"))
-    write_file_atomically(out_dir / "results.json", results.to_json().dump(2) + "\n");
+  const nlohmann::json document = results.to_json();
+  if (wants("json")) write_file_atomically(out_dir / "results.json", document.dump(2) + "\n");
   if (wants("junit")) write_file_atomically(out_dir / "junit.xml", junit_xml(results));
   if (wants("markdown")) write_file_atomically(out_dir / "summary.md", summary_markdown(results));
+  std::vector<std::string> rendered;
+  for (const std::string& format : formats)
+    if (std::find(document_formats().begin(), document_formats().end(), format) !=
+        document_formats().end())
+      rendered.push_back(format);
+  write_document_reports(document, out_dir, rendered);
+}
+
+const std::vector<std::string>& document_formats() {
+  static const std::vector<std::string> formats{"html", "sarif", "oscal", "intoto"};
+  return formats;
+}
+
+std::string report_file_name(const std::string& format) {
+  static const std::map<std::string, std::string> names{
+      {"json", "results.json"},  {"junit", "junit.xml"},     {"markdown", "summary.md"},
+      {"html", "report.html"},   {"sarif", "results.sarif"}, {"oscal", "assessment-results.json"},
+      {"intoto", kStatementFile}};
+  const auto it = names.find(format);
+  return it == names.end() ? format : it->second;
+}
+
+void write_document_reports(const nlohmann::json& results, const std::filesystem::path& out_dir,
+                            const std::vector<std::string>& formats) {
+  namespace fs = std::filesystem;
+  fs::create_directories(out_dir);
+  auto wants = [&](const std::string& format) {
+    return std::find(formats.begin(), formats.end(), format) != formats.end();
+  };
+  if (wants("html"))
+    write_file_atomically(out_dir / report_file_name("html"), html_report(results));
+  if (wants("sarif"))
+    write_file_atomically(out_dir / report_file_name("sarif"), sarif_log(results).dump(2) + "\n");
+  if (wants("oscal"))
+    write_file_atomically(out_dir / report_file_name("oscal"),
+                          oscal_assessment_results(results).dump(2) + "\n");
+  if (wants("intoto")) {
+    // Subjects: what this directory holds of the run (the statement itself excepted);
+    // configuration: the run's scenario and policy files where they can be read from here.
+    std::vector<fs::path> subjects;
+    for (const std::string& format : known_formats())
+      if (format != "intoto" && fs::is_regular_file(out_dir / report_file_name(format)))
+        subjects.push_back(out_dir / report_file_name(format));
+    if (fs::is_regular_file(out_dir / "results.jsonl"))
+      subjects.push_back(out_dir / "results.jsonl");
+    if (fs::is_directory(out_dir / "events"))
+      for (const auto& entry : fs::recursive_directory_iterator(out_dir / "events"))
+        if (entry.is_regular_file()) subjects.push_back(entry.path());
+    std::sort(subjects.begin(), subjects.end());
+    std::vector<fs::path> configuration;
+    for (const nlohmann::json& s : results.value("scenarios", nlohmann::json::array())) {
+      std::vector<std::string> files{s.value("file", "")};
+      for (const nlohmann::json& p : s.value("policies", nlohmann::json::array()))
+        if (p.is_string()) files.push_back(p.get<std::string>());
+      for (const std::string& file : files)
+        if (!file.empty() && fs::is_regular_file(file) &&
+            std::find(configuration.begin(), configuration.end(), fs::path(file)) ==
+                configuration.end())
+          configuration.push_back(file);
+    }
+    write_file_atomically(
+        out_dir / kStatementFile,
+        intoto_statement(results, out_dir, subjects, configuration).dump(2) + "\n");
+  }
 }
 
 }  // namespace armorbench::reports

@@ -125,6 +125,7 @@ LibvirtProbe probe_libvirt(const std::string& uri) {
   char* xml =
       virConnectGetDomainCapabilities(connection->get(), nullptr, nullptr, nullptr, "qemu", 0);
   if (xml) {
+    probe.capabilities_xml = xml;
     try {
       probe.capabilities = parse_domain_capabilities(xml);
     } catch (const std::exception& e) {

@@ -1,9 +1,12 @@
 // SHA-256 against the FIPS 180-4 / NIST CAVP example vectors.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 
+#include "armorbench/base/Files.h"
 #include "armorbench/base/Hex.h"
 #include "armorbench/base/Sha256.h"
 
@@ -26,6 +29,23 @@ TEST(Sha256Test, NistShortVectors) {
   EXPECT_EQ(sha256_hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnop"
                        "jklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"),
             "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+}
+
+TEST(Sha256Test, DigestFileReadsInChunksAndSaysWhenItCannot) {
+  // 3 MiB + 1: past the 1 MiB read chunk in both directions; the digest NIST gives for a
+  // million 'a' checks the chunking with a file of exactly that content.
+  const auto file = std::filesystem::temp_directory_path() / ("ab-digest-" + random_hex(4));
+  std::ofstream(file, std::ios::binary) << std::string(1'000'000, 'a');
+  const auto digest = digest_file(file);
+  ASSERT_TRUE(digest.has_value());
+  EXPECT_EQ(digest->sha256, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  EXPECT_EQ(digest->bytes, 1'000'000u);
+  const std::string big((3 << 20) + 1, 'z');
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << big;
+  EXPECT_EQ(digest_file(file)->sha256, sha256_hex(big));
+  std::filesystem::remove(file);
+  EXPECT_FALSE(digest_file(file).has_value());
+  EXPECT_FALSE(digest_file(std::filesystem::temp_directory_path()).has_value());  // a directory
 }
 
 TEST(Sha256Test, OneMillionA) {

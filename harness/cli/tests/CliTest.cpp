@@ -55,6 +55,56 @@ TEST(Cli, CompareExitsOneOnARegressionAndFourOnBadInput) {
   EXPECT_EQ(armorbench({"merge", base}).status.code, 4);
 }
 
+// report re-renders a saved run's document formats; verify checks a bundle. Bad input is 4, a
+// bundle that does not verify 1; a bad --sign-key fails before anything runs.
+TEST(Cli, ReportRendersASavedRunAndVerifyJudgesBundles) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "cli-report";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "results.json") << R"({"schema": 1, "run": {"id": "abcd0123",
+      "started": "2026-12-04T10:00:00Z", "finished": "2026-12-04T10:01:00Z"},
+      "scenarios": [{"name": "s", "file": "nowhere/s.toml", "controls": ["SI-3"]}],
+      "cases": [{"scenario": "s", "case": "c", "target": "runc", "enforcer_mode": "block",
+                 "attack": "pickle-injection", "verdict": "reached", "expected": "blocked",
+                 "passed": false, "line": 7, "scenario_file": "nowhere/s.toml"}],
+      "summary": {"exit_code": 1}})";
+  const auto r = armorbench({"report", (dir / "results.json").string()});
+  EXPECT_EQ(r.status.code, 0) << r.err;
+  for (const char* file :
+       {"report.html", "results.sarif", "assessment-results.json", "statement.intoto.json"})
+    EXPECT_TRUE(fs::is_regular_file(dir / file)) << file;
+  const auto only = armorbench({"report", (dir / "results.json").string(), "--format", "sarif",
+                                "--out", (dir / "only").string()});
+  EXPECT_EQ(only.status.code, 0) << only.err;
+  EXPECT_TRUE(fs::is_regular_file(dir / "only/results.sarif"));
+  EXPECT_FALSE(fs::exists(dir / "only/report.html"));
+  EXPECT_EQ(
+      armorbench({"report", (dir / "results.json").string(), "--format", "junit"}).status.code, 4);
+  std::ofstream(dir / "not.json") << "{\"hello\": 1}";
+  EXPECT_EQ(armorbench({"report", (dir / "not.json").string()}).status.code, 4);
+
+  const auto not_bundle = armorbench({"verify", dir.string()});
+  EXPECT_EQ(not_bundle.status.code, 4);
+  EXPECT_NE(not_bundle.err.find("not an evidence bundle"), std::string::npos) << not_bundle.err;
+  fs::create_directories(dir / "b");
+  std::ofstream(dir / "b/a.txt") << "a";
+  std::ofstream(dir / "b/SHA256SUMS")
+      << "0000000000000000000000000000000000000000000000000000000000000000  a.txt\n";
+  const auto bad = armorbench({"verify", (dir / "b").string()});
+  EXPECT_EQ(bad.status.code, 1);
+  EXPECT_NE(bad.out.find("FAILED changed: a.txt"), std::string::npos) << bad.out;
+  std::ofstream(dir / "key.pem") << "not a key";
+  const auto key =
+      armorbench({"run", (kScenarios / "valid.toml").string(), "--bundle",
+                  (dir / "bundle").string(), "--sign-key", (dir / "key.pem").string()});
+  EXPECT_EQ(key.status.code, 4);
+  EXPECT_NE(key.err.find("key.pem: not a PEM private key"), std::string::npos) << key.err;
+  EXPECT_EQ(armorbench({"run", (kScenarios / "valid.toml").string(), "--sign-key",
+                        (dir / "key.pem").string()})
+                .status.code,
+            4);
+}
+
 TEST(Cli, BadShardAndGateOverridesAreUsageErrors) {
   const std::string valid = (kScenarios / "valid.toml").string();
   const auto shard = armorbench({"run", valid, "--shard", "3/2"});

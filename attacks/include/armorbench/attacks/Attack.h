@@ -63,8 +63,8 @@ struct SiblingSpec {
 struct MemoryDumpInfo {
   std::uint64_t bytes = 0;
   std::chrono::milliseconds elapsed{0};
-  std::string format;  // "elf"
-  std::string api;     // "virDomainCoreDumpWithFormat"
+  std::string format;             // "elf"
+  std::string api;                // "virDomainCoreDumpWithFormat"
   std::uint64_t guest_bytes = 0;  // the RAM the dump must cover
 };
 
@@ -194,5 +194,17 @@ struct AttackParseContext {
 std::shared_ptr<const AttackDefinition> parse_attack(TomlTable& table,
                                                      const AttackParseContext& context);
 std::vector<std::string> attack_kind_names();
+
+// What a kind is, for reports (SARIF rules, HTML): what the attack tries, the weakness it
+// exploits, and a severity on CVSS's 0-10 scale for the worst outcome it reaches (a code-scanning
+// tool's `security-severity`: 8.8 is code execution on loading a file someone hands the server,
+// 6.5 a resource abuse by the same route, 6.0 a local privileged reader taking the weights).
+struct AttackKindInfo {
+  std::string name;
+  std::string summary;
+  std::string cwe;  // "CWE-502"
+  double severity = 0;
+};
+const std::vector<AttackKindInfo>& attack_kinds();
 
 }  // namespace armorbench::attacks

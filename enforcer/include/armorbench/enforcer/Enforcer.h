@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +30,14 @@ using armorbench::Backend;
 // The backend to use: bpf-lsm when this kernel loads lsm programs and runs the bpf LSM, else
 // tracepoint. `why` explains the choice (it is reported with every result).
 Backend choose_backend(std::string* why);
+
+// The BPF objects this build carries (compiled from enforcer/bpf/*.bpf.c, embedded by the
+// skeletons): what an evidence bundle digests, so a reviewer knows which programs enforced.
+struct BpfObject {
+  std::string name;  // "file", "exec", ... (enforcer/bpf/<name>.bpf.c)
+  std::string_view elf;
+};
+std::vector<BpfObject> bpf_objects();
 
 // One record off the ring buffer, with the rule its id meant in the event's generation.
 struct Event {

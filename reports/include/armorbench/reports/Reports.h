@@ -19,12 +19,22 @@ std::string summary_markdown(const RunResults& results);
 // The compact table printed at the end of `armorbench run`.
 std::string summary_table(const RunResults& results);
 
-// The formats --format accepts.
+// The formats --format accepts: json, junit, markdown, html, sarif, oscal, intoto.
 const std::vector<std::string>& known_formats();
+// Those rendered from a results.json document alone (what `armorbench report` re-renders).
+const std::vector<std::string>& document_formats();
+// The file a format is written to: results.json, junit.xml, summary.md, report.html,
+// results.sarif, assessment-results.json, statement.intoto.json.
+std::string report_file_name(const std::string& format);
 
-// Writes results.json plus the requested formats (json, junit, markdown) into out_dir, each
-// through a temporary file and a rename.
+// Writes the requested formats into out_dir, each through a temporary file and a rename.
 void write_reports(const RunResults& results, const std::filesystem::path& out_dir,
                    const std::vector<std::string>& formats);
+
+// Writes the document formats (html, sarif, oscal, intoto) of a results.json document. The
+// in-toto statement's subjects are the run's files found in out_dir; its configuration the
+// scenario and policy files the run names, where they can be read from the working directory.
+void write_document_reports(const nlohmann::json& results, const std::filesystem::path& out_dir,
+                            const std::vector<std::string>& formats);
 
 }  // namespace armorbench::reports

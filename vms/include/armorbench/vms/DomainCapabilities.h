@@ -31,6 +31,7 @@ struct LibvirtProbe {
   std::string hypervisor_version;  // e.g. QEMU 7.2.0
   bool kvm_device = false;         // /dev/kvm exists (usable is another question: see KvmProbe)
   std::optional<DomainCapabilities> capabilities;  // for virttype qemu
+  std::string capabilities_xml;                    // libvirt's answer, verbatim (evidence)
 };
 
 // Connects to `uri` (qemu:///system) and reads versions and domain capabilities.
