@@ -172,12 +172,34 @@ RunLease::~RunLease() {
   fs::remove(file_, ec);
 }
 
+bool process_is_dying(pid_t pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  const std::string stat = read_whole_file(proc + "/stat");
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return true;  // gone
+  const char state = stat[close + 2];
+  if (state == 'Z' || state == 'X' || state == 'x') return true;
+  // SIGKILL (signal 9: bit 8) pending for the process or its main thread: it will not run
+  // another instruction of its own, whatever its state reads while the kernel tears it down.
+  std::istringstream status(read_whole_file(proc + "/status"));
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("ShdPnd:", 0) == 0 || line.rfind("SigPnd:", 0) == 0) {
+      const unsigned long long pending = std::stoull(line.substr(7), nullptr, 16);
+      if (pending & (1ULL << (SIGKILL - 1))) return true;
+    }
+  return false;
+}
+
 bool lease_is_live(const fs::path& lease_file) {
   std::istringstream in(read_whole_file(lease_file));
   long long pid = 0;
   unsigned long long start = 0;
   if (!(in >> pid >> start) || pid <= 0) return false;
-  return start != 0 && process_start_time(static_cast<pid_t>(pid)) == start;
+  // The same process (pid and start time), and not on its way out: a run killed a moment ago
+  // can read as alive (a zombie its parent has not reaped, or a SIGKILL still being delivered).
+  return start != 0 && process_start_time(static_cast<pid_t>(pid)) == start &&
+         !process_is_dying(static_cast<pid_t>(pid));
 }
 
 std::vector<StaleResource> reap_stale_runs(const ReapOptions& options) {

@@ -225,6 +225,27 @@ TEST_F(RuncEndToEnd, SigkilledRunLeavesLeftoversThatCleanRemoves) {
   EXPECT_EQ(leftovers(), std::vector<std::string>{});
 }
 
+// `clean` at once after `kill -9`, before anything reaped the run (its parent here is this test,
+// which waits only afterwards): the killed run is a zombie or still dying, and its lease must
+// read as dead all the same.
+TEST_F(RuncEndToEnd, CleanRightAfterSigkillBeforeTheRunIsReapedRemovesEverything) {
+  const fs::path dir = temp_dir("e2e-sigkill-unreaped");
+  write(dir / "e2e.toml", std::string(kScenario) + kLongCase);
+  Subprocess run(Subprocess::Spec{{ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
+                                   (dir / "killed").string(), "--filter", "long"},
+                                  Subprocess::Stdio::kNull,
+                                  Subprocess::Stdio::kNull,
+                                  {}});
+  ASSERT_TRUE(wait_for_container());
+  ASSERT_EQ(::kill(run.pid(), SIGKILL), 0);
+  const auto clean = run_command({ARMORBENCH_BIN, "clean"}, std::chrono::minutes(2));
+  EXPECT_EQ(clean.status.code, 0) << clean.out << clean.err;
+  EXPECT_EQ(clean.out.find("nothing to clean"), std::string::npos) << clean.out;
+  EXPECT_NE(clean.out.find("removed container ab-"), std::string::npos) << clean.out;
+  EXPECT_EQ(leftovers(), std::vector<std::string>{});
+  run.wait_for(std::chrono::seconds(30));
+}
+
 TEST_F(RuncEndToEnd, NextRunRemovesWhatAKilledRunLeft) {
   const fs::path dir = temp_dir("e2e-next-run");
   ASSERT_NO_FATAL_FAILURE(kill_a_run_mid_case(dir));

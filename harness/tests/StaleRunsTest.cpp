@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 
 #include "armorbench/base/Hex.h"
@@ -63,6 +64,36 @@ TEST_F(StaleRuns, DeadPidRecycledPidAndGarbageAreNotLive) {
   write_lease("00000003", "not a lease");
   for (const char* id : {"00000001", "00000002", "00000003"})
     EXPECT_FALSE(lease_is_live(options_.lease_dir / id)) << id;
+}
+
+// A run SIGKILLed a moment ago whose parent has not reaped it yet (the shell that started it,
+// a CI runner) is a zombie with its pid and start time intact: `clean` right after the kill
+// must see it dead.
+TEST_F(StaleRuns, AKilledRunNotYetReapedIsNotLive) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(ready[0]);
+    RunLease lease(options_.lease_dir, "5ca1ab1e");
+    (void)::write(ready[1], "x", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ::close(ready[0]);
+  EXPECT_TRUE(lease_is_live(options_.lease_dir / "5ca1ab1e"));
+  EXPECT_FALSE(process_is_dying(child));
+  ::kill(child, SIGKILL);
+  // Until it is a zombie the pending SIGKILL says so; after, its state does. Never reaped here
+  // before the check.
+  for (int i = 0; i < 200 && !process_is_dying(child); ++i) ::usleep(1000);
+  EXPECT_TRUE(process_is_dying(child));
+  EXPECT_FALSE(lease_is_live(options_.lease_dir / "5ca1ab1e"));
+  EXPECT_EQ(process_start_time(child) != 0, true) << "the zombie still has its /proc entry";
+  ::waitpid(child, nullptr, 0);
 }
 
 TEST_F(StaleRuns, RemovesOnlyWhatDeadRunsLeft) {

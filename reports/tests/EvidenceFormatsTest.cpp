@@ -232,6 +232,16 @@ struct RunOnDisk {
             .status.exited_ok());
     return pem;
   }
+
+  // The bundle of this run at dir/b, signed with `key` when given.
+  fs::path bundle(const std::optional<fs::path>& key) {
+    BundleOptions options;
+    options.out_dir = out;
+    options.sign_key = key;
+    const fs::path at = dir.path() / "b";
+    write_bundle(results, at, options);
+    return at;
+  }
 };
 
 std::string problems(const VerifyResult& result) {
@@ -296,11 +306,7 @@ TEST(Bundle, ARewrittenManifestAndStatementFailTheSignatureAndAnotherKeyFails) {
   RunOnDisk run;
   const fs::path key = run.key("signer");
   const fs::path other = run.key("other");
-  BundleOptions options;
-  options.out_dir = run.out;
-  options.sign_key = key;
-  const fs::path bundle = run.dir.path() / "b";
-  write_bundle(run.results, bundle, options);
+  const fs::path bundle = run.bundle(key);
   EXPECT_FALSE(verify_bundle(bundle, fs::path(other).replace_extension(".pub")).ok);
   // Without a key only integrity is checked, and the output says so.
   const VerifyResult unkeyed = verify_bundle(bundle, std::nullopt);
@@ -334,11 +340,7 @@ TEST(Bundle, TheDsseSignatureIsPlainEd25519OverThePae) {
   // OpenSSL's own tool accepts our signature over that encoding.
   RunOnDisk run;
   const fs::path key = run.key("signer");
-  BundleOptions options;
-  options.out_dir = run.out;
-  options.sign_key = key;
-  const fs::path bundle = run.dir.path() / "b";
-  write_bundle(run.results, bundle, options);
+  const fs::path bundle = run.bundle(key);
   const json envelope = json::parse(read_whole_file(bundle / kEnvelopeFile));
   const std::string statement = read_whole_file(bundle / kStatementFile);
   write(run.dir.path() / "pae.bin", dsse_pae(kInTotoPayloadType, statement));
@@ -355,10 +357,9 @@ TEST(Bundle, TheDsseSignatureIsPlainEd25519OverThePae) {
 
 TEST(Bundle, StatementAttestsEveryFileAndTheModelsAndRefusesToOverwriteOtherData) {
   RunOnDisk run;
+  const fs::path bundle = run.bundle(std::nullopt);
   BundleOptions options;
   options.out_dir = run.out;
-  const fs::path bundle = run.dir.path() / "b";
-  write_bundle(run.results, bundle, options);
   const json statement = json::parse(read_whole_file(bundle / kStatementFile));
   EXPECT_EQ(statement["_type"], "https://in-toto.io/Statement/v1");
   EXPECT_EQ(statement["predicateType"], "https://in-toto.io/attestation/test-result/v0.1");

@@ -38,8 +38,12 @@ class RunLease {
   std::filesystem::path file_;
 };
 
-// Whether the lease file names a process that is still the one that wrote it.
+// Whether the lease file names a process that is still the one that wrote it, and still running
+// (not a zombie, no SIGKILL pending).
 bool lease_is_live(const std::filesystem::path& lease_file);
+
+// Whether a process is gone or on its way out: a zombie, or SIGKILL pending.
+bool process_is_dying(pid_t pid);
 
 // A process's start time in clock ticks since boot; 0 when there is no such process.
 unsigned long long process_start_time(pid_t pid);
