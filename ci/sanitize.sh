@@ -2,12 +2,12 @@
 # Sanitizers and fuzzing (README "Sanitizers and fuzzing"), run by ci/test.sh after the main tests:
 # a second build tree with clang, AddressSanitizer + UndefinedBehaviorSanitizer and libFuzzer's
 # instrumentation; the unit tests run in it (a finding aborts the test), then every libFuzzer
-# target for FUZZ_SECONDS (default 45) from the repository's files and its regression inputs.
+# target for FUZZ_SECONDS (default 30) from the repository's files and its regression inputs.
 # Usage: ci/sanitize.sh [build dir]   (FUZZ_SECONDS=0 skips the fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build-sanitize}"
-seconds="${FUZZ_SECONDS:-45}"
+seconds="${FUZZ_SECONDS:-30}"
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
@@ -22,7 +22,7 @@ cmake --build "$build" -j"$(nproc)" --target "${tests[@]}" "${fuzzers[@]}"
 # halt_on_error: the first finding fails the test; leaks are findings too.
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-ctest --test-dir "$build" -L unit --output-on-failure --timeout 900
+ctest --test-dir "$build" -L unit -j"$(nproc)" --output-on-failure --timeout 900
 
 [ "$seconds" -gt 0 ] || exit 0
 work="$(mktemp -d)"

@@ -367,8 +367,9 @@ TEST(AttackKinds, EvasionTechniquesDeclareTheirSideDoors) {
     EXPECT_EQ(def->kind(), "evasion");
     EXPECT_EQ(def->parameters()["technique"], technique);
     const auto ops = def->expected_operations();
+    const auto& operation = door;  // clang 14 lambdas cannot capture a structured binding
     EXPECT_TRUE(std::any_of(ops.begin(), ops.end(), [&](const ExpectedOperation& op) {
-      return op.matches(door.first, door.second);
+      return op.matches(operation.first, operation.second);
     })) << technique;
     // An unrelated syscall refusal is not this technique's.
     EXPECT_FALSE(std::any_of(ops.begin(), ops.end(), [](const ExpectedOperation& op) {

@@ -2,8 +2,12 @@
 // line:column) and the native TOML form (strict TomlTable). Anything the enforcer would silently
 // ignore is refused instead, at the place it was written.
 #include <arpa/inet.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -187,6 +191,7 @@ class YamlMap {
   void finish() const {
     std::vector<std::string> known(asked_.begin(), asked_.end());
     for (auto it = node_.begin(); it != node_.end(); ++it) {
+      if (!it->first.IsScalar()) throw error(it->first, "a key must be a plain name");
       const std::string key = it->first.as<std::string>();
       if (asked_.count(key)) continue;
       std::string message = "unknown field '" + key + "'";
@@ -369,7 +374,41 @@ Policy read_kubearmor_policy(const YAML::Node& document, const std::string& file
   return policy;
 }
 
+// yaml-cpp 0.7 (Debian 12's) can run without end on some malformed files (fuzz_kubearmor_policy
+// found a 313-byte one: enforcer/tests/fuzz/regressions/fuzz_kubearmor_policy/yaml-cpp-hang), and
+// a parser can exhaust the stack on deep nesting. So a file is parsed first in a child process
+// with a wall-clock bound; only a file that child parsed to the end (or refused with
+// a parse error) is parsed here. A policy file parses in milliseconds.
+constexpr unsigned kYamlParseSeconds = 3;
+
+void parse_yaml_in_bounded_child(const std::string& path) {
+  const pid_t child = ::fork();
+  if (child < 0) return;  // no child to spare: parse here as before
+  if (child == 0) {
+    sigset_t all;
+    ::sigfillset(&all);
+    ::sigprocmask(SIG_UNBLOCK, &all, nullptr);
+    ::signal(SIGALRM, SIG_DFL);
+    ::alarm(kYamlParseSeconds);
+    try {
+      (void)YAML::LoadAllFromFile(path);
+    } catch (...) {
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status))
+    throw input_error(path + ": the YAML parser " +
+                      (WTERMSIG(status) == SIGALRM
+                           ? "did not finish within " + std::to_string(kYamlParseSeconds) + " s"
+                           : "crashed (signal " + std::to_string(WTERMSIG(status)) + ")") +
+                      " on this file; it is not a policy ArmorBench can read");
+}
+
 std::vector<Policy> load_yaml(const std::string& path) {
+  parse_yaml_in_bounded_child(path);
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAllFromFile(path);
@@ -380,9 +419,16 @@ std::vector<Policy> load_yaml(const std::string& path) {
                       SourceLocation{path, e.mark.line + 1, e.mark.column + 1});
   }
   std::vector<Policy> policies;
-  for (const YAML::Node& document : documents)
-    if (document.IsDefined() && !document.IsNull())
+  for (const YAML::Node& document : documents) {
+    if (!document.IsDefined() || document.IsNull()) continue;
+    try {
       policies.push_back(read_kubearmor_policy(document, path));
+    } catch (const YAML::Exception& e) {
+      // What no check above anticipated (a node of an unexpected shape) is still bad input,
+      // at the place yaml-cpp names.
+      throw input_error("YAML: " + e.msg, SourceLocation{path, e.mark.line + 1, e.mark.column + 1});
+    }
+  }
   if (policies.empty()) throw input_error("policy file " + path + " holds no policy");
   return policies;
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -108,6 +109,32 @@ TEST(PolicyLoader, EveryBrokenPolicyFailsWhereItSays) {
 TEST(PolicyLoader, UnknownExtensionAndMissingFileAreInputErrors) {
   EXPECT_THROW(load_policy_file("/no/such/policy.yaml"), Error);
   EXPECT_THROW(load_policy_file((kData / "..").string()), Error);
+}
+
+// Inputs the fuzzers found (tests/fuzz/regressions/<target>/, README "Sanitizers and fuzzing"):
+// each must end as a located input error, promptly: a non-scalar key once escaped as yaml-cpp's
+// "bad conversion" (exit 2), and one 313-byte file makes yaml-cpp 0.7 run without end.
+TEST(PolicyLoader, FuzzFoundInputsAreInputErrors) {
+  int checked = 0;
+  for (const auto& [target, suffix] : std::vector<std::pair<std::string, std::string>>{
+           {"fuzz_kubearmor_policy", ".yaml"}, {"fuzz_toml_policy", ".toml"}}) {
+    const fs::path dir = kData / ".." / "fuzz" / "regressions" / target;
+    if (!fs::is_directory(dir)) continue;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const fs::path copy = fs::path(::testing::TempDir()) / ("fuzz-regression" + suffix);
+      fs::copy_file(entry.path(), copy, fs::copy_options::overwrite_existing);
+      const auto start = std::chrono::steady_clock::now();
+      try {
+        load_policy_file(copy.string());
+        ADD_FAILURE() << entry.path() << " loaded as a policy";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::kInput) << entry.path() << ": " << e.what();
+      }
+      EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << entry.path();
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 2);
 }
 
 }  // namespace

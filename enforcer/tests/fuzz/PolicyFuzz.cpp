@@ -9,8 +9,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace armorbench;
   const auto file = fuzz::as_file(data, size, std::string("policy") + ARMORBENCH_POLICY_SUFFIX);
-  fuzz::expect_only_errors([&] {
-    (void)enforcer::compile_policy_files({file}, enforcer::PolicyFileOptions{});
-  });
+  fuzz::expect_only_errors(
+      [&] { (void)enforcer::compile_policy_files({file}, enforcer::PolicyFileOptions{}); });
   return 0;
 }

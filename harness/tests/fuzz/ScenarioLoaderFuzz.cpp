@@ -8,10 +8,10 @@
 
 // The seeds name policies/<file> beside themselves: the repository's policies go there.
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  std::filesystem::copy(std::filesystem::path(ARMORBENCH_SOURCE_DIR) / "scenarios/policies",
-                        armorbench::fuzz::scratch() / "policies",
-                        std::filesystem::copy_options::recursive |
-                            std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy(
+      std::filesystem::path(ARMORBENCH_SOURCE_DIR) / "scenarios/policies",
+      armorbench::fuzz::scratch() / "policies",
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
   return 0;
 }
 

@@ -47,8 +47,7 @@ void expect_only_errors(Body&& body) {
     body();
   } catch (const Error&) {
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "fuzz: an exception other than armorbench::Error escaped: %s\n",
-                 e.what());
+    std::fprintf(stderr, "fuzz: an exception other than armorbench::Error escaped: %s\n", e.what());
     std::abort();
   }
 }
