@@ -8,6 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build-sanitize}"
 seconds="${FUZZ_SECONDS:-30}"
+case "$seconds" in
+  '' | *[!0-9]*)
+    echo "sanitize: FUZZ_SECONDS must be a whole number of seconds, not '$seconds'" >&2
+    exit 4
+    ;;
+esac
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
@@ -22,7 +28,7 @@ cmake --build "$build" -j"$(nproc)" --target "${tests[@]}" "${fuzzers[@]}"
 # halt_on_error: the first finding fails the test; leaks are findings too.
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-ctest --test-dir "$build" -L unit -j"$(nproc)" --output-on-failure --timeout 900
+ctest --test-dir "$build" -L unit -j"$(nproc)" --output-on-failure --no-tests=error --timeout 900
 
 [ "$seconds" -gt 0 ] || exit 0
 work="$(mktemp -d)"
@@ -35,7 +41,9 @@ fuzz() { # target seconds seed dirs...
   corpus="$(mktemp -d -p "$work")"
   regressions="$(find . -path "*/tests/fuzz/regressions/$target" -type d | head -n1)"
   echo "fuzz: $target for ${seconds}s"
+  mkdir -p "$build/fuzz-artifacts"  # what a finding leaves: the input to keep as a regression
   "$build/bin/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$build/fuzz-artifacts/$target-" \
     -max_len=65536 -print_final_stats=1 "$corpus" ${regressions:+"$regressions"} "$@"
 }
 seeds() { # a fresh dir holding copies of the files matching a find expression

@@ -8,12 +8,20 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <mutex>
 #include <set>
+#include <tuple>
 
 #include <yaml-cpp/yaml.h>
 
+#include "armorbench/base/Hex.h"
+#include "armorbench/base/Sha256.h"
 #include "armorbench/base/TomlTable.h"
 #include "armorbench/enforcer/Policy.h"
 #include "armorbench/enforcer/RuleSet.h"
@@ -376,44 +384,69 @@ Policy read_kubearmor_policy(const YAML::Node& document, const std::string& file
 
 // yaml-cpp 0.7 (Debian 12's) can run without end on some malformed files (fuzz_kubearmor_policy
 // found a 313-byte one: enforcer/tests/fuzz/regressions/fuzz_kubearmor_policy/yaml-cpp-hang), and
-// a parser can exhaust the stack on deep nesting. So a file is parsed first in a child process
-// with a wall-clock bound; only a file that child parsed to the end (or refused with
-// a parse error) is parsed here. A policy file parses in milliseconds.
+// a parser can exhaust the stack on deep nesting. So the file's bytes are parsed first in a child
+// process with a wall-clock bound, and only bytes that child parsed to the end (or refused with a
+// parse error) are parsed here: the same buffer, so nothing changes between the two. A policy
+// parses in milliseconds.
 constexpr unsigned kYamlParseSeconds = 3;
 
-void parse_yaml_in_bounded_child(const std::string& path) {
+void parse_yaml_in_bounded_child(const std::string& path, const std::string& content) {
+  // Content already checked is not checked again: scenarios load their policies at start,
+  // single-threaded, so a later load while other threads run (a lane's enforcer) forks no child
+  // that could inherit a lock another thread held.
+  static std::mutex checked_mutex;
+  static std::set<std::string> checked;  // SHA-256 of the content
+  const std::string digest = to_hex(
+      Sha256::digest({reinterpret_cast<const std::uint8_t*>(content.data()), content.size()}));
+  {
+    const std::lock_guard<std::mutex> lock(checked_mutex);
+    if (checked.count(digest)) return;
+  }
   const pid_t child = ::fork();
-  if (child < 0) return;  // no child to spare: parse here as before
+  if (child < 0)
+    throw environment_error("fork, to parse " + path +
+                            " in a bounded child: " + std::string(std::strerror(errno)));
   if (child == 0) {
+    for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGALRM}) ::signal(signo, SIG_DFL);
     sigset_t all;
     ::sigfillset(&all);
     ::sigprocmask(SIG_UNBLOCK, &all, nullptr);
-    ::signal(SIGALRM, SIG_DFL);
     ::alarm(kYamlParseSeconds);
     try {
-      (void)YAML::LoadAllFromFile(path);
+      (void)YAML::LoadAll(content);
     } catch (...) {
     }
     ::_exit(0);
   }
   int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited = -1;
+  while ((waited = ::waitpid(child, &status, 0)) < 0 && errno == EINTR) {
   }
-  if (WIFSIGNALED(status))
-    throw input_error(path + ": the YAML parser " +
-                      (WTERMSIG(status) == SIGALRM
-                           ? "did not finish within " + std::to_string(kYamlParseSeconds) + " s"
-                           : "crashed (signal " + std::to_string(WTERMSIG(status)) + ")") +
-                      " on this file; it is not a policy ArmorBench can read");
+  if (waited < 0)
+    throw environment_error("waiting for the child that parses " + path + ": " +
+                            std::string(std::strerror(errno)));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    const bool timed_out = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+    throw input_error(
+        path + ": the YAML parser " +
+        (timed_out             ? "did not finish within " + std::to_string(kYamlParseSeconds) + " s"
+         : WIFSIGNALED(status) ? "crashed (signal " + std::to_string(WTERMSIG(status)) + ")"
+                               : "crashed (exit " + std::to_string(WEXITSTATUS(status)) + ")") +
+        " on this file; it is not a policy ArmorBench can read");
+  }
+  const std::lock_guard<std::mutex> lock(checked_mutex);
+  checked.insert(digest);
 }
 
 std::vector<Policy> load_yaml(const std::string& path) {
-  parse_yaml_in_bounded_child(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in || std::filesystem::is_directory(path))
+    throw input_error("cannot read policy file " + path);
+  const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  parse_yaml_in_bounded_child(path, content);
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAllFromFile(path);
-  } catch (const YAML::BadFile&) {
-    throw input_error("cannot read policy file " + path);
+    documents = YAML::LoadAll(content);
   } catch (const YAML::ParserException& e) {
     throw input_error("YAML syntax error: " + e.msg,
                       SourceLocation{path, e.mark.line + 1, e.mark.column + 1});

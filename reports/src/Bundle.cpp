@@ -8,6 +8,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "Crypto.h"
 #include "armorbench/base/Base64.h"
@@ -91,7 +92,7 @@ json model_records(const json& results) {
                      {"file", str(data, "file")},
                      {"loader", str(data, "loader")},
                      {"sha256", str(data, "sha256")},
-                     {"bytes", data.value("bytes", 0)}});
+                     {"bytes", data.value("bytes", std::uint64_t{0})}});
     }
   return out;
 }
@@ -115,6 +116,19 @@ std::string manifest_text(const fs::path& root) {
     out += digest_of(root / file) + "  " + file.generic_string() + "\n";
   }
   return out;
+}
+
+// An earlier bundle of ours (what --bundle may replace): SHA256SUMS and a test-result statement.
+bool is_bundle(const fs::path& dir) {
+  if (fs::symlink_status(dir).type() != fs::file_type::directory ||
+      !fs::is_regular_file(dir / kManifestFile))
+    return false;
+  try {
+    return json::parse(read_whole_file(dir / kStatementFile)).value("predicateType", "") ==
+           "https://in-toto.io/attestation/test-result/v0.1";
+  } catch (const json::exception&) {
+    return false;
+  }
 }
 
 bool is_archive(const fs::path& path) {
@@ -190,8 +204,7 @@ BundleSummary write_bundle(const json& results, const fs::path& bundle_in,
   const fs::path destination =
       bundle.filename().empty() ? bundle.parent_path() : bundle;  // "dir/" names dir
   std::error_code ec;
-  if (fs::exists(destination, ec) &&
-      !(fs::is_directory(destination) && fs::exists(destination / kManifestFile)))
+  if (fs::exists(destination, ec) && !is_bundle(destination))
     throw input_error("--bundle " + destination.string() +
                       " exists and is not an evidence bundle; not overwriting it");
   fs::create_directories(destination.parent_path());
@@ -199,13 +212,17 @@ BundleSummary write_bundle(const json& results, const fs::path& bundle_in,
                           ("." + destination.filename().string() + ".partial-" + random_hex(4)));
   const fs::path& root = staging.path();
 
-  // The run's own records, byte for byte.
-  for (const char* name : {"results.json", "results.jsonl", "junit.xml", "summary.md"})
+  // The run's own records: results.json as write_reports writes it (from this document, never an
+  // earlier run's file left in the out dir), the stream and reports of this run, and the event
+  // logs of this run's case runs (named after its run id; earlier runs' logs stay out).
+  write_text(root / "results.json", results.dump(2) + "\n");
+  for (const char* name : {"results.jsonl", "junit.xml", "summary.md"})
     if (fs::is_regular_file(options.out_dir / name)) copy_into(options.out_dir / name, root / name);
-  if (!fs::exists(root / "results.json")) write_text(root / "results.json", results.dump(2) + "\n");
+  const std::string run_id = str(results.value("run", json::object()), "id");
   if (fs::is_directory(options.out_dir / "events"))
     for (const fs::path& file : files_below(options.out_dir / "events"))
-      copy_into(options.out_dir / "events" / file, root / "events" / file);
+      if (!run_id.empty() && file.filename().string().find("-" + run_id + "-") != std::string::npos)
+        copy_into(options.out_dir / "events" / file, root / "events" / file);
 
   // What a reviewer reads, rendered from the same document.
   write_text(root / "reports/report.html", html_report(results));
@@ -215,10 +232,14 @@ BundleSummary write_bundle(const json& results, const fs::path& bundle_in,
 
   // The exact inputs.
   std::vector<fs::path> configuration;
+  std::map<fs::path, std::string> named;
   for (const std::string& input : input_files(results)) {
     if (!fs::is_regular_file(input))
       throw input_error("the run's input " + input +
                         " cannot be read from here (write the bundle from the checkout that ran)");
+    if (const auto [it, fresh] = named.emplace(input_name(input), input); !fresh)
+      throw input_error("the run's inputs " + it->second + " and " + input +
+                        " would have one name in the bundle (" + it->first.string() + ")");
     copy_into(input, root / input_name(input));
     configuration.push_back(root / input_name(input));
   }
@@ -253,11 +274,12 @@ BundleSummary write_bundle(const json& results, const fs::path& bundle_in,
   write_text(root / kManifestFile, manifest_text(root));
   summary.files = files_below(root).size();
 
-  // Into place: the old bundle goes only once the new one is complete.
-  if (fs::exists(destination)) remove_tree(destination);
-  fs::rename(root, destination);
+  // Into place: the old bundle (and its archive) go only once the new one is complete.
   summary.directory = destination;
   summary.archive = destination.string() + ".tar.gz";
+  if (fs::exists(destination)) remove_tree(destination);
+  fs::remove(summary.archive, ec);
+  fs::rename(root, destination);
   const fs::path partial = summary.archive.string() + ".partial";
   const CommandResult tar =
       run_command({"tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0",
@@ -272,12 +294,42 @@ BundleSummary write_bundle(const json& results, const fs::path& bundle_in,
   return summary;
 }
 
+namespace {
+
+// The archive's members must be plain files and directories: tar would otherwise create
+// symlinks, device nodes or FIFOs that the checks below could be led to read.
+void check_archive_members(const fs::path& archive) {
+  const CommandResult list =
+      run_command({"tar", "-tvzf", archive.string()}, std::chrono::minutes(5));
+  if (!list.status.exited_ok())
+    throw input_error(archive.string() + ": not a readable .tar.gz: " + output_tail(list.err, 300));
+  std::istringstream lines(list.out);
+  std::string line;
+  while (std::getline(lines, line))
+    if (!line.empty() && line[0] != '-' && line[0] != 'd')
+      throw input_error(archive.string() +
+                        ": holds a member that is neither a file nor a "
+                        "directory (an evidence bundle has none): " +
+                        line);
+}
+
+// A bundle file's bytes, read only when the walk found it a regular file (never through a
+// symlink, never a device or FIFO).
+std::optional<std::string> read_regular(const fs::path& root, const std::set<std::string>& regular,
+                                        const std::string& name) {
+  if (!regular.count(name)) return std::nullopt;
+  return read_whole_file(root / name);
+}
+
+}  // namespace
+
 VerifyResult verify_bundle(const fs::path& bundle, const std::optional<fs::path>& public_key) {
   VerifyResult result;
   std::optional<ScopedDirectory> unpacked;
   fs::path root = bundle;
   if (fs::is_regular_file(bundle) && is_archive(bundle)) {
-    unpacked.emplace(fs::temp_directory_path() / ("armorbench-verify-" + random_hex(4)));
+    check_archive_members(bundle);
+    unpacked.emplace(fs::temp_directory_path() / ("armorbench-verify-" + random_hex(8)));
     const CommandResult tar =
         run_command({"tar", "--no-same-owner", "--no-same-permissions", "-xzf", bundle.string(),
                      "-C", unpacked->path().string()},
@@ -286,17 +338,31 @@ VerifyResult verify_bundle(const fs::path& bundle, const std::optional<fs::path>
       throw input_error(bundle.string() + ": not a readable .tar.gz: " + output_tail(tar.err, 300));
     std::vector<fs::path> tops;
     for (const auto& entry : fs::directory_iterator(unpacked->path())) tops.push_back(entry.path());
-    if (tops.size() != 1 || !fs::is_directory(tops.front()))
+    if (tops.size() != 1 || fs::symlink_status(tops.front()).type() != fs::file_type::directory)
       throw input_error(bundle.string() + ": an evidence bundle archive holds one directory");
     root = tops.front();
   }
-  if (!fs::is_directory(root) || !fs::is_regular_file(root / kManifestFile))
+  if (fs::symlink_status(root).type() != fs::file_type::directory ||
+      fs::symlink_status(root / kManifestFile).type() != fs::file_type::regular)
     throw input_error(bundle.string() + " is not an evidence bundle (no " + kManifestFile + ")");
+
+  // The walk: what the bundle holds. Only regular files found here are ever read; anything else
+  // (a symlink, a device, a FIFO) is a problem by itself. Symlinked directories are not entered.
+  std::set<std::string> regular;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    const std::string name = entry.path().lexically_relative(root).generic_string();
+    const fs::file_type type = entry.symlink_status().type();
+    if (type == fs::file_type::directory) continue;
+    if (type == fs::file_type::regular)
+      regular.insert(name);
+    else
+      result.problems.push_back("unexpected: " + name + " (not a regular file)");
+  }
 
   // SHA256SUMS: every listed file as listed.
   std::map<std::string, std::string> listed;
   {
-    std::ifstream in(root / kManifestFile);
+    std::istringstream in(read_regular(root, regular, kManifestFile).value_or(""));
     std::string line;
     int number = 0;
     static const std::regex entry(R"(^([0-9a-f]{64})  (.+)$)");
@@ -313,42 +379,32 @@ VerifyResult verify_bundle(const fs::path& bundle, const std::optional<fs::path>
     }
   }
   for (const auto& [name, sha256] : listed) {
-    const fs::path file = root / name;
-    if (fs::symlink_status(file).type() != fs::file_type::regular) {
+    if (!regular.count(name)) {
       result.problems.push_back("missing: " + name + " (listed in " + kManifestFile + ")");
       continue;
     }
-    const std::string now = digest_of(file);
+    const std::string now = digest_of(root / name);
     if (now != sha256)
       result.problems.push_back("changed: " + name + " (sha256 " + now + ", " + kManifestFile +
                                 " lists " + sha256 + ")");
   }
-  for (const auto& entry : fs::recursive_directory_iterator(root)) {
-    const std::string name = entry.path().lexically_relative(root).generic_string();
-    if (entry.symlink_status().type() == fs::file_type::directory || name == kManifestFile)
-      continue;
-    if (entry.symlink_status().type() != fs::file_type::regular)
-      result.problems.push_back("unexpected: " + name + " (not a regular file)");
-    else if (!listed.count(name))
+  for (const std::string& name : regular) {
+    if (name == kManifestFile) continue;
+    if (!listed.count(name))
       result.problems.push_back("added: " + name + " (not in " + kManifestFile + ")");
     else
       ++result.files;
   }
 
   // The statement: every bundle file attested with the digest SHA256SUMS lists.
-  const std::string statement_text = read_whole_file(root / kStatementFile);
-  json statement;
+  const std::string statement_text = read_regular(root, regular, kStatementFile).value_or("");
   try {
-    statement = json::parse(statement_text);
-  } catch (const json::exception&) {
-    result.problems.push_back(std::string("unreadable: ") + kStatementFile + " (not JSON)");
-  }
-  if (statement.is_object()) {
-    if (statement.value("_type", "") != "https://in-toto.io/Statement/v1")
-      result.problems.push_back(std::string(kStatementFile) + ": not an in-toto Statement v1");
+    const json statement = json::parse(statement_text);
+    if (!statement.is_object() || statement.value("_type", "") != "https://in-toto.io/Statement/v1")
+      throw std::runtime_error("not an in-toto Statement v1");
     std::map<std::string, std::string> attested;
-    for (const json& s : statement.value("subject", json::array()))
-      attested[s.value("name", "")] = s.value("digest", json::object()).value("sha256", "");
+    for (const json& s : statement.at("subject"))
+      attested[s.at("name").get<std::string>()] = s.at("digest").at("sha256").get<std::string>();
     for (const auto& [name, sha256] : listed) {
       if (name == kStatementFile || name == kEnvelopeFile) continue;
       const auto it = attested.find(name);
@@ -362,49 +418,49 @@ VerifyResult verify_bundle(const fs::path& bundle, const std::optional<fs::path>
       if (name.rfind("model:", 0) != 0 && !listed.count(name))
         result.problems.push_back(std::string(kStatementFile) + ": attests " + name +
                                   ", which the bundle does not hold");
+  } catch (const std::exception& e) {
+    result.problems.push_back(std::string("unreadable: ") + kStatementFile + " (" + e.what() + ")");
   }
 
-  // The envelope: its payload is the statement, its signature by the key given.
-  if (fs::exists(root / kEnvelopeFile)) {
+  // The envelope: its payload is the statement, its signature by the key given. With --key,
+  // nothing short of a signature that verifies passes.
+  bool valid_signature = false;
+  if (fs::symlink_status(root / kEnvelopeFile).type() != fs::file_type::not_found) {
     result.signed_ = true;
-    json envelope;
     try {
-      envelope = json::parse(read_whole_file(root / kEnvelopeFile));
-    } catch (const json::exception&) {
-      result.problems.push_back(std::string("unreadable: ") + kEnvelopeFile + " (not JSON)");
-    }
-    const std::string type = envelope.is_object() ? envelope.value("payloadType", "") : "";
-    const auto payload = base64_decode(envelope.is_object() ? envelope.value("payload", "") : "");
-    if (envelope.is_object() &&
-        (type != kInTotoPayloadType || !payload || *payload != statement_text))
-      result.problems.push_back(std::string(kEnvelopeFile) + ": its payload is not " +
-                                kStatementFile);
-    std::vector<std::string> key_ids;
-    if (envelope.is_object())
-      for (const json& s : envelope.value("signatures", json::array()))
+      const json envelope = json::parse(read_regular(root, regular, kEnvelopeFile).value_or(""));
+      if (!envelope.is_object()) throw std::runtime_error("not a DSSE envelope");
+      const std::string type = envelope.at("payloadType").get<std::string>();
+      const auto payload = base64_decode(envelope.at("payload").get<std::string>());
+      if (type != kInTotoPayloadType || !payload || *payload != statement_text)
+        result.problems.push_back(std::string(kEnvelopeFile) + ": its payload is not " +
+                                  kStatementFile);
+      std::vector<std::string> key_ids;
+      for (const json& s : envelope.at("signatures")) {
         key_ids.push_back(s.value("keyid", ""));
-    if (public_key && envelope.is_object() && payload) {
-      result.signature_checked = true;
-      bool valid = false;
-      for (const json& s : envelope.value("signatures", json::array())) {
-        const auto signature = base64_decode(s.value("sig", ""));
+        if (!public_key || !payload) continue;
+        result.signature_checked = true;
+        const auto signature = base64_decode(s.at("sig").get<std::string>());
         if (signature && ed25519_verify(*public_key, dsse_pae(type, *payload), *signature))
-          valid = true;
+          valid_signature = true;
       }
-      if (!valid)
-        result.problems.push_back(std::string(kEnvelopeFile) + ": no signature verifies with " +
-                                  public_key->string() + " (key id " + ed25519_key_id(*public_key) +
-                                  ")");
-    } else if (!public_key) {
-      result.notes.push_back("signed (key id " + (key_ids.empty() ? "none" : key_ids.front()) +
-                             "); the signature was not checked: give --key PUBLIC.pem");
+      if (!public_key)
+        result.notes.push_back("signed (key id " + (key_ids.empty() ? "none" : key_ids.front()) +
+                               "); the signature was not checked: give --key PUBLIC.pem");
+    } catch (const Error&) {
+      throw;  // the key itself cannot be read: the caller's input
+    } catch (const std::exception& e) {
+      result.problems.push_back(std::string("unreadable: ") + kEnvelopeFile + " (" + e.what() +
+                                ")");
     }
-  } else if (public_key) {
-    result.problems.push_back(std::string("not signed: no ") + kEnvelopeFile +
-                              ", and --key was given");
-  } else {
+  } else if (!public_key) {
     result.notes.push_back("not signed: the digests show integrity, not who made the bundle");
   }
+  if (public_key && !valid_signature)
+    result.problems.push_back(
+        result.signed_ ? std::string(kEnvelopeFile) + ": no signature verifies with " +
+                             public_key->string() + " (key id " + ed25519_key_id(*public_key) + ")"
+                       : std::string("not signed: no ") + kEnvelopeFile + ", and --key was given");
   result.ok = result.problems.empty();
   return result;
 }

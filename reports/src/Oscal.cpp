@@ -231,8 +231,11 @@ json oscal_assessment_results(const json& results) {
                  std::to_string(results.value("summary", json::object()).value("exit_code", 2)))})},
       {"reviewed-controls",
        {{"control-selections",
-         json::array({selected.empty() ? json{{"include-all", json::object()}}
-                                       : json{{"include-controls", selected}}})}}}};
+         json::array({selected.empty()
+                          ? json{{"description",
+                                  "The run's scenarios cite no NIST SP 800-53 control: no "
+                                  "control was assessed."}}
+                          : json{{"include-controls", selected}}})}}}};
   if (!finished.empty()) result["end"] = finished;
   if (!observations.empty()) result["observations"] = observations;
   if (!findings.empty()) result["findings"] = findings;

@@ -337,9 +337,13 @@ void write_document_reports(const nlohmann::json& results, const std::filesystem
         subjects.push_back(out_dir / report_file_name(format));
     if (fs::is_regular_file(out_dir / "results.jsonl"))
       subjects.push_back(out_dir / "results.jsonl");
-    if (fs::is_directory(out_dir / "events"))
+    // This run's event logs (named after its run id; an earlier run's stay out).
+    const std::string run_id = results.value("run", nlohmann::json::object()).value("id", "");
+    if (fs::is_directory(out_dir / "events") && !run_id.empty())
       for (const auto& entry : fs::recursive_directory_iterator(out_dir / "events"))
-        if (entry.is_regular_file()) subjects.push_back(entry.path());
+        if (entry.is_regular_file() &&
+            entry.path().filename().string().find("-" + run_id + "-") != std::string::npos)
+          subjects.push_back(entry.path());
     std::sort(subjects.begin(), subjects.end());
     std::vector<fs::path> configuration;
     for (const nlohmann::json& s : results.value("scenarios", nlohmann::json::array())) {

@@ -59,6 +59,9 @@ std::string axis_lines(const Axis& axis, double top, double bottom, const std::s
 
 Axis::Axis(double low, double high, double left, double right, bool log)
     : low_(low), high_(high), left_(left), right_(right), log_(log) {
+  // A hand-edited results.json can hold anything: no infinite or NaN bound reaches the ticks.
+  if (!std::isfinite(low_)) low_ = log_ ? 1 : 0;
+  if (!std::isfinite(high_) || high_ > 1e15) high_ = std::max(low_, 1e15);
   if (log_) {
     low_ = std::max(low_, 1e-9);
     high_ = std::max(high_, low_ * 1.0001);

@@ -218,7 +218,9 @@ struct RunOnDisk {
     }
     write(out / "results.json", results.dump(2) + "\n");
     write(out / "results.jsonl", "{}\n");
-    write(out / "events/pickle/os-system.jsonl", "{\"operation\":\"exec\"}\n");
+    write(out / "events/pickle/runc-ab-0badcafe-3.jsonl", "{\"operation\":\"exec\"}\n");
+    // An earlier run's log left in the same out dir: not this run's evidence.
+    write(out / "events/pickle/runc-ab-deadbeef-3.jsonl", "{\"operation\":\"open\"}\n");
   }
 
   fs::path key(const std::string& name) {
@@ -262,11 +264,12 @@ TEST(Bundle, SignedBundleVerifiesAndNamesAnyChangedAddedOrMissingFile) {
   const BundleSummary summary = write_bundle(run.results, bundle, options);
   ASSERT_TRUE(summary.key_id.has_value());
   for (const char* file :
-       {"results.json", "results.jsonl", "events/pickle/os-system.jsonl", "reports/report.html",
-        "reports/results.sarif", "reports/assessment-results.json", "models.json",
-        "host/facts.json", "host/domain-capabilities.xml", "enforcer/bpf/file.bpf.o",
+       {"results.json", "results.jsonl", "events/pickle/runc-ab-0badcafe-3.jsonl",
+        "reports/report.html", "reports/results.sarif", "reports/assessment-results.json",
+        "models.json", "host/facts.json", "host/domain-capabilities.xml", "enforcer/bpf/file.bpf.o",
         kStatementFile, kEnvelopeFile, kManifestFile})
     EXPECT_TRUE(fs::is_regular_file(bundle / file)) << file;
+  EXPECT_FALSE(fs::exists(bundle / "events/pickle/runc-ab-deadbeef-3.jsonl"));
   // The run's results.json byte for byte; the scenario and policy files as they were.
   EXPECT_EQ(read_whole_file(bundle / "results.json"), read_whole_file(run.out / "results.json"));
   const fs::path scenario = run.results["scenarios"][0]["file"].get<std::string>();
@@ -333,6 +336,44 @@ TEST(Bundle, ARewrittenManifestAndStatementFailTheSignatureAndAnotherKeyFails) {
   EXPECT_NE(problems(forged).find(kEnvelopeFile), std::string::npos) << problems(forged);
 }
 
+TEST(Bundle, WithAKeyOnlyAValidSignaturePassesAndNothingButFilesIsRead) {
+  RunOnDisk run;
+  const fs::path key = run.key("signer");
+  const fs::path pub = fs::path(key).replace_extension(".pub");
+  const fs::path bundle = run.bundle(key);
+  // A forger rewrites results.json, the statement and the manifest, and replaces the envelope
+  // with JSON that is no envelope at all: with --key that must fail, not pass quietly.
+  write(bundle / "results.json", "{\"forged\": true}\n");
+  json statement = json::parse(read_whole_file(bundle / kStatementFile));
+  for (json& s : statement["subject"])
+    if (s["name"] == "results.json")
+      s["digest"]["sha256"] = digest_file(bundle / "results.json")->sha256;
+  write(bundle / kStatementFile, statement.dump(2) + "\n");
+  for (const char* envelope : {"[]", "null", "{}", "{\"payloadType\": 5}"}) {
+    write(bundle / kEnvelopeFile, envelope);
+    std::string manifest;
+    for (const auto& entry : fs::recursive_directory_iterator(bundle))
+      if (entry.is_regular_file() && entry.path().filename() != kManifestFile)
+        manifest += digest_file(entry.path())->sha256 + "  " +
+                    entry.path().lexically_relative(bundle).generic_string() + "\n";
+    write(bundle / kManifestFile, manifest);
+    EXPECT_FALSE(verify_bundle(bundle, pub).ok) << envelope;
+    EXPECT_FALSE(verify_bundle(bundle, std::nullopt).ok) << envelope;
+  }
+  // A symlink in the bundle is a problem by itself and is never followed.
+  const fs::path clean = run.bundle(key);
+  fs::create_symlink("/proc/self/status", clean / "events/link.jsonl");
+  const std::string found = problems(verify_bundle(clean, pub));
+  EXPECT_NE(found.find("unexpected: events/link.jsonl (not a regular file)"), std::string::npos)
+      << found;
+  // --bundle replaces only a bundle: a directory that merely holds a SHA256SUMS is left alone.
+  write(run.dir.path() / "isos/SHA256SUMS", "abc  x.iso\n");
+  BundleOptions options;
+  options.out_dir = run.out;
+  EXPECT_THROW(write_bundle(run.results, run.dir.path() / "isos", options), Error);
+  EXPECT_TRUE(fs::exists(run.dir.path() / "isos/SHA256SUMS"));
+}
+
 TEST(Bundle, TheDsseSignatureIsPlainEd25519OverThePae) {
   // DSSE's published example of the pre-authentication encoding.
   EXPECT_EQ(dsse_pae("http://example.com/HelloWorld", "hello world"),
@@ -391,8 +432,9 @@ TEST(Reports, ReportCommandFormatsRenderFromTheDocumentAlone) {
   const json statement = json::parse(read_whole_file(run.out / kStatementFile));
   std::set<std::string> names;
   for (const json& s : statement["subject"]) names.insert(s["name"]);
-  for (const char* name : {"results.json", "results.jsonl", "events/pickle/os-system.jsonl",
-                           "report.html", "results.sarif", "assessment-results.json"})
+  for (const char* name :
+       {"results.json", "results.jsonl", "events/pickle/runc-ab-0badcafe-3.jsonl", "report.html",
+        "results.sarif", "assessment-results.json"})
     EXPECT_TRUE(names.count(name)) << name;
   EXPECT_EQ(statement["predicate"]["configuration"].size(), 3u);  // 2 scenarios, 1 policy
 }

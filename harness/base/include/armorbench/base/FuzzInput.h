@@ -18,18 +18,20 @@
 
 namespace armorbench::fuzz {
 
-// A scratch directory of this fuzzing process (removed at exit).
+// A scratch directory of this fuzzing process (mkdtemp; removed at exit). Allocated once and
+// never destroyed, so the exit handler never reads a destroyed path.
 inline const std::filesystem::path& scratch() {
-  static const std::filesystem::path dir = [] {
-    auto d = std::filesystem::temp_directory_path() / ("ab-fuzz-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
+  static const std::filesystem::path* dir = [] {
+    std::string name = (std::filesystem::temp_directory_path() / "ab-fuzz-XXXXXX").string();
+    if (::mkdtemp(name.data()) == nullptr) std::abort();
+    auto* path = new std::filesystem::path(name);
     std::atexit([] {
       std::error_code ec;
       std::filesystem::remove_all(scratch(), ec);
     });
-    return d;
+    return path;
   }();
-  return dir;
+  return *dir;
 }
 
 inline std::filesystem::path as_file(const std::uint8_t* data, std::size_t size,
