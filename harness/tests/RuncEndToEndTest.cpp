@@ -186,15 +186,20 @@ TEST_F(RuncEndToEnd, SigintMidCaseRemovesEverythingAndKeepsFinishedCases) {
   EXPECT_FALSE(fs::exists(dir / "out" / "results.json")) << "no half-written results.json";
 }
 
+// A run of the long case alone (its output discarded).
+Subprocess start_long_run(const fs::path& dir) {
+  write(dir / "e2e.toml", std::string(kScenario) + kLongCase);
+  return Subprocess(Subprocess::Spec{{ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
+                                      (dir / "killed").string(), "--filter", "long"},
+                                     Subprocess::Stdio::kNull,
+                                     Subprocess::Stdio::kNull,
+                                     {}});
+}
+
 // Starts a run of the long case and SIGKILLs it once its container exists: no destructor runs,
 // so the container, its cgroups, the host-root bind, the work dir and the lease stay.
 void kill_a_run_mid_case(const fs::path& dir) {
-  write(dir / "e2e.toml", std::string(kScenario) + kLongCase);
-  Subprocess run(Subprocess::Spec{{ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
-                                   (dir / "killed").string(), "--filter", "long"},
-                                  Subprocess::Stdio::kNull,
-                                  Subprocess::Stdio::kNull,
-                                  {}});
+  Subprocess run = start_long_run(dir);
   ASSERT_TRUE(wait_for_container());
   run.kill_and_wait(SIGKILL);
 }
@@ -230,12 +235,7 @@ TEST_F(RuncEndToEnd, SigkilledRunLeavesLeftoversThatCleanRemoves) {
 // read as dead all the same.
 TEST_F(RuncEndToEnd, CleanRightAfterSigkillBeforeTheRunIsReapedRemovesEverything) {
   const fs::path dir = temp_dir("e2e-sigkill-unreaped");
-  write(dir / "e2e.toml", std::string(kScenario) + kLongCase);
-  Subprocess run(Subprocess::Spec{{ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out",
-                                   (dir / "killed").string(), "--filter", "long"},
-                                  Subprocess::Stdio::kNull,
-                                  Subprocess::Stdio::kNull,
-                                  {}});
+  Subprocess run = start_long_run(dir);
   ASSERT_TRUE(wait_for_container());
   ASSERT_EQ(::kill(run.pid(), SIGKILL), 0);
   const auto clean = run_command({ARMORBENCH_BIN, "clean"}, std::chrono::minutes(2));

@@ -252,6 +252,26 @@ std::string problems(const VerifyResult& result) {
   return out;
 }
 
+// What a forger can do without the key: change results.json and redo the statement's digest
+// for it (the envelope, if any, left as it is); then redo the manifest.
+void forge(const fs::path& bundle) {
+  write(bundle / "results.json", "{\"forged\": true}\n");
+  json statement = json::parse(read_whole_file(bundle / kStatementFile));
+  for (json& s : statement["subject"])
+    if (s["name"] == "results.json")
+      s["digest"]["sha256"] = digest_file(bundle / "results.json")->sha256;
+  write(bundle / kStatementFile, statement.dump(2) + "\n");
+}
+
+void rewrite_manifest(const fs::path& bundle) {
+  std::string manifest;
+  for (const auto& entry : fs::recursive_directory_iterator(bundle))
+    if (entry.is_regular_file() && entry.path().filename() != kManifestFile)
+      manifest += digest_file(entry.path())->sha256 + "  " +
+                  entry.path().lexically_relative(bundle).generic_string() + "\n";
+  write(bundle / kManifestFile, manifest);
+}
+
 TEST(Bundle, SignedBundleVerifiesAndNamesAnyChangedAddedOrMissingFile) {
   RunOnDisk run;
   const fs::path key = run.key("signer");
@@ -319,18 +339,8 @@ TEST(Bundle, ARewrittenManifestAndStatementFailTheSignatureAndAnotherKeyFails) {
 
   // A forger edits results.json and redoes the statement and the manifest consistently: only
   // the signature catches it.
-  write(bundle / "results.json", "{\"forged\": true}\n");
-  json statement = json::parse(read_whole_file(bundle / kStatementFile));
-  for (json& s : statement["subject"])
-    if (s["name"] == "results.json")
-      s["digest"]["sha256"] = digest_file(bundle / "results.json")->sha256;
-  write(bundle / kStatementFile, statement.dump(2) + "\n");
-  std::string manifest;
-  for (const auto& entry : fs::recursive_directory_iterator(bundle))
-    if (entry.is_regular_file() && entry.path().filename() != kManifestFile)
-      manifest += digest_file(entry.path())->sha256 + "  " +
-                  entry.path().lexically_relative(bundle).generic_string() + "\n";
-  write(bundle / kManifestFile, manifest);
+  forge(bundle);
+  rewrite_manifest(bundle);
   const VerifyResult forged = verify_bundle(bundle, fs::path(key).replace_extension(".pub"));
   EXPECT_FALSE(forged.ok);
   EXPECT_NE(problems(forged).find(kEnvelopeFile), std::string::npos) << problems(forged);
@@ -343,20 +353,10 @@ TEST(Bundle, WithAKeyOnlyAValidSignaturePassesAndNothingButFilesIsRead) {
   const fs::path bundle = run.bundle(key);
   // A forger rewrites results.json, the statement and the manifest, and replaces the envelope
   // with JSON that is no envelope at all: with --key that must fail, not pass quietly.
-  write(bundle / "results.json", "{\"forged\": true}\n");
-  json statement = json::parse(read_whole_file(bundle / kStatementFile));
-  for (json& s : statement["subject"])
-    if (s["name"] == "results.json")
-      s["digest"]["sha256"] = digest_file(bundle / "results.json")->sha256;
-  write(bundle / kStatementFile, statement.dump(2) + "\n");
+  forge(bundle);
   for (const char* envelope : {"[]", "null", "{}", "{\"payloadType\": 5}"}) {
     write(bundle / kEnvelopeFile, envelope);
-    std::string manifest;
-    for (const auto& entry : fs::recursive_directory_iterator(bundle))
-      if (entry.is_regular_file() && entry.path().filename() != kManifestFile)
-        manifest += digest_file(entry.path())->sha256 + "  " +
-                    entry.path().lexically_relative(bundle).generic_string() + "\n";
-    write(bundle / kManifestFile, manifest);
+    rewrite_manifest(bundle);
     EXPECT_FALSE(verify_bundle(bundle, pub).ok) << envelope;
     EXPECT_FALSE(verify_bundle(bundle, std::nullopt).ok) << envelope;
   }
