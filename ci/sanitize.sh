@@ -42,9 +42,16 @@ fuzz() { # target seconds seed dirs...
   regressions="$(find . -path "*/tests/fuzz/regressions/$target" -type d | head -n1)"
   echo "fuzz: $target for ${seconds}s"
   mkdir -p "$build/fuzz-artifacts"  # what a finding leaves: the input to keep as a regression
-  "$build/bin/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  # libFuzzer's progress lines go to a log; the summary (or, on a finding, the report) is printed.
+  if ! "$build/bin/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$build/fuzz-artifacts/$target-" \
-    -max_len=65536 -print_final_stats=1 "$corpus" ${regressions:+"$regressions"} "$@"
+    -max_len=65536 -print_final_stats=1 "$corpus" ${regressions:+"$regressions"} "$@" \
+    > "$work/$target.log" 2>&1; then
+    tail -n 80 "$work/$target.log"
+    echo "fuzz: $target found something; its input is in $build/fuzz-artifacts/" >&2
+    return 1
+  fi
+  grep -E '^(Done|stat::peak_rss_mb)' "$work/$target.log" || true
 }
 seeds() { # a fresh dir holding copies of the files matching a find expression
   local dir
