@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "Crypto.h"
+#include "JsonField.h"
 #include "armorbench/base/Base64.h"
 #include "armorbench/base/Error.h"
 #include "armorbench/base/Files.h"
@@ -28,10 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-std::string str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
 
 std::string case_label(const json& c) {
   return str(c, "scenario") + "/" + str(c, "case") + "[" + str(c, "target") + "/" +

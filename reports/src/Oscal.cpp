@@ -10,6 +10,7 @@
 #include <set>
 
 #include "Crypto.h"
+#include "JsonField.h"
 #include "armorbench/base/Hex.h"
 
 namespace armorbench::reports {
@@ -18,10 +19,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kNamespace = "urn:armorbench:oscal";  // our props' ns (a URI, as OSCAL asks)
-
-std::string str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
 
 json prop(const std::string& name, const std::string& value) {
   return {{"name", name}, {"ns", kNamespace}, {"value", value.empty() ? "none" : value}};

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string_view>
 
+#include "JsonField.h"
 #include "armorbench/attacks/Attack.h"
 #include "armorbench/base/Hex.h"
 #include "armorbench/base/Sha256.h"
@@ -16,10 +17,6 @@ using nlohmann::json;
 
 constexpr const char* kBenignDisrupted = "benign-disrupted";
 constexpr const char* kBenignUnjudged = "benign-not-evaluated";
-
-std::string str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
 
 std::string camel(const std::string& kind) {
   std::string out;
