@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
 
 #include "armorbench/base/Base64.h"
 #include "armorbench/base/Error.h"
@@ -13,15 +16,42 @@ namespace {
 using nlohmann::json;
 
 // Reads an optional field of a given JSON type; throws an input Error naming it otherwise.
+// Numbers are checked before conversion: nlohmann converts a float or a boolean to an integer
+// field silently (and a float out of the integer's range is undefined behaviour), so an integer
+// field takes only an integer that fits, a floating field only a number, a boolean only a boolean.
 template <typename T>
 std::optional<T> field(const json& object, const char* context, const char* key) {
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return std::nullopt;
-  try {
+  const auto wrong = [&](const char* why) {
+    return input_error(std::string(context) + "." + key + " " + why + " (" + it->type_name() + " " +
+                       it->dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 40) +
+                       ")");
+  };
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) throw wrong("must be true or false");
+    return it->get<bool>();
+  } else if constexpr (std::is_integral_v<T>) {
+    if (it->is_number_unsigned()) {
+      const auto value = it->get<std::uint64_t>();
+      if (!std::in_range<T>(value)) throw wrong("is out of range");
+      return static_cast<T>(value);
+    }
+    if (it->is_number_integer()) {
+      const auto value = it->get<std::int64_t>();
+      if (!std::in_range<T>(value)) throw wrong("is out of range");
+      return static_cast<T>(value);
+    }
+    throw wrong("must be an integer");
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!it->is_number()) throw wrong("must be a number");
     return it->get<T>();
-  } catch (const json::exception&) {
-    throw input_error(std::string(context) + "." + key + " has the wrong type (" + it->type_name() +
-                      ")");
+  } else {
+    try {
+      return it->get<T>();
+    } catch (const json::exception&) {
+      throw wrong("has the wrong type");
+    }
   }
 }
 

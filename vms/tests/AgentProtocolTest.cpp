@@ -101,6 +101,30 @@ TEST(AgentProtocol, RefusesBadStarts) {
       "not auto, tracepoint or bpf-lsm");
 }
 
+// Found by fuzz_agent_protocol: a float too large for the integer field was converted (undefined
+// behaviour), and a float or boolean in a number field was silently truncated.
+TEST(AgentProtocol, NumbersMustFitTheirField) {
+  const auto planted_mode = [](const std::string& mode) {
+    return R"({"workload":{"argv":["/bin/true"],"planted":[{"path":"/tmp/a","content_b64":"","mode":)" +
+           mode + "}]}}";
+  };
+  expect_refused(planted_mode("1e300"), "must be an integer");
+  expect_refused(planted_mode("420.5"), "must be an integer");
+  expect_refused(planted_mode("true"), "must be an integer");
+  expect_refused(planted_mode("-1"), "out of range");
+  expect_refused(planted_mode("4294967296"), "out of range");
+  expect_refused(R"({"workload":{"argv":["/bin/true"],"limits":{"memory_bytes":-5}}})",
+                 "out of range");
+  expect_refused(R"({"workload":{"argv":["/bin/true"],"limits":{"pids":1e30}}})",
+                 "must be an integer");
+  expect_refused(R"({"workload":{"argv":["/bin/true"],"limits":{"cpus":true}}})",
+                 "must be a number");
+  expect_refused(R"({"workload":{"argv":["/bin/true"]},"enforcer":{"watch_exec":1}})",
+                 "must be true or false");
+  const StartRequest r = decode_start(json::parse(planted_mode("420")));
+  EXPECT_EQ(r.workload.planted.at(0).mode, 0644u);
+}
+
 TEST(AgentProtocol, PlantablePaths) {
   EXPECT_TRUE(plantable_path("/tmp/x"));
   EXPECT_TRUE(plantable_path("/run/secrets/kubernetes.io/token"));
