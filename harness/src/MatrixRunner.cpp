@@ -21,7 +21,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr milliseconds kRequestTimeout{30'000};
 constexpr milliseconds kObservePollInterval{50};
 
 json limits_json(const ResourceLimits& limits) {
@@ -88,7 +87,7 @@ void measure_serving(Sandbox& sandbox, const CaseSpec& c, const ModelArtifacts& 
                      CaseResult& result) {
   std::vector<double> samples_us;
   try {
-    OipClient client(sandbox.connect_inference(), kRequestTimeout);
+    OipClient client(sandbox.connect_inference(), c.timeouts.request);
     if (!client.ready()) {
       observation.serve_failure = "/v2/health/ready did not answer 200";
       return;
@@ -180,10 +179,10 @@ void account_events(const enforcer::EnforcerReport& report, Observation& observa
 // Whether the model server still serves after the attack: it answers ready and a reference
 // request correctly, on a fresh connection.
 Availability probe_service(Sandbox& sandbox, const ModelArtifacts& model, bool was_ready,
-                           std::vector<json> answers) {
+                           std::vector<json> answers, milliseconds request_limit) {
   if (!was_ready) return {false, "the model server never became ready"};
   try {
-    OipClient client(sandbox.connect_inference(), kRequestTimeout);
+    OipClient client(sandbox.connect_inference(), request_limit);
     if (!client.ready()) return {false, "/v2/health/ready did not answer 200 after the attack"};
     std::string why;
     if (answers.empty()) answers.resize(1);
@@ -223,6 +222,12 @@ CaseResult MatrixRunner::run(const PlannedRun& planned, const Controls& controls
     } else {
       execute(planned, target, controls, result);
     }
+  } catch (const StepTimeout& e) {
+    // A hung step ends this case, not the run (what it held is released on the way out).
+    result.verdict = Verdict::kError;
+    result.reason = e.what();
+    result.evidence.push_back(
+        {"step", e.what(), {{"step", e.step()}, {"limit_ms", e.limit().count()}}});
   } catch (const Interrupted&) {
     throw;
   } catch (const Error& e) {
@@ -320,7 +325,7 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   workload.model_dir = model.dir;
   workload.model_file = model.declared ? model.file_name : ModelArtifacts::file_for(c.loader);
   workload.loader = c.loader;
-  workload.ready_timeout = c.timeout;
+  workload.ready_timeout = c.timeouts.ready;
   // The target's limits apply in every mode (they are the target's, not the enforcer's), except
   // the one a resource attack must show it exceeds, in its positive control.
   workload.limits = planned.target->limits;
@@ -330,9 +335,9 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
     if (lifted == "memory") workload.limits.memory_bytes.reset();
   }
 
-  const EnforcementPlan enforcement{planned.mode, planned.scenario->enforcer.policies,
-                                    planned.scenario->enforcer.backend,
-                                    planned.scenario->enforcer.default_posture};
+  const EnforcementPlan enforcement{
+      planned.mode, planned.scenario->enforcer.policies, planned.scenario->enforcer.backend,
+      planned.scenario->enforcer.default_posture, c.timeouts.enforcer_load};
   const bool watch_exec = attack && attack->needs_exec_watch();
   if (watch_exec && !target.watches_exec())
     throw unsupported_error("target " + planned.target->name + " cannot observe exec objectives");
@@ -354,134 +359,169 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   result.timings["prepare_ms"] =
       std::chrono::duration_cast<milliseconds>(Clock::now() - prepare_start).count();
   const auto launch_start = Clock::now();
-  std::unique_ptr<Sandbox> sandbox = target.launch(workload, enforcement, watch_exec);
+  std::unique_ptr<Sandbox> sandbox;
+  {
+    StepDeadline create("create", c.timeouts.create);
+    sandbox = target.launch(workload, enforcement, watch_exec);
+    create.finish();  // a libvirt call or a libbpf load waits on nothing a deadline could cut
+  }
   result.timings["launch_ms"] =
       std::chrono::duration_cast<milliseconds>(Clock::now() - launch_start).count();
-  const ReadyResult ready = sandbox->wait_ready();
-  observation.server_ready = ready.ready;
-  result.timings["ready_ms"] = ready.elapsed.count();
-  if (ready.ready_message.contains("load_ms"))
-    result.timings["model_load_ms"] = ready.ready_message["load_ms"];
-  result.evidence.push_back(
-      {"server", ready.ready ? "model server ready" : "model server not ready: " + ready.failure,
-       ready.ready_message.is_null() ? json::object() : ready.ready_message});
-  if (!ready.ready) observation.serve_failure = ready.failure;
-  const auto elapsed_ms = [](Clock::time_point since) {
-    return std::chrono::duration_cast<milliseconds>(Clock::now() - since).count();
-  };
-  const auto serve_start = Clock::now();
-  if (ready.ready)
-    measure_serving(*sandbox, c, model, answers, have_reference, observation, result);
-  result.timings["serve_ms"] = elapsed_ms(serve_start);
-  if (model.declared && planned.mode == EnforcerMode::kOff && ready.ready &&
-      observation.requests_sent > 0 && observation.requests_correct == observation.requests_sent)
-    references_[reference_key] = answers;
+  try {
+    const ReadyResult ready = sandbox->wait_ready();
+    observation.server_ready = ready.ready;
+    result.timings["ready_ms"] = ready.elapsed.count();
+    if (ready.ready_message.contains("load_ms"))
+      result.timings["model_load_ms"] = ready.ready_message["load_ms"];
+    result.evidence.push_back(
+        {"server", ready.ready ? "model server ready" : "model server not ready: " + ready.failure,
+         ready.ready_message.is_null() ? json::object() : ready.ready_message});
+    if (!ready.ready)
+      observation.serve_failure = ready.elapsed >= c.timeouts.ready
+                                      ? "step ready: " + ready.failure + " (limit " +
+                                            std::to_string(c.timeouts.ready.count()) + " ms)"
+                                      : ready.failure;
+    const auto elapsed_ms = [](Clock::time_point since) {
+      return std::chrono::duration_cast<milliseconds>(Clock::now() - since).count();
+    };
+    const auto serve_start = Clock::now();
+    if (ready.ready)
+      measure_serving(*sandbox, c, model, answers, have_reference, observation, result);
+    result.timings["serve_ms"] = elapsed_ms(serve_start);
+    if (model.declared && planned.mode == EnforcerMode::kOff && ready.ready &&
+        observation.requests_sent > 0 && observation.requests_correct == observation.requests_sent)
+      references_[reference_key] = answers;
 
-  attacks::ObjectiveStatus objective;
-  if (attack) {
-    const auto attack_start = Clock::now();
-    if (ready.ready) attack->while_serving(*sandbox);
-    result.timings["attack_ms"] = elapsed_ms(attack_start);
-    // `settle` bounds the wait; it ends sooner when the objective is reached or when no process
-    // of the workload is left to reach it (one more look after a poll interval, for what a
-    // process did just before it ended, e.g. bytes in flight to a listener).
-    const auto observe_start = Clock::now();
-    const auto deadline = observe_start + c.settle;
-    std::string ended = "settle elapsed";
-    bool gone = false;
-    for (;;) {
+    attacks::ObjectiveStatus objective;
+    if (attack) {
+      // The attack's own run and the wait for its objective: a hung attacker or observer ends
+      // the case at this step's limit (the service probe after it is an observation).
+      std::optional<StepDeadline> objective_step(std::in_place, "objective", c.timeouts.objective);
+      const auto attack_start = Clock::now();
+      if (ready.ready) attack->while_serving(*sandbox);
+      result.timings["attack_ms"] = elapsed_ms(attack_start);
+      // `settle` bounds the wait; it ends sooner when the objective is reached or when no process
+      // of the workload is left to reach it (one more look after a poll interval, for what a
+      // process did just before it ended, e.g. bytes in flight to a listener).
+      const auto observe_start = Clock::now();
+      const auto deadline = observe_start + c.settle;
+      std::string ended = "settle elapsed";
+      bool gone = false;
+      for (;;) {
+        objective = attack->observe(*sandbox);
+        if (objective.reached) {
+          ended = "objective reached";
+          break;
+        }
+        if (gone) {
+          ended = "no process of the workload left";
+          break;
+        }
+        if (Clock::now() >= deadline) break;
+        gone = sandbox->workload_gone();
+        pollfd none{-1, 0, 0};
+        poll_interruptible(&none, 1, kObservePollInterval);
+      }
+      result.timings["observe_ms"] = elapsed_ms(observe_start);
+      result.objective["observation_ended"] = ended;
+      objective_step->finish();
+      objective_step.reset();
+      observation.service =
+          probe_service(*sandbox, model, ready.ready, answers, c.timeouts.request);
+    }
+    const auto stop_start = Clock::now();
+    // Teardown runs to its end (each of its commands has its own bound): past its limit, the
+    // case is an error once it is done.
+    SandboxFinal final;
+    {
+      StepDeadline teardown_step("teardown", c.timeouts.teardown);
+      final = sandbox->stop(attack ? attack->sandbox_files() : std::vector<std::string>{});
+      result.timings["stop_ms"] = elapsed_ms(stop_start);
+      teardown_step.finish();
+    }
+    // Once more on the final state: a late objective counts, and an exec seen running whose kill
+    // event came later is not one that ran.
+    if (attack && (!objective.reached || attack->needs_exec_watch()))
       objective = attack->observe(*sandbox);
-      if (objective.reached) {
-        ended = "objective reached";
-        break;
-      }
-      if (gone) {
-        ended = "no process of the workload left";
-        break;
-      }
-      if (Clock::now() >= deadline) break;
-      gone = sandbox->workload_gone();
-      pollfd none{-1, 0, 0};
-      poll_interruptible(&none, 1, kObservePollInterval);
+    if (attack) {
+      // What this run needed, now that it ran (the listener's port, the server's pid).
+      observation.expected = attack->expected_operations();
+      if (observation.expected.empty()) observation.expected = c.attack->expected_operations();
+      json operations = json::array();
+      for (const attacks::ExpectedOperation& op : observation.expected)
+        operations.push_back(op.to_json());
+      result.objective["expected_operations"] = operations;
     }
-    result.timings["observe_ms"] = elapsed_ms(observe_start);
-    result.objective["observation_ended"] = ended;
-    observation.service = probe_service(*sandbox, model, ready.ready, answers);
-  }
-  const auto stop_start = Clock::now();
-  const SandboxFinal final =
-      sandbox->stop(attack ? attack->sandbox_files() : std::vector<std::string>{});
-  result.timings["stop_ms"] = elapsed_ms(stop_start);
-  // Once more on the final state: a late objective counts, and an exec seen running whose kill
-  // event came later is not one that ran.
-  if (attack && (!objective.reached || attack->needs_exec_watch()))
-    objective = attack->observe(*sandbox);
-  if (attack) {
-    // What this run needed, now that it ran (the listener's port, the server's pid).
-    observation.expected = attack->expected_operations();
-    if (observation.expected.empty()) observation.expected = c.attack->expected_operations();
-    json operations = json::array();
-    for (const attacks::ExpectedOperation& op : observation.expected)
-      operations.push_back(op.to_json());
-    result.objective["expected_operations"] = operations;
-  }
 
-  const SandboxInfo& info = sandbox->info();
-  result.enforcer["backend"] = info.enforcer_backend;
-  result.enforcer["location"] = info.enforcer_location;
-  if (!info.enforcer_backend.empty()) result.enforcer["reused"] = info.enforcer_reused;
-  result.enforcer["runtime"] = info.runtime;
-  account_events(sandbox->enforcer_report(), observation, result);
-  result.timings.update(sandbox->timings());
+    const SandboxInfo& info = sandbox->info();
+    result.enforcer["backend"] = info.enforcer_backend;
+    result.enforcer["location"] = info.enforcer_location;
+    if (!info.enforcer_backend.empty()) result.enforcer["reused"] = info.enforcer_reused;
+    result.enforcer["runtime"] = info.runtime;
+    account_events(sandbox->enforcer_report(), observation, result);
+    result.timings.update(sandbox->timings());
 
-  observation.objective_reached = objective.reached;
-  observation.objective_attempted = objective.attempted;
-  observation.objective_detail = objective.detail;
-  for (Evidence& e : objective.evidence) result.evidence.push_back(std::move(e));
-  for (attacks::Denial& d : objective.denials) observation.denials.push_back(std::move(d));
-  if (attack)
-    for (attacks::Denial& d : attack->kernel_denials(final.cgroup)) {
-      result.evidence.push_back({"kernel", d.detail, final.cgroup.to_json()});
-      observation.denials.push_back(std::move(d));
+    observation.objective_reached = objective.reached;
+    observation.objective_attempted = objective.attempted;
+    observation.objective_detail = objective.detail;
+    for (Evidence& e : objective.evidence) result.evidence.push_back(std::move(e));
+    for (attacks::Denial& d : objective.denials) observation.denials.push_back(std::move(d));
+    if (attack)
+      for (attacks::Denial& d : attack->kernel_denials(final.cgroup)) {
+        result.evidence.push_back({"kernel", d.detail, final.cgroup.to_json()});
+        observation.denials.push_back(std::move(d));
+      }
+    for (const attacks::Denial& d : final.runtime_denials) {
+      result.evidence.push_back({"kernel", d.detail, d.evidence});
+      observation.denials.push_back(d);
     }
-  for (const attacks::Denial& d : final.runtime_denials) {
-    result.evidence.push_back({"kernel", d.detail, d.evidence});
-    observation.denials.push_back(d);
-  }
-  json workload_json = {
-      {"cgroup", final.cgroup.to_json()},
-      {"limits", limits_json(workload.limits)},
-      {"exit", final.workload_exit ? final.workload_exit->describe() : "running"}};
-  if (!final.server_log.empty()) workload_json["server_log_tail"] = final.server_log;
-  result.evidence.push_back(
-      {"target", "workload " + workload_json["exit"].get<std::string>(), workload_json});
-  if (observation.service)
+    if (final.exited_early && final.workload_exit) {
+      observation.crash = final.workload_exit->describe();
+      if (final.cgroup.memory_oom_kills > 0)
+        observation.crash += "; the kernel's OOM killer killed " +
+                             std::to_string(final.cgroup.memory_oom_kills) +
+                             " process(es) of its cgroup (memory.events oom_kill)";
+    }
+    json workload_json = {
+        {"cgroup", final.cgroup.to_json()},
+        {"limits", limits_json(workload.limits)},
+        {"exit", final.workload_exit ? final.workload_exit->describe() : "running"},
+        {"ended_before_stop", final.exited_early}};
+    if (!final.server_log.empty()) workload_json["server_log_tail"] = final.server_log;
     result.evidence.push_back(
-        {"service", observation.service->detail, {{"kept", observation.service->kept}}});
-  if (c.is_attack())
-    result.evidence.push_back(
-        {"control",
-         std::string("positive controls (same attack, enforcement off): this target ") +
-             (controls.same_target                 ? to_string(*controls.same_target)
-              : planned.mode == EnforcerMode::kOff ? "is this run"
-                                                   : "not run") +
-             (controls.reference_target.empty()
-                  ? ""
-                  : "; reference " + controls.reference_target + " " +
-                        (controls.reference ? to_string(*controls.reference) : "not run"))});
+        {"target", "workload " + workload_json["exit"].get<std::string>(), workload_json});
+    if (observation.service)
+      result.evidence.push_back(
+          {"service", observation.service->detail, {{"kept", observation.service->kept}}});
+    if (c.is_attack())
+      result.evidence.push_back(
+          {"control",
+           std::string("positive controls (same attack, enforcement off): this target ") +
+               (controls.same_target                 ? to_string(*controls.same_target)
+                : planned.mode == EnforcerMode::kOff ? "is this run"
+                                                     : "not run") +
+               (controls.reference_target.empty()
+                    ? ""
+                    : "; reference " + controls.reference_target + " " +
+                          (controls.reference ? to_string(*controls.reference) : "not run"))});
 
-  const Score score = score_case(c, planned.mode, observation, controls);
-  result.verdict = score.verdict;
-  result.reason = score.reason;
-  result.service = observation.service;
-  result.enforcer_recorded = score.enforcer_recorded;
-  if (c.is_attack()) {
-    json attributed = json::array();
-    for (const attacks::Denial& d : score.attributed) attributed.push_back(d.to_json());
-    result.attribution = {{"expected_operations", result.objective["expected_operations"]},
-                          {"attributed", attributed},
-                          {"unattributed", score.unattributed},
-                          {"events_dropped", observation.events_dropped}};
+    const Score score = score_case(c, planned.mode, observation, controls);
+    result.verdict = score.verdict;
+    result.reason = score.reason;
+    result.service = observation.service;
+    result.enforcer_recorded = score.enforcer_recorded;
+    if (c.is_attack()) {
+      json attributed = json::array();
+      for (const attacks::Denial& d : score.attributed) attributed.push_back(d.to_json());
+      result.attribution = {{"expected_operations", result.objective["expected_operations"]},
+                            {"attributed", attributed},
+                            {"unattributed", score.unattributed},
+                            {"events_dropped", observation.events_dropped}};
+    }
+  } catch (...) {
+    // The case ends in an error: what the target logged is its evidence, read while it exists.
+    for (Evidence& e : sandbox->failure_logs()) result.evidence.push_back(std::move(e));
+    throw;
   }
 }
 

@@ -87,6 +87,17 @@ class RuncSandbox final : public Sandbox {
   UniqueFd connect_inference() override;
   enforcer::EnforcerReport enforcer_report() override;
   SandboxFinal stop(const std::vector<std::string>& keep_files) override;
+  std::vector<Evidence> failure_logs() override {
+    try {
+      collect_stderr();
+    } catch (...) {  // what was read so far is what there is
+    }
+    if (server_log_.empty()) return {};
+    return {{"log",
+             "model server stderr (tail)",
+             {{"source", "container " + id_ + " stderr"},
+              {"tail", output_tail(server_log_, kLogTail)}}}};
+  }
 
   // AttackSurface: the container's init is the model server.
   std::string host_address() const override { return target_.host_address(); }
@@ -236,6 +247,7 @@ void RuncSandbox::create_container() {
   if (plan_.mode != EnforcerMode::kOff || watch_exec_) {
     if (!info_.cgroup_id)
       throw unsupported_error("the container has no cgroup v2 directory to scope the enforcer to");
+    StepDeadline load_step("enforcer-load", plan_.load_timeout);
     const auto load_start = std::chrono::steady_clock::now();
     HostEnforcerPool::Lease lease =
         pool ? pool->acquire(plan_)
@@ -252,6 +264,7 @@ void RuncSandbox::create_container() {
     info_.enforcer_backend = enforcer_->backend();
     info_.enforcer_location = "host kernel";
     info_.enforcer_reused = !lease.loaded;
+    load_step.finish();  // a libbpf load waits on nothing that a deadline could cut
   } else if (pool) {
     const auto release_start = std::chrono::steady_clock::now();
     pool->release();
@@ -384,6 +397,8 @@ SandboxFinal RuncSandbox::stop(const std::vector<std::string>&) {
   InterruptShield shield;
   SandboxFinal final;
   if (cgroup_) final.cgroup = cgroup_->read_stats();
+  if (created_ && !exit_) exit_ = wait_pid(init_pid_, milliseconds(0));  // ended on its own?
+  final.exited_early = exit_.has_value();
   if (created_) {
     if (!exit_) {
       // Graceful first (the server exits 0 on SIGTERM), so that a SIGKILL in the evidence can

@@ -328,9 +328,27 @@ std::map<EnforcerMode, Verdict> parse_expect(TomlTable& table) {
   return expect;
 }
 
-CaseSpec parse_case(TomlTable& table, const fs::path& file,
-                    const std::vector<TargetSpec>& targets) {
+// A [timeouts] table: the steps it names over `limits`.
+StepLimits parse_timeouts(TomlTable& table, StepLimits limits) {
+  const std::pair<const char*, std::chrono::milliseconds StepLimits::*> steps[] = {
+      {"create", &StepLimits::create},       {"enforcer_load", &StepLimits::enforcer_load},
+      {"ready", &StepLimits::ready},         {"request", &StepLimits::request},
+      {"objective", &StepLimits::objective}, {"teardown", &StepLimits::teardown}};
+  for (const auto& [key, member] : steps)
+    if (auto limit = table.duration(key)) {
+      if (limit->count() <= 0) throw table.error_at(key, std::string(key) + " must be positive");
+      if (*limit > std::chrono::hours(24))
+        throw table.error_at(key, std::string(key) + " must be at most 24h");
+      limits.*member = *limit;
+    }
+  table.finish();
+  return limits;
+}
+
+CaseSpec parse_case(TomlTable& table, const fs::path& file, const std::vector<TargetSpec>& targets,
+                    const StepLimits& timeouts) {
   CaseSpec c;
+  c.timeouts = timeouts;
   c.where = table.location();
   c.name = checked_name(table);
   c.description = table.string("description").value_or("");
@@ -346,9 +364,24 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file,
   if (auto requests = table.integer("requests", 1, kMaxRequests))
     c.requests = static_cast<int>(*requests);
   if (auto warmup = table.integer("warmup", 0, kMaxRequests)) c.warmup = static_cast<int>(*warmup);
-  if (auto timeout = table.duration("timeout")) c.timeout = *timeout;
-  if (c.timeout.count() == 0) throw table.error_at("timeout", "timeout must be positive");
+  if (auto own = table.table("timeouts")) {
+    if (table.has("timeout"))
+      throw table.error_at("timeout", "give the ready limit once: 'timeout' or timeouts.ready");
+    c.timeouts = parse_timeouts(*own, c.timeouts);
+  }
+  // `timeout` is the ready limit's older name.
+  if (auto timeout = table.duration("timeout")) {
+    if (timeout->count() <= 0) throw table.error_at("timeout", "timeout must be positive");
+    if (*timeout > std::chrono::hours(24))
+      throw table.error_at("timeout", "timeout must be at most 24h");
+    c.timeouts.ready = *timeout;
+  }
   if (auto settle = table.duration("settle")) c.settle = *settle;
+  if (c.settle >= c.timeouts.objective)
+    throw table.error_at(table.has("settle") ? "settle" : "",
+                         "settle (" + std::to_string(c.settle.count()) +
+                             " ms) must be shorter than the objective step's limit (" +
+                             std::to_string(c.timeouts.objective.count()) + " ms)");
   if (auto requires_features = table.strings("requires")) {
     for (const auto& feature : *requires_features) {
       const auto& known = known_features();
@@ -474,9 +507,12 @@ Scenario load_scenario(const fs::path& file) {
         scenario.enforcer.policies,
         enforcer::PolicyFileOptions{false, scenario.enforcer.default_posture, 1});
 
+  if (auto timeouts = top.table("timeouts"))
+    scenario.timeouts = parse_timeouts(*timeouts, scenario.timeouts);
+
   seen.clear();
   for (TomlTable& table : top.tables("case")) {
-    CaseSpec c = parse_case(table, file, scenario.targets);
+    CaseSpec c = parse_case(table, file, scenario.targets, scenario.timeouts);
     if (!seen.insert(c.name).second)
       throw table.error_at("name", "case name '" + c.name + "' is used twice");
     scenario.cases.push_back(std::move(c));

@@ -69,8 +69,20 @@ Score score_benign(EnforcerMode mode, const Observation& o) {
                                           (o.serve_failure.empty() ? "" : ": " + o.serve_failure);
   // Without enforcement nothing should break a benign model (limits apply in every mode): that
   // is a setup fault or a model the server cannot serve, not a false positive.
+  if (!o.crash.empty()) why += "; the workload ended on its own: " + o.crash;
   if (mode == EnforcerMode::kOff)
     return verdict_only(Verdict::kError, "benign case fails without enforcement: " + why);
+  // A disruption is the enforcement's doing: a workload that died with no refusal recorded
+  // (the OOM killer, a crash) is a target failure, and with events lost nothing can be said.
+  if (!o.crash.empty() && o.denials.empty()) {
+    if (o.events_dropped > 0)
+      return verdict_only(Verdict::kInvalid,
+                          why + "; no denial recorded, but " + std::to_string(o.events_dropped) +
+                              " enforcer events were lost: whether enforcement caused it is "
+                              "unknown");
+    return verdict_only(Verdict::kError,
+                        "the target failed, not the enforcement (no denial was recorded): " + why);
+  }
   if (!o.denials.empty()) why += " (" + describe(o.denials) + ")";
   return verdict_only(Verdict::kDisrupted, why);
 }
@@ -85,11 +97,11 @@ Score score_control(const Observation& o, const Controls& controls) {
     for (const Denial& d : o.denials)
       if (d.refused && !is_enforcer(d) && attributable(o, d)) refusals.push_back(d);
     if (!refusals.empty())
-      return verdict_only(Verdict::kBlocked,
-                          "blocked by the target's configuration without enforcement: " +
-                              describe(refusals) + "; the same attack reached its objective on " +
-                              controls.reference_target + " (objective here: " +
-                              o.objective_detail + ")");
+      return verdict_only(
+          Verdict::kBlocked,
+          "blocked by the target's configuration without enforcement: " + describe(refusals) +
+              "; the same attack reached its objective on " + controls.reference_target +
+              " (objective here: " + o.objective_detail + ")");
     if (o.objective_attempted && o.denials.empty())
       return verdict_only(Verdict::kPrevented,
                           "isolation: the same attack reached its objective on " +

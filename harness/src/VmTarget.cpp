@@ -102,6 +102,12 @@ class VmSandbox final : public Sandbox {
     start.enforcer.default_posture = plan.default_posture;
     start.enforcer.watch_exec = watch_exec;
 
+    // The agent plants the files, loads the guest's enforcer (bounded by its own ready timeout)
+    // and starts the workload: with an enforcer, that is the enforcer-load step.
+    start.enforcer.ready_timeout_s = std::chrono::duration<double>(plan.load_timeout).count();
+    std::optional<StepDeadline> load_step;
+    if (start.enforcer.wanted())
+      load_step.emplace("enforcer-load", plan.load_timeout + std::chrono::seconds(5));
     started_ = std::chrono::steady_clock::now();
     const vms::StartReply reply = vm_->start(start, milliseconds(180'000));
     timings_["start_ms"] = reply.elapsed.count();
@@ -189,6 +195,7 @@ class VmSandbox final : public Sandbox {
     enforcer_report();
     for (const std::string& path : keep_files)
       if (auto content = vm_->read_file(path)) final_files_[path] = *content;
+    final.exited_early = vm_->workload_exited();
     const vms::StopReply reply = vm_->stop();
     timings_["poweroff_ms"] = reply.poweroff.count();
     if (reply.workload_exit.is_object()) {
@@ -206,6 +213,21 @@ class VmSandbox final : public Sandbox {
   }
 
   json timings() const override { return timings_; }
+
+  std::vector<Evidence> failure_logs() override {
+    std::vector<Evidence> logs;
+    try {
+      // The kernel's own words for a guest that panicked or was OOM-killed, and the agent's.
+      const std::string console = vm_->console_log();
+      if (!console.empty())
+        logs.push_back({"log",
+                        "guest console (tail)",
+                        {{"source", "serial console of " + vm_->name()},
+                         {"tail", output_tail(console, 6000)}}});
+    } catch (...) {  // a log that cannot be read is not evidence
+    }
+    return logs;
+  }
 
  private:
   const TargetSpec& spec_;

@@ -246,6 +246,100 @@ TEST_F(RuncEndToEnd, CleanRightAfterSigkillBeforeTheRunIsReapedRemovesEverything
   run.wait_for(std::chrono::seconds(30));
 }
 
+// The case in `results` named `name` (fails the test when absent).
+const nlohmann::json& case_named(const nlohmann::json& results, const std::string& name) {
+  for (const auto& c : results["cases"])
+    if (c["case"] == name) return c;
+  ADD_FAILURE() << "no case " << name << " in " << results.dump(1);
+  static const nlohmann::json none = nlohmann::json::object();
+  return none;
+}
+
+// A `runc` that hangs on its first `create` (a runtime wedged on a stuck mount, say) and is the
+// real runc otherwise: put first on PATH, the harness finds it as its runtime.
+fs::path runc_hanging_once(const fs::path& dir) {
+  const auto real = find_executable("runc");
+  if (!real) return {};
+  const fs::path bin = dir / "bin";
+  fs::create_directories(bin);
+  write(bin / "runc", "#!/bin/sh\nfor a in \"$@\"; do\n  if [ \"$a\" = create ] && mkdir \"" +
+                          (dir / "hung-once").string() +
+                          "\" 2>/dev/null; then exec sleep 600; fi\ndone\nexec " + *real +
+                          " \"$@\"\n");
+  fs::permissions(bin / "runc", fs::perms::owner_all);
+  return bin;
+}
+
+TEST_F(RuncEndToEnd, AHungStepEndsItsCaseAsAnErrorNamingTheStepAndTheRunGoesOn) {
+  const fs::path dir = temp_dir("e2e-hung-step");
+  const fs::path bin = runc_hanging_once(dir);
+  ASSERT_FALSE(bin.empty()) << "runc not found";
+  write(dir / "e2e.toml", std::string(kScenario) + "[timeouts]\ncreate = \"4s\"\n");
+  const auto start = std::chrono::steady_clock::now();
+  Subprocess run(Subprocess::Spec{
+      {ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(), "--out", (dir / "out").string()},
+      Subprocess::Stdio::kCapture,
+      Subprocess::Stdio::kCapture,
+      {{"PATH", bin.string() + ":" + std::getenv("PATH")}}});
+  const auto status = run.wait_for(std::chrono::minutes(4));
+  ASSERT_TRUE(status.has_value()) << "the run hung with its runtime";
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(status->code, 2) << "a case in error: exit 2";
+
+  const auto results = nlohmann::json::parse(read(dir / "out" / "results.json"));
+  const auto& hung = case_named(results, "benign-torch");
+  EXPECT_EQ(hung["verdict"], "error") << hung.dump(2);
+  EXPECT_EQ(hung["reason"], "step create did not finish within its limit of 4 s") << hung.dump(2);
+  bool step_evidence = false;
+  for (const auto& e : hung["evidence"])
+    if (e["kind"] == "step") {
+      step_evidence = true;
+      EXPECT_EQ(e["data"]["step"], "create");
+      EXPECT_EQ(e["data"]["limit_ms"], 4000);
+    }
+  EXPECT_TRUE(step_evidence) << hung.dump(2);
+  EXPECT_LT(hung["duration_s"].get<double>(), 30) << "the case waited past its step's limit";
+  EXPECT_EQ(case_named(results, "benign-safetensors")["verdict"], "allowed")
+      << "the run went on with the next case";
+  EXPECT_LT(took, std::chrono::minutes(3));
+  EXPECT_EQ(leftovers(), std::vector<std::string>{});
+}
+
+// The kernel's OOM killer ends the model server at load: a target failure, reported as an error
+// with how it ended and the server's log, never as a disruption or a pass.
+TEST_F(RuncEndToEnd, AnOomKilledServerIsAnErrorWithTheKernelsReason) {
+  const fs::path dir = temp_dir("e2e-oom");
+  write(dir / "oom.toml", R"([scenario]
+name = "oom"
+[[target]]
+name = "small"
+kind = "runc"
+limits = { memory = "48MiB", pids = 512 }
+[[case]]
+name = "benign"
+requests = 4
+)");
+  const auto r = run_command(
+      {ARMORBENCH_BIN, "run", (dir / "oom.toml").string(), "--out", (dir / "out").string()},
+      std::chrono::minutes(4));
+  EXPECT_EQ(r.status.code, 2) << r.out << r.err;
+  const auto results = nlohmann::json::parse(read(dir / "out" / "results.json"));
+  const auto& c = case_named(results, "benign");
+  EXPECT_EQ(c["verdict"], "error") << c.dump(2);
+  const std::string reason = c["reason"];
+  EXPECT_NE(reason.find("ended on its own: killed by SIGKILL"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("OOM killer"), std::string::npos) << reason;
+  bool target = false;
+  for (const auto& e : c["evidence"])
+    if (e["kind"] == "target") {
+      target = true;
+      EXPECT_EQ(e["data"]["ended_before_stop"], true) << e.dump(2);
+      EXPECT_GE(e["data"]["cgroup"]["memory_oom_kills"].get<int>(), 1) << e.dump(2);
+    }
+  EXPECT_TRUE(target) << c.dump(2);
+  EXPECT_EQ(leftovers(), std::vector<std::string>{});
+}
+
 TEST_F(RuncEndToEnd, NextRunRemovesWhatAKilledRunLeft) {
   const fs::path dir = temp_dir("e2e-next-run");
   ASSERT_NO_FATAL_FAILURE(kill_a_run_mid_case(dir));

@@ -44,12 +44,21 @@ TEST(ScenarioLoader, ParsesEveryField) {
   EXPECT_EQ(benign.loader, Loader::kSafetensors);
   EXPECT_EQ(benign.requests, 5);
   EXPECT_EQ(benign.warmup, 1);
-  EXPECT_EQ(benign.timeout, std::chrono::seconds(45));
+  EXPECT_EQ(benign.timeouts.ready, std::chrono::seconds(45)) << "'timeout' is the ready limit";
+  EXPECT_EQ(benign.timeouts.create, std::chrono::minutes(4)) << "the scenario's [timeouts]";
+  EXPECT_EQ(benign.timeouts.request, std::chrono::seconds(10));
+  EXPECT_EQ(benign.timeouts.objective, StepLimits{}.objective) << "the default";
   EXPECT_EQ(benign.settle, std::chrono::milliseconds(500));
   EXPECT_EQ(benign.requires_features, (std::vector<std::string>{"root", "runc"}));
 
   const CaseSpec& dump = s.cases[1];
   ASSERT_TRUE(dump.is_attack());
+  EXPECT_EQ(dump.timeouts.ready, std::chrono::seconds(50)) << "the case's own over the scenario's";
+  EXPECT_EQ(dump.timeouts.enforcer_load, std::chrono::seconds(20));
+  EXPECT_EQ(dump.timeouts.objective, std::chrono::seconds(30));
+  EXPECT_EQ(dump.timeouts.teardown, std::chrono::seconds(15));
+  EXPECT_EQ(dump.timeouts.create, std::chrono::minutes(4)) << "what the case does not set";
+  EXPECT_EQ(s.cases[2].timeouts.ready, StepLimits{}.ready);
   EXPECT_EQ(dump.attack->kind(), "memory-dump");
   EXPECT_EQ(dump.attack->parameters()["method"], "proc_mem");
   EXPECT_EQ(dump.attack->parameters()["from"], "sibling");

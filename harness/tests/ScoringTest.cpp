@@ -75,6 +75,32 @@ TEST(Scoring, BenignThatFailsWithoutEnforcementIsAnErrorNotAFalsePositive) {
   EXPECT_NE(s.reason.find("file holds list"), std::string::npos) << s.reason;
 }
 
+TEST(Scoring, ABenignWorkloadThatDiedWithNoDenialIsATargetFailureNotADisruption) {
+  Observation o = served(8, 3);
+  o.serve_failure = "connection reset";
+  o.crash = "killed by signal 9; the kernel's OOM killer killed 1 process(es) of its cgroup";
+  const Score s = score_case(CaseSpec{}, EnforcerMode::kBlock, o, {});
+  EXPECT_EQ(s.verdict, Verdict::kError);
+  EXPECT_NE(s.reason.find("OOM killer"), std::string::npos) << s.reason;
+  EXPECT_NE(s.reason.find("not the enforcement"), std::string::npos) << s.reason;
+
+  o.events_dropped = 3;  // a denial may have been among the lost events
+  EXPECT_EQ(score_case(CaseSpec{}, EnforcerMode::kBlock, o, {}).verdict, Verdict::kInvalid);
+
+  o.events_dropped = 0;
+  o.denials = {enforcer_block(Operation::kOpen, "/etc/ld.so.cache")};
+  const Score denied = score_case(CaseSpec{}, EnforcerMode::kBlock, o, {});
+  EXPECT_EQ(denied.verdict, Verdict::kDisrupted) << "a recorded refusal explains the death";
+  EXPECT_NE(denied.reason.find("/etc/ld.so.cache"), std::string::npos) << denied.reason;
+
+  Observation off = served(8, 3);
+  off.crash = "exited with status 1";
+  const Score control = score_case(CaseSpec{}, EnforcerMode::kOff, off, {});
+  EXPECT_EQ(control.verdict, Verdict::kError);
+  EXPECT_NE(control.reason.find("ended on its own: exited with status 1"), std::string::npos)
+      << control.reason;
+}
+
 TEST(Scoring, PositiveControlThatReachesIsReached) {
   EXPECT_EQ(score_case(attack_case(), EnforcerMode::kOff, attack(true), {}).verdict,
             Verdict::kReached);

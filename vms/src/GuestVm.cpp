@@ -295,6 +295,11 @@ CoreDump GuestVm::core_dump_memory(const fs::path& path, bool live) {
   return domain_->core_dump_memory(path, live);
 }
 
+bool GuestVm::workload_exited() const {
+  return std::any_of(kept_.begin(), kept_.end(),
+                     [](const json& m) { return m.value("event", "") == "exit"; });
+}
+
 std::string GuestVm::console_log() const {
   return read_whole_file(config_.run_dir / "console.log");
 }

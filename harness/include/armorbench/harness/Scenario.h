@@ -91,6 +91,21 @@ struct ModelSpec {
   SourceLocation where;
 };
 
+// Time limits of a case run's steps (README "Timeouts"), from the scenario's [timeouts] and the
+// case's own. A harness or target step past its limit (create, enforcer-load, objective,
+// teardown) ends the case as an error naming the step, and the run goes on. A model server that
+// is not ready, or a request not answered, within its limit is an observation scored like any
+// other failure to serve (an error without enforcement, a disruption with it, a lost service
+// after an attack).
+struct StepLimits {
+  std::chrono::milliseconds create{300'000};        // the sandbox made and its workload started
+  std::chrono::milliseconds enforcer_load{60'000};  // the enforcer loaded and scoped (in create)
+  std::chrono::milliseconds ready{120'000};         // until the model server answers ready
+  std::chrono::milliseconds request{30'000};        // each inference request
+  std::chrono::milliseconds objective{120'000};     // the attack's run and its observation
+  std::chrono::milliseconds teardown{60'000};       // the workload stopped, its evidence read
+};
+
 struct CaseSpec {
   std::string name;
   std::string description;
@@ -100,7 +115,7 @@ struct CaseSpec {
   std::shared_ptr<const attacks::AttackDefinition> attack;
   int requests = 16;
   int warmup = 2;
-  std::chrono::milliseconds timeout{120'000};
+  StepLimits timeouts;
   std::chrono::milliseconds settle{2'000};  // how long to wait for an asynchronous objective
   std::vector<std::string> requires_features;
   std::map<EnforcerMode, Verdict> expect;  // explicit expectations; defaults fill the rest
@@ -133,6 +148,7 @@ struct Scenario {
   std::vector<std::string> controls;
   std::vector<TargetSpec> targets;
   EnforcerSpec enforcer;
+  StepLimits timeouts;  // the scenario's [timeouts]: every case's unless it sets its own
   std::vector<CaseSpec> cases;
   GateSpec gate;
 };

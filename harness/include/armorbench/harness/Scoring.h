@@ -28,6 +28,9 @@ struct Observation {
   std::string serve_failure;  // why the server was not ready / a request failed
   int requests_sent = 0;
   int requests_correct = 0;
+  // How the workload ended on its own before the harness stopped it (a crash, an OOM kill, an
+  // exit), with what the target knows of why; "" when it ran until stopped.
+  std::string crash;
 
   // Attack objective, as observed by the harness (file, listener, pool, dump, exec watch).
   bool objective_reached = false;

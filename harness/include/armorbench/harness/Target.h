@@ -35,6 +35,8 @@ struct EnforcementPlan {
   std::vector<std::filesystem::path> policies;
   Backend backend = Backend::kAuto;
   DefaultPosture default_posture = DefaultPosture::kBlock;
+  // The enforcer-load step's limit: loading and scoping it (a step within create).
+  std::chrono::milliseconds load_timeout{60'000};
 };
 
 struct ReadyResult {
@@ -46,6 +48,7 @@ struct ReadyResult {
 
 struct SandboxFinal {
   std::optional<ExitStatus> workload_exit;
+  bool exited_early = false;  // the workload had ended before the harness stopped it
   CgroupStats cgroup;
   std::string server_log;  // stderr tail of the model server
   // Refusals the runtime's configuration made the kernel record (seccomp), with their evidence.
@@ -83,6 +86,9 @@ class Sandbox : public attacks::AttackSurface {
   // True only when no process of the workload is left (its cgroup and every cgroup below are
   // empty): nothing in the sandbox can still reach an objective. False when unknown.
   virtual bool workload_gone() { return false; }
+  // What the target logged (the model server's stderr, a guest's console), for a case that
+  // ended in an error: read while the sandbox still exists, never throws.
+  virtual std::vector<Evidence> failure_logs() { return {}; }
 
   // Programs started inside the sandbox: the exec watch's observations in the report, each
   // marked when the enforcer killed it at that exec.

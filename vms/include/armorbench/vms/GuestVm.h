@@ -117,6 +117,8 @@ class GuestVm {
   std::optional<pid_t> qemu_pid() const { return domain_->qemu_pid(); }
   CoreDump core_dump_memory(const std::filesystem::path& path, bool live = false);
   std::string console_log() const;
+  // Whether the agent reported the workload's exit (it ended on its own, before a stop).
+  bool workload_exited() const;
   const std::filesystem::path& run_dir() const { return config_.run_dir; }
   const std::string& name() const { return config_.name; }
   bool running() const { return domain_ && domain_->active(); }
