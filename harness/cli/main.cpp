@@ -39,7 +39,7 @@ const char* kUsage = R"(usage: armorbench <command> [options]
 commands:
   run PATH... [--out DIR] [--filter GLOB] [--target NAME] [--format LIST] [--keep-work]
              [--shard I/N] [--gate KEY=VALUE]... [--baseline BASE.json [--max-slowdown R]]
-             [--jobs N] [--bundle DIR [--sign-key KEY.pem]]
+             [--jobs N] [--bundle DIR [--sign-key KEY.pem]] [--resume DIR]
       run every case x target x enforcer mode of the scenario files (a directory means all
       *.toml in it); writes results.json, results.jsonl and the reports to --out (default
       out/). --format picks from json,junit,markdown,html,sarif,oscal,intoto (default: all).
@@ -49,6 +49,8 @@ commands:
       scenario; --baseline compares with an earlier results.json (compare.md, compare.json)
       and fails the run on a regression. --jobs 2 lets VM runs go beside container runs
       (two lanes at most; container runs one at a time); default 2 from 4 cores, else 1.
+      --resume DIR continues an interrupted or killed run whose --out was DIR (same
+      scenarios, policies and options): the case runs in its results.jsonl are kept.
   compare BASE.json NEW.json [--format markdown|json] [--out FILE] [--max-slowdown R]
       verdict changes (weaker is a regression), latency changes (p50 ratio with a bootstrap
       95% interval; a regression when it lies above R, default 1.10), cases added and
@@ -204,11 +206,11 @@ int positive_number(const Arguments& args, const char* key, int fallback) {
 }
 
 int command_run(int argc, char** argv) {
-  const Arguments args =
-      parse_arguments(argc, argv, 2,
-                      {"--out", "--filter", "--target", "--format", "--shard", "--gate",
-                       "--baseline", "--max-slowdown", "--jobs", "--bundle", "--sign-key"},
-                      {"--keep-work"});
+  const Arguments args = parse_arguments(
+      argc, argv, 2,
+      {"--out", "--filter", "--target", "--format", "--shard", "--gate", "--baseline",
+       "--max-slowdown", "--jobs", "--bundle", "--sign-key", "--resume"},
+      {"--keep-work"});
   if (args.positional.empty())
     throw input_error("run needs at least one scenario file or directory");
   const std::vector<std::string> formats = parse_formats(args);
@@ -236,6 +238,13 @@ int command_run(int argc, char** argv) {
 
   RunOptions options;
   options.out_dir = args.options.count("--out") ? args.options.at("--out") : "out";
+  if (args.options.count("--resume")) {
+    const fs::path dir = args.options.at("--resume");
+    if (args.options.count("--out") && fs::path(args.options.at("--out")) != dir)
+      throw input_error("--resume DIR continues the run whose --out is DIR: give no other --out");
+    options.out_dir = dir;
+    options.resume = true;
+  }
   if (args.options.count("--filter")) options.filter = args.options.at("--filter");
   if (args.options.count("--target")) options.target = args.options.at("--target");
   options.shard = shard;
@@ -264,6 +273,10 @@ int command_run(int argc, char** argv) {
   };
 
   RunResults results = run_matrix(scenarios, options, progress);
+  if (results.run.contains("resumed"))
+    std::cerr << "armorbench: resumed run " << results.run["resumed"]["from"].get<std::string>()
+              << ": kept " << results.run["resumed"]["kept"] << " finished case runs, ran "
+              << results.run["resumed"]["to_run"] << "\n";
   if (baseline) {
     // Compared as written: the same document `armorbench compare` would read.
     const Comparison comparison = compare_results(*baseline, results.to_json(), compare);

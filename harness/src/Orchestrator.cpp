@@ -18,6 +18,7 @@
 #include <thread>
 #include <tuple>
 
+#include "armorbench/base/Files.h"
 #include "armorbench/base/Hex.h"
 #include "armorbench/base/Interrupt.h"
 #include "armorbench/harness/Doctor.h"
@@ -171,12 +172,134 @@ std::vector<PlannedRun> shard_runs(const std::vector<PlannedRun>& runs, Shard sh
   return out;
 }
 
+namespace {
+
+// The id its CaseResult will have (CaseResult::id()).
+std::string planned_id(const PlannedRun& run) {
+  return run.scenario->name + "/" + run.case_spec->name + "[" + run.target->name + "/" +
+         to_string(run.mode) + "]";
+}
+
+std::string control_key(const PlannedRun& run, const TargetSpec& target) {
+  return run.scenario->name + "/" + run.case_spec->name + "/" + target.name;
+}
+
+// The resumed runs that stand as this run's: `done` and the positive controls filled in. A
+// declared model's off run is run again when an enforced run of it is still to run: its
+// reference answers live only in the process that served them.
+void keep_resumed_runs(const std::vector<PlannedRun>& runs,
+                       const std::vector<std::vector<std::size_t>>& needs,
+                       const ResumedRuns& resumed, std::vector<std::optional<CaseResult>>& done,
+                       std::map<std::string, Verdict>& controls, RunResults& results) {
+  std::set<std::string> planned;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    planned.insert(planned_id(runs[i]));
+    if (auto it = resumed.by_id.find(planned_id(runs[i])); it != resumed.by_id.end())
+      done[i] = it->second;
+  }
+  for (const auto& [id, result] : resumed.by_id)
+    if (!planned.count(id))
+      throw input_error("--resume: results.jsonl holds " + id +
+                        ", which this run does not plan: not the same run");
+  for (std::size_t i = 0; i < runs.size(); ++i)
+    if (!done[i] && runs[i].case_spec->model.declared && runs[i].mode != EnforcerMode::kOff)
+      for (std::size_t j : needs[i])
+        if (runs[j].target == runs[i].target) done[j].reset();
+  int kept = 0;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (!done[i]) continue;
+    ++kept;
+    if (runs[i].mode == EnforcerMode::kOff && runs[i].case_spec->is_attack())
+      controls[control_key(runs[i], *runs[i].target)] = done[i]->verdict;
+  }
+  results.run["resumed"] = {{"from", resumed.run_id},
+                            {"kept", kept},
+                            {"to_run", static_cast<int>(runs.size()) - kept},
+                            {"partial_lines_ignored", resumed.partial_lines}};
+}
+
+}  // namespace
+
+json run_request(const std::vector<Scenario>& scenarios, const RunOptions& options) {
+  const auto file_json = [](const fs::path& file) {
+    const auto digest = digest_file(file);
+    return json{{"file", file.string()}, {"sha256", digest ? json(digest->sha256) : json()}};
+  };
+  json files = json::array();
+  for (const Scenario& s : scenarios) {
+    json policies = json::array();
+    for (const fs::path& policy : s.enforcer.policies) policies.push_back(file_json(policy));
+    json entry = file_json(s.file);
+    entry["name"] = s.name;
+    entry["policies"] = policies;
+    files.push_back(entry);
+  }
+  return {{"scenarios", files},
+          {"filter", options.filter ? json(*options.filter) : json()},
+          {"target", options.target ? json(*options.target) : json()},
+          {"shard", options.shard ? json(std::to_string(options.shard->index) + "/" +
+                                         std::to_string(options.shard->count))
+                                  : json()}};
+}
+
+ResumedRuns read_resumed_runs(const fs::path& out_dir, const json& request) {
+  const fs::path run_file = out_dir / "run.json";
+  std::error_code ec;
+  if (!fs::is_regular_file(run_file, ec))
+    throw input_error("--resume " + out_dir.string() +
+                      ": no run.json there (not the --out of an "
+                      "armorbench run)");
+  const json earlier = json::parse(read_whole_file(run_file), nullptr, false);
+  if (earlier.is_discarded() || !earlier.is_object() || !earlier.contains("request"))
+    throw input_error(run_file.string() + " is not a run record of armorbench");
+  const json& asked = earlier["request"];
+  for (const char* key : {"filter", "target", "shard"})
+    if (asked.value(key, json()) != request.value(key, json()))
+      throw input_error("--resume: the run in " + out_dir.string() + " was asked for --" + key +
+                        " " + asked.value(key, json()).dump() + ", this one for " +
+                        request.value(key, json()).dump());
+  if (asked.value("scenarios", json()) != request["scenarios"])
+    throw input_error("--resume: the run in " + out_dir.string() +
+                      " ran other scenario or policy files (or their bytes changed since): its "
+                      "results would not be this run's; start afresh with another --out");
+
+  ResumedRuns resumed;
+  resumed.run_id = earlier.value("id", "");
+  const fs::path log = out_dir / "results.jsonl";
+  std::ifstream in(log);
+  std::string line;
+  std::vector<std::string> lines;
+  while (std::getline(in, line)) lines.push_back(line);
+  for (std::size_t n = 0; n < lines.size(); ++n) {
+    const json record = json::parse(lines[n], nullptr, false);
+    if (record.is_discarded() && n + 1 == lines.size()) {
+      ++resumed.partial_lines;  // the crash cut the last write short: that run is run again
+      continue;
+    }
+    resumed.valid_bytes += lines[n].size() + 1;
+    if (lines[n].empty()) continue;
+    try {
+      if (record.is_discarded()) throw input_error("not JSON");
+      CaseResult result = CaseResult::from_json(record);
+      resumed.by_id.insert_or_assign(result.id(), std::move(result));
+    } catch (const Error& e) {
+      throw input_error("not a case run record: " + std::string(e.what()),
+                        SourceLocation{log.string(), static_cast<int>(n + 1), 1});
+    }
+  }
+  return resumed;
+}
+
 RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& options,
                       const ProgressSink& progress) {
   const std::vector<PlannedRun> planned_all = plan_runs(scenarios, options.filter, options.target);
   if (planned_all.empty()) throw input_error("no case matches the filter and target given");
   const std::vector<PlannedRun> runs =
       options.shard ? shard_runs(planned_all, *options.shard) : planned_all;
+
+  const json request = run_request(scenarios, options);
+  std::optional<ResumedRuns> resumed;
+  if (options.resume) resumed = read_resumed_runs(options.out_dir, request);
 
   RunResults results;
   const std::string run_id = random_hex(4);
@@ -203,9 +326,15 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
   results.host = host.to_json();
 
   fs::create_directories(options.out_dir);
-  // A fresh results.jsonl per run: it is the crash-safe record of this run only.
+  // A fresh results.jsonl per run: it is the crash-safe record of this run only (a resumed run
+  // appends to the one it continues).
   std::error_code ec;
-  fs::remove(options.out_dir / "results.jsonl", ec);
+  if (!resumed) fs::remove(options.out_dir / "results.jsonl", ec);
+  if (resumed && resumed->partial_lines > 0)  // appended lines start on a line of their own
+    fs::resize_file(options.out_dir / "results.jsonl", resumed->valid_bytes);
+  json record = {{"id", run_id}, {"started", results.run["started"]}, {"request", request}};
+  if (resumed) record["resumed_from"] = resumed->run_id;
+  write_file_atomically(options.out_dir / "run.json", record.dump(2) + "\n");
   CaseLog log(options.out_dir / "results.jsonl");
 
   // Container inits outlive `runc create`; as subreaper the harness can reap them and read the
@@ -246,8 +375,7 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
   const auto control_of = [&](const PlannedRun& run,
                               const TargetSpec* target) -> std::optional<Verdict> {
     if (!target) return std::nullopt;
-    const auto it =
-        controls.find(run.scenario->name + "/" + run.case_spec->name + "/" + target->name);
+    const auto it = controls.find(control_key(run, *target));
     return it == controls.end() ? std::nullopt : std::optional<Verdict>(it->second);
   };
   // The off runs each run is judged against (its own target's, its reference's): a run waits
@@ -264,9 +392,11 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
     }
   const std::vector<std::size_t> order = execution_order(runs);
   std::vector<std::optional<CaseResult>> done(runs.size());
+  if (resumed) keep_resumed_runs(runs, needs, *resumed, done, controls, results);
   std::vector<int> busy(static_cast<std::size_t>(lanes), 0);
   bool alone = false, alone_waiting = false, stop = false;
-  std::size_t step = 0;
+  // Progress counts on from the runs a resumed run kept.
+  std::size_t step = resumed ? results.run["resumed"]["kept"].get<std::size_t>() : 0;
   std::exception_ptr failure;
 
   const auto lane_work = [&](int lane) {
@@ -274,6 +404,10 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
     for (std::size_t index : order) {
       const PlannedRun& planned = runs[index];
       if (lane_of(planned, lanes) != lane) continue;
+      {
+        std::lock_guard lock(mutex);
+        if (done[index]) continue;  // kept from the run this one resumes
+      }
       const bool solo = lanes > 1 && runs_alone(planned);
       Controls control;
       std::size_t my_step = 0;
@@ -315,8 +449,7 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
       busy[static_cast<std::size_t>(lane)] = 0;
       alone = false;
       if (planned.mode == EnforcerMode::kOff && planned.case_spec->is_attack())
-        controls[planned.scenario->name + "/" + planned.case_spec->name + "/" +
-                 planned.target->name] = result.verdict;
+        controls[control_key(planned, *planned.target)] = result.verdict;
       log.append(result);
       if (progress.finished) progress.finished(my_step, runs.size(), result);
       done[index] = std::move(result);

@@ -193,6 +193,7 @@ settle = "0s"
     options.jobs = jobs;
     options.shard = shard;
     options.out_dir = dir_ / "out";
+    options.resume = resume_;
     options.lease_dir = dir_ / "leases";
     options.make_target = [&, behaviour](const TargetSpec& spec, const TargetContext&) {
       return std::make_unique<FakeTarget>(spec, journal_, behaviour);
@@ -235,8 +236,19 @@ model = { file = "evil.pt", format = "torchscript", inputs = [{ name = "x", data
     throw std::runtime_error("no result for " + name);
   }
 
+  // results.jsonl cut to its first `keep` lines, and `tail` (a line a crash cut short) after.
+  void cut_results_log(std::size_t keep, const std::string& tail = "") {
+    const fs::path log = dir_ / "out" / "results.jsonl";
+    std::ifstream in(log);
+    std::string kept, line;
+    for (std::size_t n = 0; n < keep && std::getline(in, line); ++n) kept += line + "\n";
+    in.close();
+    std::ofstream(log, std::ios::trunc) << kept << tail;
+  }
+
   fs::path dir_;
   Journal journal_;
+  bool resume_ = false;
 };
 
 TEST_F(MatrixRunnerTest, PositiveControlRunsFirstAndBacksTheBlock) {
@@ -504,6 +516,67 @@ TEST_F(MatrixRunnerTest, ADeclaredModelWithoutReferenceAnswersIsInvalidUnderEnfo
   const CaseResult& block = find(r, "mine", EnforcerMode::kBlock);
   EXPECT_EQ(block.verdict, Verdict::kInvalid) << block.reason;
   EXPECT_NE(block.reason.find("no reference answers"), std::string::npos) << block.reason;
+}
+
+// --resume: the runs a killed run finished are kept, the rest run, and the results are the
+// whole run's; a line the kill cut short is run again.
+TEST_F(MatrixRunnerTest, AResumedRunKeepsWhatFinishedAndRunsTheRest) {
+  const auto scenarios = scenario(R"(["off", "block"])");
+  const RunResults whole = run(scenarios, {});
+  ASSERT_EQ(journal_.launches.size(), 4u);
+  cut_results_log(2, R"({"scenario":"s","case":"wri)");
+
+  journal_.launches.clear();
+  resume_ = true;
+  const RunResults resumed = run(scenarios, {});
+  EXPECT_EQ(journal_.launches.size(), 2u) << "only the runs without a whole line ran";
+  ASSERT_EQ(resumed.cases.size(), whole.cases.size());
+  for (std::size_t i = 0; i < whole.cases.size(); ++i) {
+    EXPECT_EQ(resumed.cases[i].id(), whole.cases[i].id());
+    EXPECT_EQ(resumed.cases[i].verdict, whole.cases[i].verdict) << whole.cases[i].id();
+  }
+  EXPECT_EQ(resumed.run["resumed"]["kept"], 2);
+  EXPECT_EQ(resumed.run["resumed"]["partial_lines_ignored"], 1);
+  EXPECT_EQ(resumed.run["resumed"]["from"], whole.run["id"]);
+  // The log is whole again: a second resume keeps everything and runs nothing.
+  journal_.launches.clear();
+  const RunResults again = run(scenarios, {});
+  EXPECT_TRUE(journal_.launches.empty());
+  EXPECT_EQ(again.run["resumed"]["kept"], 4);
+  EXPECT_EQ(again.exit_code, whole.exit_code);
+}
+
+TEST_F(MatrixRunnerTest, AResumedDeclaredModelRunsItsOffRunAgainForTheReferenceAnswers) {
+  const RunResults whole = run({byo_scenario()}, {});
+  cut_results_log(1);  // the off run finished, the block run did not
+  journal_.launches.clear();
+  resume_ = true;
+  const RunResults resumed = run({byo_scenario()}, {});
+  ASSERT_EQ(journal_.launches.size(), 2u);
+  EXPECT_EQ(journal_.launches[0], "evil.pt/off") << "the reference answers are made again";
+  EXPECT_EQ(find(resumed, "mine", EnforcerMode::kBlock).verdict, Verdict::kAllowed)
+      << find(resumed, "mine", EnforcerMode::kBlock).reason;
+}
+
+TEST_F(MatrixRunnerTest, AResumeOfAnotherRunIsRefused) {
+  const auto scenarios = scenario(R"(["off", "block"])");
+  run(scenarios, {});
+  resume_ = true;
+  const auto refused = [&](const auto& change, const std::string& fragment) {
+    try {
+      change();
+      ADD_FAILURE() << "resumed: " << fragment;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInput);
+      EXPECT_NE(e.describe().find(fragment), std::string::npos) << e.describe();
+    }
+  };
+  refused([&] { run(scenarios, {}, Shard{1, 2}); }, "was asked for --shard null");
+  refused([&] { run({byo_scenario()}, {}); }, "other scenario or policy files");
+  cut_results_log(1, "not json\n{}\n");
+  refused([&] { run(scenarios, {}); }, "results.jsonl:2:1: not a case run record");
+  fs::remove(dir_ / "out" / "run.json");
+  refused([&] { run(scenarios, {}); }, "no run.json there");
 }
 
 }  // namespace

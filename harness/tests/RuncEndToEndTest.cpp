@@ -186,6 +186,46 @@ TEST_F(RuncEndToEnd, SigintMidCaseRemovesEverythingAndKeepsFinishedCases) {
   EXPECT_FALSE(fs::exists(dir / "out" / "results.json")) << "no half-written results.json";
 }
 
+// Interrupted mid-case, then resumed: the finished cases are kept, the interrupted one runs
+// again, and the results are the whole run's.
+TEST_F(RuncEndToEnd, AnInterruptedRunResumesWhereItStopped) {
+  const fs::path dir = temp_dir("e2e-resume");
+  write(dir / "e2e.toml", std::string(kScenario) + "[[case]]\nname = \"slow\"\nrequests = 3000\n");
+  const std::vector<std::string> argv = {ARMORBENCH_BIN, "run", (dir / "e2e.toml").string(),
+                                         "--out", (dir / "out").string()};
+  Subprocess run(Subprocess::Spec{argv, Subprocess::Stdio::kNull, Subprocess::Stdio::kCapture, {}});
+  std::string buffer;
+  for (int finished = 0; finished < 2;) {
+    auto line = read_line(run.stderr_fd(), buffer, std::chrono::minutes(3));
+    ASSERT_TRUE(line.has_value()) << "armorbench ended early";
+    if (line->find("allowed") != std::string::npos) ++finished;
+  }
+  ASSERT_TRUE(wait_for_container());
+  ::kill(run.pid(), SIGINT);
+  const auto status = run.wait_for(std::chrono::minutes(1));
+  ASSERT_TRUE(status.has_value());
+  ASSERT_EQ(status->code, 130);
+  const std::string first_id = nlohmann::json::parse(read(dir / "out" / "run.json"))["id"];
+
+  std::vector<std::string> resume = argv;
+  resume.erase(resume.end() - 2, resume.end());  // --resume names the --out
+  resume.insert(resume.end(), {"--resume", (dir / "out").string()});
+  const auto r = run_command(resume, std::chrono::minutes(5));
+  ASSERT_EQ(r.status.code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("resumed run " + first_id + ": kept 2 finished case runs, ran 1"),
+            std::string::npos)
+      << r.err;
+  const auto results = nlohmann::json::parse(read(dir / "out" / "results.json"));
+  ASSERT_EQ(results["cases"].size(), 3u);
+  for (const auto& c : results["cases"]) EXPECT_EQ(c["verdict"], "allowed") << c.dump(2);
+  EXPECT_EQ(results["run"]["resumed"]["from"], first_id);
+  std::istringstream jsonl(read(dir / "out" / "results.jsonl"));
+  int lines = 0;
+  for (std::string line; std::getline(jsonl, line);) ++lines;
+  EXPECT_EQ(lines, 3);
+  EXPECT_EQ(leftovers(), std::vector<std::string>{});
+}
+
 // A run of the long case alone (its output discarded).
 Subprocess start_long_run(const fs::path& dir) {
   write(dir / "e2e.toml", std::string(kScenario) + kLongCase);

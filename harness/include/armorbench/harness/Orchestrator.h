@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,10 @@ struct RunOptions {
   // (their own kernel) in a second lane beside it when jobs >= 2. A container run with a seccomp
   // profile runs alone (its kernel-log records are attributed by time for exited processes).
   int jobs = 1;
+  // Continue the run whose --out is out_dir: keep the case runs its results.jsonl holds, run the
+  // rest. Input Error when out_dir's run.json asked for another run (other scenario or policy
+  // bytes, filter, target or shard).
+  bool resume = false;
   std::filesystem::path lease_dir = kDefaultLeaseDir;  // StaleRuns.h
   // The seams a unit test replaces: which targets exist, how a case's model is made (default:
   // the generator in data_dir) and what the host offers.
@@ -84,6 +89,21 @@ struct ProgressSink {
   std::function<void(std::size_t index, std::size_t total, const PlannedRun& run)> started;
   std::function<void(std::size_t index, std::size_t total, const CaseResult& result)> finished;
 };
+
+// What a run was asked to do (its scenario and policy files by digest, filter, target, shard):
+// written to out_dir/run.json when it starts, compared by --resume.
+nlohmann::json run_request(const std::vector<Scenario>& scenarios, const RunOptions& options);
+
+// The finished case runs of an earlier run in `out_dir` that asked for `request`, by
+// CaseResult::id(), the last line of a run winning; a last line cut short by a crash is ignored
+// (and counted). Input Error (file:line for a bad line) otherwise.
+struct ResumedRuns {
+  std::string run_id;  // the earlier run's
+  std::map<std::string, CaseResult> by_id;
+  int partial_lines = 0;
+  std::uintmax_t valid_bytes = 0;  // results.jsonl up to the end of its last whole line
+};
+ResumedRuns read_resumed_runs(const std::filesystem::path& out_dir, const nlohmann::json& request);
 
 // Runs everything, streaming each finished case to out_dir/results.jsonl.
 RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& options,
