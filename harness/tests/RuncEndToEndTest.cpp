@@ -64,7 +64,36 @@ std::vector<std::string> leftovers() {
       found.push_back("dir " + entry.path().string());
   for (const auto& entry : fs::directory_iterator("/run/armorbench/runs", ec))
     found.push_back("lease " + entry.path().string());
+  // The enforcer's BPF programs (all named ab_*) still loaded: a link or an fd still holds them.
+  if (const auto bpftool = find_executable("bpftool")) {
+    const auto progs = run_command({*bpftool, "-j", "prog", "show"}, std::chrono::seconds(20));
+    const auto list = nlohmann::json::parse(progs.out, nullptr, false);
+    if (list.is_array())
+      for (const auto& prog : list)
+        if (prog.value("name", "").rfind("ab_", 0) == 0)
+          found.push_back("bpf program " + prog.value("name", "") + " id " +
+                          std::to_string(prog.value("id", 0)));
+  }
+  // Libvirt domains of a run (ab-<run id>-...), running or defined.
+  if (const auto virsh = find_executable("virsh")) {
+    const auto domains = run_command({*virsh, "-c", "qemu:///system", "list", "--all", "--name"},
+                                     std::chrono::seconds(20));
+    std::istringstream names(domains.out);
+    for (std::string name; std::getline(names, name);)
+      if (name.rfind("ab-", 0) == 0) found.push_back("domain " + name);
+  }
   return found;
+}
+
+// Polls the host (an external state: no event to wait on) until the enforcer's BPF programs are
+// loaded: the long case runs under enforcement.
+bool wait_for_enforcer() {
+  for (int i = 0; i < 300; ++i) {
+    for (const std::string& l : leftovers())
+      if (l.rfind("bpf program ab_", 0) == 0) return true;
+    ::usleep(100'000);
+  }
+  return false;
 }
 
 // Polls `runc list` (an external state: no event to wait on) until a harness container exists.
@@ -100,8 +129,10 @@ loader = "safetensors"
 requests = 8
 )";
 
-// A case that serves until it is interrupted.
-const char* kLongCase = "[[case]]\nname = \"long\"\nrequests = 100000\n";
+// A case that serves until it is interrupted, under the enforcer (its BPF programs attached).
+const std::string kLongCase = std::string("[enforcer]\npolicies = [\"") + ARMORBENCH_SOURCE_DIR +
+                              "/scenarios/policies/model-server.yaml\"]\nmodes = [\"block\"]\n" +
+                              "[[case]]\nname = \"long\"\nrequests = 100000\n";
 
 class RuncEndToEnd : public ::testing::Test {
  protected:
@@ -174,11 +205,13 @@ TEST_F(RuncEndToEnd, SigintMidCaseRemovesEverythingAndKeepsFinishedCases) {
     if (line->find("allowed") != std::string::npos) ++finished;
   }
   ASSERT_TRUE(wait_for_container());
+  ASSERT_TRUE(wait_for_enforcer()) << "the long case runs with the enforcer attached";
   ::kill(run.pid(), SIGINT);
   const auto status = run.wait_for(std::chrono::minutes(1));
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->code, 130);
-  EXPECT_EQ(leftovers(), std::vector<std::string>{});
+  EXPECT_EQ(leftovers(), std::vector<std::string>{}) << "no container, mount, cgroup, work dir, "
+                                                        "lease, BPF program or domain left";
   std::istringstream jsonl(read(dir / "out" / "results.jsonl"));
   int lines = 0;
   for (std::string line; std::getline(jsonl, line);) ++lines;
@@ -241,6 +274,7 @@ Subprocess start_long_run(const fs::path& dir) {
 void kill_a_run_mid_case(const fs::path& dir) {
   Subprocess run = start_long_run(dir);
   ASSERT_TRUE(wait_for_container());
+  ASSERT_TRUE(wait_for_enforcer());
   run.kill_and_wait(SIGKILL);
 }
 
@@ -257,6 +291,8 @@ TEST_F(RuncEndToEnd, SigkilledRunLeavesLeftoversThatCleanRemoves) {
   EXPECT_TRUE(has("mount ")) << joined(left);
   EXPECT_TRUE(has("dir /var/tmp/armorbench-")) << joined(left);
   EXPECT_TRUE(has("lease ")) << joined(left);
+  // The BPF links went with the killed process's file descriptors (nothing is pinned).
+  EXPECT_FALSE(has("bpf program ")) << joined(left);
 
   const auto dry = run_command({ARMORBENCH_BIN, "clean", "--dry-run"}, std::chrono::minutes(1));
   EXPECT_EQ(dry.status.code, 0) << dry.err;
@@ -277,6 +313,7 @@ TEST_F(RuncEndToEnd, CleanRightAfterSigkillBeforeTheRunIsReapedRemovesEverything
   const fs::path dir = temp_dir("e2e-sigkill-unreaped");
   Subprocess run = start_long_run(dir);
   ASSERT_TRUE(wait_for_container());
+  ASSERT_TRUE(wait_for_enforcer());
   ASSERT_EQ(::kill(run.pid(), SIGKILL), 0);
   const auto clean = run_command({ARMORBENCH_BIN, "clean"}, std::chrono::minutes(2));
   EXPECT_EQ(clean.status.code, 0) << clean.out << clean.err;
