@@ -2,6 +2,7 @@
 // correctly, its bpf-lsm enforcer refuses the pickle gadget's exec with EPERM, the host's dump of
 // guest memory finds the weights' canary, a confidential-VM target is not run on this host with
 // libvirt's evidence, and no domain is left behind.
+#include <signal.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "armorbench/base/Subprocess.h"
 
@@ -92,6 +94,86 @@ TEST(KataEndToEnd, GuestEnforcementAndHostDumpOnTcg) {
       {"virsh", "-c", "qemu:///system", "list", "--all", "--name"}, std::chrono::seconds(30));
   EXPECT_EQ(domains.out.find("ab-"), std::string::npos) << "a domain was left behind:\n"
                                                         << domains.out;
+}
+
+// The names of the libvirt domains of armorbench runs (ab-*), running or defined.
+std::string harness_domains() {
+  const CommandResult domains = run_command(
+      {"virsh", "-c", "qemu:///system", "list", "--all", "--name"}, std::chrono::seconds(30));
+  std::string found;
+  std::istringstream names(domains.out);
+  for (std::string name; std::getline(names, name);)
+    if (name.rfind("ab-", 0) == 0) found += name + "\n";
+  return found;
+}
+
+// Target faults in a guest: a model whose pickle panics the guest kernel ends its case as an error
+// with the console's own words, and the run goes on; a SIGINT while the next guest serves
+// destroys it and keeps the finished case.
+TEST(KataEndToEnd, AGuestPanicIsAnErrorWithItsConsoleAndAnInterruptLeavesNoDomain) {
+  ASSERT_EQ(::geteuid(), 0u) << "privileged test: needs root (libvirt, QEMU)";
+  const fs::path dir = fs::path(::testing::TempDir()) / "kata-faults";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // Protocol-0 pickle: os.system("echo c > /proc/sysrq-trigger") at load. The reference runc
+  // control runs it too, where the runtime keeps /proc/sysrq-trigger read-only (OCI default).
+  std::ofstream(dir / "panic.pkl") << "cos\nsystem\n(S'echo c > /proc/sysrq-trigger'\ntR.";
+  std::ofstream(dir / "faults.toml") << R"([scenario]
+name = "kata-faults"
+[[target]]
+name = "kata"
+kind = "kata"
+[[case]]
+name = "panic"
+model = { file = "panic.pkl" }
+loader = "pickle"
+attack = { kind = "custom", objective = { type = "file_created", path = "/tmp/never-made" } }
+timeout = "300s"
+[[case]]
+name = "long"
+requests = 100000
+timeout = "300s"
+)";
+  Subprocess run(Subprocess::Spec{
+      {ARMORBENCH_BIN, "run", (dir / "faults.toml").string(), "--out", (dir / "out").string()},
+      Subprocess::Stdio::kNull,
+      Subprocess::Stdio::kCapture,
+      {}});
+  std::string buffer, progress;
+  for (;;) {  // until the panic case on kata is finished
+    auto line = read_line(run.stderr_fd(), buffer, std::chrono::minutes(10));
+    ASSERT_TRUE(line.has_value()) << "armorbench ended early:\n" << progress;
+    progress += *line + "\n";
+    if (line->find("panic[kata/off]") != std::string::npos) break;
+  }
+  // The long case's guest boots and serves: its domain exists, then a moment to be mid-case.
+  for (int i = 0; i < 600 && harness_domains().empty(); ++i) ::usleep(200'000);
+  ASSERT_FALSE(harness_domains().empty()) << "the long case's guest never appeared";
+  ::sleep(5);
+  ::kill(run.pid(), SIGINT);
+  const auto status = run.wait_for(std::chrono::minutes(3));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code, 130);
+  EXPECT_EQ(harness_domains(), "") << "a domain was left behind";
+
+  std::ifstream log(dir / "out" / "results.jsonl");
+  const nlohmann::json* panicked = nullptr;
+  std::vector<nlohmann::json> finished;
+  for (std::string line; std::getline(log, line);) finished.push_back(nlohmann::json::parse(line));
+  for (const auto& c : finished)
+    if (c["case"] == "panic" && c["target"] == "kata") panicked = &c;
+  ASSERT_NE(panicked, nullptr) << "the finished case is in results.jsonl";
+  EXPECT_EQ((*panicked)["verdict"], "error") << panicked->dump(2);
+  EXPECT_NE((*panicked)["reason"].get<std::string>().find("connection closed"), std::string::npos)
+      << (*panicked)["reason"];
+  bool console = false;
+  for (const auto& e : (*panicked)["evidence"])
+    if (e["kind"] == "log" &&
+        e["data"]["tail"].get<std::string>().find("Kernel panic") != std::string::npos)
+      console = true;
+  EXPECT_TRUE(console) << "the guest console's panic message is evidence:\n" << panicked->dump(2);
+  for (const auto& c : finished)
+    EXPECT_NE(c["case"], "long") << "the interrupted case is not a finished one";
 }
 
 }  // namespace
