@@ -2,12 +2,12 @@
 # Sanitizers and fuzzing (README "Sanitizers and fuzzing"), run by ci/test.sh after the main tests:
 # a second build tree with clang, AddressSanitizer + UndefinedBehaviorSanitizer and libFuzzer's
 # instrumentation; the unit tests run in it (a finding aborts the test), then every libFuzzer
-# target for FUZZ_SECONDS (default 30) from the repository's files and its regression inputs.
+# target for FUZZ_SECONDS (default 20) from the repository's files and its regression inputs.
 # Usage: ci/sanitize.sh [build dir]   (FUZZ_SECONDS=0 skips the fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build-sanitize}"
-seconds="${FUZZ_SECONDS:-30}"
+seconds="${FUZZ_SECONDS:-20}"
 case "$seconds" in
   '' | *[!0-9]*)
     echo "sanitize: FUZZ_SECONDS must be a whole number of seconds, not '$seconds'" >&2

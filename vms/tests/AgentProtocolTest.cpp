@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "OutputQueue.h"
 #include "armorbench/base/Error.h"
 #include "armorbench/base/UniqueFd.h"
@@ -123,6 +127,23 @@ TEST(AgentProtocol, NumbersMustFitTheirField) {
                  "must be true or false");
   const StartRequest r = decode_start(json::parse(planted_mode("420")));
   EXPECT_EQ(r.workload.planted.at(0).mode, 0644u);
+}
+
+// Every input fuzz_agent_protocol found (tests/fuzz/regressions/) ends in an input error.
+TEST(AgentProtocol, FuzzFoundInputsAreInputErrors) {
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(ARMORBENCH_VMS_FUZZ_REGRESSIONS)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string line((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    try {
+      decode_start(parse_line(line));
+      ADD_FAILURE() << entry.path() << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInput) << entry.path() << ": " << e.what();
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 1);
 }
 
 TEST(AgentProtocol, PlantablePaths) {
