@@ -4,12 +4,14 @@
 // the workload is a process of this test moved into a cgroup of its own, which opens a denied
 // or an allowed file from forked children in a loop and reports every attempt (the child's pid,
 // the file, whether SIGKILL stopped it, and when) over a pipe.
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +50,10 @@ std::uint64_t now_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + ts.tv_nsec;
+}
+
+double ms_between(std::uint64_t from_ns, std::uint64_t to_ns) {
+  return (static_cast<double>(to_ns) - static_cast<double>(from_ns)) / 1e6;
 }
 
 // A directory removed with everything in it on every path.
@@ -363,6 +369,87 @@ std::string native_policy(const std::string& name, const std::vector<FileRule>& 
   return out.str();
 }
 
+// The BPF links a process holds open (its descriptors' fdinfo names their ids).
+std::set<std::uint32_t> links_held_by(pid_t pid) {
+  std::set<std::uint32_t> ids;
+  std::error_code ec;
+  for (const auto& fd : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fdinfo", ec)) {
+    std::ifstream info(fd.path());
+    for (std::string line; std::getline(info, line);)
+      if (line.rfind("link_id:", 0) == 0) ids.insert(std::stoul(line.substr(8)));
+  }
+  return ids;
+}
+
+// The BPF links pinned in `dir`, by id.
+std::set<std::uint32_t> links_pinned_in(const fs::path& dir) {
+  std::set<std::uint32_t> ids;
+  std::error_code ec;
+  for (const auto& pin : fs::directory_iterator(dir, ec)) {
+    const UniqueFd fd(bpf_obj_get(pin.path().c_str()));
+    bpf_link_info info{};
+    __u32 size = sizeof info;
+    if (fd && bpf_obj_get_info_by_fd(fd.get(), &info, &size) == 0) ids.insert(info.id);
+  }
+  return ids;
+}
+
+// Those of `ids` the kernel still has (attached, or at least held by something).
+std::set<std::uint32_t> links_alive(const std::set<std::uint32_t>& ids) {
+  std::set<std::uint32_t> alive;
+  for (std::uint32_t id : ids) {
+    const UniqueFd fd(bpf_link_get_fd_by_id(id));
+    if (fd || errno != ENOENT) alive.insert(id);
+  }
+  return alive;
+}
+
+// Polls until none of `ids` is left; how long that took, or nullopt after `timeout`.
+std::optional<double> ms_until_released(const std::set<std::uint32_t>& ids, std::uint64_t since_ns,
+                                        milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!links_alive(ids).empty()) {
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    ::usleep(1000);
+  }
+  return static_cast<double>(now_ns() - since_ns) / 1e6;
+}
+
+// connect() to 127.0.0.1:9 from a child moved into `cgroup`: 0, or the errno it failed with
+// (ECONNREFUSED when allowed, nothing listens there; EPERM when the enforcer refused it).
+int connect_errno_in(const TestCgroup& cgroup) {
+  const std::string procs = (cgroup.dir() / "cgroup.procs").string();
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int cg = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (cg < 0 || ::write(cg, "0", 1) != 1) ::_exit(200);
+    const int sock = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::_exit(::connect(sock, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 ? 0 : errno);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A pin root of this test on the bpf filesystem; whatever is left in it (a killed daemon's
+// links and maps) is unpinned and removed on every path, which releases those links.
+class PinRoot {
+ public:
+  PinRoot() : path_(fs::path("/sys/fs/bpf") / ("armorbench-daemon-faults-" + random_hex(4))) {}
+  ~PinRoot() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
 PathRule audit(const std::string& path) {
   PathRule rule;
   rule.path = path;
@@ -381,6 +468,7 @@ class DaemonFaultsTest : public ::testing::Test {
 
   TempDir dir_;
   TestCgroup cgroup_;
+  PinRoot pins_;  // released before the cgroup goes
 };
 
 // SIGHUP while a workload keeps the enforcer deciding: generation A blocks `denied` and audits
@@ -544,5 +632,203 @@ TEST_F(DaemonFaultsTest, RuleSwapsRacingDecisionsNeverStampAnotherGenerationsRul
   EXPECT_GT(events, 10'000u) << "too few decisions to race the swaps";
   EXPECT_EQ(mixed, 0u) << "decisions stamped with another generation, first: " << first_mixed;
 }
+// The first attempt of `attempts` that started at or after `since_ns` and ended as `outcome`.
+const Attempt* first_after(const std::vector<Attempt>& attempts, std::uint64_t since_ns,
+                           std::uint8_t outcome) {
+  for (const Attempt& a : attempts)
+    if (a.start_ns >= since_ns && a.outcome == outcome) return &a;
+  return nullptr;
+}
+
+std::function<bool(const std::vector<Attempt>&)> has_first_after(std::uint64_t since_ns,
+                                                                 std::uint8_t outcome) {
+  return [=](const std::vector<Attempt>& a) { return first_after(a, since_ns, outcome); };
+}
+
+// Without pinning the daemon's links live in its descriptors: SIGKILL closes them, the programs
+// detach, and the workload's denied open goes through until a restarted daemon has loaded and
+// attached again. Measures that gap: kill -> first open no longer denied, restart -> first open
+// denied again.
+TEST_F(DaemonFaultsTest, WithoutPinningAKilledDaemonTakesEnforcementWithItUntilRestarted) {
+  const std::string x = file("denied").string();
+  const fs::path policy = dir_.path() / "policy.toml";
+  write_file(policy, native_policy("crash", {{x, "Block"}}));
+  const std::vector<std::string> args = {"--policy", policy.string(),
+                                         "--cgroup", cgroup_.dir().string(),
+                                         "--events", (dir_.path() / "events.jsonl").string()};
+  std::optional<Daemon> daemon(std::in_place, args);
+  daemon->wait_for("ready");
+  const std::set<std::uint32_t> links = links_held_by(daemon->pid());
+  ASSERT_FALSE(links.empty()) << "the daemon holds no BPF link descriptor";
+
+  Workload workload(cgroup_, {x}, /*per_window=*/0);
+  ASSERT_TRUE(workload.pump_until(
+      [](const auto& a) {
+        return a.size() >= 20 && std::all_of(a.begin(), a.end(),
+                                             [](const Attempt& t) { return t.outcome == kDenied; });
+      },
+      seconds(10)))
+      << "the running daemon did not deny every open of " << x;
+
+  const std::uint64_t killed_at = now_ns();
+  daemon->kill9();  // returns once it is reaped: every descriptor it had is closed by then
+  const double reaped_ms = ms_between(killed_at, now_ns());
+  EXPECT_TRUE(ms_until_released(links, killed_at, seconds(5)))
+      << "links of the killed daemon still exist after it was reaped";
+  ASSERT_TRUE(workload.pump_until(has_first_after(killed_at, kAllowed), seconds(10)))
+      << "the denied open stayed denied after the daemon died: expected no enforcement";
+  const Attempt gap_start = *first_after(workload.attempts(), killed_at, kAllowed);
+
+  daemon.reset();
+  const std::uint64_t restarted_at = now_ns();
+  daemon.emplace(args);
+  daemon->wait_for("ready");
+  const std::uint64_t ready_at = now_ns();
+  ASSERT_TRUE(workload.pump_until(has_first_after(restarted_at, kDenied), seconds(10)))
+      << "denials did not resume after the restart";
+  const Attempt gap_end = *first_after(workload.attempts(), restarted_at, kDenied);
+  ASSERT_TRUE(workload.pump_until(
+      [&](const auto& a) { return a.back().start_ns > ready_at && a.size() >= 10; }, seconds(10)));
+  const std::vector<Attempt> attempts = workload.stop();
+  std::size_t allowed_in_gap = 0;
+  for (const Attempt& a : attempts) {
+    if (a.start_ns > ready_at) {
+      EXPECT_EQ(a.outcome, kDenied)
+          << "an open after the restarted daemon's ready line went through";
+    }
+    if (a.start_ns >= killed_at && a.end_ns <= gap_end.start_ns && a.outcome == kAllowed)
+      ++allowed_in_gap;
+  }
+  const double to_first_allowed = ms_between(killed_at, gap_start.end_ns);
+  const double restart_to_ready = ms_between(restarted_at, ready_at);
+  const double restart_to_denied = ms_between(restarted_at, gap_end.end_ns);
+  const double unprotected = ms_between(gap_start.start_ns, gap_end.end_ns);
+  std::cout << "[ gap      ] no pinning: first open allowed " << to_first_allowed
+            << " ms after SIGKILL (daemon reaped, all its links released, after " << reaped_ms
+            << " ms); restart -> ready " << restart_to_ready << " ms, restart -> first denial "
+            << restart_to_denied << " ms; " << allowed_in_gap
+            << " opens of the denied file went through (unprotected for " << unprotected
+            << " ms, the restart immediate)\n";
+  RecordProperty("kill_to_first_allowed_ms", std::to_string(to_first_allowed));
+  RecordProperty("restart_to_first_denied_ms", std::to_string(restart_to_denied));
+  EXPECT_GT(allowed_in_gap, 0u);
+}
+
+// With --pin the links outlive the daemon: after SIGKILL every open of the denied file is still
+// stopped (and a denied connect still refused) for seconds, the decisions of that time are kept
+// in the pinned ring buffer, and a daemon restarted with the same pin directory writes them out,
+// releases the dead daemon's pins and enforces on its own. Its clean exit leaves no pin and no
+// link behind, and enforcement ends with it.
+TEST_F(DaemonFaultsTest, WithPinningEnforcementSurvivesAKilledDaemonAndARestartTakesOver) {
+  const std::string x = file("denied").string();
+  const fs::path policy = dir_.path() / "policy.toml";
+  write_file(policy, native_policy("pinned", {{x, "Block"}}) +
+                         "\n[[network]]\nprotocol = \"tcp\"\ncidr = \"127.0.0.1/32\"\n"
+                         "ports = [9]\naction = \"Block\"\n");
+  const fs::path events = dir_.path() / "events.jsonl";
+  const std::vector<std::string> args = {
+      "--policy", policy.string(), "--cgroup", cgroup_.dir().string(),
+      "--events", events.string(), "--pin",    pins_.path().string()};
+  ASSERT_EQ(connect_errno_in(cgroup_), ECONNREFUSED) << "127.0.0.1:9 must refuse connections";
+  std::optional<Daemon> first(std::in_place, args);
+  const auto ready = first->wait_for("ready");
+  const fs::path first_dir = ready.at("pinned").get<std::string>();
+  const std::set<std::uint32_t> first_links = links_pinned_in(first_dir / "links");
+  ASSERT_FALSE(first_links.empty()) << "nothing pinned in " << first_dir;
+  EXPECT_EQ(first_links, links_held_by(first->pid())) << "the pins are not the links it holds";
+  bool cgroup_links = false;
+  for (const auto& pin : fs::directory_iterator(first_dir / "links"))
+    cgroup_links = cgroup_links || pin.path().filename().string().rfind("cgroup_", 0) == 0;
+  EXPECT_TRUE(cgroup_links) << "the network programs' cgroup links were not pinned";
+
+  Workload workload(cgroup_, {x}, /*per_window=*/0);
+  ASSERT_TRUE(workload.pump_until(has_first_after(0, kDenied), seconds(10)));
+  const std::uint64_t killed_at = now_ns();
+  first->kill9();
+  first.reset();
+  constexpr std::uint64_t kSurvival = 3'000'000'000;  // ns watched after the kill
+  ASSERT_TRUE(workload.pump_until(
+      [&](const auto& a) { return a.back().start_ns > killed_at + kSurvival; }, seconds(20)));
+  std::size_t after_kill = 0;
+  for (const Attempt& a : workload.attempts()) {
+    if (a.start_ns < killed_at) continue;
+    ++after_kill;
+    ASSERT_EQ(a.outcome, kDenied) << "open allowed " << ms_between(killed_at, a.start_ns)
+                                  << " ms after the pinned daemon was killed";
+  }
+  EXPECT_GT(after_kill, 10u) << "too few opens tried while the daemon was dead";
+  EXPECT_EQ(connect_errno_in(cgroup_), EPERM) << "the pinned cgroup link stopped refusing";
+  EXPECT_EQ(links_alive(first_links), first_links) << "pinned links went with the daemon";
+
+  const std::uint64_t restarted_at = now_ns();
+  Daemon second(args);
+  const auto took_over = second.wait_for("ready");
+  const std::uint64_t ready_at = now_ns();
+  const fs::path second_dir = took_over.at("pinned").get<std::string>();
+  ASSERT_EQ(took_over.at("took_over").size(), 1u) << took_over.dump();
+  const auto& predecessor = took_over.at("took_over")[0];
+  EXPECT_EQ(predecessor.at("instance"), first_dir.filename().string());
+  EXPECT_EQ(predecessor.at("links"), first_links.size());
+  EXPECT_GT(took_over.at("generation").get<std::uint32_t>(),
+            ready.at("generation").get<std::uint32_t>())
+      << "generations restart, so two rule sets would share a number in the events";
+  EXPECT_FALSE(fs::exists(first_dir)) << "the dead daemon's pins were not released";
+  const auto released_ms = ms_until_released(first_links, ready_at, seconds(5));
+  EXPECT_TRUE(released_ms) << "the dead daemon's links still exist after the takeover";
+  const std::set<std::uint32_t> second_links = links_pinned_in(second_dir / "links");
+  EXPECT_EQ(second_links.size(), first_links.size());
+
+  ASSERT_TRUE(workload.pump_until(
+      [&](const auto& a) { return a.back().start_ns > ready_at && a.size() >= after_kill + 20; },
+      seconds(10)));
+  for (const Attempt& a : workload.attempts()) {
+    if (a.start_ns >= ready_at) {
+      ASSERT_EQ(a.outcome, kDenied) << "open allowed after the restarted daemon took over";
+    }
+  }
+  EXPECT_EQ(connect_errno_in(cgroup_), EPERM);
+
+  const auto stopped = second.terminate();
+  ASSERT_TRUE(stopped && stopped->exited_ok()) << (stopped ? stopped->describe() : "still running");
+  const std::uint64_t stopped_at = now_ns();
+  EXPECT_FALSE(fs::exists(pins_.path())) << "a clean exit left " << pins_.path();
+  const auto gone_ms = ms_until_released(second_links, stopped_at, seconds(5));
+  EXPECT_TRUE(gone_ms) << "links of the cleanly stopped daemon are still in the kernel";
+  ASSERT_TRUE(workload.pump_until(has_first_after(stopped_at, kAllowed), seconds(10)))
+      << "enforcement outlived a clean exit: something is still attached";
+  EXPECT_EQ(connect_errno_in(cgroup_), ECONNREFUSED);
+  const std::vector<Attempt> attempts = workload.stop();
+
+  // No decision of the unattended time is lost: each denied open up to the takeover has an
+  // event, the dead daemon's own or one the successor read from its pinned ring.
+  const EventLog log = read_events(events);
+  std::set<std::uint32_t> with_event;
+  std::size_t inherited = 0;
+  for (const EventRecord& e : log.events) with_event.insert(e.tgid);
+  {
+    std::ifstream in(events);
+    for (std::string line; std::getline(in, line);)
+      if (nlohmann::json::parse(line).contains("inherited_from")) ++inherited;
+  }
+  std::size_t unattended = 0, missing = 0;
+  for (const Attempt& a : attempts) {
+    if (a.outcome != kDenied || a.end_ns >= restarted_at) continue;
+    if (a.start_ns >= killed_at) ++unattended;
+    if (!with_event.count(static_cast<std::uint32_t>(a.pid))) ++missing;
+  }
+  EXPECT_EQ(log.dropped, 0u);
+  EXPECT_EQ(missing, 0u) << "denied opens without an event, of " << unattended
+                         << " while no daemon ran";
+  EXPECT_GE(inherited, unattended) << "decisions of the unattended time not taken over";
+  std::cout << "[ pinned   ] " << after_kill << " opens after SIGKILL, all denied for "
+            << kSurvival / 1'000'000 << " ms; restart -> ready (takeover) "
+            << ms_between(restarted_at, ready_at) << " ms; " << inherited
+            << " decisions of the unattended time taken over from the pinned ring; predecessor "
+               "links released "
+            << (released_ms ? *released_ms : -1)
+            << " ms after ready; clean exit: no pin, links gone " << (gone_ms ? *gone_ms : -1)
+            << " ms after exit\n";
+}
+
 }  // namespace
 }  // namespace armorbench::enforcer
