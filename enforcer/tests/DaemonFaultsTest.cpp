@@ -688,7 +688,8 @@ TEST_F(DaemonFaultsTest, WithoutPinningAKilledDaemonTakesEnforcementWithItUntilR
       << "denials did not resume after the restart";
   const Attempt gap_end = *first_after(workload.attempts(), restarted_at, kDenied);
   ASSERT_TRUE(workload.pump_until(
-      [&](const auto& a) { return a.back().start_ns > ready_at && a.size() >= 10; }, seconds(10)));
+      [&](const auto& a) { return !a.empty() && a.back().start_ns > ready_at && a.size() >= 10; },
+      seconds(10)));
   const std::vector<Attempt> attempts = workload.stop();
   std::size_t allowed_in_gap = 0;
   for (const Attempt& a : attempts) {
@@ -748,7 +749,8 @@ TEST_F(DaemonFaultsTest, WithPinningEnforcementSurvivesAKilledDaemonAndARestartT
   first.reset();
   constexpr std::uint64_t kSurvival = 3'000'000'000;  // ns watched after the kill
   ASSERT_TRUE(workload.pump_until(
-      [&](const auto& a) { return a.back().start_ns > killed_at + kSurvival; }, seconds(20)));
+      [&](const auto& a) { return !a.empty() && a.back().start_ns > killed_at + kSurvival; },
+      seconds(20)));
   std::size_t after_kill = 0;
   for (const Attempt& a : workload.attempts()) {
     if (a.start_ns < killed_at) continue;
@@ -769,6 +771,7 @@ TEST_F(DaemonFaultsTest, WithPinningEnforcementSurvivesAKilledDaemonAndARestartT
   const auto& predecessor = took_over.at("took_over")[0];
   EXPECT_EQ(predecessor.at("instance"), first_dir.filename().string());
   EXPECT_EQ(predecessor.at("links"), first_links.size());
+  EXPECT_EQ(predecessor.at("dropped"), 0) << "decisions of the unattended time were not recorded";
   EXPECT_GT(took_over.at("generation").get<std::uint32_t>(),
             ready.at("generation").get<std::uint32_t>())
       << "generations restart, so two rule sets would share a number in the events";
@@ -779,7 +782,9 @@ TEST_F(DaemonFaultsTest, WithPinningEnforcementSurvivesAKilledDaemonAndARestartT
   EXPECT_EQ(second_links.size(), first_links.size());
 
   ASSERT_TRUE(workload.pump_until(
-      [&](const auto& a) { return a.back().start_ns > ready_at && a.size() >= after_kill + 20; },
+      [&](const auto& a) {
+        return !a.empty() && a.back().start_ns > ready_at && a.size() >= after_kill + 20;
+      },
       seconds(10)));
   for (const Attempt& a : workload.attempts()) {
     if (a.start_ns >= ready_at) {
