@@ -781,10 +781,11 @@ void Enforcer::pin(const std::filesystem::path& dir) {
   if (::statfs(dir.parent_path().c_str(), &fs) != 0 || fs.f_type != BPF_FS_MAGIC)
     throw environment_error("enforcer: " + dir.parent_path().string() +
                             " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)");
-  for (const std::filesystem::path& made : {dir, dir / "links", dir / "maps"})
-    if (::mkdir(made.c_str(), 0700) != 0) throw load_error("creating " + made.string(), errno);
+  if (::mkdir(dir.c_str(), 0700) != 0) throw load_error("creating " + dir.string(), errno);
   d.pin_dir = dir;
   try {
+    for (const std::filesystem::path& made : {dir / "links", dir / "maps"})
+      if (::mkdir(made.c_str(), 0700) != 0) throw load_error("creating " + made.string(), errno);
     for (std::size_t i = 0; i < d.links.size(); ++i) d.pin_link(d.links[i], d.attached[i]);
     for (const auto& [id, links] : d.cgroup_links)
       for (bpf_link* link : links) d.pin_link(link, Impl::cgroup_link_name(id, link));

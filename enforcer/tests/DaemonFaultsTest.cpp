@@ -835,5 +835,38 @@ TEST_F(DaemonFaultsTest, WithPinningEnforcementSurvivesAKilledDaemonAndARestartT
             << " ms after exit\n";
 }
 
+// Two daemons on one pin directory would release each other's state: the second one refuses
+// while the first runs, and leaves its pins alone; --pin off bpffs is refused as bad input.
+TEST_F(DaemonFaultsTest, APinDirectoryOfALiveDaemonIsRefusedAndLeftAlone) {
+  const fs::path policy = dir_.path() / "policy.toml";
+  write_file(policy, native_policy("live", {{file("denied").string(), "Block"}}));
+  const std::vector<std::string> args = {"--policy", policy.string(),
+                                         "--cgroup", cgroup_.dir().string(),
+                                         "--pin",    pins_.path().string()};
+  Daemon first(args);
+  const fs::path pinned = first.wait_for("ready").at("pinned").get<std::string>();
+  const std::set<std::uint32_t> links = links_pinned_in(pinned / "links");
+  ASSERT_FALSE(links.empty());
+
+  std::vector<std::string> second_argv = args;
+  second_argv.insert(second_argv.begin(), daemon_binary());
+  const CommandResult second = run_command(second_argv, seconds(30));
+  EXPECT_EQ(second.status.code, 4) << second.status.describe() << ": " << second.err;
+  EXPECT_NE(second.err.find("is running with it"), std::string::npos) << second.err;
+  EXPECT_EQ(links_pinned_in(pinned / "links"), links) << "the live daemon's pins were touched";
+
+  const fs::path not_bpffs = dir_.path() / "pins";
+  std::vector<std::string> elsewhere = {daemon_binary(), "--policy", policy.string(), "--pin",
+                                        not_bpffs.string()};
+  const CommandResult refused = run_command(elsewhere, seconds(30));
+  EXPECT_EQ(refused.status.code, 4) << refused.status.describe() << ": " << refused.err;
+  EXPECT_FALSE(fs::exists(not_bpffs)) << "the refused --pin left the directory it made";
+
+  const auto stopped = first.terminate();
+  ASSERT_TRUE(stopped && stopped->exited_ok()) << (stopped ? stopped->describe() : "still running");
+  EXPECT_FALSE(fs::exists(pins_.path()));
+  EXPECT_TRUE(ms_until_released(links, now_ns(), seconds(5)));
+}
+
 }  // namespace
 }  // namespace armorbench::enforcer
