@@ -411,25 +411,80 @@ static __always_inline struct ab_decision ab_path_decision_here(void* rules, str
   return d;
 }
 
+static __always_inline struct ab_rule* ab_generation_entry(void* rules, struct ab_scratch* s) {
+  s->key.prefixlen = AB_KEY_HEADER_BITS;
+  s->key.kind = AB_KIND_GENERATION;
+  s->key.reserved = 0;
+  s->key.port = 0;
+  s->key.aux = 0;
+  return bpf_map_lookup_elem(rules, &s->key);
+}
+
+static __always_inline __u32 ab_generation(void* rules, struct ab_scratch* s) {
+  struct ab_rule* g = ab_generation_entry(rules, s);
+  return g ? g->rule_id : 0;
+}
+
+/* A path decision that cannot rest on the path (truncated, or resolved outside the container's
+ * view) fails closed: the rule set's fail-closed action (block, or audit in audit mode) under
+ * its own rule id, unless the rules already block it. `flag` says why. */
+static __always_inline void ab_fail_closed(void* rules, struct ab_scratch* s, struct ab_decision* d,
+                                           __u8 flag) {
+  d->flags |= flag;
+  if (d->action == AB_ACTION_BLOCK) return;
+  struct ab_rule* g = ab_generation_entry(rules, s);
+  if (!g || g->fallback_action == AB_ACTION_NONE) return;
+  if (ab_action_strength(g->fallback_action) <= ab_action_strength(d->action)) return;
+  d->action = g->fallback_action;
+  d->rule_id = g->fallback_rule_id;
+  d->flags &= ~AB_EVENT_POSTURE;
+}
+
 /* The path decision as a global function: the verifier checks it once, and its callers see one
  * unknown result instead of every combination of rule, source and identity it can come to (which
  * took a program with two path decisions past the verifier's budget on Linux 6.1). Arguments are
- * plain words; the result is packed as action | flags << 8 | rule_id << 32. */
-__noinline __u64 ab_path_verdict(__u64 dentry_word, __u32 kind, __u32 depth, __u32 is_write) {
+ * plain words (a map cannot be passed), so it looks the active rule set up itself: `generation` is
+ * the one its caller holds, and when the set was swapped in between, it decides nothing and says
+ * AB_VERDICT_STALE. The result is packed as action | flags << 8 | rule_id << 32. */
+#define AB_VERDICT_STALE (1ULL << 16)
+
+__noinline __u64 ab_path_verdict(__u64 dentry_word, __u32 kind, __u32 depth, __u32 is_write,
+                                 __u32 generation) {
   struct ab_scratch* s = ab_get_scratch();
   void* rules = ab_active_rules();
-  if (!s || !rules) return 0;
+  if (!s || !rules || ab_generation(rules, s) != generation) return AB_VERDICT_STALE;
   struct ab_decision d =
       ab_path_decision_here(rules, s, kind, (struct dentry*)dentry_word, depth, is_write);
   return (__u64)d.action | ((__u64)d.flags << 8) | ((__u64)d.rule_id << 32);
 }
 
-/* `dentry` must be a plain word here (read through BPF_CORE_READ, or AB_WORD in lsm hooks). */
-static __always_inline struct ab_decision ab_path_decision(void* rules, struct ab_scratch* s,
+#define AB_VERDICT_TRIES 3
+
+/* `dentry` must be a plain word here (read through BPF_CORE_READ, or AB_WORD in lsm hooks).
+ * `*rules` is the set the caller decides under, and stamps its event with (its generation) and
+ * fails closed by: when a swap came between the caller's lookup and the verdict's, the caller
+ * moves to the new set and the decision is made again, so that decision, fail-closed action and
+ * generation always come from one set (never a rule of one generation stamped with another's).
+ * Swaps are milliseconds apart; should every try still meet a new one, the decision fails
+ * closed. */
+static __always_inline struct ab_decision ab_path_decision(void** rules, struct ab_scratch* s,
                                                            __u8 kind, struct dentry* dentry,
                                                            __u8 depth, int is_write) {
-  const __u64 packed = ab_path_verdict((__u64)dentry, kind, depth, is_write != 0);
-  struct ab_decision d = {(__u8)packed, (__u8)(packed >> 8), (__u32)(packed >> 32)};
+  struct ab_decision d = {AB_ACTION_NONE, 0, 0};
+  for (int i = 0; i < AB_VERDICT_TRIES; i++) {
+    const __u64 packed = ab_path_verdict((__u64)dentry, kind, depth, is_write != 0,
+                                         ab_generation(*rules, s));
+    if (!(packed & AB_VERDICT_STALE)) {
+      d.action = (__u8)packed;
+      d.flags = (__u8)(packed >> 8);
+      d.rule_id = (__u32)(packed >> 32);
+      return d;
+    }
+    void* now = ab_active_rules();
+    if (!now) return d;
+    *rules = now;
+  }
+  ab_fail_closed(*rules, s, &d, 0);
   return d;
 }
 
@@ -536,35 +591,6 @@ static __always_inline void ab_v4_mapped(__u8* address, __u32 ip4_network_order)
   __builtin_memcpy(&address[12], &ip4_network_order, 4);
 }
 
-static __always_inline struct ab_rule* ab_generation_entry(void* rules, struct ab_scratch* s) {
-  s->key.prefixlen = AB_KEY_HEADER_BITS;
-  s->key.kind = AB_KIND_GENERATION;
-  s->key.reserved = 0;
-  s->key.port = 0;
-  s->key.aux = 0;
-  return bpf_map_lookup_elem(rules, &s->key);
-}
-
-static __always_inline __u32 ab_generation(void* rules, struct ab_scratch* s) {
-  struct ab_rule* g = ab_generation_entry(rules, s);
-  return g ? g->rule_id : 0;
-}
-
-/* A path decision that cannot rest on the path (truncated, or resolved outside the container's
- * view) fails closed: the rule set's fail-closed action (block, or audit in audit mode) under
- * its own rule id, unless the rules already block it. `flag` says why. */
-static __always_inline void ab_fail_closed(void* rules, struct ab_scratch* s, struct ab_decision* d,
-                                           __u8 flag) {
-  d->flags |= flag;
-  if (d->action == AB_ACTION_BLOCK) return;
-  struct ab_rule* g = ab_generation_entry(rules, s);
-  if (!g || g->fallback_action == AB_ACTION_NONE) return;
-  if (ab_action_strength(g->fallback_action) <= ab_action_strength(d->action)) return;
-  d->action = g->fallback_action;
-  d->rule_id = g->fallback_rule_id;
-  d->flags &= ~AB_EVENT_POSTURE;
-}
-
 static __always_inline void ab_count_drop(__u32 why) {
   __u64* count = bpf_map_lookup_elem(&ab_dropped, &why);
   if (count) *count += 1;
@@ -653,13 +679,13 @@ static __always_inline int ab_reported(__u8 action) {
 /* A change to a file-system object (unlink, rmdir, rename, link, truncate, chmod, chown) is a
  * write to it: decided on its path as resolved into s->path (depth s->path_depth) and, through
  * `dentry` when there is one, on its protected name; failing closed like an open. */
-static __always_inline struct ab_decision ab_change_decision(void* rules, struct ab_scratch* s,
+static __always_inline struct ab_decision ab_change_decision(void** rules, struct ab_scratch* s,
                                                              const struct ab_scope* scope,
                                                              struct dentry* dentry) {
   const __u8 depth = s->path_depth;
   struct ab_decision d = ab_path_decision(rules, s, AB_KIND_FILE, dentry, depth, 1);
-  if (s->path_truncated) ab_fail_closed(rules, s, &d, AB_EVENT_PATH_TRUNCATED);
-  if (ab_foreign_view(scope)) ab_fail_closed(rules, s, &d, AB_EVENT_FOREIGN_VIEW);
+  if (s->path_truncated) ab_fail_closed(*rules, s, &d, AB_EVENT_PATH_TRUNCATED);
+  if (ab_foreign_view(scope)) ab_fail_closed(*rules, s, &d, AB_EVENT_FOREIGN_VIEW);
   d.flags |= AB_EVENT_WRITE;
   return d;
 }

@@ -67,8 +67,8 @@ static __always_inline void ab_check_file_rules(struct ab_scratch* s, struct ab_
   ab_resolve_file(s, file, s->path, &s->path_truncated);
   const __u8 depth = s->path_depth;
   const int is_write = (BPF_CORE_READ(file, f_mode) & AB_FMODE_WRITE) != 0;
-  struct ab_decision d =
-      ab_path_decision(rules, s, AB_KIND_FILE, BPF_CORE_READ(file, f_path.dentry), depth, is_write);
+  struct ab_decision d = ab_path_decision(&rules, s, AB_KIND_FILE,
+                                          BPF_CORE_READ(file, f_path.dentry), depth, is_write);
   if (s->path_truncated) ab_fail_closed(rules, s, &d, AB_EVENT_PATH_TRUNCATED);
   if (ab_foreign_view(scope)) ab_fail_closed(rules, s, &d, AB_EVENT_FOREIGN_VIEW);
   if (!ab_reported(d.action)) return;
@@ -228,7 +228,7 @@ static __always_inline struct ab_scope* ab_change_scope(void) {
 static __always_inline void ab_judge_change(void* rules, struct ab_scratch* s,
                                             const struct ab_scope* scope, struct dentry* dentry,
                                             __u8 unresolved, __u16 operation, __u32 change) {
-  struct ab_decision d = ab_change_decision(rules, s, scope, dentry);
+  struct ab_decision d = ab_change_decision(&rules, s, scope, dentry);
   if (unresolved) ab_fail_closed(rules, s, &d, AB_EVENT_UNRESOLVED);
   if (!ab_reported(d.action)) return;
   __u8 enforcement = AB_ENFORCE_NONE;

@@ -64,8 +64,8 @@ int BPF_PROG(ab_file_open, struct file* file, int ret) {
   const __u8 depth = s->path_depth;
   const int is_write = (mode & AB_FMODE_WRITE) != 0;
   struct task_struct* task = (struct task_struct*)bpf_get_current_task();
-  struct ab_decision d =
-      ab_path_decision(rules, s, AB_KIND_FILE, BPF_CORE_READ(file, f_path.dentry), depth, is_write);
+  struct ab_decision d = ab_path_decision(&rules, s, AB_KIND_FILE,
+                                          BPF_CORE_READ(file, f_path.dentry), depth, is_write);
   if (s->path_truncated) ab_fail_closed(rules, s, &d, AB_EVENT_PATH_TRUNCATED);
   if (ab_foreign_view(scope)) ab_fail_closed(rules, s, &d, AB_EVENT_FOREIGN_VIEW);
   if (!ab_reported(d.action)) return 0;
@@ -93,7 +93,7 @@ __noinline int ab_change(__u64 dentry_word, __u64 mnt_word, __u32 operation, __u
   void* rules = ab_active_rules();
   if (!s || !rules) return 0;
   ab_resolve_path(s, dentry, mnt, s->path, &s->path_truncated);
-  struct ab_decision d = ab_change_decision(rules, s, scope, dentry);
+  struct ab_decision d = ab_change_decision(&rules, s, scope, dentry);
   if (!ab_reported(d.action)) return 0;
   ab_report_change(rules, s, operation, change, d, ab_enforcement(d));
   return ab_verdict(d);

@@ -1,9 +1,14 @@
 // armorbench-enforcer: the enforcer as a standalone daemon, for a guest VM or a real node.
 // Loads policies, scopes the given cgroups, writes every decision as a JSON line, reloads the
-// policies atomically on SIGHUP, and detaches everything on SIGINT/SIGTERM.
+// policies atomically on SIGHUP, and detaches everything on SIGINT/SIGTERM. With --pin, its
+// links and maps are pinned on bpffs so that enforcement survives the daemon's death; the next
+// daemon pinning under the same directory takes over what a dead one left.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include <atomic>
 #include <cstdio>
@@ -14,6 +19,7 @@
 
 #include "armorbench/base/Error.h"
 #include "armorbench/enforcer/Enforcer.h"
+#include "armorbench/enforcer/PinnedState.h"
 #include "armorbench/enforcer/Policy.h"
 
 namespace {
@@ -29,9 +35,14 @@ const char* kUsage = R"(usage: armorbench-enforcer --policy FILE [--policy FILE.
   --backend auto|tracepoint|bpf-lsm    (default: auto, probed)
   --default-posture block|audit        for what an allowlist does not allow (default: block)
   --watch-exec             also report every exec in the cgroups (observe events)
+  --pin DIR                pin links and maps under DIR (on bpffs, e.g. /sys/fs/bpf/armorbench):
+                           enforcement survives a crash of the daemon; a daemon started with the
+                           same DIR takes over (writes what the dead one's programs recorded,
+                           then releases its pins); a clean exit removes every pin
   --check                  validate and compile the policies, then exit
 A ready line {"event":"ready",...} goes to stdout once everything is attached.
-Signals: SIGHUP reloads the policies (one atomic swap), SIGINT/SIGTERM detach and exit.
+Signals: SIGHUP reloads the policies (one atomic swap), SIGINT/SIGTERM detach and exit (and
+unpin). Any other end (a crash, SIGKILL, an error) leaves pinned enforcement in force.
 exit codes: 0 ok, 2 internal error, 3 the kernel cannot load what the policies need, 4 bad input
 )";
 
@@ -47,6 +58,7 @@ struct Options {
   DefaultPosture posture = DefaultPosture::kBlock;
   bool watch_exec = false;
   bool check = false;
+  std::filesystem::path pin;
 };
 
 Options parse(int argc, char** argv) {
@@ -79,6 +91,8 @@ Options parse(int argc, char** argv) {
       o.watch_exec = true;
     else if (arg == "--check")
       o.check = true;
+    else if (arg == "--pin")
+      o.pin = value();
     else if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       std::exit(0);
@@ -93,8 +107,36 @@ RuleSet compile_policies(const Options& o, std::uint32_t generation) {
   return compile_policy_files(o.policies, PolicyFileOptions{o.audit, o.posture, generation});
 }
 
+// The pin root, made if missing: it must be on a bpf filesystem, and no live daemon may pin
+// there (two daemons would release each other's state).
+std::vector<PinnedInstance> prepare_pin_root(const std::filesystem::path& root) {
+  std::error_code ec;
+  const bool made = std::filesystem::create_directories(root, ec);
+  struct statfs fs {};
+  if (::statfs(root.c_str(), &fs) != 0 || fs.f_type != BPF_FS_MAGIC) {
+    if (made) ::rmdir(root.c_str());
+    throw input_error("--pin " + root.string() +
+                      " is not a directory on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)");
+  }
+  std::vector<PinnedInstance> instances = pinned_instances(root);
+  for (const PinnedInstance& instance : instances)
+    if (instance.owner_alive)
+      throw input_error("--pin " + root.string() + ": daemon pid " + std::to_string(instance.pid) +
+                        " is running with it (" + instance.dir.string() +
+                        "); stop it or pin elsewhere");
+  return instances;
+}
+
 int run(const Options& o) {
+  std::vector<PinnedInstance> predecessors;
   std::uint32_t generation = 1;
+  if (!o.pin.empty() && !o.check) {
+    predecessors = prepare_pin_root(o.pin);
+    // Generations go on from the predecessors', so that no two rule sets share a number in the
+    // events of one pin directory.
+    for (const PinnedInstance& p : predecessors)
+      generation = std::max(generation, pinned_generation(p.dir) + 1);
+  }
   RuleSet rules = compile_policies(o, generation);
   if (o.check) {
     std::cout << "ok: " << rules.rules.size() - 1 << " rule(s), " << rules.entries.size()
@@ -123,32 +165,64 @@ int run(const Options& o) {
                           {"attached", enforcer.attached()},
                           {"generation", enforcer.generation()},
                           {"pid", ::getpid()}};
+  if (!o.pin.empty()) {
+    // Ours first, then theirs released: at every moment one complete set is pinned or held.
+    const std::filesystem::path own = own_pin_dir(o.pin);
+    enforcer.pin(own);
+    ready["pinned"] = own.string();
+    ready["took_over"] = nlohmann::json::array();
+    for (const PinnedInstance& p : predecessors) {
+      const std::string from = p.dir.filename().string();
+      const ReleasedInstance released = release_pinned(p.dir, [&](const Event& e) {
+        // Decided by the dead daemon's rules, whose table died with it: rule id and generation.
+        nlohmann::json line = e.record().to_json();
+        line["inherited_from"] = from;
+        events << line.dump() << '\n';
+      });
+      events << std::flush;
+      ready["took_over"].push_back({{"instance", from},
+                                    {"links", released.links},
+                                    {"events", released.events},
+                                    {"dropped", released.dropped}});
+    }
+  }
   std::cout << ready.dump() << std::endl;
 
   std::uint64_t reported_drops = 0;
-  while (!g_stop.load()) {
-    enforcer.poll(200);
-    if (g_reload.exchange(0)) {
-      try {
-        enforcer.replace_rules(compile_policies(o, ++generation));
-        std::cout << nlohmann::json{{"event", "reloaded"}, {"generation", generation}}.dump()
-                  << std::endl;
-      } catch (const Error& e) {
-        // A bad edit must not drop enforcement: the previous rule set stays active.
-        std::cerr << "armorbench-enforcer: reload refused, keeping generation "
-                  << enforcer.generation() << ": " << e.describe() << "\n";
+  try {
+    while (!g_stop.load()) {
+      enforcer.poll(200);
+      if (g_reload.exchange(0)) {
+        try {
+          enforcer.replace_rules(compile_policies(o, ++generation));
+          std::cout << nlohmann::json{{"event", "reloaded"}, {"generation", generation}}.dump()
+                    << std::endl;
+        } catch (const Error& e) {
+          // A bad edit must not drop enforcement: the previous rule set stays active.
+          std::cerr << "armorbench-enforcer: reload refused, keeping generation "
+                    << enforcer.generation() << ": " << e.describe() << "\n";
+        }
+      }
+      const enforcer::EnforcerStats stats = enforcer.stats();
+      const std::uint64_t dropped = stats.dropped + stats.rate_limited;  // not sent, either way
+      if (dropped > reported_drops) {
+        events << nlohmann::json{{"kind", "dropped"}, {"count", dropped - reported_drops}}.dump()
+               << '\n'
+               << std::flush;
+        reported_drops = dropped;
       }
     }
-    const enforcer::EnforcerStats stats = enforcer.stats();
-    const std::uint64_t dropped = stats.dropped + stats.rate_limited;  // not sent, either way
-    if (dropped > reported_drops) {
-      events << nlohmann::json{{"kind", "dropped"}, {"count", dropped - reported_drops}}.dump()
-             << '\n'
-             << std::flush;
-      reported_drops = dropped;
-    }
+  } catch (...) {
+    if (!o.pin.empty())
+      std::cerr << "armorbench-enforcer: exiting on an error; enforcement stays pinned under "
+                << o.pin.string() << " (a daemon started with the same --pin takes it over)\n";
+    throw;
   }
   enforcer.poll(0);
+  if (!o.pin.empty()) {
+    enforcer.unpin();
+    ::rmdir(o.pin.c_str());  // only when empty: another tool's pins stay
+  }
   return 0;
 }
 

@@ -24,6 +24,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "armorbench/base/Error.h"
 #include "armorbench/base/UniqueFd.h"
@@ -381,6 +382,7 @@ struct Enforcer::Impl {
     bpf_map_update_elem(shared_fds.at("ab_scope_levels"), &zero, &mask, BPF_ANY);
   }
   ring_buffer* ring = nullptr;
+  std::optional<std::filesystem::path> pin_dir;  // set by pin(): new links are pinned there too
   UniqueFd inner_rules;
   std::map<std::uint32_t, std::shared_ptr<const RuleSet>> rule_sets;  // by generation
   std::shared_ptr<const RuleSet> current;
@@ -471,6 +473,22 @@ struct Enforcer::Impl {
     for (const auto& [id, scope] : scopes)
       if (scope.container_pid > 0)
         write_identities(id, identities_of(*current, scope.container_pid));
+  }
+
+  // Pins a link as `name` under pin_dir/links (a no-op when nothing is pinned).
+  void pin_link(bpf_link* link, std::string name) {
+    if (!pin_dir) return;
+    std::replace(name.begin(), name.end(), '/', '_');
+    const std::filesystem::path path = *pin_dir / "links" / name;
+    if (int err = bpf_link__pin(link, path.c_str()); err)
+      throw load_error("pinning link " + path.string(), -err);
+  }
+
+  static std::string cgroup_link_name(std::uint64_t cgroup_id, bpf_link* link) {
+    bpf_link_info info{};
+    __u32 size = sizeof info;
+    bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &size);
+    return "cgroup_" + std::to_string(cgroup_id) + "_link" + std::to_string(info.id);
   }
 
   static int on_event(void* context, void* data, size_t size) {
@@ -713,6 +731,7 @@ void Enforcer::scope(const Scope& scope) {
       if (!link)
         throw load_error("attaching network programs to " + scope.cgroup_dir.string(), errno);
       links.push_back(link);
+      d.pin_link(link, Impl::cgroup_link_name(scope.cgroup_id, link));
     }
   }
   // The tracepoint backend knows protected processes by thread id: seed the threads already in
@@ -730,7 +749,10 @@ void Enforcer::unscope(std::uint64_t cgroup_id) {
   if (d.shared_fds.empty()) return;
   bpf_map_delete_elem(d.shared_fds.at("ab_scopes"), &cgroup_id);
   if (auto it = d.cgroup_links.find(cgroup_id); it != d.cgroup_links.end()) {
-    for (bpf_link* link : it->second) bpf_link__destroy(link);
+    for (bpf_link* link : it->second) {
+      bpf_link__unpin(link);  // no-op when not pinned
+      bpf_link__destroy(link);
+    }
     d.cgroup_links.erase(it);
   }
   d.scopes.erase(cgroup_id);
@@ -750,6 +772,44 @@ void Enforcer::unscope(std::uint64_t cgroup_id) {
     }
     for (__u32 tid : stale) bpf_map_delete_elem(fd, &tid);
   }
+}
+
+void Enforcer::pin(const std::filesystem::path& dir) {
+  Impl& d = *impl_;
+  if (d.pin_dir) throw environment_error("enforcer: already pinned under " + d.pin_dir->string());
+  struct statfs fs {};
+  if (::statfs(dir.parent_path().c_str(), &fs) != 0 || fs.f_type != BPF_FS_MAGIC)
+    throw environment_error("enforcer: " + dir.parent_path().string() +
+                            " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)");
+  if (::mkdir(dir.c_str(), 0700) != 0) throw load_error("creating " + dir.string(), errno);
+  d.pin_dir = dir;
+  try {
+    for (const std::filesystem::path& made : {dir / "links", dir / "maps"})
+      if (::mkdir(made.c_str(), 0700) != 0) throw load_error("creating " + made.string(), errno);
+    for (std::size_t i = 0; i < d.links.size(); ++i) d.pin_link(d.links[i], d.attached[i]);
+    for (const auto& [id, links] : d.cgroup_links)
+      for (bpf_link* link : links) d.pin_link(link, Impl::cgroup_link_name(id, link));
+    for (const auto& [name, fd] : d.shared_fds) {
+      const std::filesystem::path path = dir / "maps" / name;
+      if (bpf_obj_pin(fd, path.c_str()) != 0)
+        throw load_error("pinning map " + path.string(), errno);
+    }
+  } catch (...) {
+    unpin();  // all or nothing: a half-pinned set would outlive this process half-enforcing
+    throw;
+  }
+}
+
+void Enforcer::unpin() {
+  Impl& d = *impl_;
+  if (!d.pin_dir) return;
+  const std::filesystem::path dir = *std::exchange(d.pin_dir, std::nullopt);
+  for (bpf_link* link : d.links) bpf_link__unpin(link);
+  for (const auto& [id, links] : d.cgroup_links)
+    for (bpf_link* link : links) bpf_link__unpin(link);
+  // Whatever else is in there was pinned by pin() too (maps, or a link libbpf lost track of).
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 int Enforcer::poll(int timeout_ms) {

@@ -100,6 +100,15 @@ class Enforcer {
   void scope(const Scope& scope);
   void unscope(std::uint64_t cgroup_id);
 
+  // Pins every link (and those of later scope() calls) under `dir`/links and every shared map
+  // under `dir`/maps, `dir` being a new directory on a bpf filesystem: the programs stay
+  // attached, and the rules in force, when this process dies however it dies (fail closed, as
+  // Tetragon's keep-sensors-on-exit). unpin() removes the pins and `dir` (the links stay attached
+  // while this object holds them); the destructor leaves pins in place. Throws an environment
+  // error when a link cannot be pinned (a perf event attached without a BPF link, before 5.15).
+  void pin(const std::filesystem::path& dir);
+  void unpin();
+
   // Consumes the ring buffer for up to `timeout_ms` (0: what is there now), handing each event to
   // the sink; returns the number consumed.
   int poll(int timeout_ms);
