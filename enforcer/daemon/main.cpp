@@ -3,7 +3,9 @@
 // policies atomically on SIGHUP, and detaches everything on SIGINT/SIGTERM. With --pin, its
 // links and maps are pinned on bpffs so that enforcement survives the daemon's death; the next
 // daemon pinning under the same directory takes over what a dead one left.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -11,13 +13,16 @@
 #include <linux/magic.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "armorbench/base/Error.h"
+#include "armorbench/base/UniqueFd.h"
 #include "armorbench/enforcer/Enforcer.h"
 #include "armorbench/enforcer/PinnedState.h"
 #include "armorbench/enforcer/Policy.h"
@@ -108,8 +113,10 @@ RuleSet compile_policies(const Options& o, std::uint32_t generation) {
 }
 
 // The pin root, made if missing: it must be on a bpf filesystem, and no live daemon may pin
-// there (two daemons would release each other's state).
-std::vector<PinnedInstance> prepare_pin_root(const std::filesystem::path& root) {
+// there (two daemons would release each other's state). `lock` receives the root's exclusive
+// flock, held for the daemon's life: two daemons started at once cannot both pass the check
+// (the kernel drops the lock with a dead daemon's descriptors).
+std::vector<PinnedInstance> prepare_pin_root(const std::filesystem::path& root, UniqueFd& lock) {
   std::error_code ec;
   const bool made = std::filesystem::create_directories(root, ec);
   struct statfs fs {};
@@ -118,9 +125,17 @@ std::vector<PinnedInstance> prepare_pin_root(const std::filesystem::path& root) 
     throw input_error("--pin " + root.string() +
                       " is not a directory on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)");
   }
+  lock = UniqueFd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
+    throw input_error("--pin " + root.string() + ": another daemon holds it (" +
+                      std::strerror(errno) + "); stop it or pin elsewhere");
   std::vector<PinnedInstance> instances = pinned_instances(root);
   for (const PinnedInstance& instance : instances)
-    if (instance.owner_alive)
+    if (instance.foreign)
+      throw input_error("--pin " + root.string() + ": " + instance.dir.string() +
+                        " was pinned from another pid namespace, whose daemon may still run; "
+                        "release it from there, or pin elsewhere");
+    else if (instance.owner_alive)
       throw input_error("--pin " + root.string() + ": daemon pid " + std::to_string(instance.pid) +
                         " is running with it (" + instance.dir.string() +
                         "); stop it or pin elsewhere");
@@ -130,8 +145,9 @@ std::vector<PinnedInstance> prepare_pin_root(const std::filesystem::path& root) 
 int run(const Options& o) {
   std::vector<PinnedInstance> predecessors;
   std::uint32_t generation = 1;
+  UniqueFd pin_lock;
   if (!o.pin.empty() && !o.check) {
-    predecessors = prepare_pin_root(o.pin);
+    predecessors = prepare_pin_root(o.pin, pin_lock);
     // Generations go on from the predecessors', so that no two rule sets share a number in the
     // events of one pin directory.
     for (const PinnedInstance& p : predecessors)

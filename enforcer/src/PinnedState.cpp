@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -41,26 +42,50 @@ UniqueFd pinned(const fs::path& path) {
   return UniqueFd(bpf_obj_get(path.c_str()));
 }
 
+// The pid namespace this process sees pids in (its inode): a pid of another one means nothing
+// here.
+std::string pid_namespace() {
+  struct stat st {};
+  return ::stat("/proc/self/ns/pid", &st) == 0 ? std::to_string(st.st_ino) : "0";
+}
+
+// A real directory, never a symbolic link to one (whatever is below it is removed).
+bool plain_directory(const fs::path& path) {
+  std::error_code ec;
+  return fs::symlink_status(path, ec).type() == fs::file_type::directory;
+}
+
 }  // namespace
 
 fs::path own_pin_dir(const fs::path& root) {
   const auto start = process_start("self");
-  return root / (std::to_string(::getpid()) + "-" + std::to_string(start ? start->ticks : 0));
+  return root / (std::to_string(::getpid()) + "-" + std::to_string(start ? start->ticks : 0) + "-" +
+                 pid_namespace());
 }
 
 std::vector<PinnedInstance> pinned_instances(const fs::path& root) {
-  static const std::regex kName("([0-9]+)-([0-9]+)");
+  static const std::regex kName("([0-9]+)-([0-9]+)-([0-9]+)");
   std::vector<PinnedInstance> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
     std::smatch m;
     const std::string name = entry.path().filename().string();
-    if (!entry.is_directory(ec) || !std::regex_match(name, m, kName)) continue;
+    // Ours only: a plain directory named <pid>-<start>-<pid ns> holding our rule map.
+    if (!plain_directory(entry.path()) || !std::regex_match(name, m, kName) ||
+        !plain_directory(entry.path() / "maps") ||
+        !fs::exists(fs::symlink_status(entry.path() / "maps" / "ab_rules", ec)))
+      continue;
     PinnedInstance instance{entry.path(), static_cast<pid_t>(std::stol(m[1])), false};
-    // A zombie has closed its descriptors already; a reused pid has another start time.
-    const auto start = process_start(m[1]);
-    instance.owner_alive = start && start->state != 'Z' && start->state != 'X' &&
-                           std::to_string(start->ticks) == m[2].str();
+    if (m[3].str() != pid_namespace()) {
+      // Its daemon's pid means nothing in this namespace: it may live; never released from here.
+      instance.owner_alive = true;
+      instance.foreign = true;
+    } else {
+      // A zombie has closed its descriptors already; a reused pid has another start time.
+      const auto start = process_start(m[1]);
+      instance.owner_alive = start && start->state != 'Z' && start->state != 'X' &&
+                             std::to_string(start->ticks) == m[2].str();
+    }
     out.push_back(instance);
   }
   return out;
@@ -90,8 +115,9 @@ ReleasedInstance release_pinned(const fs::path& instance_dir,
   const UniqueFd ring = pinned(instance_dir / "maps" / "ab_events");
   const UniqueFd dropped = pinned(instance_dir / "maps" / "ab_dropped");
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(instance_dir / "links", ec))
-    if (::unlink(entry.path().c_str()) == 0) ++released.links;
+  if (plain_directory(instance_dir / "links"))
+    for (const auto& entry : fs::directory_iterator(instance_dir / "links", ec))
+      if (::unlink(entry.path().c_str()) == 0) ++released.links;
   if (ring) {
     struct Context {
       const std::function<void(const Event&)>* sink;

@@ -240,7 +240,8 @@ int command_run(int argc, char** argv) {
   options.out_dir = args.options.count("--out") ? args.options.at("--out") : "out";
   if (args.options.count("--resume")) {
     const fs::path dir = args.options.at("--resume");
-    if (args.options.count("--out") && fs::path(args.options.at("--out")) != dir)
+    if (args.options.count("--out") &&
+        fs::weakly_canonical(args.options.at("--out")) != fs::weakly_canonical(dir))
       throw input_error("--resume DIR continues the run whose --out is DIR: give no other --out");
     options.out_dir = dir;
     options.resume = true;

@@ -477,7 +477,8 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
     }
     if (final.exited_early && final.workload_exit) {
       observation.crash = final.workload_exit->describe();
-      if (final.cgroup.memory_oom_kills > 0)
+      observation.oom_killed = final.cgroup.memory_oom_kills > 0;
+      if (observation.oom_killed)
         observation.crash += "; the kernel's OOM killer killed " +
                              std::to_string(final.cgroup.memory_oom_kills) +
                              " process(es) of its cgroup (memory.events oom_kill)";

@@ -229,12 +229,17 @@ json run_request(const std::vector<Scenario>& scenarios, const RunOptions& optio
   for (const Scenario& s : scenarios) {
     json policies = json::array();
     for (const fs::path& policy : s.enforcer.policies) policies.push_back(file_json(policy));
+    json models = json::array();
+    for (const CaseSpec& c : s.cases)
+      if (c.model.file) models.push_back(file_json(*c.model.file));
     json entry = file_json(s.file);
     entry["name"] = s.name;
     entry["policies"] = policies;
+    entry["models"] = models;
     files.push_back(entry);
   }
-  return {{"scenarios", files},
+  return {{"tool", ARMORBENCH_VERSION},
+          {"scenarios", files},
           {"filter", options.filter ? json(*options.filter) : json()},
           {"target", options.target ? json(*options.target) : json()},
           {"shard", options.shard ? json(std::to_string(options.shard->index) + "/" +
@@ -253,6 +258,10 @@ ResumedRuns read_resumed_runs(const fs::path& out_dir, const json& request) {
   if (earlier.is_discarded() || !earlier.is_object() || !earlier.contains("request"))
     throw input_error(run_file.string() + " is not a run record of armorbench");
   const json& asked = earlier["request"];
+  if (asked.value("tool", json()) != request["tool"])
+    throw input_error("--resume: the run in " + out_dir.string() + " was made by armorbench " +
+                      asked.value("tool", json()).dump() + ", this is " + request["tool"].dump() +
+                      ": its results would not be this build's");
   for (const char* key : {"filter", "target", "shard"})
     if (asked.value(key, json()) != request.value(key, json()))
       throw input_error("--resume: the run in " + out_dir.string() + " was asked for --" + key +
@@ -260,24 +269,28 @@ ResumedRuns read_resumed_runs(const fs::path& out_dir, const json& request) {
                         request.value(key, json()).dump());
   if (asked.value("scenarios", json()) != request["scenarios"])
     throw input_error("--resume: the run in " + out_dir.string() +
-                      " ran other scenario or policy files (or their bytes changed since): its "
-                      "results would not be this run's; start afresh with another --out");
+                      " ran other scenario, policy or model files (or their bytes changed since): "
+                      "its results would not be this run's; start afresh with another --out");
 
   ResumedRuns resumed;
   resumed.run_id = earlier.value("id", "");
   const fs::path log = out_dir / "results.jsonl";
-  std::ifstream in(log);
-  std::string line;
+  // Lines as written: a record is whole only with its newline (the log writes the two at once).
+  const std::string text = fs::exists(log, ec) ? read_whole_file(log) : std::string();
   std::vector<std::string> lines;
-  while (std::getline(in, line)) lines.push_back(line);
-  for (std::size_t n = 0; n < lines.size(); ++n) {
-    const json record = json::parse(lines[n], nullptr, false);
-    if (record.is_discarded() && n + 1 == lines.size()) {
+  for (std::size_t begin = 0; begin < text.size();) {
+    const std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) {
       ++resumed.partial_lines;  // the crash cut the last write short: that run is run again
-      continue;
+      break;
     }
+    lines.push_back(text.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  for (std::size_t n = 0; n < lines.size(); ++n) {
     resumed.valid_bytes += lines[n].size() + 1;
     if (lines[n].empty()) continue;
+    const json record = json::parse(lines[n], nullptr, false);
     try {
       if (record.is_discarded()) throw input_error("not JSON");
       CaseResult result = CaseResult::from_json(record);

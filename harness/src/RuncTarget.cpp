@@ -34,7 +34,8 @@ constexpr milliseconds kRuntimeCommandTimeout{30'000};
 constexpr milliseconds kStopTimeout{10'000};
 constexpr milliseconds kGracefulStop{5'000};
 constexpr std::size_t kLogTail = 4000;  // bytes of a runtime's or the server's stderr kept
-constexpr const char* kSocketDir = "armorbench";  // under /run
+constexpr std::size_t kServerLogKept = 64 * 1024;  // what is held to take that tail from
+constexpr const char* kSocketDir = "armorbench";   // under /run
 constexpr const char* kSocketName = "server.sock";
 
 milliseconds since(std::chrono::steady_clock::time_point start) {
@@ -118,7 +119,13 @@ class RuncSandbox final : public Sandbox {
   void create_container();
   void runtime(const std::vector<std::string>& args, const std::string& what);
   void delete_container();
-  void collect_stderr() { server_log_ += drain(stderr_.get()); }
+  // What the server wrote to stderr, its last kServerLogKept bytes: a workload that floods stderr
+  // costs a bounded read per call and bounded memory.
+  void collect_stderr() {
+    server_log_ += drain(stderr_.get(), kServerLogKept);
+    if (server_log_.size() > kServerLogKept)
+      server_log_.erase(0, server_log_.size() - kServerLogKept);
+  }
   std::vector<attacks::Denial> seccomp_denials();
 
   RuncTarget& target_;
@@ -219,8 +226,11 @@ void RuncSandbox::create_container() {
                        {}});
   stdout_ = create.take_stdout();
   stderr_ = create.take_stderr();
+  // From here on, teardown deletes the container whatever happens, even when the wait below
+  // ends in a step's timeout or an interrupt with runc half-way (a delete of an id runc does not
+  // know is harmless).
+  created_ = true;
   auto status = create.wait_for(kRuntimeCommandTimeout);
-  created_ = true;  // from here on, teardown deletes the container whatever happened
   if (!status || !status->exited_ok()) {
     collect_stderr();
     throw harness_error(target_.runtime_ + " create " + id_ + " failed (" +
@@ -362,6 +372,19 @@ CommandResult RuncSandbox::run_sibling(const attacks::SiblingSpec& sibling) {
   for (const auto& [host, inside] : sibling.binds) bundle.binds.push_back({host, inside, true});
   bundle.args = sibling.argv;
   write_bundle(sibling_dir.path(), bundle);
+  // Deleted on every path: a step's timeout or an interrupt during `runc run` ends only runc, not
+  // the privileged container it made.
+  struct SiblingDelete {
+    const std::string& runtime;
+    const std::string& id;
+    ~SiblingDelete() {
+      InterruptShield shield;
+      try {
+        run_command({runtime, "delete", "--force", id}, kRuntimeCommandTimeout);
+      } catch (...) {  // its id carries the run id: `armorbench clean` removes it
+      }
+    }
+  } delete_sibling{target_.runtime_path_, sibling_id};
   CommandResult result = run_command(
       {target_.runtime_path_, "run", "--bundle", sibling_dir.path().string(), sibling_id},
       sibling.timeout);
@@ -372,8 +395,6 @@ CommandResult RuncSandbox::run_sibling(const attacks::SiblingSpec& sibling) {
     result.status.signal = result.status.code - 128;
     result.status.code = -1;
   }
-  InterruptShield shield;
-  run_command({target_.runtime_path_, "delete", "--force", sibling_id}, kRuntimeCommandTimeout);
   return result;
 }
 

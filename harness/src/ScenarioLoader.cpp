@@ -365,7 +365,7 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file, const std::vector<Ta
     c.requests = static_cast<int>(*requests);
   if (auto warmup = table.integer("warmup", 0, kMaxRequests)) c.warmup = static_cast<int>(*warmup);
   if (auto own = table.table("timeouts")) {
-    if (table.has("timeout"))
+    if (table.has("timeout") && own->has("ready"))
       throw table.error_at("timeout", "give the ready limit once: 'timeout' or timeouts.ready");
     c.timeouts = parse_timeouts(*own, c.timeouts);
   }

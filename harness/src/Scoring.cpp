@@ -72,16 +72,23 @@ Score score_benign(EnforcerMode mode, const Observation& o) {
   if (!o.crash.empty()) why += "; the workload ended on its own: " + o.crash;
   if (mode == EnforcerMode::kOff)
     return verdict_only(Verdict::kError, "benign case fails without enforcement: " + why);
-  // A disruption is the enforcement's doing: a workload that died with no refusal recorded
-  // (the OOM killer, a crash) is a target failure, and with events lost nothing can be said.
-  if (!o.crash.empty() && o.denials.empty()) {
-    if (o.events_dropped > 0)
+  // A disruption is the enforcement's doing: a workload the OOM killer ended, or one that died
+  // with no refusal of the enforcer's recorded (a crash, the runtime's seccomp profile, which
+  // applies in every mode), is a target failure; with events lost nothing can be said.
+  const bool enforcer_refused =
+      std::any_of(o.denials.begin(), o.denials.end(),
+                  [](const Denial& d) { return d.refused && is_enforcer(d); });
+  if (!o.crash.empty() && (o.oom_killed || !enforcer_refused)) {
+    if (!o.oom_killed && o.events_dropped > 0)
       return verdict_only(Verdict::kInvalid,
                           why + "; no denial recorded, but " + std::to_string(o.events_dropped) +
                               " enforcer events were lost: whether enforcement caused it is "
                               "unknown");
     return verdict_only(Verdict::kError,
-                        "the target failed, not the enforcement (no denial was recorded): " + why);
+                        std::string("the target failed, not the enforcement (") +
+                            (o.oom_killed ? "the kernel's OOM killer ended it"
+                                          : "no refusal of the enforcer was recorded") +
+                            "): " + why);
   }
   if (!o.denials.empty()) why += " (" + describe(o.denials) + ")";
   return verdict_only(Verdict::kDisrupted, why);

@@ -108,7 +108,7 @@ std::string harness_domains() {
 }
 
 // Target faults in a guest: a model whose pickle panics the guest kernel ends its case as an error
-// with the console's own words, and the run goes on; a SIGINT while the next guest serves
+// with the console's own words, and the run goes on; a SIGINT while the next case's guest runs
 // destroys it and keeps the finished case.
 TEST(KataEndToEnd, AGuestPanicIsAnErrorWithItsConsoleAndAnInterruptLeavesNoDomain) {
   ASSERT_EQ(::geteuid(), 0u) << "privileged test: needs root (libvirt, QEMU)";
@@ -146,7 +146,7 @@ timeout = "300s"
     progress += *line + "\n";
     if (line->find("panic[kata/off]") != std::string::npos) break;
   }
-  // The long case's guest boots and serves: its domain exists, then a moment to be mid-case.
+  // The long case's guest exists (booting or serving): mid-case either way.
   for (int i = 0; i < 600 && harness_domains().empty(); ++i) ::usleep(200'000);
   ASSERT_FALSE(harness_domains().empty()) << "the long case's guest never appeared";
   ::sleep(5);

@@ -572,7 +572,7 @@ TEST_F(MatrixRunnerTest, AResumeOfAnotherRunIsRefused) {
     }
   };
   refused([&] { run(scenarios, {}, Shard{1, 2}); }, "was asked for --shard null");
-  refused([&] { run({byo_scenario()}, {}); }, "other scenario or policy files");
+  refused([&] { run({byo_scenario()}, {}); }, "other scenario, policy or model files");
   cut_results_log(1, "not json\n{}\n");
   refused([&] { run(scenarios, {}); }, "results.jsonl:2:1: not a case run record");
   fs::remove(dir_ / "out" / "run.json");

@@ -392,6 +392,10 @@ name = "oom"
 name = "small"
 kind = "runc"
 limits = { memory = "48MiB", pids = 512 }
+[enforcer]
+policies = [")" + std::string(ARMORBENCH_SOURCE_DIR) +
+                              R"(/scenarios/policies/model-server.yaml"]
+modes = ["off", "block"]
 [[case]]
 name = "benign"
 requests = 4
@@ -401,19 +405,24 @@ requests = 4
       std::chrono::minutes(4));
   EXPECT_EQ(r.status.code, 2) << r.out << r.err;
   const auto results = nlohmann::json::parse(read(dir / "out" / "results.json"));
-  const auto& c = case_named(results, "benign");
-  EXPECT_EQ(c["verdict"], "error") << c.dump(2);
-  const std::string reason = c["reason"];
-  EXPECT_NE(reason.find("ended on its own: killed by SIGKILL"), std::string::npos) << reason;
-  EXPECT_NE(reason.find("OOM killer"), std::string::npos) << reason;
-  bool target = false;
-  for (const auto& e : c["evidence"])
-    if (e["kind"] == "target") {
-      target = true;
-      EXPECT_EQ(e["data"]["ended_before_stop"], true) << e.dump(2);
-      EXPECT_GE(e["data"]["cgroup"]["memory_oom_kills"].get<int>(), 1) << e.dump(2);
-    }
-  EXPECT_TRUE(target) << c.dump(2);
+  ASSERT_EQ(results["cases"].size(), 2u);
+  for (const auto& c : results["cases"]) {  // off, and block: never a false positive
+    EXPECT_EQ(c["verdict"], "error") << c.dump(2);
+    const std::string reason = c["reason"];
+    EXPECT_NE(reason.find("ended on its own: killed by SIGKILL"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("OOM killer"), std::string::npos) << reason;
+    bool target = false;
+    for (const auto& e : c["evidence"])
+      if (e["kind"] == "target") {
+        target = true;
+        EXPECT_EQ(e["data"]["ended_before_stop"], true) << e.dump(2);
+        EXPECT_GE(e["data"]["cgroup"]["memory_oom_kills"].get<int>(), 1) << e.dump(2);
+      }
+    EXPECT_TRUE(target) << c.dump(2);
+  }
+  EXPECT_NE(results["cases"][1]["reason"].get<std::string>().find("not the enforcement"),
+            std::string::npos)
+      << results["cases"][1]["reason"];
   EXPECT_EQ(leftovers(), std::vector<std::string>{});
 }
 

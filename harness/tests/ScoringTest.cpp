@@ -84,13 +84,32 @@ TEST(Scoring, ABenignWorkloadThatDiedWithNoDenialIsATargetFailureNotADisruption)
   EXPECT_NE(s.reason.find("OOM killer"), std::string::npos) << s.reason;
   EXPECT_NE(s.reason.find("not the enforcement"), std::string::npos) << s.reason;
 
-  o.events_dropped = 3;  // a denial may have been among the lost events
+  o.oom_killed = true;
+  o.denials = {enforcer_block(Operation::kOpen, "/etc/ld.so.cache")};
+  EXPECT_EQ(score_case(CaseSpec{}, EnforcerMode::kBlock, o, {}).verdict, Verdict::kError)
+      << "the OOM killer, not an unrelated refusal, ended it";
+
+  o.oom_killed = false;
+  o.crash = "killed by SIGSYS";
+  o.denials = {{"kernel (seccomp, profile default)",
+                Operation::kOther,
+                "syscall 165",
+                "mount",
+                true,
+                {},
+                ""}};
+  EXPECT_EQ(score_case(CaseSpec{}, EnforcerMode::kBlock, o, {}).verdict, Verdict::kError)
+      << "the runtime's profile applies in every mode: not the enforcement's doing";
+
+  o.denials.clear();
+  o.events_dropped = 3;  // a refusal may have been among the lost events
   EXPECT_EQ(score_case(CaseSpec{}, EnforcerMode::kBlock, o, {}).verdict, Verdict::kInvalid);
 
   o.events_dropped = 0;
+  o.crash = "killed by SIGKILL";
   o.denials = {enforcer_block(Operation::kOpen, "/etc/ld.so.cache")};
   const Score denied = score_case(CaseSpec{}, EnforcerMode::kBlock, o, {});
-  EXPECT_EQ(denied.verdict, Verdict::kDisrupted) << "a recorded refusal explains the death";
+  EXPECT_EQ(denied.verdict, Verdict::kDisrupted) << "the enforcer's refusal explains the death";
   EXPECT_NE(denied.reason.find("/etc/ld.so.cache"), std::string::npos) << denied.reason;
 
   Observation off = served(8, 3);
@@ -271,8 +290,13 @@ TEST(Scoring, IsolationIsNotCreditedWhenSomethingRefusedTheAttempt) {
 // needs, with the kernel's record, blocks it without enforcement, against the reference's control;
 // its enforced runs are then measured against that reference control too.
 Denial seccomp_refusal(std::string syscall) {
-  return {"kernel (seccomp)", Operation::kSyscall, std::move(syscall),
-          "the runtime-default seccomp profile refused it", true, {}, "seccomp runtime-default"};
+  return {"kernel (seccomp)",
+          Operation::kSyscall,
+          std::move(syscall),
+          "the runtime-default seccomp profile refused it",
+          true,
+          {},
+          "seccomp runtime-default"};
 }
 
 TEST(Scoring, ASeccompRefusalOfTheNeededSyscallBlocksWithoutEnforcement) {
@@ -297,8 +321,7 @@ TEST(Scoring, ASeccompRefusalOfAnotherSyscallOrWithoutAReferenceBlocksNothing) {
   Observation o = attack(false);
   o.denials = {seccomp_refusal("bpf")};  // not an operation this attack needs
   const Controls reference{std::nullopt, Verdict::kReached, "runc"};
-  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kOff, o, reference).verdict,
-            Verdict::kInvalid);
+  EXPECT_EQ(score_case(attack_case(), EnforcerMode::kOff, o, reference).verdict, Verdict::kInvalid);
   o.expected.push_back({Operation::kSyscall, "bpf", "loads a program"});
   // No reference that reached: nothing shows the attack works at all.
   EXPECT_EQ(score_case(attack_case(), EnforcerMode::kOff, o, {}).verdict, Verdict::kInvalid);

@@ -217,10 +217,10 @@ std::optional<std::string> read_line(int fd, std::string& buffer, std::chrono::m
   }
 }
 
-std::string drain(int fd) {
+std::string drain(int fd, std::size_t max) {
   std::string out;
   char chunk[4096];
-  for (;;) {
+  while (out.size() < max) {
     pollfd pfd{fd, POLLIN, 0};
     if (::poll(&pfd, 1, 0) <= 0) break;
     const ssize_t n = ::read(fd, chunk, sizeof chunk);

@@ -1,8 +1,8 @@
 // Enforcement pinned on a bpf filesystem by daemons that may have died: each daemon pins its
 // links and maps in a directory of its own under a pin root, named after its pid and start time
-// (`<root>/<pid>-<start ticks>`), so that a successor can tell a crashed predecessor's state
-// (take it over: read what it decided while nobody listened, then release it) from a live
-// daemon's (leave it alone).
+// (`<root>/<pid>-<start ticks>-<pid namespace>`), so that a successor can tell a crashed
+// predecessor's state (take it over: read what it decided while nobody listened, then release it)
+// from a live daemon's (leave it alone).
 #pragma once
 
 #include <sys/types.h>
@@ -20,13 +20,15 @@ namespace armorbench::enforcer {
 struct PinnedInstance {
   std::filesystem::path dir;
   pid_t pid = 0;
-  bool owner_alive = false;  // the daemon that pinned it still runs (not a zombie)
+  bool owner_alive = false;  // the daemon that pinned it still runs (not a zombie), or may
+  bool foreign = false;      // pinned from another pid namespace: whether it runs is unknown
 };
 
-// The directory this process pins into under `root`.
+// The directory this process pins into under `root`: <pid>-<start ticks>-<pid namespace inode>.
 std::filesystem::path own_pin_dir(const std::filesystem::path& root);
 
-// The instances under `root` (entries not named <pid>-<start ticks> are not ours: left out).
+// The instances under `root`: plain directories named as own_pin_dir() names them that hold a
+// pinned rule map (anything else is not ours: left out, never followed through a link).
 std::vector<PinnedInstance> pinned_instances(const std::filesystem::path& root);
 
 // The generation of the rule set in force in a pinned instance; 0 when it cannot be read.

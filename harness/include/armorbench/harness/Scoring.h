@@ -31,6 +31,7 @@ struct Observation {
   // How the workload ended on its own before the harness stopped it (a crash, an OOM kill, an
   // exit), with what the target knows of why; "" when it ran until stopped.
   std::string crash;
+  bool oom_killed = false;  // the kernel's OOM killer acted in the workload's cgroup
 
   // Attack objective, as observed by the harness (file, listener, pool, dump, exec watch).
   bool objective_reached = false;

@@ -35,8 +35,8 @@ class StepTimeout : public Interrupted {
 };
 
 // While one is open on this thread, the thread's waits (poll_interruptible, check_interrupted)
-// throw StepTimeout once `limit` has passed since it opened. Steps nest: the innermost one whose
-// limit passed is named. A shield opened inside the step suspends it (what must run to completion
+// throw StepTimeout once `limit` has passed since it opened. Steps nest: the one whose limit passes
+// first is named (an inner step cannot outlive its outer one). A shield opened inside the step suspends it (what must run to completion
 // runs), as does an exception already unwinding (a destructor's wait is never cut short).
 // Work that never waits here (a libbpf load, a libvirt call) is checked by finish().
 class StepDeadline {

@@ -79,7 +79,7 @@ std::optional<std::string> read_line(int fd, std::string& buffer, std::chrono::m
                                      bool* timed_out = nullptr);
 
 // Everything readable from `fd` right now, without blocking.
-std::string drain(int fd);
+std::string drain(int fd, std::size_t max = static_cast<std::size_t>(-1));
 
 std::string join_argv(const std::vector<std::string>& argv);
 
