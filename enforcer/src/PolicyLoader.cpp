@@ -11,8 +11,6 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
@@ -21,6 +19,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "armorbench/base/Hex.h"
+#include "armorbench/base/InputText.h"
 #include "armorbench/base/Sha256.h"
 #include "armorbench/base/TomlTable.h"
 #include "armorbench/enforcer/Policy.h"
@@ -31,6 +30,9 @@ namespace armorbench::enforcer {
 namespace {
 
 constexpr std::size_t kMaxPath = AB_PATH_MAX - 1;
+// A policy is a Kubernetes object, which the API server refuses beyond ~1.5 MB (etcd's request
+// limit); the native form is held to the same.
+constexpr std::uintmax_t kMaxPolicyBytes = 1 << 20;
 
 const std::map<std::string, int>& capability_table() {
   static const std::map<std::string, int> table{{"chown", 0},
@@ -439,10 +441,7 @@ void parse_yaml_in_bounded_child(const std::string& path, const std::string& con
 }
 
 std::vector<Policy> load_yaml(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in || std::filesystem::is_directory(path))
-    throw input_error("cannot read policy file " + path);
-  const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string content = read_input_text(path, kMaxPolicyBytes, "policy file");
   parse_yaml_in_bounded_child(path, content);
   std::vector<YAML::Node> documents;
   try {
@@ -462,7 +461,8 @@ std::vector<Policy> load_yaml(const std::string& path) {
       throw input_error("YAML: " + e.msg, SourceLocation{path, e.mark.line + 1, e.mark.column + 1});
     }
   }
-  if (policies.empty()) throw input_error("policy file " + path + " holds no policy");
+  if (policies.empty())
+    throw input_error("policy file holds no policy", SourceLocation{path, 0, 0});
   return policies;
 }
 
@@ -511,7 +511,7 @@ std::vector<PathRule> toml_path_rules(TomlTable& top, const char* key, bool file
 }
 
 std::vector<Policy> load_toml(const std::string& path) {
-  const toml::table root = parse_toml_file(path);
+  const toml::table root = parse_toml_file(path, kMaxPolicyBytes, "policy file");
   TomlTable top(root, std::make_shared<const std::string>(path), "");
   Policy policy;
   policy.file = path;
@@ -597,9 +597,8 @@ int capability_number(const std::string& name) {
 }
 
 std::vector<Policy> load_policy_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw input_error("policy file " + path + " does not exist or is not a regular file");
+  // Whether it exists and is a regular UTF-8 file of a policy's size: each loader reads it with
+  // read_input_text, which says which of these it is not.
   const std::string extension = std::filesystem::path(path).extension();
   if (extension == ".yaml" || extension == ".yml") return load_yaml(path);
   if (extension == ".toml") return load_toml(path);
