@@ -7,6 +7,7 @@
 
 #include "armorbench/base/TomlTable.h"
 #include "armorbench/enforcer/RuleSet.h"
+#include "armorbench/workload/ModelFile.h"
 
 namespace armorbench {
 namespace fs = std::filesystem;
@@ -350,7 +351,8 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file,
   c.where = table.location();
   c.name = checked_name(table);
   c.description = table.string("description").value_or("");
-  if (auto model = table.table("model")) c.model = parse_model(*model, file);
+  std::optional<TomlTable> model = table.table("model");
+  if (model) c.model = parse_model(*model, file);
   if (auto loader =
           table.choice("loader", {"torch", "torch-weights-only", "safetensors", "pickle"}))
     c.loader = *loader == "torch"                ? Loader::kTorch
@@ -394,6 +396,21 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file,
   if (c.model.file && c.loader == Loader::kSafetensors &&
       c.model.file->extension() != ".safetensors")
     throw table.error_at("loader", "loader 'safetensors' needs a .safetensors model file");
+  if (c.model.declared && c.model.declared->format == "module" && c.loader == Loader::kSafetensors)
+    throw table.error_at("loader",
+                         "format module needs loader torch, torch-weights-only or pickle: "
+                         "safetensors holds only tensors");
+  if (c.model.file) {
+    // What the model server would fail to load is bad input, found here before any target
+    // starts, not a case error after one did.
+    const ModelContainer container =
+        model_container(c.model.declared ? c.model.declared->format : "", c.loader);
+    const std::string problem = model_file_problem(*c.model.file, container);
+    if (!problem.empty())
+      throw model->error_at("file", "model file '" + model->string("file").value_or("") +
+                                        "' cannot be loaded as " + to_string(container) + ": " +
+                                        problem);
+  }
   table.finish();
   return c;
 }
