@@ -59,9 +59,9 @@ seeds() { # a fresh dir holding copies of the files matching a find expression
   find "$@" -type f -exec cp -t "$dir" {} + 2>/dev/null || true
   echo "$dir"
 }
-fuzz fuzz_scenario_loader "$(seeds scenarios harness/tests/scenarios -maxdepth 1 -name '*.toml')"
-fuzz fuzz_kubearmor_policy "$(seeds scenarios/policies enforcer/tests/data -name '*.yaml')"
-fuzz fuzz_toml_policy "$(seeds scenarios/policies enforcer/tests/data -name '*.toml')"
+fuzz fuzz_scenario_loader "$(seeds scenarios harness/tests/scenarios harness/tests/bad-input -maxdepth 1 -name '*.toml')"
+fuzz fuzz_kubearmor_policy "$(seeds scenarios/policies enforcer/tests/data harness/tests/bad-input/policies -name '*.yaml')"
+fuzz fuzz_toml_policy "$(seeds scenarios/policies enforcer/tests/data harness/tests/bad-input/policies -name '*.toml')"
 fuzz fuzz_oip_response harness/workload/tests/fuzz/seeds
 fuzz fuzz_agent_protocol vms/tests/fuzz/seeds
 echo "sanitize: unit tests clean under ASan+UBSan; every fuzz target ran ${seconds}s without a finding"

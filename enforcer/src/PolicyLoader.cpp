@@ -11,16 +11,17 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <tuple>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "armorbench/base/Hex.h"
+#include "armorbench/base/InputText.h"
 #include "armorbench/base/Sha256.h"
 #include "armorbench/base/TomlTable.h"
 #include "armorbench/enforcer/Policy.h"
@@ -31,6 +32,12 @@ namespace armorbench::enforcer {
 namespace {
 
 constexpr std::size_t kMaxPath = AB_PATH_MAX - 1;
+// A policy is a Kubernetes object, which the API server refuses beyond ~1.5 MB (etcd's request
+// limit); the native form is held to the same.
+constexpr std::uintmax_t kMaxPolicyBytes = 1 << 20;
+// Nodes aliases may add to a policy document. Sharing a list a few times adds tens; a "billion
+// laughs" document (aliases of aliases) adds billions from a few hundred bytes.
+constexpr std::uint64_t kMaxAliasNodes = 10'000;
 
 const std::map<std::string, int>& capability_table() {
   static const std::map<std::string, int> table{{"chown", 0},
@@ -106,6 +113,16 @@ class YamlMap {
   YamlMap(YAML::Node node, std::string file, std::string context)
       : node_(std::move(node)), file_(std::move(file)), context_(std::move(context)) {
     if (!node_.IsMap()) throw error(node_, "must be a mapping");
+    // yaml-cpp keeps both of two equal keys and reads the first; Kubernetes refuses such a
+    // document. Which of two actions was meant is not for the enforcer to guess.
+    std::map<std::string, YAML::Mark> seen;
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      if (!it->first.IsScalar()) continue;  // finish() names it
+      const auto [first, inserted] = seen.emplace(it->first.Scalar(), it->first.Mark());
+      if (!inserted)
+        throw error(it->first, "field '" + it->first.Scalar() + "' is given twice (first at line " +
+                                   std::to_string(first->second.line + 1) + ")");
+    }
   }
 
   SourceLocation where(const YAML::Node& node) const {
@@ -438,14 +455,87 @@ void parse_yaml_in_bounded_child(const std::string& path, const std::string& con
   checked.insert(digest);
 }
 
+// Counts, from the parser's events, the nodes each alias adds to the document (the size of the
+// node it names, aliases inside that counted too) and refuses the document at the alias that
+// takes the total past kMaxAliasNodes, and at an alias of a node that contains it (a cycle).
+// yaml-cpp shares an aliased node rather than copying it, but every reader that walks the
+// document walks the expansion.
+class AliasBudget final : public YAML::EventHandler {
+ public:
+  explicit AliasBudget(std::string file) : file_(std::move(file)) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {
+    sizes_.clear();  // anchors are numbered afresh in each document
+    open_.clear();
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { leaf(anchor); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    leaf(anchor);
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open_.push_back({anchor, 1});
+  }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open_.push_back({anchor, 1});
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapEnd() override { close(); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    const SourceLocation where{file_, mark.line + 1, mark.column + 1};
+    const auto size = sizes_.find(anchor);
+    if (size == sizes_.end())
+      throw input_error("an alias inside the node it names: a cycle, which never ends", where);
+    added_ = std::min(added_ + size->second, kMaxAliasNodes + 1);
+    if (added_ > kMaxAliasNodes)
+      throw input_error("aliases expand this document by more than " +
+                            std::to_string(kMaxAliasNodes) +
+                            " nodes (a \"billion laughs\" alias bomb); a policy's aliases may "
+                            "add at most that many",
+                        where);
+    add(size->second);
+  }
+
+ private:
+  struct Open {
+    YAML::anchor_t anchor;
+    std::uint64_t size;  // nodes inside, aliases expanded, itself included
+  };
+
+  void add(std::uint64_t nodes) {
+    if (!open_.empty()) open_.back().size = std::min(open_.back().size + nodes, kSaturated);
+  }
+  void leaf(YAML::anchor_t anchor) {
+    if (anchor) sizes_[anchor] = 1;
+    add(1);
+  }
+  void close() {
+    const Open done = open_.back();
+    open_.pop_back();
+    if (done.anchor) sizes_[done.anchor] = done.size;
+    add(done.size);
+  }
+
+  static constexpr std::uint64_t kSaturated = std::uint64_t{1} << 62;
+  std::string file_;
+  std::vector<Open> open_;
+  std::map<YAML::anchor_t, std::uint64_t> sizes_;  // complete anchored nodes only
+  std::uint64_t added_ = 0;
+};
+
 std::vector<Policy> load_yaml(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in || std::filesystem::is_directory(path))
-    throw input_error("cannot read policy file " + path);
-  const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string content = read_input_text(path, kMaxPolicyBytes, "policy file");
   parse_yaml_in_bounded_child(path, content);
   std::vector<YAML::Node> documents;
   try {
+    std::istringstream stream(content);
+    YAML::Parser parser(stream);
+    AliasBudget budget(path);
+    while (parser.HandleNextDocument(budget)) {
+    }
     documents = YAML::LoadAll(content);
   } catch (const YAML::ParserException& e) {
     throw input_error("YAML syntax error: " + e.msg,
@@ -462,7 +552,8 @@ std::vector<Policy> load_yaml(const std::string& path) {
       throw input_error("YAML: " + e.msg, SourceLocation{path, e.mark.line + 1, e.mark.column + 1});
     }
   }
-  if (policies.empty()) throw input_error("policy file " + path + " holds no policy");
+  if (policies.empty())
+    throw input_error("policy file holds no policy", SourceLocation{path, 0, 0});
   return policies;
 }
 
@@ -511,7 +602,7 @@ std::vector<PathRule> toml_path_rules(TomlTable& top, const char* key, bool file
 }
 
 std::vector<Policy> load_toml(const std::string& path) {
-  const toml::table root = parse_toml_file(path);
+  const toml::table root = parse_toml_file(path, kMaxPolicyBytes, "policy file");
   TomlTable top(root, std::make_shared<const std::string>(path), "");
   Policy policy;
   policy.file = path;
@@ -597,9 +688,8 @@ int capability_number(const std::string& name) {
 }
 
 std::vector<Policy> load_policy_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw input_error("policy file " + path + " does not exist or is not a regular file");
+  // Whether it exists and is a regular UTF-8 file of a policy's size: each loader reads it with
+  // read_input_text, which says which of these it is not.
   const std::string extension = std::filesystem::path(path).extension();
   if (extension == ".yaml" || extension == ".yml") return load_yaml(path);
   if (extension == ".toml") return load_toml(path);

@@ -111,6 +111,62 @@ TEST(PolicyLoader, UnknownExtensionAndMissingFileAreInputErrors) {
   EXPECT_THROW(load_policy_file((kData / "..").string()), Error);
 }
 
+// Anchors and aliases are YAML a policy may use (one fromSource list shared by two rules); what
+// the aliases add is bounded, so the same shape nested into a "billion laughs" is refused.
+TEST(PolicyLoader, AliasesAreExpandedWithinABound) {
+  const fs::path file = fs::path(::testing::TempDir()) / "aliases.yaml";
+  const std::string head =
+      "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata:\n  name: a\n";
+  std::ofstream(file) << head
+                      << "spec:\n  file:\n    matchPaths:\n"
+                         "      - path: /etc/shadow\n"
+                         "        fromSource: &tools [{ path: /usr/bin/cat }, { path: /bin/ls }]\n"
+                         "      - path: /etc/gshadow\n"
+                         "        fromSource: *tools\n"
+                         "  action: Allow\n";
+  const auto policies = load_policy_file(file.string());
+  ASSERT_EQ(policies.size(), 1u);
+  ASSERT_EQ(policies[0].file_rules.size(), 2u);
+  EXPECT_EQ(policies[0].file_rules[1].from_source,
+            (std::vector<std::string>{"/usr/bin/cat", "/bin/ls"}));
+
+  // Ten times ten times ... : 10^5 nodes from a few lines.
+  std::string bomb = head + "  labels:\n    l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int level = 1; level <= 5; ++level) {
+    const std::string previous = "*l" + std::to_string(level - 1);
+    bomb += "    l" + std::to_string(level) + ": &l" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i) bomb += (i ? ", " : "") + previous;
+    bomb += "]\n";
+  }
+  std::ofstream(file) << bomb << "spec:\n  process:\n    matchPaths: [{ path: /bin/sh }]\n";
+  try {
+    load_policy_file(file.string());
+    ADD_FAILURE() << "an alias bomb loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(e.describe().find("aliases expand this document by more than 10000 nodes"),
+              std::string::npos)
+        << e.describe();
+    ASSERT_TRUE(e.where());
+    EXPECT_EQ(e.where()->line, 9);  // in l3: 110 + 1110 + 8 x 1111 nodes added
+  }
+}
+
+TEST(PolicyLoader, AKeyGivenTwiceIsRefused) {
+  const fs::path file = fs::path(::testing::TempDir()) / "twice.yaml";
+  std::ofstream(file) << "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\n"
+                         "metadata:\n  name: a\nspec:\n  action: Allow\n  action: Block\n"
+                         "  process:\n    matchPaths: [{ path: /bin/sh }]\n";
+  try {
+    load_policy_file(file.string());
+    ADD_FAILURE() << "a policy with two actions loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.describe(), file.string() +
+                                ":7:3: KubeArmorPolicy.spec: field 'action' is given twice (first "
+                                "at line 6)");
+  }
+}
+
 // Inputs the fuzzers found (tests/fuzz/regressions/<target>/, README "Sanitizers and fuzzing"):
 // each must end as a located input error, promptly: a non-scalar key once escaped as yaml-cpp's
 // "bad conversion" (exit 2), and one 313-byte file makes yaml-cpp 0.7 run without end.

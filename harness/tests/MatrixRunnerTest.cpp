@@ -163,7 +163,8 @@ class MatrixRunnerTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("matrix-runner-test-" + random_hex(4));
     fs::create_directories(dir_);
     std::ofstream(dir_ / "policy.toml") << "[policy]\nname = \"p\"\n";
-    std::ofstream(dir_ / "evil.pt") << "not really a model";
+    // A whole model file (scenarios refuse a broken one); the fake targets never load it.
+    fs::copy_file(fs::path(ARMORBENCH_MODEL_FILES) / "linear.ts", dir_ / "evil.pt");
   }
   void TearDown() override { fs::remove_all(dir_); }
 

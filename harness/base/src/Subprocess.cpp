@@ -148,11 +148,12 @@ ExitStatus Subprocess::kill_and_wait(int signo) {
   return *status_;
 }
 
-CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                          const std::vector<std::pair<std::string, std::string>>& extra_env) {
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
   Subprocess child(
-      Subprocess::Spec{argv, Subprocess::Stdio::kCapture, Subprocess::Stdio::kCapture, {}});
+      Subprocess::Spec{argv, Subprocess::Stdio::kCapture, Subprocess::Stdio::kCapture, extra_env});
   CommandResult result;
   UniqueFd out = child.take_stdout();
   UniqueFd err = child.take_stderr();

@@ -7,8 +7,12 @@
 #include <cstdio>
 #include <sstream>
 
+#include "armorbench/base/InputText.h"
+
 namespace armorbench {
 namespace {
+
+constexpr double kMaxDurationMs = std::chrono::duration<double, std::milli>(kMaxDuration).count();
 
 SourceLocation make_location(const std::string& file, const toml::source_region& region) {
   return SourceLocation{file, static_cast<int>(region.begin.line),
@@ -50,6 +54,14 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+// A user's text in a message: at most 80 characters of it.
+std::string excerpt(std::string_view text) {
+  if (text.size() <= 80) return std::string(text);
+  std::size_t cut = 77;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + "...";
+}
+
 // Splits "512MiB" into 512 and "MiB"; false when there is no leading number.
 bool split_number_unit(std::string_view text, double& number, std::string_view& unit) {
   const char* begin = text.data();
@@ -61,11 +73,59 @@ bool split_number_unit(std::string_view text, double& number, std::string_view& 
   return std::isfinite(number) && number >= 0;
 }
 
+// Milliseconds of "250ms", "30s", "2m", "1h" or bare seconds, however many; nullopt when the text
+// is none of these.
+std::optional<double> duration_ms(std::string_view text) {
+  double number = 0;
+  std::string_view unit;
+  if (!split_number_unit(text, number, unit)) return std::nullopt;
+  double factor_ms = 0;
+  if (unit == "ms")
+    factor_ms = 1;
+  else if (unit == "s" || unit.empty())
+    factor_ms = 1000;
+  else if (unit == "m" || unit == "min")
+    factor_ms = 60'000;
+  else if (unit == "h")
+    factor_ms = 3'600'000;
+  else
+    return std::nullopt;
+  return number * factor_ms;
+}
+
+// Bytes of "512MiB", "1GiB", "64M" or a bare number, however many; nullopt when the text is none
+// of these.
+std::optional<double> size_bytes(std::string_view text) {
+  double number = 0;
+  std::string_view unit;
+  if (!split_number_unit(text, number, unit)) return std::nullopt;
+  double factor = 0;
+  if (unit.empty() || unit == "B")
+    factor = 1;
+  else if (unit == "KiB" || unit == "K" || unit == "k")
+    factor = 1024.0;
+  else if (unit == "MiB" || unit == "M")
+    factor = 1024.0 * 1024;
+  else if (unit == "GiB" || unit == "G")
+    factor = 1024.0 * 1024 * 1024;
+  else if (unit == "KB" || unit == "kB")
+    factor = 1e3;
+  else if (unit == "MB")
+    factor = 1e6;
+  else if (unit == "GB")
+    factor = 1e9;
+  else
+    return std::nullopt;
+  return number * factor;
+}
+
 }  // namespace
 
-toml::table parse_toml_file(const std::string& path) {
+toml::table parse_toml_file(const std::string& path, std::uintmax_t max_bytes,
+                            std::string_view what) {
+  const std::string content = read_input_text(path, max_bytes, what);
   try {
-    return toml::parse_file(path);
+    return toml::parse(content, path);
   } catch (const toml::parse_error& e) {
     throw input_error("TOML syntax error: " + std::string(e.description()),
                       make_location(path, e.source()));
@@ -106,7 +166,12 @@ std::optional<std::string> TomlTable::string(std::string_view key) {
   const toml::node* node = lookup(key);
   if (!node) return std::nullopt;
   if (!node->is_string()) throw type_error(key, "a string");
-  return node->value<std::string>();
+  std::string value = *node->value<std::string>();
+  if (value.size() > kMaxStringBytes)
+    throw error_at(key, "'" + std::string(key) + "' is a string of " + describe_size(value.size()) +
+                            ", longer than the " + describe_size(kMaxStringBytes) +
+                            " a string may hold");
+  return value;
 }
 
 std::string TomlTable::required_string(std::string_view key) {
@@ -128,7 +193,8 @@ std::optional<std::string> TomlTable::choice(std::string_view key,
   if (std::find(options.begin(), options.end(), *value) != options.end()) return value;
   std::string list;
   for (const auto& option : options) list += (list.empty() ? "" : ", ") + option;
-  std::string message = "unknown " + std::string(key) + " '" + *value + "' (valid: " + list + ")";
+  std::string message =
+      "unknown " + std::string(key) + " '" + excerpt(*value) + "' (valid: " + list + ")";
   const std::string suggestion = closest_match(*value, options);
   if (!suggestion.empty()) message += "; did you mean '" + suggestion + "'?";
   throw error_at(key, message);
@@ -179,6 +245,11 @@ std::optional<std::vector<std::string>> TomlTable::strings(std::string_view key)
                             "' must be a string, not " + type_name(element),
                         make_location(*file_, element.source()));
     out.push_back(*element.value<std::string>());
+    if (out.back().size() > kMaxStringBytes)
+      throw input_error(context_ + ": an element of '" + std::string(key) + "' is a string of " +
+                            describe_size(out.back().size()) + ", longer than the " +
+                            describe_size(kMaxStringBytes) + " a string may hold",
+                        make_location(*file_, element.source()));
   }
   return out;
 }
@@ -235,33 +306,57 @@ nlohmann::json TomlTable::json_value(std::string_view key) {
 std::optional<std::chrono::milliseconds> TomlTable::duration(std::string_view key) {
   const toml::node* node = lookup(key);
   if (!node) return std::nullopt;
+  std::optional<double> ms;
+  std::string written;
   if (node->is_number()) {
     const double seconds = *node->value<double>();
+    if (std::isnan(seconds))
+      throw error_at(key, "'" + std::string(key) + "' = nan is not a number of seconds");
     if (seconds < 0) throw error_at(key, "'" + std::string(key) + "' must not be negative");
-    return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+    ms = seconds * 1000;
+    std::ostringstream text;
+    text << seconds;
+    written = text.str();
+  } else if (node->is_string()) {
+    written = "\"" + excerpt(*node->value<std::string>()) + "\"";
+    ms = duration_ms(*node->value<std::string>());
+    if (!ms)
+      throw error_at(key, "'" + std::string(key) + "' = " + written +
+                              " is not a duration (use e.g. \"250ms\", \"30s\", \"2m\")");
+  } else {
+    throw type_error(key, "a duration such as \"30s\"");
   }
-  if (!node->is_string()) throw type_error(key, "a duration such as \"30s\"");
-  auto parsed = parse_duration(*node->value<std::string>());
-  if (!parsed)
-    throw error_at(key, "'" + std::string(key) + "' = \"" + *node->value<std::string>() +
-                            "\" is not a duration (use e.g. \"250ms\", \"30s\", \"2m\")");
-  return parsed;
+  // Past a day it is a mistake, and it would overflow the clock arithmetic of the waits.
+  if (!(*ms <= kMaxDurationMs))
+    throw error_at(key, "'" + std::string(key) + "' = " + written + " is longer than " +
+                            std::to_string(kMaxDuration.count()) +
+                            "h, the longest wait a scenario may set");
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(*ms)));
 }
 
 std::optional<std::uint64_t> TomlTable::size(std::string_view key) {
   const toml::node* node = lookup(key);
   if (!node) return std::nullopt;
+  std::optional<double> bytes;
+  std::string written;
   if (node->is_integer()) {
-    const std::int64_t bytes = *node->value<std::int64_t>();
-    if (bytes < 0) throw error_at(key, "'" + std::string(key) + "' must not be negative");
-    return static_cast<std::uint64_t>(bytes);
+    const std::int64_t value = *node->value<std::int64_t>();
+    if (value < 0) throw error_at(key, "'" + std::string(key) + "' must not be negative");
+    bytes = static_cast<double>(value);
+    written = std::to_string(value);
+  } else if (node->is_string()) {
+    written = "\"" + excerpt(*node->value<std::string>()) + "\"";
+    bytes = size_bytes(*node->value<std::string>());
+    if (!bytes)
+      throw error_at(key, "'" + std::string(key) + "' = " + written +
+                              " is not a size (use e.g. \"512MiB\", \"1GiB\", or bytes)");
+  } else {
+    throw type_error(key, "a size such as \"512MiB\"");
   }
-  if (!node->is_string()) throw type_error(key, "a size such as \"512MiB\"");
-  auto parsed = parse_size(*node->value<std::string>());
-  if (!parsed)
-    throw error_at(key, "'" + std::string(key) + "' = \"" + *node->value<std::string>() +
-                            "\" is not a size (use e.g. \"512MiB\", \"1GiB\", or bytes)");
-  return parsed;
+  if (!(*bytes <= static_cast<double>(kMaxSize)))
+    throw error_at(key, "'" + std::string(key) + "' = " + written + " is larger than " +
+                            describe_size(kMaxSize) + ", the largest size a scenario may set");
+  return static_cast<std::uint64_t>(std::llround(*bytes));
 }
 
 std::optional<TomlTable> TomlTable::table(std::string_view key) {
@@ -296,7 +391,7 @@ void TomlTable::finish() const {
   for (auto&& [key, node] : *table_) {
     const std::string name(key.str());
     if (std::find(known_keys_.begin(), known_keys_.end(), name) != known_keys_.end()) continue;
-    std::string message = "unknown key '" + name + "'";
+    std::string message = "unknown key '" + excerpt(name) + "'";
     const std::string suggestion = closest_match(name, known_keys_);
     if (!suggestion.empty()) message += "; did you mean '" + suggestion + "'?";
     throw input_error(context_.empty() ? message : context_ + ": " + message,
@@ -305,60 +400,33 @@ void TomlTable::finish() const {
 }
 
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+  // Suggest only plausible typos: at most a third of the word may differ.
+  const std::size_t budget = std::max<std::size_t>(2, word.size() / 3);
   std::string best;
   std::size_t best_distance = std::string::npos;
   for (const auto& candidate : candidates) {
+    const std::size_t gap = word.size() > candidate.size() ? word.size() - candidate.size()
+                                                           : candidate.size() - word.size();
+    if (gap > budget) continue;  // too far apart to be a typo, however long the word
     const std::size_t distance = edit_distance(word, candidate);
     if (distance < best_distance) {
       best_distance = distance;
       best = candidate;
     }
   }
-  // Suggest only plausible typos: at most a third of the word may differ.
-  const std::size_t budget = std::max<std::size_t>(2, word.size() / 3);
   return best_distance <= budget ? best : std::string();
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  double number = 0;
-  std::string_view unit;
-  if (!split_number_unit(text, number, unit)) return std::nullopt;
-  double factor_ms = 0;
-  if (unit == "ms")
-    factor_ms = 1;
-  else if (unit == "s" || unit.empty())
-    factor_ms = 1000;
-  else if (unit == "m" || unit == "min")
-    factor_ms = 60'000;
-  else if (unit == "h")
-    factor_ms = 3'600'000;
-  else
-    return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(number * factor_ms)));
+  const auto ms = duration_ms(text);
+  if (!ms || !(*ms <= kMaxDurationMs)) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(*ms)));
 }
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
-  double number = 0;
-  std::string_view unit;
-  if (!split_number_unit(text, number, unit)) return std::nullopt;
-  double factor = 0;
-  if (unit.empty() || unit == "B")
-    factor = 1;
-  else if (unit == "KiB" || unit == "K" || unit == "k")
-    factor = 1024.0;
-  else if (unit == "MiB" || unit == "M")
-    factor = 1024.0 * 1024;
-  else if (unit == "GiB" || unit == "G")
-    factor = 1024.0 * 1024 * 1024;
-  else if (unit == "KB" || unit == "kB")
-    factor = 1e3;
-  else if (unit == "MB")
-    factor = 1e6;
-  else if (unit == "GB")
-    factor = 1e9;
-  else
-    return std::nullopt;
-  return static_cast<std::uint64_t>(std::llround(number * factor));
+  const auto bytes = size_bytes(text);
+  if (!bytes || !(*bytes <= static_cast<double>(kMaxSize))) return std::nullopt;
+  return static_cast<std::uint64_t>(std::llround(*bytes));
 }
 
 }  // namespace armorbench

@@ -81,7 +81,7 @@ TEST(TomlTable, SyntaxErrorsCarryLineAndColumn) {
     std::fputs("[scenario]\nname = \"x\nother = 1\n", f);
     std::fclose(f);
   }
-  const Error e = catch_error([&] { parse_toml_file(path); });
+  const Error e = catch_error([&] { parse_toml_file(path, 1 << 20, "scenario file"); });
   EXPECT_EQ(e.kind(), ErrorKind::kInput);
   ASSERT_TRUE(e.where().has_value());
   EXPECT_EQ(e.where()->line, 2);
@@ -99,6 +99,56 @@ TEST(TomlTable, DurationsAndSizes) {
   EXPECT_EQ(parse_size("1GiB"), 1ull << 30);
   EXPECT_EQ(parse_size("100"), 100u);
   EXPECT_FALSE(parse_size("lots").has_value());
+}
+
+// Huge, infinite and NaN values are refused where they are written, not turned into a negative
+// timeout or a wrapped size by a conversion that overflows.
+TEST(TomlTable, DurationsAndSizesAreBounded) {
+  EXPECT_EQ(parse_duration("24h"), std::chrono::hours(24));
+  EXPECT_FALSE(parse_duration("25h").has_value());
+  EXPECT_FALSE(parse_duration("1e308s").has_value());
+  EXPECT_EQ(parse_size("1048576GiB"), kMaxSize);
+  EXPECT_FALSE(parse_size("1e30GiB").has_value());
+
+  Parsed p(
+      "a = 1e308\nb = nan\nc = \"1e308s\"\nd = inf\ne = -inf\nf = 86400\n"
+      "m = \"1e30GiB\"\nn = 9223372036854775807\n");
+  const auto message = [&](auto&& read) { return catch_error(read).describe(); };
+  EXPECT_EQ(message([&] { p.table.duration("a"); }),
+            "scenario.toml:1:5: [test]: 'a' = 1e+308 is longer than 24h, the longest wait a "
+            "scenario may set");
+  EXPECT_EQ(message([&] { p.table.duration("b"); }),
+            "scenario.toml:2:5: [test]: 'b' = nan is not a number of seconds");
+  EXPECT_EQ(message([&] { p.table.duration("c"); }),
+            "scenario.toml:3:5: [test]: 'c' = \"1e308s\" is longer than 24h, the longest wait a "
+            "scenario may set");
+  EXPECT_NE(message([&] { p.table.duration("d"); }).find("'d' = inf is longer than 24h"),
+            std::string::npos);
+  EXPECT_NE(message([&] { p.table.duration("e"); }).find("'e' must not be negative"),
+            std::string::npos);
+  EXPECT_EQ(p.table.duration("f"), std::chrono::hours(24));
+  EXPECT_EQ(message([&] { p.table.size("m"); }),
+            "scenario.toml:7:5: [test]: 'm' = \"1e30GiB\" is larger than 1 PiB, the largest size "
+            "a scenario may set");
+  EXPECT_NE(message([&] { p.table.size("n"); }).find("'n' = 9223372036854775807 is larger"),
+            std::string::npos);
+}
+
+TEST(TomlTable, LongStringsAreRefusedWithoutBeingEchoed) {
+  const std::string long_value(kMaxStringBytes + 1, 'a');
+  Parsed p("s = \"" + long_value + "\"\nl = [\"" + long_value + "\"]\nok = \"" +
+           std::string(kMaxStringBytes, 'b') + "\"\n" + long_value + " = 1\n");
+  const Error scalar = catch_error([&] { p.table.string("s"); });
+  EXPECT_EQ(scalar.describe(),
+            "scenario.toml:1:5: [test]: 's' is a string of 65537 bytes, longer than the 64 KiB a "
+            "string may hold");
+  const Error element = catch_error([&] { p.table.strings("l"); });
+  EXPECT_EQ(element.describe().rfind("scenario.toml:2:6: [test]: an element of 'l'", 0), 0u)
+      << element.describe();
+  EXPECT_EQ(p.table.string("ok")->size(), kMaxStringBytes);
+  const Error key = catch_error([&] { p.table.finish(); });
+  EXPECT_LT(key.describe().size(), 200u) << "the key is cut in the message";
+  EXPECT_NE(key.describe().find("unknown key 'aaa"), std::string::npos);
 }
 
 TEST(TomlTable, ClosestMatchRejectsUnrelatedWords) {

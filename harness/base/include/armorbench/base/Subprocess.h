@@ -70,8 +70,10 @@ struct CommandResult {
   bool timed_out = false;
 };
 
-// Runs a command to completion (killing it at `timeout`), capturing stdout and stderr.
-CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+// Runs a command to completion (killing it at `timeout`), capturing stdout and stderr;
+// `extra_env` is added to (or replaces in) the environment it inherits.
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                          const std::vector<std::pair<std::string, std::string>>& extra_env = {});
 
 // Reads one line from `fd` (without the newline) with a deadline; nullopt on EOF or timeout
 // (`timed_out` tells which). `buffer` carries bytes read past the line between calls.

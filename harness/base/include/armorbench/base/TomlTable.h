@@ -19,8 +19,16 @@
 
 namespace armorbench {
 
-// Parses a TOML file; syntax errors become input errors located at file:line:column.
-toml::table parse_toml_file(const std::string& path);
+// What a scenario or native policy may hold: beyond these it is a mistake, or an attempt to make
+// the harness spend its memory or overflow its arithmetic.
+constexpr std::size_t kMaxStringBytes = 64 << 10;           // any string value
+constexpr std::chrono::hours kMaxDuration{24};              // timeouts, settle, boot
+constexpr std::uint64_t kMaxSize = std::uint64_t{1} << 50;  // 1 PiB: memory sizes
+
+// Parses a TOML file, read by read_input_text (a regular UTF-8 file of at most `max_bytes`;
+// `what` names it in messages); syntax errors become input errors located at file:line:column.
+toml::table parse_toml_file(const std::string& path, std::uintmax_t max_bytes,
+                            std::string_view what);
 
 class TomlTable {
  public:
@@ -41,9 +49,9 @@ class TomlTable {
   std::optional<std::vector<double>> numbers(std::string_view key);
   // Any value as JSON (a table of keyword arguments passed through); null when absent.
   nlohmann::json json_value(std::string_view key);
-  // "250ms", "30s", "2m" or a bare number of seconds.
+  // "250ms", "30s", "2m" or a bare number of seconds; at most kMaxDuration.
   std::optional<std::chrono::milliseconds> duration(std::string_view key);
-  // "512MiB", "1GiB", "64M" or a bare number of bytes.
+  // "512MiB", "1GiB", "64M" or a bare number of bytes; at most kMaxSize.
   std::optional<std::uint64_t> size(std::string_view key);
   std::optional<TomlTable> table(std::string_view key);
   // An array of tables ([[key]]); empty when absent.
@@ -74,6 +82,7 @@ class TomlTable {
 // The candidate closest to `word` by edit distance, or "" when none is plausibly meant.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 
+// nullopt for text that is not a duration (size), or one beyond kMaxDuration (kMaxSize).
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
