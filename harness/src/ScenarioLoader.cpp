@@ -433,7 +433,16 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file, const std::vector<Ta
     throw table.error_at("loader",
                          "format module needs loader torch, torch-weights-only or pickle: "
                          "safetensors holds only tensors");
-  if (c.model.file) {
+  if (c.model.file && c.attack) {
+    // An attack's file is the attack: its bytes are what a model server is handed, malformed
+    // or not (a pickle cut short after its gadget still runs the gadget before the loader
+    // fails; a polyglot zip may load where a strict reader refuses). Only a file with nothing in
+    // it can attack nothing.
+    std::error_code ec;
+    if (fs::file_size(*c.model.file, ec) == 0 && !ec)
+      throw model->error_at("file", "model file '" + model->string("file").value_or("") +
+                                        "' is empty: there is no attack in it");
+  } else if (c.model.file) {
     // What the model server would fail to load is bad input, found here before any target
     // starts, not a case error after one did.
     const ModelContainer container =

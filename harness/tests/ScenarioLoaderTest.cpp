@@ -99,8 +99,8 @@ TEST(ScenarioLoader, GateOverridesFromTheCommandLineAreCheckedLikeTheFile) {
   EXPECT_EQ(*o.require_backend, "bpf-lsm");
   EXPECT_FALSE(o.fail_inconclusive);
   EXPECT_TRUE(with_gate_overrides(gate, {"max_overhead_p50=1.1"}).fail_inconclusive);
-  for (const std::string bad : {"min_block_rate=2", "no_such_gate=1", "max_invalid", "=1",
-                                "require_backend=ebpf"}) {
+  for (const std::string bad :
+       {"min_block_rate=2", "no_such_gate=1", "max_invalid", "=1", "require_backend=ebpf"}) {
     try {
       with_gate_overrides(gate, {bad});
       ADD_FAILURE() << bad << " was accepted";
@@ -134,6 +134,37 @@ TEST(ScenarioLoader, EveryBrokenFileFailsWhereItSays) {
     ++checked;
   }
   EXPECT_GE(checked, 12);
+}
+
+// An attack's model file is the attack, well formed or not: a pickle cut short after its gadget
+// runs the gadget before the loader fails (an evasion of scanners that want a whole stream), so
+// it is served, not refused as bad input like a declared model's truncated file; an empty one
+// attacks nothing.
+TEST(ScenarioLoader, AnAttacksMalformedModelFileIsServedAsItIs) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "attack-model-file";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "cut.pkl") << "cos\nsystem\n(S'true'\ntR";  // no STOP opcode
+  std::ofstream(dir / "empty.pkl");
+  const auto scenario = [&](const std::string& model) {
+    std::ofstream(dir / "s.toml") << "[scenario]\nname = \"s\"\n[[target]]\nname = \"t\"\n"
+                                     "kind = \"runc\"\n[[case]]\nname = \"c\"\nmodel = { file = \""
+                                  << model
+                                  << "\" }\nloader = \"pickle\"\nattack = { kind = \"custom\", "
+                                     "objective = { type = \"exec\", path = \"/bin/sh\" } }\n";
+    return dir / "s.toml";
+  };
+  const Scenario s = load_scenario(scenario("cut.pkl"));
+  EXPECT_EQ(s.cases.at(0).model.file, dir / "cut.pkl");
+  try {
+    load_scenario(scenario("empty.pkl"));
+    ADD_FAILURE() << "an empty attack file was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(e.describe().find("s.toml:8:"), std::string::npos) << e.describe();
+    EXPECT_NE(e.describe().find("is empty: there is no attack in it"), std::string::npos)
+        << e.describe();
+  }
 }
 
 TEST(ScenarioLoader, DirectoryMeansEveryTomlFileSorted) {
