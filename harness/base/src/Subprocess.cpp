@@ -11,10 +11,13 @@
 
 #include <linux/close_range.h>
 
+#include <algorithm>
 #include <boost/process.hpp>
 #include <boost/process/extend.hpp>
 #include <cerrno>
 #include <filesystem>
+#include <string_view>
+#include <vector>
 
 #include "armorbench/base/Error.h"
 #include "armorbench/base/Interrupt.h"
@@ -59,9 +62,23 @@ struct Subprocess::State {
 
 Subprocess::Subprocess(const Spec& spec) {
   if (spec.argv.empty()) throw harness_error("Subprocess: empty argument vector");
-  auto env = boost::this_process::environment();
-  bp::environment child_env = env;
-  for (const auto& [key, value] : spec.extra_env) child_env[key] = value;
+  // The child's environment: ours, with spec.extra_env set over it, handed to execve by the
+  // on_exec_setup below (built here: nothing allocates after the fork). Not bp::environment,
+  // whose find() compares a name with every entry over the name's length, reading past the end
+  // of shorter entries (AddressSanitizer: heap-buffer-overflow, Boost 1.74).
+  std::vector<std::string> entries;
+  for (char** entry = ::environ; entry && *entry; ++entry) {
+    const std::string_view text(*entry);
+    const std::string_view name = text.substr(0, text.find('='));
+    if (std::none_of(spec.extra_env.begin(), spec.extra_env.end(),
+                     [&](const auto& extra) { return extra.first == name; }))
+      entries.emplace_back(text);
+  }
+  for (const auto& [key, value] : spec.extra_env) entries.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (std::string& entry : entries) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  char** const child_env = envp.data();
 
   // Each stdio stream of the child is one fd dup2'ed onto 1 or 2: a pipe's write end (capture),
   // /dev/null, or a duplicate of ours (inherit).
@@ -87,12 +104,13 @@ Subprocess::Subprocess(const Spec& spec) {
   std::error_code ec;
   bp::child child(
       bp::exe = exe, bp::args = args, bp::std_in<bp::null, bp::std_out> out_pipe,
-      bp::std_err > err_pipe, child_env,
+      bp::std_err > err_pipe,
       bp::extend::on_exec_setup =
-          [](auto&) {
+          [child_env](auto& exec) {
             // Nothing of ours leaks into the child: every fd above stdio closes at exec.
             // (bp::limit_handles would do it but drops redirected pipes in Boost 1.74.)
             ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+            exec.env = child_env;
           },
       ec);
   // Boost.Process closes the write ends it was given in the parent, once the child has them
