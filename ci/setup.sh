@@ -21,7 +21,7 @@ packages=(
   libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils
   qemu-system-x86 busybox-static cpio linux-image-amd64
   runc crun
-  python3-torch python3-numpy
+  python3-torch python3-numpy python3-sklearn python3-joblib python3-xgboost python3-onnx
   libssl-dev openssl
   chromium python3-jsonschema
 )

@@ -1,9 +1,11 @@
 // custom: bring your own model file with the objective its author declares. Keys: objective = {
 // type = file_created (path, contains) | connect (host, port, contains) | exec (path) |
-// canary_found (canary, method) }. A connect objective's listener binds the declared host (an
-// address of this host: the sandbox shares it on host networking, a VM guest reaches
-// 127.0.0.1 as 10.0.2.2) and counts only a connection that carries `contains`. The case's
-// model.file is what the sandbox loads, under its own name.
+// canary_found (canary, method) | secret_in_response (path) }. A secret_in_response objective
+// plants a fresh secret at `path` (under /tmp or /run) and is reached when the harness, as a
+// client, finds it in an inference response. A connect objective's listener binds the declared host
+// (an address of this host: the sandbox shares it on host networking, a VM guest reaches 127.0.0.1
+// as 10.0.2.2) and counts only a connection that carries `contains`. The case's model.file is what
+// the sandbox loads, under its own name.
 #include <arpa/inet.h>
 
 #include "KindSupport.h"
@@ -24,9 +26,16 @@ struct CustomObjectiveSpec {
   std::string method;    // canary_found
 };
 
+// A fresh value per run for a secret_in_response objective to plant.
+std::string fresh_secret() {
+  return "armorbench-secret-" + random_hex(24);
+}
+
 // The objective piece the declaration names, made fresh for each run.
 std::unique_ptr<Objective> make_objective(const CustomObjectiveSpec& spec,
-                                          const AttackContext& context) {
+                                          const AttackContext& context, const std::string& secret) {
+  if (spec.type == "secret_in_response")
+    return std::make_unique<ResponseLeakObjective>(spec.path, secret, "the planted secret leaked");
   if (spec.type == "file_created")
     return std::make_unique<MarkerObjective>(spec.path, spec.contains, "the declared file");
   if (spec.type == "connect")
@@ -43,11 +52,15 @@ std::unique_ptr<Objective> make_objective(const CustomObjectiveSpec& spec,
 class Custom final : public Attack {
  public:
   Custom(const CustomObjectiveSpec& spec, fs::path model_file, const AttackContext& context)
-      : model_file_(std::move(model_file)), objective_(make_objective(spec, context)) {}
+      : model_file_(std::move(model_file)),
+        secret_(spec.type == "secret_in_response" ? fresh_secret() : ""),
+        secret_path_(spec.type == "secret_in_response" ? spec.path : ""),
+        objective_(make_objective(spec, context, secret_)) {}
 
   void prepare(const ModelArtifacts& model, const fs::path& run_dir, const std::string&,
                WorkloadSpec& workload) override {
     objective_->prepare(model, run_dir);
+    if (!secret_.empty()) workload.planted.push_back({secret_path_, secret_, 0600});
     if (model.declared) return;  // the file is served as declared: the workload points at it
     // Undeclared: the file stands in for the generated MLP's weights (a trojaned state dict).
     const fs::path model_dir = run_dir / "model";
@@ -69,6 +82,8 @@ class Custom final : public Attack {
 
  private:
   fs::path model_file_;
+  std::string secret_;
+  std::string secret_path_;
   std::unique_ptr<Objective> objective_;
 };
 
@@ -92,6 +107,8 @@ class CustomDefinition final : public DefinitionBase {
     if (spec_.type == "exec") return {{Operation::kExec, spec_.path, "the declared executable"}};
     if (spec_.type == "file_created")
       return {{Operation::kOpen, spec_.path, "the declared file is written"}};
+    if (spec_.type == "secret_in_response")
+      return {{Operation::kOpen, spec_.path, "the planted secret is read"}};
     if (spec_.type == "connect")
       return {{Operation::kSocket, "socket tcp", "creates the TCP socket it connects with"},
               {Operation::kConnect, "*:" + std::to_string(spec_.port), "the declared connection"}};
@@ -109,12 +126,21 @@ class CustomDefinition final : public DefinitionBase {
 
 CustomObjectiveSpec parse_objective(TomlTable& table) {
   CustomObjectiveSpec spec;
-  const auto type = table.choice("type", {"file_created", "connect", "exec", "canary_found"});
+  const auto type = table.choice(
+      "type", {"file_created", "connect", "exec", "canary_found", "secret_in_response"});
   if (!type)
     throw table.error_at("",
-                         "missing required key 'type' (file_created, connect, exec, canary_found)");
+                         "missing required key 'type' (file_created, connect, exec, canary_found, "
+                         "secret_in_response)");
   spec.type = *type;
-  if (spec.type == "file_created") {
+  if (spec.type == "secret_in_response") {
+    spec.path = table.required_string("path");
+    if (spec.path.rfind("/tmp/", 0) != 0 && spec.path.rfind("/run/", 0) != 0)
+      throw table.error_at("path",
+                           "the secret is planted under /tmp or /run, got '" + spec.path + "'");
+    if (spec.path.find("/../") != std::string::npos || spec.path.back() == '/')
+      throw table.error_at("path", "the secret's path names one file");
+  } else if (spec.type == "file_created") {
     spec.path = table.required_string("path");
     spec.contains = table.string("contains").value_or("");
   } else if (spec.type == "connect") {

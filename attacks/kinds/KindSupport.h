@@ -54,7 +54,7 @@ class ModelPayload {
 
  private:
   AttackContext context_;
-  std::string format_;  // pt | pickle: the container format of the benign model injected into
+  std::string format_;  // pt | pickle | joblib: the container of the benign model injected into
 };
 
 // One registry entry: a kind's name and its parser (the parser reads only the kind's own keys;
@@ -78,5 +78,6 @@ AttackKindEntry fork_bomb_kind();
 AttackKindEntry memory_hog_kind();
 AttackKindEntry custom_kind();
 AttackKindEntry evasion_kind();
+AttackKindEntry onnx_external_data_kind();
 
 }  // namespace armorbench::attacks

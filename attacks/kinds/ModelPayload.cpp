@@ -14,17 +14,31 @@ void ModelPayload::inject(const ModelArtifacts& model, const fs::path& run_dir,
   fs::create_directories(model_dir);
   fs::copy_file(model.dir / "model.json", model_dir / "model.json",
                 fs::copy_options::overwrite_existing);
-  const bool plain_pickle = format_ == "pickle";
-  // The server reads the file its loader expects: an attacker ships the file under that name.
-  const std::string served = ModelArtifacts::file_for(workload.loader);
+  // The pickle the payload is spliced into: the MLP's torch.save zip or plain pickle, as
+  // declared; a joblib file for the joblib loader; another format's pickled estimator or booster.
+  std::string container = format_;
+  if (workload.loader == Loader::kJoblib)
+    container = "joblib";
+  else if (model.format != "mlp" && container == "pt")
+    container = "pickle";
+  const fs::path base =
+      model.dir / (container == "pt"       ? std::string("model.pt")
+                   : container == "joblib" ? model.file_name_for(Loader::kJoblib)
+                                           : model.file_name_for(Loader::kPickle));
+  if (!fs::is_regular_file(base))
+    throw input_error("this attack splices its payload into the model's pickle, and a " +
+                      model.format + " model has no " + container + " file to splice it into");
+  // The server reads the file its loader expects: an attacker ships the file under that name
+  // (a pickle named model.ubj for the xgboost loader, which then refuses it).
+  const std::string served = model.file_name_for(workload.loader);
   std::vector<std::string> argv{"/usr/bin/python3",
                                 (context_.data_dir / "attacks/models/inject_pickle.py").string(),
                                 "--base",
-                                (model.dir / (plain_pickle ? "model.pkl" : "model.pt")).string(),
+                                base.string(),
                                 "--out",
                                 (model_dir / served).string(),
                                 "--format",
-                                plain_pickle ? "pickle" : "pt",
+                                container,
                                 "--gadget",
                                 gadget};
   argv.insert(argv.end(), gadget_args.begin(), gadget_args.end());

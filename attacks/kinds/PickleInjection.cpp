@@ -1,5 +1,6 @@
 // pickle-injection: code in the model's pickle runs when torch.load (or pickle.load) reads it.
-// Keys: gadget (os.system | subprocess.Popen | builtins.exec | os.execv), format (pt | pickle),
+// Keys: gadget (os.system | subprocess.Popen | builtins.exec | os.execv), format (pt | pickle |
+// joblib; default from the case's loader),
 // action (builtins.exec only: connect | marker). Objective: a shell or program ran (it wrote
 // this run's nonce into a marker) or, for in-process Python, a beacon reached the harness or a
 // marker was written.
@@ -96,13 +97,24 @@ class PickleInjectionDefinition final : public DefinitionBase {
   PickleInjectionSpec spec_;
 };
 
-std::shared_ptr<AttackDefinition> parse(TomlTable& table, const AttackParseContext&) {
+std::shared_ptr<AttackDefinition> parse(TomlTable& table, const AttackParseContext& context) {
   PickleInjectionSpec spec;
   const auto gadget =
       table.choice("gadget", {"os.system", "subprocess.Popen", "builtins.exec", "os.execv"});
   if (!gadget) throw table.error_at("", "pickle-injection needs 'gadget'");
   spec.gadget = *gadget;
-  spec.format = table.choice("format", {"pt", "pickle"}).value_or("pt");
+  // The container follows the loader unless declared: a plain pickle for pickle.load, a joblib
+  // file for joblib.load, else torch.save's zip.
+  // (The xgboost loader reads no pickle: an attacker ships the pickled booster under its name.)
+  const std::string by_loader =
+      context.loader == Loader::kJoblib                                         ? "joblib"
+      : context.loader == Loader::kPickle || context.loader == Loader::kXgboost ? "pickle"
+                                                                                : "pt";
+  spec.format = table.choice("format", {"pt", "pickle", "joblib"}).value_or(by_loader);
+  if ((spec.format == "joblib") != (context.loader == Loader::kJoblib))
+    throw table.error_at("format", "format '" + spec.format + "' with loader '" +
+                                       to_string(context.loader) +
+                                       "': a joblib file is what the joblib loader reads");
   if (spec.gadget == "builtins.exec")
     spec.action = table.choice("action", {"connect", "marker"}).value_or("connect");
   return std::make_shared<PickleInjectionDefinition>(std::move(spec));

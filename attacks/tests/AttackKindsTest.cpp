@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,12 +60,33 @@ class FakeSurface final : public AttackSurface {
     return sibling_result;
   }
   std::vector<ExecutedProgram> executed_programs() override { return execs; }
+  // A connection whose peer has already written `http_response` (the client's request waits
+  // unread in the socket buffer); no response set: the server is down.
+  std::string http_response;
+  std::vector<UniqueFd> peers;
+  UniqueFd connect_inference() override {
+    if (http_response.empty()) throw environment_error("connect: Connection refused");
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+      throw environment_error("socketpair failed");
+    peers.emplace_back(fds[1]);
+    EXPECT_EQ(::write(fds[1], http_response.data(), http_response.size()),
+              static_cast<ssize_t>(http_response.size()));
+    return UniqueFd(fds[0]);
+  }
 };
+
+// An HTTP/1.1 200 answer carrying `body`.
+std::string http_ok(const std::string& body) {
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
 
 TEST(AttackKinds, EveryKindIsRegisteredByName) {
   const auto names = attack_kind_names();
-  for (const char* kind : {"pickle-injection", "cryptominer", "memory-dump", "secret-exfiltration",
-                           "cuda-abuse", "fork-bomb", "memory-hog", "custom", "evasion"})
+  for (const char* kind :
+       {"pickle-injection", "cryptominer", "memory-dump", "secret-exfiltration", "cuda-abuse",
+        "fork-bomb", "memory-hog", "custom", "evasion", "onnx-external-data"})
     EXPECT_NE(std::find(names.begin(), names.end(), kind), names.end()) << kind;
 }
 
@@ -166,6 +188,116 @@ TEST(AttackKinds, CustomNeedsAModelFileAndPicksItsObjective) {
   EXPECT_EQ(connect->expected_operations()[1].resource, "*:4444");
   EXPECT_EQ(connect->objective()["host"], "127.0.0.2");
   EXPECT_EQ(connect->objective()["contains"], "hello");
+}
+
+TEST(AttackKinds, PickleInjectionsContainerFollowsTheLoader) {
+  const auto joblib = parse("kind = 'pickle-injection'\ngadget = 'os.system'",
+                            {"s.toml", std::nullopt, Loader::kJoblib});
+  EXPECT_EQ(joblib->parameters()["format"], "joblib");
+  const auto plain = parse("kind = 'pickle-injection'\ngadget = 'os.system'",
+                           {"s.toml", std::nullopt, Loader::kPickle});
+  EXPECT_EQ(plain->parameters()["format"], "pickle");
+  // A joblib file is what joblib.load reads, and joblib.load reads nothing else.
+  EXPECT_THROW(parse("kind = 'pickle-injection'\ngadget = 'os.system'\nformat = 'joblib'",
+                     {"s.toml", std::nullopt, Loader::kTorch}),
+               Error);
+  EXPECT_THROW(parse("kind = 'pickle-injection'\ngadget = 'os.system'\nformat = 'pt'",
+                     {"s.toml", std::nullopt, Loader::kJoblib}),
+               Error);
+}
+
+TEST(AttackKinds, OnnxExternalDataNeedsTheOnnxLoaderAndATechnique) {
+  const AttackParseContext onnx{"s.toml", std::nullopt, Loader::kOnnx};
+  EXPECT_THROW(parse("kind = 'onnx-external-data'", onnx), Error);
+  EXPECT_THROW(parse("kind = 'onnx-external-data'\ntechnique = 'hardlink'", onnx), Error);
+  EXPECT_THROW(parse("kind = 'onnx-external-data'\ntechnique = 'symlink'"), Error);  // torch
+  const auto symlink = parse("kind = 'onnx-external-data'\ntechnique = 'symlink'", onnx);
+  EXPECT_EQ(symlink->objective()["type"], "secret_in_response");
+  ASSERT_EQ(symlink->expected_operations().size(), 1u);
+  EXPECT_EQ(symlink->expected_operations()[0].operation, Operation::kOpen);
+  EXPECT_EQ(symlink->expected_operations()[0].resource,
+            "/run/secrets/kubernetes.io/serviceaccount/token");
+}
+
+TEST(AttackKinds, CustomSecretInResponsePlantsAFreshSecretUnderTmpOrRun) {
+  const AttackParseContext with_file{"s.toml", fs::path("/dev/null"), Loader::kOnnx};
+  EXPECT_THROW(parse("kind = 'custom'\nobjective = { type = 'secret_in_response', "
+                     "path = '/etc/shadow' }",
+                     with_file),
+               Error);  // the harness plants it: only where the sandbox has scratch space
+  const auto leak = parse(
+      "kind = 'custom'\nobjective = { type = 'secret_in_response', path = '/run/secrets/key' }",
+      with_file);
+  EXPECT_EQ(leak->expected_operations()[0].operation, Operation::kOpen);
+  EXPECT_EQ(leak->expected_operations()[0].resource, "/run/secrets/key");
+
+  ModelArtifacts model;
+  model.dir = "/nonexistent";
+  model.declared = true;
+  model.name = "user-model";
+  model.requests = {nlohmann::json::array()};
+  std::vector<std::string> secrets;
+  for (int run = 0; run < 2; ++run) {
+    WorkloadSpec workload;
+    leak->instantiate({}, {})->prepare(model, "/nonexistent", "127.0.0.1", workload);
+    ASSERT_EQ(workload.planted.size(), 1u);
+    EXPECT_EQ(workload.planted[0].sandbox_path, "/run/secrets/key");
+    secrets.push_back(workload.planted[0].content);
+  }
+  EXPECT_NE(secrets[0], secrets[1]) << "a fresh secret every run";
+}
+
+TEST(Objectives, ResponseByteViewsReadEachDatatypesBytesAndOneBytePerValue) {
+  const nlohmann::json outputs = nlohmann::json::parse(R"([
+    {"name": "u8", "datatype": "UINT8", "shape": [3], "data": [104, 105, 33]},
+    {"name": "i64", "datatype": "INT64", "shape": [2], "data": [104, 105]},
+    {"name": "f32", "datatype": "FP32", "shape": [1], "data": [1.0]}])");
+  const auto views = response_byte_views(outputs);
+  const auto has = [&](const std::string& name, const std::string& bytes) {
+    return std::any_of(views.begin(), views.end(), [&](const auto& view) {
+      return view.first == name && view.second == bytes;
+    });
+  };
+  EXPECT_TRUE(has("u8", "hi!"));
+  EXPECT_TRUE(has("i64", "hi")) << "one byte per value";
+  EXPECT_TRUE(has("i64", std::string("h\0\0\0\0\0\0\0i\0\0\0\0\0\0\0", 16))) << "packed INT64";
+  EXPECT_TRUE(has("f32", std::string("\x00\x00\x80\x3f", 4))) << "1.0f little-endian";
+  EXPECT_TRUE(response_byte_views(nlohmann::json::object()).empty());
+}
+
+TEST(Objectives, ASecretInResponseIsTheSecretsBytesInAnAnswerTheHarnessGot) {
+  ModelArtifacts model;
+  model.name = "m";
+  model.declared = true;
+  model.requests = {nlohmann::json::array(
+      {{{"name", "x"}, {"datatype", "FP32"}, {"shape", {1}}, {"data", {0.5}}}})};
+  const std::string secret = "s3cr";
+  nlohmann::json leaked = nlohmann::json::array();
+  for (char c : secret) leaked.push_back(static_cast<int>(c));
+  const auto answer = [](const nlohmann::json& outputs) {
+    return http_ok(nlohmann::json{{"model_name", "m"}, {"outputs", outputs}}.dump());
+  };
+
+  ResponseLeakObjective objective("/run/secrets/key", secret, "leak");
+  objective.prepare(model, "/nonexistent");
+  FakeSurface surface;
+  surface.http_response = answer(nlohmann::json::array(
+      {{{"name", "y"}, {"datatype", "FP32"}, {"shape", {1}}, {"data", {0.25}}},
+       {{"name", "leak"}, {"datatype", "UINT8"}, {"shape", {4}}, {"data", leaked}}}));
+  ObjectiveStatus status = objective.observe(surface);
+  EXPECT_TRUE(status.reached) << status.detail;
+  EXPECT_NE(status.detail.find("output 'leak'"), std::string::npos) << status.detail;
+
+  surface.http_response = answer(nlohmann::json::array(
+      {{{"name", "y"}, {"datatype", "FP32"}, {"shape", {1}}, {"data", {0.25}}}}));
+  status = objective.observe(surface);
+  EXPECT_FALSE(status.reached) << status.detail;
+  EXPECT_TRUE(status.attempted);
+
+  surface.http_response.clear();  // the server never came up (its load was refused)
+  status = objective.observe(surface);
+  EXPECT_FALSE(status.reached);
+  EXPECT_NE(status.detail.find("no answer"), std::string::npos) << status.detail;
 }
 
 TEST(ExpectedOperations, MatchTheOperationAndItsResource) {

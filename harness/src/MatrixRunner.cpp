@@ -62,7 +62,7 @@ CaseResult skeleton(const PlannedRun& run) {
 // or, in the off run itself, the first answer to the same input (the model is deterministic).
 bool ask(OipClient& client, const ModelArtifacts& model, std::size_t sample,
          std::vector<json>& answers, bool have_reference, std::string* why) {
-  if (!model.declared) {
+  if (!model.uses_tensors()) {
     const bool ok =
         model.matches(client.infer(model.name, model.inputs[sample]), model.outputs[sample]);
     if (!ok) *why = "wrong answer";
@@ -92,7 +92,7 @@ void measure_serving(Sandbox& sandbox, const CaseSpec& c, const ModelArtifacts& 
       observation.serve_failure = "/v2/health/ready did not answer 200";
       return;
     }
-    const std::size_t samples = model.declared ? model.requests.size() : model.inputs.size();
+    const std::size_t samples = model.uses_tensors() ? model.requests.size() : model.inputs.size();
     answers.resize(samples);
     const int total = c.warmup + c.requests;
     for (int i = 0; i < total; ++i) {
@@ -282,11 +282,14 @@ const ModelArtifacts& MatrixRunner::model_for(const Scenario& scenario, const Ca
                .first;
     return it->second;
   }
-  std::string key;
-  for (int size : c.model.layers) key += std::to_string(size) + "x";
+  std::string key = c.model.generator + "-";
+  if (c.model.generator == "mlp")
+    for (int size : c.model.layers) key += std::to_string(size) + "x";
   auto it = models_.find(key);
   if (it == models_.end())
-    it = models_.emplace(key, env_.make_model(c.model.layers, models_dir() / ("mlp-" + key))).first;
+    it =
+        models_.emplace(key, env_.make_model(c.model.generator, c.model.layers, models_dir() / key))
+            .first;
   return it->second;
 }
 
@@ -298,8 +301,9 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   // A declared model's reference answers: the off run's on this target.
   const std::string reference_key =
       planned.scenario->name + "/" + c.name + "/" + planned.target->name;
-  std::vector<json> answers;
-  bool have_reference = false;
+  // A generated model of another format knows its answers; a declared one learns them off.
+  std::vector<json> answers = model.expected_answers;
+  bool have_reference = !answers.empty();
   if (model.declared && planned.mode != EnforcerMode::kOff) {
     const auto it = references_.find(reference_key);
     if (it != references_.end()) {
@@ -323,7 +327,7 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
   WorkloadSpec workload;
   workload.id = run_name;
   workload.model_dir = model.dir;
-  workload.model_file = model.declared ? model.file_name : ModelArtifacts::file_for(c.loader);
+  workload.model_file = model.declared ? model.file_name : model.file_name_for(c.loader);
   workload.loader = c.loader;
   workload.ready_timeout = c.timeouts.ready;
   // The target's limits apply in every mode (they are the target's, not the enforcer's), except

@@ -374,8 +374,11 @@ RunResults run_matrix(const std::vector<Scenario>& scenarios, const RunOptions& 
         options.make_target,
         options.make_model ? options.make_model
                            : ModelFactory([data_dir = options.data_dir](
+                                              const std::string& generator,
                                               const std::vector<int>& layers, const fs::path& dir) {
-                               return generate_model(data_dir, dir, layers);
+                               return generator == "mlp"
+                                          ? generate_model(data_dir, dir, layers)
+                                          : generate_format_model(data_dir, dir, generator);
                              }),
         [host] { return host; }, lane, lanes}));
   results.run["jobs"] = lanes;

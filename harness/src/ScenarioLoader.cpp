@@ -283,6 +283,14 @@ DeclaredModel parse_declared(TomlTable& table, const fs::path& file, const fs::p
     model.outputs.push_back(output.required_string("name"));
     output.finish();
   }
+  if (auto data_files = table.strings("data_files")) {
+    if (format != "onnx")
+      throw table.error_at("data_files", "data_files are an ONNX graph's external data");
+    for (const std::string& data : *data_files)
+      model.data_files.push_back(existing_regular_file(table, "data_files", file, data));
+  }
+  if ((format == "sklearn" || format == "xgboost") && model.inputs.size() != 1)
+    throw table.error_at("inputs", "a " + format + " model takes one input (the feature matrix)");
   if (auto sources = table.strings("sources"))
     for (const std::string& source : *sources) {
       model.sources.push_back(existing_regular_file(table, "sources", file, source));
@@ -308,13 +316,28 @@ DeclaredModel parse_declared(TomlTable& table, const fs::path& file, const fs::p
   return model;
 }
 
+// The loaders that read a format served without torch (model_server.py's ARRAY_FORMATS; a
+// generated model only in the files its generator writes), the first the default; empty for the
+// torch formats.
+const std::vector<Loader>& format_loaders(const std::string& format, bool declared) {
+  static const std::vector<Loader> kNone;
+  static const std::map<std::string, std::vector<Loader>> kDeclared{
+      {"sklearn", {Loader::kJoblib, Loader::kPickle}},
+      {"xgboost", {Loader::kXgboost, Loader::kPickle, Loader::kJoblib}},
+      {"onnx", {Loader::kOnnx}}};
+  const auto& formats = declared ? kDeclared : generated_formats();
+  const auto it = formats.find(format);
+  return it == formats.end() ? kNone : it->second;
+}
+
 ModelSpec parse_model(TomlTable& table, const fs::path& file) {
   ModelSpec model;
   model.where = table.location();
-  auto generator = table.choice("generator", {"mlp"});
+  auto generator = table.choice("generator", {"mlp", "sklearn", "xgboost", "onnx"});
   auto written = table.string("file");
   if (generator && written)
     throw table.error_at("file", "a model is either generated ('generator') or a file, not both");
+  if (generator) model.generator = *generator;
   if (written) {
     model.file = existing_regular_file(table, "file", file, *written);
     model.generator.clear();
@@ -323,10 +346,13 @@ ModelSpec parse_model(TomlTable& table, const fs::path& file) {
     if (layers->size() < 2)
       throw table.error_at("layers", "layers needs at least an input and an output size");
     if (written) throw table.error_at("layers", "'layers' applies to generated models only");
+    if (model.generator != "mlp")
+      throw table.error_at("layers", "'layers' sizes the generated MLP; generator '" +
+                                         model.generator + "' makes its own model");
     model.layers.assign(layers->begin(), layers->end());
   }
-  if (auto format =
-          table.choice("format", {"module", "torchscript", "state_dict", "safetensors"})) {
+  if (auto format = table.choice("format", {"module", "torchscript", "state_dict", "safetensors",
+                                            "sklearn", "xgboost", "onnx"})) {
     if (!written) throw table.error_at("format", "'format' describes a model 'file'");
     model.declared = parse_declared(table, file, *model.file, *format);
   }
@@ -371,14 +397,39 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file, const std::vector<Ta
   c.description = table.string("description").value_or("");
   std::optional<TomlTable> model = table.table("model");
   if (model) c.model = parse_model(*model, file);
-  if (auto loader =
-          table.choice("loader", {"torch", "torch-weights-only", "safetensors", "pickle"}))
-    c.loader = *loader == "torch"                ? Loader::kTorch
-               : *loader == "torch-weights-only" ? Loader::kTorchWeightsOnly
-               : *loader == "safetensors"        ? Loader::kSafetensors
-                                                 : Loader::kPickle;
-  if (auto attack = table.table("attack"))
+  const auto loader = table.choice("loader", {"torch", "torch-weights-only", "safetensors",
+                                              "pickle", "joblib", "xgboost", "onnx"});
+  if (loader) c.loader = *loader_from_string(*loader);
+  // The formats served without torch have loaders of their own; the first is the default.
+  const std::string format = c.model.declared ? c.model.declared->format
+                             : c.model.file   ? ""
+                                              : c.model.generator;
+  const auto& readers = format_loaders(format, c.model.declared.has_value());
+  if (!loader && !readers.empty()) c.loader = readers.front();
+  if (!readers.empty() && std::find(readers.begin(), readers.end(), c.loader) == readers.end()) {
+    std::string names;
+    for (std::size_t i = 0; i < readers.size(); ++i)
+      names += (i == 0 ? "" : i + 1 == readers.size() ? " or " : ", ") + to_string(readers[i]);
+    throw table.error_at("loader", "a " + format + " model is read with loader " + names +
+                                       ", not " + to_string(c.loader));
+  }
+  if (readers.empty() &&
+      (c.loader == Loader::kJoblib || c.loader == Loader::kXgboost || c.loader == Loader::kOnnx))
+    throw table.error_at("loader", "loader " + to_string(c.loader) + " reads " +
+                                       (c.loader == Loader::kOnnx      ? "onnx"
+                                        : c.loader == Loader::kXgboost ? "xgboost"
+                                                                       : "sklearn or xgboost") +
+                                       " models, not " +
+                                       (format.empty()    ? "a file standing in for weights"
+                                        : format == "mlp" ? "the generated MLP"
+                                                          : "a " + format + " model"));
+  if (auto attack = table.table("attack")) {
     c.attack = attacks::parse_attack(*attack, {file, c.model.file, c.loader});
+    if (c.attack->kind() == "memory-dump" && !c.model.file && c.model.generator != "mlp")
+      throw table.error_at(
+          "model", "a memory dump looks for the generated MLP's weight canary; generator '" +
+                       c.model.generator + "' makes a model without one");
+  }
   if (auto requests = table.integer("requests", 1, kMaxRequests))
     c.requests = static_cast<int>(*requests);
   if (auto warmup = table.integer("warmup", 0, kMaxRequests)) c.warmup = static_cast<int>(*warmup);
@@ -423,7 +474,8 @@ CaseSpec parse_case(TomlTable& table, const fs::path& file, const std::vector<Ta
   if (c.model.file && !c.model.declared && !c.attack)
     throw table.error_at("model",
                          "a model file of your own is served as declared: give its "
-                         "'format' (module, torchscript, state_dict, safetensors) and "
+                         "'format' (module, torchscript, state_dict, safetensors, sklearn, "
+                         "xgboost, onnx) and "
                          "'inputs' (a custom attack's file may instead stand in for the "
                          "generated MLP's weights)");
   if (c.model.file && c.loader == Loader::kSafetensors &&

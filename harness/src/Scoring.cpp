@@ -198,8 +198,8 @@ Score score_case(const CaseSpec& c, EnforcerMode mode, const Observation& o,
   if (o.objective_reached) {
     score.attributed.insert(score.attributed.end(), recorded.begin(), recorded.end());
     if (mode == EnforcerMode::kAudit && score.enforcer_recorded)
-      return done(Verdict::kDetected, o.objective_detail + "; recorded: " +
-                                          describe(score.attributed) + unrelated + service);
+      return done(Verdict::kDetected,
+                  o.objective_detail + "; " + describe(score.attributed) + unrelated + service);
     std::string reason = o.objective_detail;
     if (mode == EnforcerMode::kAudit)
       reason += "; no enforcer event of the operations it needs (" + describe(o.expected) +

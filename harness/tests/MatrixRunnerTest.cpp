@@ -199,7 +199,8 @@ settle = "0s"
     options.make_target = [&, behaviour](const TargetSpec& spec, const TargetContext&) {
       return std::make_unique<FakeTarget>(spec, journal_, behaviour);
     };
-    options.make_model = [](const std::vector<int>&, const fs::path& model_dir) {
+    options.make_model = [](const std::string&, const std::vector<int>&,
+                            const fs::path& model_dir) {
       fs::create_directories(model_dir);
       std::ofstream(model_dir / "model.json") << "{}";
       ModelArtifacts model;

@@ -349,6 +349,49 @@ TEST_F(SuiteEndToEnd, EveryEvasionRestsOnADenialOfItsSideDoor) {
 
 // A CI matrix's view: the suite in two shards (separate runs, as on two runners), merged, is the
 // suite run whole: the same case runs, verdicts and gates; `compare` finds no verdict change.
+TEST_F(SuiteEndToEnd, EveryModelFormatServesAndItsAttacksRestOnTheirDenial) {
+  // The default suite's formats scenario as it ships: scikit-learn, XGBoost and ONNX models
+  // generated at run time, answers checked against the generator's.
+  const nlohmann::json results =
+      run_suite({"../../../scenarios/25-model-formats.toml"}, "model-formats");
+  const std::string shell = fs::canonical("/bin/sh").string();
+  const std::string token = "/run/secrets/kubernetes.io/serviceaccount/token";
+  const std::string secrets_rule = "dir /run/secrets/";
+  std::map<std::string, Expected> expected;
+  for (const char* mode : {"off", "audit", "block"}) {
+    for (const char* benign :
+         {"sklearn-joblib", "sklearn-pickle", "xgboost-ubj", "xgboost-pickle", "onnx"})
+      expected[std::string(benign) + "/" + mode] = {"allowed", "", "", "", "", std::nullopt};
+    // XGBoost's own format runs nothing: the gadget's pickle under its name never loads.
+    expected[std::string("xgboost-ubj-refuses-a-pickle/") + mode] = {"invalid", "", "",
+                                                                     "",        "", false};
+  }
+  const auto attack = [&](const std::string& name, const std::string& operation,
+                          const std::string& resource, const std::string& rule,
+                          bool kept_when_blocked) {
+    expected[name + "/off"] = {"reached", "", "", "", "", true};
+    expected[name + "/audit"] = {"detected", "enforcer (", operation, resource, rule, true};
+    expected[name + "/block"] = {"blocked", "enforcer (", operation,
+                                 resource,  rule,         kept_when_blocked};
+  };
+  // A gadget's shell is killed at its exec; the server that forked it serves on.
+  attack("sklearn-joblib-os-system", "exec", shell, "default posture", true);
+  attack("xgboost-pickle-popen", "exec", shell, "default posture", true);
+  // In-process reads of the token: the tracepoint backend kills the server at the open.
+  attack("sklearn-joblib-secret-exfiltration", "open", token, secrets_rule, false);
+  // The ONNX loader reads the token as weights through a symlink or dir/../..: the file rule on
+  // the secret refuses the open (on its resolved path), and the model never loads.
+  attack("onnx-external-data-symlink", "open", token, secrets_rule, false);
+  attack("onnx-external-data-traversal", "open", token, secrets_rule, false);
+  expect_verdicts(results, expected, false);
+  for (const auto& c : results["cases"])
+    if (c["attack"] == "onnx-external-data" && c["enforcer_mode"] == "off") {
+      EXPECT_NE(c["reason"].get<std::string>().find("came back in output 'leak_out'"),
+                std::string::npos)
+          << c["reason"];
+    }
+}
+
 TEST_F(SuiteEndToEnd, TwoShardsMergedAreTheWholeRun) {
   const std::string suite = std::string(ARMORBENCH_TEST_DATA) + "/scenarios/shard-suite.toml";
   const fs::path base = fs::path(::testing::TempDir()) / "shards";

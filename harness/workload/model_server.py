@@ -8,6 +8,9 @@ model file can run while being loaded, which is what the malicious-model attacks
   torch-weights-only  torch.load(weights_only=True): a restricted unpickler that refuses globals
   safetensors         JSON header + raw bytes parsed here: no code can run
   pickle              pickle.load, like joblib/sklearn servers; a state dict is {name: ndarray or Tensor}
+  joblib              joblib.load (KServe's sklearn server): a pickle with numpy arrays inline
+  xgboost             xgboost.Booster.load_model: XGBoost's own JSON/UBJSON, data only
+  onnx                onnx.load: a protobuf graph; tensors may be external data files named in it
 
 model.json (--config) names the model ("name") and says what the file holds ("format", absent = "mlp"):
   mlp          the generated MLP of mlp.py: "architecture": "mlp", "activation": "relu",
@@ -18,6 +21,12 @@ model.json (--config) names the model ("name") and says what the file holds ("fo
   torchscript  torch.jit.load(file); the loader is not used
   state_dict   a state dict read with the loader, loaded (strict) into the declared "architecture"
   safetensors  a safetensors file parsed as above, whatever the loader, loaded into "architecture"
+  sklearn      a fitted scikit-learn estimator, read with loader joblib or pickle; one input, the
+               answer is estimator.predict(X)
+  xgboost      an XGBoost Booster (or its scikit-learn wrapper), read with loader xgboost (the
+               booster's JSON/UBJSON), pickle or joblib; one input, the answer is booster.predict
+  onnx         an ONNX graph read with loader onnx (external data resolved beside the file, as
+               onnx.load does) and run by a small numpy evaluator of the operators in ONNX_OPS
 Every format but mlp declares its tensors as OIP model metadata:
   "inputs"   [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}, ...]: required. -1 is any size;
              datatypes FP32 FP64 FP16 INT64 INT32 INT16 INT8 UINT8 BOOL. The model is called as
@@ -68,8 +77,10 @@ from mlp import build_mlp
 # Bytecode caches would be written next to the sources on a read-only root; never try.
 sys.dont_write_bytecode = True
 
-LOADERS = ("torch", "torch-weights-only", "safetensors", "pickle")
-FORMATS = ("mlp", "module", "torchscript", "state_dict", "safetensors")
+LOADERS = ("torch", "torch-weights-only", "safetensors", "pickle", "joblib", "xgboost", "onnx")
+FORMATS = ("mlp", "module", "torchscript", "state_dict", "safetensors", "sklearn", "xgboost", "onnx")
+# Formats served without torch, and the loaders each can be read with.
+ARRAY_FORMATS = {"sklearn": ("joblib", "pickle"), "xgboost": ("xgboost", "pickle", "joblib"), "onnx": ("onnx",)}
 INPUT_NAME = "input-0"
 OUTPUT_NAME = "output-0"
 MAX_BODY_BYTES = 64 << 20
@@ -161,6 +172,8 @@ def read_declared_config(path, config, fmt):
     if "outputs" in config:
         config["outputs"] = read_tensor_declarations(path, config["outputs"], "outputs", OUTPUT_DATATYPES,
                                                      required=False)
+    if fmt in ("sklearn", "xgboost") and len(config["inputs"]) != 1:
+        raise ValueError(f"{path}: format {fmt} takes exactly one input (the feature matrix X)")
     if fmt in ("state_dict", "safetensors"):
         config["architecture"] = read_architecture(path, config.get("architecture"))
     elif "architecture" in config:
@@ -223,10 +236,16 @@ def read_architecture(path, architecture):
 
 
 def check_loader(fmt, loader):
-    """The one pair that cannot work: a module is code and objects, which safetensors cannot hold."""
+    """Pairs that cannot work: a module is code and objects, which safetensors cannot hold; the
+    formats served without torch have loaders of their own."""
     if fmt == "module" and loader == "safetensors":
         raise ValueError("format module needs loader torch, torch-weights-only or pickle: "
                          "safetensors holds only tensors")
+    if fmt in ARRAY_FORMATS and loader not in ARRAY_FORMATS[fmt]:
+        raise ValueError(f"format {fmt} needs loader {' or '.join(ARRAY_FORMATS[fmt])}, got {loader}")
+    if fmt not in ARRAY_FORMATS and loader in ("joblib", "xgboost", "onnx"):
+        raise ValueError(f"loader {loader} reads formats "
+                         f"{', '.join(f for f, loaders in ARRAY_FORMATS.items() if loader in loaders)}, not {fmt}")
 
 
 def load_safetensors(torch, path):
@@ -445,8 +464,7 @@ class DeclaredInference:
             raise BadRequest(f"at most {MAX_ELEMENTS} input values in one request")
         tensors = [self.to_tensor(declared, given[declared["name"]], shape)
                    for declared, shape in zip(self.inputs, shapes)]
-        with self.torch.inference_mode():
-            result = self.model(*tensors)
+        result = self.run(tensors)
         outputs = [self.answer(name, value, declared) for name, value, declared in self.named_results(result)]
         if self.answered is None:
             self.answered = [(output["name"], output["datatype"], len(output["shape"])) for output in outputs]
@@ -454,6 +472,10 @@ class DeclaredInference:
         if "id" in request:
             response["id"] = request["id"]
         return response
+
+    def run(self, tensors):
+        with self.torch.inference_mode():
+            return self.model(*tensors)
 
     def given_inputs(self, request):
         """{name: request tensor}, exactly the declared inputs, each once."""
@@ -551,6 +573,167 @@ class DeclaredInference:
             raise ValueError(f"output {name!r} has shape {shape}, model.json declares {want}")
         value = value.detach().cpu()
         if value.is_floating_point() and not self.torch.isfinite(value).all():
+            raise ValueError(f"output {name!r} holds values that are not finite, which JSON cannot carry")
+        return {"name": name, "datatype": datatype, "shape": shape, "data": value.reshape(-1).tolist()}
+
+
+# ONNX TensorProto element types -> numpy dtypes, for the graph's inputs and initializers.
+ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64", 9: "bool",
+               10: "float16", 11: "float64"}
+
+
+def onnx_gemm(np, attrs, a, b, c=None):
+    a = a.T if attrs.get("transA", 0) else a
+    b = b.T if attrs.get("transB", 0) else b
+    result = attrs.get("alpha", 1.0) * (a @ b)
+    return result if c is None else result + attrs.get("beta", 1.0) * c
+
+
+def onnx_softmax(np, attrs, x):
+    shifted = np.exp(x - x.max(axis=attrs.get("axis", -1), keepdims=True))
+    return shifted / shifted.sum(axis=attrs.get("axis", -1), keepdims=True)
+
+
+# The operators the evaluator runs (ONNX opset 13 semantics): enough for MLPs and linear models.
+ONNX_OPS = {
+    "Gemm": onnx_gemm,
+    "MatMul": lambda np, attrs, a, b: a @ b,
+    "Add": lambda np, attrs, a, b: a + b,
+    "Sub": lambda np, attrs, a, b: a - b,
+    "Mul": lambda np, attrs, a, b: a * b,
+    "Div": lambda np, attrs, a, b: a / b,
+    "Relu": lambda np, attrs, x: np.maximum(x, 0).astype(x.dtype),
+    "Sigmoid": lambda np, attrs, x: (1 / (1 + np.exp(-x))).astype(x.dtype),
+    "Tanh": lambda np, attrs, x: np.tanh(x),
+    "Identity": lambda np, attrs, x: x,
+    "Softmax": onnx_softmax,
+    "Flatten": lambda np, attrs, x: x.reshape(int(np.prod(x.shape[:attrs.get("axis", 1)])), -1),
+    "Reshape": lambda np, attrs, x, shape: x.reshape([int(n) for n in shape]),
+    "Transpose": lambda np, attrs, x: np.transpose(x, attrs.get("perm")),
+    "Concat": lambda np, attrs, *xs: np.concatenate(xs, axis=attrs["axis"]),
+}
+
+
+class OnnxGraph:
+    """An ONNX graph run node by node with numpy. Every operator is checked at load, so a graph
+    this evaluator cannot run is refused before serving, never answered wrongly."""
+
+    def __init__(self, np, onnx, model):
+        from onnx import helper, numpy_helper
+        self.np = np
+        graph = model.graph
+        # onnx.load has already read every external data file named by a tensor's "location".
+        self.values = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
+        self.nodes = []
+        for node in graph.node:
+            if node.domain not in ("", "ai.onnx") or node.op_type not in ONNX_OPS:
+                raise ValueError(f"operator {node.domain or 'ai.onnx'}.{node.op_type} is not supported "
+                                 f"(supported: {', '.join(sorted(ONNX_OPS))})")
+            attrs = {attr.name: helper.get_attribute_value(attr) for attr in node.attribute}
+            self.nodes.append((ONNX_OPS[node.op_type], attrs, list(node.input), list(node.output)))
+        self.inputs = [value.name for value in graph.input if value.name not in self.values]
+        self.outputs = [value.name for value in graph.output]
+
+    def __call__(self, *arrays):
+        values = dict(self.values)
+        values.update(zip(self.inputs, arrays))
+        for op, attrs, inputs, outputs in self.nodes:
+            missing = [name for name in inputs if name and name not in values]
+            if missing:
+                raise ValueError(f"graph value {missing[0]!r} is used before it is computed")
+            results = op(self.np, attrs, *[values[name] for name in inputs if name])
+            for name, result in zip(outputs, results if isinstance(results, tuple) else (results,)):
+                values[name] = result
+        return {name: values[name] for name in self.outputs}
+
+
+def load_array_model(fmt, loader, path):
+    """(numpy, the model as a callable on numpy arrays) for the formats served without torch."""
+    import numpy as np
+    if loader == "pickle":
+        with open(path, "rb") as f:
+            loaded = pickle.load(f)
+    elif loader == "joblib":
+        import joblib
+        loaded = joblib.load(path)
+    elif loader == "xgboost":
+        import xgboost
+        loaded = xgboost.Booster()
+        loaded.load_model(path)
+    else:
+        import onnx
+        return np, OnnxGraph(np, onnx, onnx.load(path))
+    if fmt == "sklearn":
+        if not callable(getattr(loaded, "predict", None)):
+            raise TypeError(f"file holds {type(loaded).__name__}, not a fitted estimator with predict()")
+        return np, loaded.predict
+    import xgboost
+    if isinstance(loaded, xgboost.XGBModel):
+        loaded = loaded.get_booster()
+    if not isinstance(loaded, xgboost.Booster):
+        raise TypeError(f"file holds {type(loaded).__name__}, not an xgboost Booster")
+    return np, lambda x: loaded.predict(xgboost.DMatrix(x))
+
+
+class ArrayInference(DeclaredInference):
+    """A scikit-learn, XGBoost or ONNX model: the same requests and answers as DeclaredInference,
+    with numpy arrays in place of torch tensors."""
+
+    def __init__(self, np, model, name, inputs, outputs, platform):
+        self.np = np
+        self.model = model
+        self.name = name
+        self.inputs = inputs
+        self.outputs = outputs
+        self.answered = None
+        self.platform = platform
+        self.dtypes = {datatype: np.dtype(dtype) for datatype, dtype in INPUT_DATATYPES.items()}
+        self.datatypes = {dtype: datatype for datatype, dtype in self.dtypes.items()}
+
+    def metadata(self):
+        return dict(super().metadata(), platform=self.platform)
+
+    def run(self, arrays):
+        return self.model(*arrays)
+
+    def to_tensor(self, declared, tensor, shape):
+        name, datatype = declared["name"], declared["datatype"]
+        count = math.prod(shape)
+        data = tensor.get("data")
+        if not isinstance(data, list) or len(data) != count:
+            raise BadRequest(f"input {name!r}: data must be a flat list of {count} values")
+        dtype = self.dtypes[datatype]
+        if datatype == "BOOL":
+            kinds, what = (bool,), "true/false"
+        elif dtype.kind == "f":
+            kinds, what = (int, float), "numbers"
+        else:
+            kinds, what = (int,), "integers"
+        if not all(type(value) in kinds for value in data):
+            raise BadRequest(f"input {name!r}: {datatype} data must hold only {what}")
+        if kinds == (int,) and data:
+            info = self.np.iinfo(dtype)
+            if min(data) < info.min or max(data) > info.max:
+                raise BadRequest(f"input {name!r}: data out of {datatype} range [{info.min}, {info.max}]")
+        with self.np.errstate(over="ignore"):
+            values = self.np.array(data, dtype=dtype).reshape(shape)
+        if dtype.kind == "f" and not self.np.isfinite(values).all():
+            raise BadRequest(f"input {name!r}: data does not fit {datatype} (not finite)")
+        return values
+
+    def answer(self, name, value, declared):
+        value = self.np.asarray(value)
+        datatype = self.datatypes.get(value.dtype)
+        if datatype is None:
+            raise TypeError(f"output {name!r} has dtype {value.dtype}, which the protocol cannot carry")
+        shape = list(value.shape)
+        if declared is not None and declared.get("datatype", datatype) != datatype:
+            raise ValueError(f"output {name!r} is {datatype}, model.json declares {declared['datatype']}")
+        want = declared.get("shape") if declared is not None else None
+        if want is not None and (len(shape) != len(want)
+                                 or any(size != wanted for size, wanted in zip(shape, want) if wanted != -1)):
+            raise ValueError(f"output {name!r} has shape {shape}, model.json declares {want}")
+        if value.dtype.kind == "f" and not self.np.isfinite(value).all():
             raise ValueError(f"output {name!r} holds values that are not finite, which JSON cannot carry")
         return {"name": name, "datatype": datatype, "shape": shape, "data": value.reshape(-1).tolist()}
 
@@ -671,7 +854,7 @@ def remove_stale_socket(path):
 
 def main():
     parser = argparse.ArgumentParser(description="Serve a model over the Open Inference Protocol v2 on a UNIX socket.")
-    parser.add_argument("--model", required=True, help="model file (.pt, .safetensors, plain pickle or TorchScript)")
+    parser.add_argument("--model", required=True, help="model file (.pt, .safetensors, a pickle, TorchScript, joblib, XGBoost JSON/UBJSON or ONNX)")
     parser.add_argument("--config", required=True, help="model.json: the model's format, architecture and tensors")
     parser.add_argument("--loader", required=True, choices=LOADERS)
     parser.add_argument("--socket", required=True, help="UNIX socket path to listen on")
@@ -693,10 +876,16 @@ def main():
         # Imported here rather than at the top so its cost is measured for the ready event, and a
         # broken install is reported as load_failed like any other failure to load.
         started = time.monotonic()
-        import torch
-        imported = time.monotonic()
-        torch.set_num_threads(args.threads)
-        model = load_model(torch, config, args.loader, args.model, args.config)
+        if config["format"] in ARRAY_FORMATS:
+            # The file is read by the format's own library (imported in load_array_model); its
+            # import counts as load time here.
+            imported = time.monotonic()
+            numpy, model = load_array_model(config["format"], args.loader, args.model)
+        else:
+            import torch
+            imported = time.monotonic()
+            torch.set_num_threads(args.threads)
+            model = load_model(torch, config, args.loader, args.model, args.config)
         loaded = time.monotonic()
     except Terminate:
         return 0
@@ -708,6 +897,9 @@ def main():
     name = args.name or config["name"]
     if config["format"] == "mlp":
         inference = Inference(torch, model, name, config["layers"][0], config["layers"][-1])
+    elif config["format"] in ARRAY_FORMATS:
+        inference = ArrayInference(numpy, model, name, config["inputs"], config.get("outputs"),
+                                   config["format"])
     else:
         inference = DeclaredInference(torch, model, name, config["inputs"], config.get("outputs"))
     try:

@@ -408,6 +408,12 @@ ModelContainer model_container(const std::string& format, Loader loader) {
       return ModelContainer::kSafetensors;
     case Loader::kPickle:
       return ModelContainer::kPickle;
+    case Loader::kJoblib:
+      return ModelContainer::kJoblib;
+    case Loader::kXgboost:
+      return ModelContainer::kXgboost;
+    case Loader::kOnnx:
+      return ModelContainer::kOnnx;
     default:
       return ModelContainer::kTorch;
   }
@@ -423,6 +429,12 @@ std::string to_string(ModelContainer container) {
       return "a pickle";
     case ModelContainer::kSafetensors:
       return "a safetensors file";
+    case ModelContainer::kJoblib:
+      return "a joblib file";
+    case ModelContainer::kXgboost:
+      return "an XGBoost model (JSON or UBJSON)";
+    case ModelContainer::kOnnx:
+      return "an ONNX model";
   }
   return "a model file";
 }
@@ -432,6 +444,38 @@ std::string model_file_problem(const std::filesystem::path& file, ModelContainer
   if (!mapped.problem().empty()) return mapped.problem();
   return model_bytes_problem(mapped.bytes(), container);
 }
+
+namespace {
+
+// joblib writes a pickle stream (protocol 2+, its arrays' bytes inline, so it cannot be parsed
+// as opcodes past the first array) or that stream compressed.
+std::string joblib_problem(std::string_view bytes) {
+  constexpr std::string_view kCompressed[] = {"\x1f\x8b", "BZh",
+                                              "\xfd"
+                                              "7zXZ",
+                                              "\x04\x22\x4d\x18", "ZF"};
+  if (static_cast<unsigned char>(bytes[0]) == 0x80) {
+    if (bytes.size() < 2 || static_cast<unsigned char>(bytes[1]) < 2 ||
+        static_cast<unsigned char>(bytes[1]) > 5)
+      return "a pickle PROTO opcode with no protocol 2-5 after it";
+    return "";
+  }
+  if (static_cast<unsigned char>(bytes[0]) == 0x78) return "";  // zlib
+  for (std::string_view magic : kCompressed)
+    if (bytes.substr(0, magic.size()) == magic) return "";
+  return "neither a pickle stream (protocol 2+) nor a compressed one (joblib writes either)";
+}
+
+// A protobuf message starts with a field key: a field number >= 1 and a wire type 0-5 (the
+// ModelProto's first is ir_version, key 0x08, but field order is free).
+std::string onnx_problem(std::string_view bytes) {
+  const auto key = static_cast<unsigned char>(bytes[0]);
+  if ((key & 7) > 5 || (key >> 3) == 0)
+    return "not a protobuf message (the first byte is no field key)";
+  return "";
+}
+
+}  // namespace
 
 std::string model_bytes_problem(std::string_view bytes, ModelContainer container) {
   if (bytes.empty()) return "the file is empty";
@@ -447,6 +491,18 @@ std::string model_bytes_problem(std::string_view bytes, ModelContainer container
       // The oldest torch.save format is a tar archive; torch.load still reads it.
       if (bytes.size() >= 262 && bytes.substr(257, 5) == "ustar") return "";
       return pickle_stream_problem(bytes, true);
+    case ModelContainer::kJoblib:
+      return joblib_problem(bytes);
+    case ModelContainer::kXgboost:
+      // JSON may start with white space; UBJSON's object marker is the first byte.
+      return bytes.substr(bytes.find_first_not_of(" \t\r\n") == std::string_view::npos
+                              ? bytes.size()
+                              : bytes.find_first_not_of(" \t\r\n"),
+                          1) == "{"
+                 ? ""
+                 : "not a JSON or UBJSON object (XGBoost's model formats start with '{')";
+    case ModelContainer::kOnnx:
+      return onnx_problem(bytes);
   }
   return "";
 }

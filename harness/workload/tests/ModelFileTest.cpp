@@ -159,6 +159,29 @@ TEST_F(ModelFileCheck, EachFormatAndLoaderReadsItsContainer) {
   EXPECT_EQ(model_container("module", Loader::kPickle), ModelContainer::kPickle);
   EXPECT_EQ(model_container("module", Loader::kTorchWeightsOnly), ModelContainer::kTorch);
   EXPECT_EQ(model_container("", Loader::kTorch), ModelContainer::kTorch);
+  EXPECT_EQ(model_container("sklearn", Loader::kJoblib), ModelContainer::kJoblib);
+  EXPECT_EQ(model_container("xgboost", Loader::kXgboost), ModelContainer::kXgboost);
+  EXPECT_EQ(model_container("xgboost", Loader::kPickle), ModelContainer::kPickle);
+  EXPECT_EQ(model_container("onnx", Loader::kOnnx), ModelContainer::kOnnx);
+}
+
+// The other formats' readers parse what no structural check here can (joblib's inline arrays,
+// UBJSON, protobuf): only what cannot be the format at all is refused before a run.
+TEST_F(ModelFileCheck, OtherFormatsAreCheckedByTheirFirstBytes) {
+  EXPECT_EQ(model_bytes_problem(std::string("\x80\x04\x95", 3), ModelContainer::kJoblib), "");
+  EXPECT_EQ(model_bytes_problem(std::string("\x1f\x8b\x08", 3), ModelContainer::kJoblib), "")
+      << "a gzip-compressed joblib file";
+  EXPECT_NE(model_bytes_problem("{\"learner\": {}}", ModelContainer::kJoblib), "");
+  EXPECT_NE(model_bytes_problem(std::string("\x80\x09", 2), ModelContainer::kJoblib), "")
+      << "no pickle protocol 9";
+  EXPECT_EQ(model_bytes_problem("  {\"learner\": {}}", ModelContainer::kXgboost), "");
+  EXPECT_EQ(model_bytes_problem("{L\x00", ModelContainer::kXgboost), "") << "UBJSON";
+  EXPECT_NE(model_bytes_problem(std::string("\x80\x04", 2), ModelContainer::kXgboost), "")
+      << "a pickle is not a booster";
+  EXPECT_EQ(model_bytes_problem(std::string("\x08\x08\x12", 3), ModelContainer::kOnnx), "");
+  EXPECT_NE(model_bytes_problem(std::string("\x07\x00", 2), ModelContainer::kOnnx), "")
+      << "wire type 7 does not exist";
+  EXPECT_NE(model_bytes_problem("", ModelContainer::kOnnx), "");
 }
 
 }  // namespace

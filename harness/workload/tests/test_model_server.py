@@ -304,7 +304,7 @@ class ModelServerTest(unittest.TestCase):
         # Checked before torch is imported: these refusals are quick.
         model = self.model_path("state.pt")
         cases = {
-            "'format'": self.config("onnx"),
+            "'format'": self.config("keras"),
             "'inputs'": self.config("module", inputs=[]),
             "'inputs'[1].datatype": self.config("module", inputs=[INPUTS[0], {"name": "ids", "shape": [-1]}]),
             "'inputs'[0].shape": self.config("module", inputs=[{"name": "x", "datatype": "FP32", "shape": [-2]}]),

@@ -23,6 +23,7 @@
 #include "armorbench/base/Error.h"
 #include "armorbench/base/Evidence.h"
 #include "armorbench/base/Subprocess.h"
+#include "armorbench/base/UniqueFd.h"
 #include "armorbench/workload/ModelArtifacts.h"
 #include "armorbench/workload/WorkloadSpec.h"
 
@@ -83,6 +84,8 @@ class AttackSurface {
   virtual CommandResult run_sibling(const SiblingSpec& sibling) = 0;
   // Programs started inside the sandbox, as the exec watch observed them.
   virtual std::vector<ExecutedProgram> executed_programs() = 0;
+  // A new connection to the model server's HTTP endpoint, as any client of it would open one.
+  virtual UniqueFd connect_inference() = 0;
 };
 
 // A refusal of an operation (or, with `refused` false, a record of it in audit mode), as a

@@ -182,6 +182,32 @@ class CanaryObjective final : public Objective {
 // hypervisor reads guest RAM where no guest enforcer sees it).
 std::vector<ExpectedOperation> memory_operations_for(const std::string& method);
 
+// A secret the harness planted coming back to a client in an inference response: the harness
+// sends the model's own first request and looks for the secret's bytes in every output tensor,
+// read as its datatype's little-endian bytes and as one byte per element (response_byte_views).
+class ResponseLeakObjective final : public Objective {
+ public:
+  ResponseLeakObjective(std::string path, std::string secret, std::string what);
+  void prepare(const ModelArtifacts& model, const std::filesystem::path& run_dir) override;
+  ObjectiveStatus observe(AttackSurface& surface) override;
+  nlohmann::json describe() const override;
+  std::vector<ExpectedOperation> operations() const override {
+    return {{Operation::kOpen, path_, "reads the planted secret"}};
+  }
+
+ private:
+  std::string path_;
+  std::string secret_;
+  std::string what_;
+  std::string model_name_;
+  nlohmann::json request_;  // an OIP "inputs" array
+};
+
+// (output name, bytes) for each way an OIP "outputs" array can carry bytes: each tensor's values
+// packed little-endian in its datatype (INT*/UINT8/BOOL/FP32/FP64), and, where every value is a
+// byte (0..255 or -128..127), one byte per value.
+std::vector<std::pair<std::string, std::string>> response_byte_views(const nlohmann::json& outputs);
+
 // A payload's own count of a resource (processes alive at once, bytes held), reported in a JSON
 // marker file, beyond the target's limit.
 class ResourceObjective final : public Objective {

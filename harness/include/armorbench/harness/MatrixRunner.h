@@ -33,9 +33,11 @@ struct PlannedRun {
 
 using TargetFactory =
     std::function<std::unique_ptr<Target>(const TargetSpec& spec, const TargetContext& context)>;
-// Makes the benign model of a case into `dir` (default: generate_model with the generator).
+// Makes the benign model of a case into `dir`: `generator` is "mlp" (`layers` sizes it) or a
+// format of make_formats.py (default: generate_model / generate_format_model).
 using ModelFactory =
-    std::function<ModelArtifacts(const std::vector<int>& layers, const std::filesystem::path& dir)>;
+    std::function<ModelArtifacts(const std::string& generator, const std::vector<int>& layers,
+                                 const std::filesystem::path& dir)>;
 using HostProbe = std::function<HostFacts()>;
 
 struct RunnerEnvironment {

@@ -19,6 +19,9 @@ enum class ModelContainer {
   kTorchScript,  // torch.jit.load: a zip checkpoint
   kPickle,       // pickle.load: one pickle stream
   kSafetensors,  // an 8-byte header length, a JSON header, the tensors' bytes
+  kJoblib,       // joblib.load: a pickle stream with arrays' bytes between opcodes, or compressed
+  kXgboost,      // Booster.load_model: XGBoost's JSON or UBJSON (both an object: '{')
+  kOnnx,         // onnx.load: a protobuf ModelProto
 };
 
 // The container the model server reads for a declared `format` ("" for a file that stands in

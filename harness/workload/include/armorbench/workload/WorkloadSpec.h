@@ -13,9 +13,11 @@
 namespace armorbench {
 
 // How the model server loads the model file (model_server.py --loader).
-enum class Loader { kTorch, kTorchWeightsOnly, kSafetensors, kPickle };
+enum class Loader { kTorch, kTorchWeightsOnly, kSafetensors, kPickle, kJoblib, kXgboost, kOnnx };
 
-std::string to_string(Loader loader);  // torch | torch-weights-only | safetensors | pickle
+// torch | torch-weights-only | safetensors | pickle | joblib | xgboost | onnx
+std::string to_string(Loader loader);
+std::optional<Loader> loader_from_string(const std::string& name);
 
 struct ResourceLimits {
   std::optional<double> cpus;
