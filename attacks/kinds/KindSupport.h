@@ -79,5 +79,6 @@ AttackKindEntry memory_hog_kind();
 AttackKindEntry custom_kind();
 AttackKindEntry evasion_kind();
 AttackKindEntry onnx_external_data_kind();
+AttackKindEntry disk_fill_kind();
 
 }  // namespace armorbench::attacks

@@ -60,6 +60,8 @@ class FakeSurface final : public AttackSurface {
     return sibling_result;
   }
   std::vector<ExecutedProgram> executed_programs() override { return execs; }
+  StorageUsage storage = {};
+  StorageUsage storage_usage() override { return storage; }
   // A connection whose peer has already written `http_response` (the client's request waits
   // unread in the socket buffer); no response set: the server is down.
   std::string http_response;
@@ -163,6 +165,38 @@ TEST(AttackKinds, ResourceKindsNeedTheirLimit) {
   EXPECT_TRUE(bomb->expected_operations()[0].matches(attack->kernel_denials(final)[0].operation,
                                                      attack->kernel_denials(final)[0].resource));
   EXPECT_EQ(parse("kind = 'memory-hog'")->required_limit(), "memory");
+}
+
+// What the storage holds is the harness's measurement; the refusal is the kernel's ENOSPC to a
+// write of the harness's own, only under the limit's tmpfs.
+TEST(AttackKinds, DiskFillIsWhatTheStorageHoldsAndTheLimitsRefusal) {
+  const auto fill = parse("kind = 'disk-fill'");
+  EXPECT_EQ(fill->required_limit(), "disk");
+  EXPECT_THROW(fill->instantiate({}, ResourceLimits{}), Error);
+  ResourceLimits limits;
+  limits.disk_bytes = 32u << 20;
+  const auto attack = fill->instantiate({}, limits);
+  FakeSurface surface;
+  surface.storage.used_bytes = 96u << 20;  // the control: no limit, the host's disk
+  ObjectiveStatus status = attack->observe(surface);
+  EXPECT_TRUE(status.reached) << status.detail;
+  EXPECT_NE(status.detail.find("64.0 MiB past the 32.0 MiB disk limit"), std::string::npos)
+      << status.detail;
+  EXPECT_TRUE(status.denials.empty());
+
+  surface.storage = {32u << 20, std::uint64_t{32u << 20}, true, "write: No space left on device"};
+  status = attack->observe(surface);
+  EXPECT_FALSE(status.reached) << status.detail;
+  ASSERT_EQ(status.denials.size(), 1u);
+  EXPECT_EQ(status.denials[0].by, "kernel (tmpfs size=32.0 MiB)");
+  EXPECT_TRUE(fill->expected_operations()[0].matches(status.denials[0].operation,
+                                                     status.denials[0].resource));
+
+  surface.storage.full = false;  // room left: nothing was refused
+  surface.storage.used_bytes = 1u << 20;
+  status = attack->observe(surface);
+  EXPECT_FALSE(status.reached);
+  EXPECT_TRUE(status.denials.empty());
 }
 
 TEST(AttackKinds, CustomNeedsAModelFileAndPicksItsObjective) {

@@ -337,6 +337,7 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
     const auto lifted = c.attack->required_limit();
     if (lifted == "pids") workload.limits.pids.reset();
     if (lifted == "memory") workload.limits.memory_bytes.reset();
+    if (lifted == "disk") workload.limits.disk_bytes.reset();
   }
 
   const EnforcementPlan enforcement{

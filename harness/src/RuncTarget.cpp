@@ -103,6 +103,7 @@ class RuncSandbox final : public Sandbox {
   // AttackSurface: the container's init is the model server.
   std::string host_address() const override { return target_.host_address(); }
   std::optional<std::string> read_file(const std::string& sandbox_path) override;
+  attacks::StorageUsage storage_usage() override;
   attacks::ModelHolder model_holder() override {
     return {init_pid_, "the container's model server"};
   }
@@ -132,6 +133,8 @@ class RuncSandbox final : public Sandbox {
   std::string id_;
   ScopedDirectory dir_;
   fs::path scratch_;
+  // Under a disk limit, the tmpfs holding scratch_ (unmounted before dir_ is removed).
+  std::optional<SizedTmpfs> disk_;
   SandboxInfo info_;
   UniqueFd stdout_;
   UniqueFd stderr_;
@@ -162,6 +165,7 @@ RuncSandbox::RuncSandbox(RuncTarget& target, const WorkloadSpec& workload,
       ready_timeout_(workload.ready_timeout) {
   info_.runtime = target.runtime_ + " " + target.runtime_version_ + " (seccomp " +
                   target.spec_.seccomp.name() + ")";
+  if (workload.limits.disk_bytes) disk_.emplace(scratch_, *workload.limits.disk_bytes);
   fs::create_directories(scratch_ / "tmp");
   fs::create_directories(scratch_ / "run" / kSocketDir);
   fs::create_directories(dir_.path() / "bundle");
@@ -344,6 +348,38 @@ UniqueFd RuncSandbox::connect_inference() {
     throw harness_error("cannot connect to the model server at " + socket_path.string() + ": " +
                         std::strerror(errno));
   return fd;
+}
+
+attacks::StorageUsage RuncSandbox::storage_usage() {
+  attacks::StorageUsage usage;
+  for (const char* dir : {"tmp", "run"}) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator
+             it(scratch_ / dir, fs::directory_options::skip_permission_denied, ec),
+         end;
+         !ec && it != end; it.increment(ec)) {
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+        usage.used_bytes += static_cast<std::uint64_t>(st.st_blocks) * 512;
+    }
+  }
+  if (!disk_) return usage;
+  usage.limit_bytes = disk_->bytes();
+  // One page of the harness's own: refused with ENOSPC only when not a byte more fits.
+  const fs::path probe = scratch_ / ".armorbench-probe";
+  UniqueFd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) {
+    usage.full = errno == ENOSPC;
+    usage.probe = std::string("open: ") + strerror(errno);
+    return usage;
+  }
+  const std::string page(4096, 'p');
+  const ssize_t n = ::write(fd.get(), page.data(), page.size());
+  usage.full = n < 0 && errno == ENOSPC;
+  usage.probe = n < 0 ? std::string("write: ") + strerror(errno)
+                      : "a " + std::to_string(n) + "-byte write succeeded";
+  ::unlink(probe.c_str());
+  return usage;
 }
 
 std::optional<std::string> RuncSandbox::read_file(const std::string& sandbox_path) {

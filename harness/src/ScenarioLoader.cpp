@@ -69,6 +69,9 @@ ResourceLimits parse_limits(TomlTable& table) {
   if (limits.memory_bytes && *limits.memory_bytes < (16u << 20))
     throw table.error_at("memory", "memory limit below 16MiB cannot run a model server");
   limits.pids = table.integer("pids", 8, 1'000'000);
+  limits.disk_bytes = table.size("disk");
+  if (limits.disk_bytes && *limits.disk_bytes < (1u << 20))
+    throw table.error_at("disk", "disk limit below 1MiB leaves no room for the server's socket");
   table.finish();
   return limits;
 }
@@ -128,6 +131,9 @@ TargetSpec parse_target(TomlTable& table, const fs::path& file) {
     throw table.error_at(target.capabilities.empty() ? "seccomp" : "capabilities",
                          "seccomp and capabilities configure a container runtime (runc, crun); "
                          "a VM target's guest has its own");
+  if (is_vm && target.limits.disk_bytes)
+    throw table.error_at("limits", "a disk limit sizes a container's writable storage (runc, "
+                                   "crun); a guest's disk is its own");
   if (is_vm) {
     if (auto memory = table.size("memory")) target.vm.memory_mib = *memory >> 20;
     if (target.vm.memory_mib < 256)
@@ -622,8 +628,9 @@ Scenario load_scenario(const fs::path& file) {
     if (!limit) continue;
     for (const TargetSpec& t : scenario.targets) {
       if (t.reference_only) continue;  // runs only positive controls, without that limit
-      const bool missing =
-          (*limit == "pids" && !t.limits.pids) || (*limit == "memory" && !t.limits.memory_bytes);
+      const bool missing = (*limit == "pids" && !t.limits.pids) ||
+                           (*limit == "memory" && !t.limits.memory_bytes) ||
+                           (*limit == "disk" && !t.limits.disk_bytes);
       if (missing)
         throw input_error("case '" + c.name + "': target '" + t.name + "' sets no " + *limit +
                               " limit for the " + c.attack->kind() + " to exceed (limits = { " +

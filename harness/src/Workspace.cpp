@@ -99,4 +99,18 @@ HostRootBind::~HostRootBind() {
   ::umount2(target_.c_str(), MNT_DETACH);
 }
 
+SizedTmpfs::SizedTmpfs(fs::path target, std::uint64_t bytes)
+    : target_(std::move(target)), bytes_(bytes) {
+  fs::create_directories(target_);
+  const std::string options = "size=" + std::to_string(bytes) + ",mode=0755";
+  if (::mount("armorbench-disk", target_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) !=
+      0)
+    throw environment_error("cannot mount a " + std::to_string(bytes) + "-byte tmpfs at " +
+                            target_.string() + ": " + strerror(errno) + " (needs root)");
+}
+
+SizedTmpfs::~SizedTmpfs() {
+  ::umount2(target_.c_str(), MNT_DETACH);
+}
+
 }  // namespace armorbench

@@ -112,13 +112,15 @@ std::string joined(const std::vector<std::string>& lines) {
   return text;
 }
 
+// (The disk limit puts every sandbox's /tmp and /run on a tmpfs of its own: the interrupt and
+// kill tests below show it unmounted or cleaned like every other mount.)
 const char* kScenario = R"([scenario]
 name = "e2e"
 [[target]]
 name = "runc"
 kind = "runc"
 rootfs = "host"
-limits = { memory = "2GiB", pids = 512 }
+limits = { memory = "2GiB", pids = 512, disk = "64MiB" }
 [[case]]
 name = "benign-torch"
 loader = "torch"

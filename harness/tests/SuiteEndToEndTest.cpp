@@ -206,19 +206,26 @@ TEST_F(SuiteEndToEnd, EveryAttackFamilyHasItsVerdictAndTheDenialItRestsOn) {
        {"blocked", "kernel (memory controller)", "allocate", "memory.max", "memory.max", false}},
       {"memory-hog/block",
        {"blocked", "kernel (memory controller)", "allocate", "memory.max", "memory.max", false}},
+      // The disk limit's tmpfs refuses the write past it (the harness's own write is refused
+      // too); the server, whose load went on after the payload, serves on.
+      {"disk-fill/off", {"reached", "", "", "", "", true}},
+      {"disk-fill/audit",
+       {"blocked", "kernel (tmpfs size=32.0 MiB)", "allocate", "disk", "disk", true}},
+      {"disk-fill/block",
+       {"blocked", "kernel (tmpfs size=32.0 MiB)", "allocate", "disk", "disk", true}},
   };
   expect_verdicts(results, expected, false);
   // The summary the gates read: blocked runs split by whether the service survived.
   for (const auto& s : results["summary"]["by_target_mode"]) {
     if (s["enforcer_mode"] == "block") {
       // All but io_uring and the file write in /tmp; weights-only is invalid (outside).
-      EXPECT_NEAR(s["block_rate"].get<double>(), 14.0 / 16.0, 1e-9);
+      EXPECT_NEAR(s["block_rate"].get<double>(), 15.0 / 17.0, 1e-9);
       EXPECT_EQ(s["false_positive_rate"], 0.0);
-      EXPECT_EQ(s["counts"]["blocked_service_kept"], 9);
+      EXPECT_EQ(s["counts"]["blocked_service_kept"], 10);
       EXPECT_EQ(s["counts"]["blocked_service_lost"], 5);  // execv, token, cuda, fork, memory
     }
-    if (s["enforcer_mode"] == "audit") {  // the kernel's blocks (fork, memory) are no detection
-      EXPECT_NEAR(s["detection_rate"].get<double>(), 12.0 / 16.0, 1e-9);
+    if (s["enforcer_mode"] == "audit") {  // the kernel's blocks (fork, memory, disk) detect nothing
+      EXPECT_NEAR(s["detection_rate"].get<double>(), 12.0 / 17.0, 1e-9);
     }
   }
   // The host enforcer was loaded once for the enforced runs (audit, then block by a rule swap),

@@ -61,6 +61,16 @@ struct SiblingSpec {
   std::chrono::milliseconds timeout{120'000};
 };
 
+// The sandbox's writable storage (/tmp, /run), measured from the harness's side.
+struct StorageUsage {
+  std::uint64_t used_bytes = 0;              // allocated to what is stored there
+  std::optional<std::uint64_t> limit_bytes;  // the size of its storage under a disk limit
+  // Under a limit: whether a write of the harness's own into the storage was refused with
+  // ENOSPC (the kernel refusing any byte more), and that refusal's text.
+  bool full = false;
+  std::string probe;
+};
+
 struct MemoryDumpInfo {
   std::uint64_t bytes = 0;
   std::chrono::milliseconds elapsed{0};
@@ -86,6 +96,7 @@ class AttackSurface {
   virtual std::vector<ExecutedProgram> executed_programs() = 0;
   // A new connection to the model server's HTTP endpoint, as any client of it would open one.
   virtual UniqueFd connect_inference() = 0;
+  virtual StorageUsage storage_usage() = 0;
 };
 
 // A refusal of an operation (or, with `refused` false, a record of it in audit mode), as a

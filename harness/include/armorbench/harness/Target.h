@@ -93,6 +93,10 @@ class Sandbox : public attacks::AttackSurface {
   // Programs started inside the sandbox: the exec watch's observations in the report, each
   // marked when the enforcer killed it at that exec.
   std::vector<attacks::ExecutedProgram> executed_programs() override;
+  // Targets whose writable storage the harness can measure override this.
+  attacks::StorageUsage storage_usage() override {
+    throw unsupported_error("this target's writable storage cannot be measured from the host");
+  }
 };
 
 class Target {

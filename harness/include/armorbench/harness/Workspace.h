@@ -42,4 +42,21 @@ class HostRootBind {
   std::filesystem::path target_;
 };
 
+// A tmpfs of `bytes` at `target` (a sandbox's writable storage under a disk limit): writes past
+// its size fail with ENOSPC. Unmounted (lazily) in the destructor; `armorbench gc` finds one a
+// crash left inside a run's work dir.
+class SizedTmpfs {
+ public:
+  SizedTmpfs(std::filesystem::path target, std::uint64_t bytes);
+  SizedTmpfs(const SizedTmpfs&) = delete;
+  SizedTmpfs& operator=(const SizedTmpfs&) = delete;
+  ~SizedTmpfs();
+  const std::filesystem::path& path() const { return target_; }
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  std::filesystem::path target_;
+  std::uint64_t bytes_;
+};
+
 }  // namespace armorbench

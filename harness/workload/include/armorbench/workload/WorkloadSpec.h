@@ -23,6 +23,8 @@ struct ResourceLimits {
   std::optional<double> cpus;
   std::optional<std::uint64_t> memory_bytes;
   std::optional<std::int64_t> pids;
+  // The sandbox's writable storage (/tmp, /run): a tmpfs of this size (containers only).
+  std::optional<std::uint64_t> disk_bytes;
 };
 
 // A file put into the sandbox before the workload starts (a service-account token, CUDA driver
