@@ -9,7 +9,7 @@ const std::vector<AttackKindEntry>& registry() {
       pickle_injection_kind(),    cryptominer_kind(), memory_dump_kind(),
       secret_exfiltration_kind(), cuda_abuse_kind(),  fork_bomb_kind(),
       memory_hog_kind(),          custom_kind(),      evasion_kind(),
-      onnx_external_data_kind(),  disk_fill_kind(),
+      onnx_external_data_kind(),  disk_fill_kind(),   denial_of_service_kind(),
   };
   return kinds;
 }

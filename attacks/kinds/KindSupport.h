@@ -80,5 +80,6 @@ AttackKindEntry custom_kind();
 AttackKindEntry evasion_kind();
 AttackKindEntry onnx_external_data_kind();
 AttackKindEntry disk_fill_kind();
+AttackKindEntry denial_of_service_kind();
 
 }  // namespace armorbench::attacks

@@ -96,15 +96,16 @@ json MarkerObjective::describe() const {
 ResponseLeakObjective::ResponseLeakObjective(std::string path, std::string secret, std::string what)
     : path_(std::move(path)), secret_(std::move(secret)), what_(std::move(what)) {}
 
+json first_request(const ModelArtifacts& model) {
+  if (model.uses_tensors()) return model.requests.at(0);
+  const std::vector<float>& row = model.inputs.at(0);
+  return json::array(
+      {{{"name", "input-0"}, {"datatype", "FP32"}, {"shape", {1, row.size()}}, {"data", row}}});
+}
+
 void ResponseLeakObjective::prepare(const ModelArtifacts& model, const std::filesystem::path&) {
   model_name_ = model.name;
-  if (model.uses_tensors()) {
-    request_ = model.requests.at(0);
-  } else {
-    const std::vector<float>& row = model.inputs.at(0);
-    request_ = json::array(
-        {{{"name", "input-0"}, {"datatype", "FP32"}, {"shape", {1, row.size()}}, {"data", row}}});
-  }
+  request_ = first_request(model);
 }
 
 ObjectiveStatus ResponseLeakObjective::observe(AttackSurface& surface) {

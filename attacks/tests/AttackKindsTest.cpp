@@ -12,7 +12,9 @@
 #include <csignal>
 
 #include <fstream>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <regex>
 
 #include "armorbench/attacks/Objectives.h"
@@ -62,18 +64,23 @@ class FakeSurface final : public AttackSurface {
   std::vector<ExecutedProgram> executed_programs() override { return execs; }
   StorageUsage storage = {};
   StorageUsage storage_usage() override { return storage; }
-  // A connection whose peer has already written `http_response` (the client's request waits
-  // unread in the socket buffer); no response set: the server is down.
+  // A connection whose peer wrote `http_response` and keeps its end open (the client's request
+  // goes unread; a second request waits for an answer that never comes); no response set: the
+  // server is down. Called from an attack's threads too; the 64 newest peers are kept.
   std::string http_response;
-  std::vector<UniqueFd> peers;
+  std::mutex mutex;
+  std::deque<UniqueFd> peers;
   UniqueFd connect_inference() override {
+    std::lock_guard lock(mutex);
     if (http_response.empty()) throw environment_error("connect: Connection refused");
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
       throw environment_error("socketpair failed");
     peers.emplace_back(fds[1]);
-    EXPECT_EQ(::write(fds[1], http_response.data(), http_response.size()),
-              static_cast<ssize_t>(http_response.size()));
+    if (peers.size() > 64) peers.pop_front();
+    if (::write(fds[1], http_response.data(), http_response.size()) !=
+        static_cast<ssize_t>(http_response.size()))
+      throw environment_error("the canned response did not fit the socket buffer");
     return UniqueFd(fds[0]);
   }
 };
@@ -332,6 +339,45 @@ TEST(Objectives, ASecretInResponseIsTheSecretsBytesInAnAnswerTheHarnessGot) {
   status = objective.observe(surface);
   EXPECT_FALSE(status.reached);
   EXPECT_NE(status.detail.find("no answer"), std::string::npos) << status.detail;
+}
+
+TEST(AttackKinds, DenialOfServiceOwnsItsKeysAndNeedsNoOperation) {
+  EXPECT_THROW(parse("kind = 'denial-of-service'"), Error);
+  EXPECT_THROW(parse("kind = 'denial-of-service'\ntechnique = 'flood'\nduration = '0s'"), Error);
+  EXPECT_THROW(parse("kind = 'denial-of-service'\ntechnique = 'flood'\nmax_error_rate = 2"), Error);
+  const auto slowloris = parse("kind = 'denial-of-service'\ntechnique = 'slowloris'");
+  EXPECT_EQ(slowloris->parameters()["clients"], 256);
+  EXPECT_EQ(slowloris->objective()["type"], "availability");
+  // A client of the serving path runs nothing in the sandbox: nothing for a policy to refuse.
+  EXPECT_TRUE(slowloris->expected_operations().empty());
+}
+
+// The attack's mechanics against a server that answers at once: the benign client is measured
+// before and during, the attackers stop and are joined, and nothing slowed means not reached.
+TEST(AttackKinds, DenialOfServiceMeasuresTheBenignClientBeforeAndDuring) {
+  for (const char* technique : {"flood", "oversized", "slowloris"}) {
+    const auto dos = parse(std::string("kind = 'denial-of-service'\ntechnique = '") + technique +
+                           "'\nclients = 2\nduration = '1s'");
+    ModelArtifacts model;
+    model.name = "m";
+    model.declared = true;
+    model.requests = {nlohmann::json::array(
+        {{{"name", "x"}, {"datatype", "FP32"}, {"shape", {1, 2}}, {"data", {0.5, 1.5}}}})};
+    WorkloadSpec workload;
+    auto attack = dos->instantiate({}, {});
+    attack->prepare(model, "/nonexistent", "127.0.0.1", workload);
+    FakeSurface surface;
+    EXPECT_NE(attack->observe(surface).detail.find("never became ready"), std::string::npos);
+    surface.http_response = http_ok(
+        R"({"model_name":"m","outputs":[{"name":"y","datatype":"FP32","shape":[1],"data":[1]}]})");
+    attack->while_serving(surface);
+    const ObjectiveStatus status = attack->observe(surface);
+    EXPECT_FALSE(status.reached) << technique << ": " << status.detail;
+    EXPECT_NE(status.detail.find("the serving path held"), std::string::npos) << status.detail;
+    ASSERT_EQ(status.evidence.size(), 1u);
+    EXPECT_GT(status.evidence[0].data["probes"].get<int>(), 0) << technique;
+    EXPECT_EQ(status.evidence[0].data["errors"], 0) << technique;
+  }
 }
 
 TEST(ExpectedOperations, MatchTheOperationAndItsResource) {

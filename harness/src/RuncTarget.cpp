@@ -336,17 +336,31 @@ ReadyResult RuncSandbox::wait_ready() {
   return result;
 }
 
+// How long a connect may wait for room in the model server's listen backlog.
+constexpr milliseconds kConnectTimeout{10'000};
+
 UniqueFd RuncSandbox::connect_inference() {
   const fs::path socket_path = scratch_ / "run" / kSocketDir / kSocketName;
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // Non-blocking: a UNIX socket whose listen backlog is full (a server starved by slow-loris
+  // connections) makes a blocking connect wait for ever; this one retries EAGAIN until its
+  // deadline, interruptibly, and then says why.
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (socket_path.string().size() >= sizeof address.sun_path)
     throw harness_error("socket path too long: " + socket_path.string());
   std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
-    throw harness_error("cannot connect to the model server at " + socket_path.string() + ": " +
-                        std::strerror(errno));
+  const auto deadline = std::chrono::steady_clock::now() + kConnectTimeout;
+  while (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    if (errno != EAGAIN || std::chrono::steady_clock::now() >= deadline)
+      throw harness_error("cannot connect to the model server at " + socket_path.string() + ": " +
+                          (errno == EAGAIN ? "its listen backlog stayed full for " +
+                                                 std::to_string(kConnectTimeout.count()) + " ms"
+                                           : std::string(std::strerror(errno))));
+    poll_interruptible(nullptr, 0, milliseconds(10));
+  }
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
   return fd;
 }
 

@@ -399,6 +399,34 @@ TEST_F(SuiteEndToEnd, EveryModelFormatServesAndItsAttacksRestOnTheirDenial) {
     }
 }
 
+TEST_F(SuiteEndToEnd, AvailabilityIsTheBenignClientsLatencyAndErrorsDuringTheAttack) {
+  const nlohmann::json results = run_suite({"availability-e2e.toml"}, "availability");
+  std::map<std::string, nlohmann::json> figures;
+  for (const auto& c : results["cases"]) {
+    const std::string key = c["target"].get<std::string>() + ":" + c["case"].get<std::string>();
+    for (const auto& e : c["evidence"])
+      if (e["kind"] == "objective") figures[key] = e["data"];
+    if (key == "runc-no-limits:slowloris")
+      EXPECT_EQ(c["verdict"], "invalid") << c["reason"];
+    else
+      EXPECT_EQ(c["verdict"], "reached") << key << ": " << c["reason"];
+  }
+  ASSERT_EQ(figures.size(), 4u);
+  for (const char* flood : {"runc-limits:request-flood", "runc-no-limits:request-flood"}) {
+    const auto& f = figures[flood];
+    EXPECT_GT(f["baseline_p50_ms"].get<double>(), 0) << flood << f;
+    EXPECT_GE(f["slowdown"].get<double>(), 5.0) << flood << f;
+    EXPECT_GT(f["attacker_sent"].get<int>(), 0) << flood << f;
+  }
+  // Under pids.max the server cannot start a thread for the benign client's connections.
+  EXPECT_GE(figures["runc-limits:slowloris"]["error_rate"].get<double>(), 0.1)
+      << figures["runc-limits:slowloris"];
+  EXPECT_EQ(figures["runc-no-limits:slowloris"]["errors"], 0)
+      << figures["runc-no-limits:slowloris"];
+  EXPECT_GE(figures["runc-no-limits:slowloris"]["attacker_sent"].get<int>(), 200)
+      << "the connections were held: " << figures["runc-no-limits:slowloris"];
+}
+
 TEST_F(SuiteEndToEnd, TwoShardsMergedAreTheWholeRun) {
   const std::string suite = std::string(ARMORBENCH_TEST_DATA) + "/scenarios/shard-suite.toml";
   const fs::path base = fs::path(::testing::TempDir()) / "shards";

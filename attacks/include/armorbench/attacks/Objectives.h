@@ -203,6 +203,9 @@ class ResponseLeakObjective final : public Objective {
   nlohmann::json request_;  // an OIP "inputs" array
 };
 
+// The model's first request as an OIP "inputs" array (the MLP's first row as input-0 [1, n]).
+nlohmann::json first_request(const ModelArtifacts& model);
+
 // (output name, bytes) for each way an OIP "outputs" array can carry bytes: each tensor's values
 // packed little-endian in its datatype (INT*/UINT8/BOOL/FP32/FP64), and, where every value is a
 // byte (0..255 or -128..127), one byte per value.
