@@ -520,24 +520,42 @@ class DeclaredInference:
         dtype = self.dtypes[datatype]
         if datatype == "BOOL":
             kinds, what = (bool,), "true/false"
-        elif dtype.is_floating_point:
+        elif self.is_float_dtype(dtype):
             kinds, what = (int, float), "numbers"
         else:
             kinds, what = (int,), "integers"
         if not all(type(value) in kinds for value in data):
             raise BadRequest(f"input {name!r}: {datatype} data must hold only {what}")
         if kinds == (int,) and data:
-            info = self.torch.iinfo(dtype)
+            info = self.iinfo(dtype)
             if min(data) < info.min or max(data) > info.max:
                 raise BadRequest(f"input {name!r}: data out of {datatype} range [{info.min}, {info.max}]")
         try:
-            values = self.torch.tensor(data, dtype=dtype).reshape(shape)
+            values = self.make_tensor(data, dtype, shape)
         except (OverflowError, RuntimeError) as error:
             raise BadRequest(f"input {name!r}: data does not fit {datatype}: {error}")
         # Python's json reads 1e400 as inf, and 1e5 overflows FP16: the model wants finite input.
-        if dtype.is_floating_point and not self.torch.isfinite(values).all():
+        if self.is_float_dtype(dtype) and not self.all_finite(values):
             raise BadRequest(f"input {name!r}: data does not fit {datatype} (not finite)")
         return values
+
+    # The tensor library's part (torch here, numpy in ArrayInference).
+    def is_float_dtype(self, dtype):
+        return dtype.is_floating_point
+
+    def iinfo(self, dtype):
+        return self.torch.iinfo(dtype)
+
+    def make_tensor(self, data, dtype, shape):
+        return self.torch.tensor(data, dtype=dtype).reshape(shape)
+
+    def all_finite(self, values):
+        return bool(self.torch.isfinite(values).all())
+
+    def as_output(self, name, value):
+        if not isinstance(value, self.torch.Tensor):
+            raise TypeError(f"output {name!r} is {type(value).__name__}, not a tensor")
+        return value.detach().cpu()
 
     def named_results(self, result):
         """(name, tensor, declaration or None) for each tensor of the model's result."""
@@ -559,8 +577,7 @@ class DeclaredInference:
 
     def answer(self, name, value, declared):
         """One OIP output tensor; a result the declaration or JSON cannot carry is the model's error (500)."""
-        if not isinstance(value, self.torch.Tensor):
-            raise TypeError(f"output {name!r} is {type(value).__name__}, not a tensor")
+        value = self.as_output(name, value)
         datatype = self.datatypes.get(value.dtype)
         if datatype is None:
             raise TypeError(f"output {name!r} has dtype {value.dtype}, which the protocol cannot carry")
@@ -571,8 +588,7 @@ class DeclaredInference:
         if want is not None and (len(shape) != len(want)
                                  or any(size != wanted for size, wanted in zip(shape, want) if wanted != -1)):
             raise ValueError(f"output {name!r} has shape {shape}, model.json declares {want}")
-        value = value.detach().cpu()
-        if value.is_floating_point() and not self.torch.isfinite(value).all():
+        if self.is_float_dtype(value.dtype) and not self.all_finite(value):
             raise ValueError(f"output {name!r} holds values that are not finite, which JSON cannot carry")
         return {"name": name, "datatype": datatype, "shape": shape, "data": value.reshape(-1).tolist()}
 
@@ -696,46 +712,21 @@ class ArrayInference(DeclaredInference):
     def run(self, arrays):
         return self.model(*arrays)
 
-    def to_tensor(self, declared, tensor, shape):
-        name, datatype = declared["name"], declared["datatype"]
-        count = math.prod(shape)
-        data = tensor.get("data")
-        if not isinstance(data, list) or len(data) != count:
-            raise BadRequest(f"input {name!r}: data must be a flat list of {count} values")
-        dtype = self.dtypes[datatype]
-        if datatype == "BOOL":
-            kinds, what = (bool,), "true/false"
-        elif dtype.kind == "f":
-            kinds, what = (int, float), "numbers"
-        else:
-            kinds, what = (int,), "integers"
-        if not all(type(value) in kinds for value in data):
-            raise BadRequest(f"input {name!r}: {datatype} data must hold only {what}")
-        if kinds == (int,) and data:
-            info = self.np.iinfo(dtype)
-            if min(data) < info.min or max(data) > info.max:
-                raise BadRequest(f"input {name!r}: data out of {datatype} range [{info.min}, {info.max}]")
-        with self.np.errstate(over="ignore"):
-            values = self.np.array(data, dtype=dtype).reshape(shape)
-        if dtype.kind == "f" and not self.np.isfinite(values).all():
-            raise BadRequest(f"input {name!r}: data does not fit {datatype} (not finite)")
-        return values
+    def is_float_dtype(self, dtype):
+        return dtype.kind == "f"
 
-    def answer(self, name, value, declared):
-        value = self.np.asarray(value)
-        datatype = self.datatypes.get(value.dtype)
-        if datatype is None:
-            raise TypeError(f"output {name!r} has dtype {value.dtype}, which the protocol cannot carry")
-        shape = list(value.shape)
-        if declared is not None and declared.get("datatype", datatype) != datatype:
-            raise ValueError(f"output {name!r} is {datatype}, model.json declares {declared['datatype']}")
-        want = declared.get("shape") if declared is not None else None
-        if want is not None and (len(shape) != len(want)
-                                 or any(size != wanted for size, wanted in zip(shape, want) if wanted != -1)):
-            raise ValueError(f"output {name!r} has shape {shape}, model.json declares {want}")
-        if value.dtype.kind == "f" and not self.np.isfinite(value).all():
-            raise ValueError(f"output {name!r} holds values that are not finite, which JSON cannot carry")
-        return {"name": name, "datatype": datatype, "shape": shape, "data": value.reshape(-1).tolist()}
+    def iinfo(self, dtype):
+        return self.np.iinfo(dtype)
+
+    def make_tensor(self, data, dtype, shape):
+        with self.np.errstate(over="ignore"):
+            return self.np.array(data, dtype=dtype).reshape(shape)
+
+    def all_finite(self, values):
+        return bool(self.np.isfinite(values).all())
+
+    def as_output(self, name, value):
+        return self.np.asarray(value)
 
 
 class InferenceHandler(BaseHTTPRequestHandler):

@@ -80,34 +80,42 @@ bool ModelArtifacts::matches(const std::vector<float>& actual,
   return true;
 }
 
-ModelArtifacts generate_model(const fs::path& data_dir, const fs::path& out_dir,
-                              const std::vector<int>& layer_sizes) {
+namespace {
+
+// Runs a generator script of harness/workload with `args` into `out_dir` and returns its
+// expected.json, moved beside the model directory: the expectations (the canary, the answers)
+// must not be visible inside the sandbox, where out_dir is mounted.
+nlohmann::json run_generator(const fs::path& data_dir, const std::string& script,
+                             const fs::path& out_dir, const std::vector<std::string>& args) {
   fs::create_directories(out_dir);
-  std::string layers;
-  for (int size : layer_sizes) layers += (layers.empty() ? "" : ",") + std::to_string(size);
-  const std::vector<std::string> argv{
-      "/usr/bin/python3",
-      (data_dir / "harness" / "workload" / "make_model.py").string(),
-      "--out",
-      out_dir.string(),
-      "--layers",
-      layers};
+  std::vector<std::string> argv{"/usr/bin/python3",
+                                (data_dir / "harness" / "workload" / script).string(), "--out",
+                                out_dir.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
   const CommandResult result = run_command(argv, std::chrono::minutes(3));
   if (result.timed_out || !result.status.exited_ok())
     throw environment_error(
         "model generation failed (" +
         (result.timed_out ? std::string("timed out") : result.status.describe()) +
         "): " + join_argv(argv) + "\n" + result.err);
-
-  // The expectations (with the canary) must not be visible inside the sandbox, where out_dir is
-  // mounted: keep them beside it.
   const fs::path expected_file =
       out_dir.parent_path() / (out_dir.filename().string() + ".expected.json");
   std::error_code ec;
   fs::rename(out_dir / "expected.json", expected_file, ec);
   std::ifstream in(expected_file);
-  const auto expected = nlohmann::json::parse(in, nullptr, false);
-  if (expected.is_discarded()) throw harness_error("the model generator wrote no expected.json");
+  auto expected = nlohmann::json::parse(in, nullptr, false);
+  if (expected.is_discarded() || !expected.is_object())
+    throw harness_error(script + " wrote no expected.json");
+  return expected;
+}
+
+}  // namespace
+
+ModelArtifacts generate_model(const fs::path& data_dir, const fs::path& out_dir,
+                              const std::vector<int>& layer_sizes) {
+  std::string layers;
+  for (int size : layer_sizes) layers += (layers.empty() ? "" : ",") + std::to_string(size);
+  const auto expected = run_generator(data_dir, "make_model.py", out_dir, {"--layers", layers});
   std::ifstream config_in(out_dir / "model.json");
   const auto config = nlohmann::json::parse(config_in, nullptr, false);
 
@@ -126,29 +134,9 @@ ModelArtifacts generate_model(const fs::path& data_dir, const fs::path& out_dir,
 
 ModelArtifacts generate_format_model(const fs::path& data_dir, const fs::path& out_dir,
                                      const std::string& format) {
-  fs::create_directories(out_dir);
-  const std::vector<std::string> argv{
-      "/usr/bin/python3",
-      (data_dir / "harness" / "workload" / "make_formats.py").string(),
-      "--out",
-      out_dir.string(),
-      "--format",
-      format};
-  const CommandResult result = run_command(argv, std::chrono::minutes(3));
-  if (result.timed_out || !result.status.exited_ok())
-    throw environment_error(
-        "model generation failed (" +
-        (result.timed_out ? std::string("timed out") : result.status.describe()) +
-        "): " + join_argv(argv) + "\n" + result.err);
-  // Kept beside the model directory, out of the sandbox's sight, like the MLP's.
-  const fs::path expected_file =
-      out_dir.parent_path() / (out_dir.filename().string() + ".expected.json");
-  std::error_code ec;
-  fs::rename(out_dir / "expected.json", expected_file, ec);
-  std::ifstream in(expected_file);
-  const auto expected = nlohmann::json::parse(in, nullptr, false);
-  if (expected.is_discarded() || !expected.contains("requests") || !expected.contains("outputs"))
-    throw harness_error("the " + format + " generator wrote no usable expected.json");
+  const auto expected = run_generator(data_dir, "make_formats.py", out_dir, {"--format", format});
+  if (!expected.contains("requests") || !expected.contains("outputs"))
+    throw harness_error("the " + format + " generator's expected.json has no requests");
 
   ModelArtifacts model;
   model.dir = out_dir;

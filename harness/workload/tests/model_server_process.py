@@ -75,3 +75,17 @@ class Server:
         self.stdout_after_event = self.process.stdout.read1(65536) if readable else None
         self.process.stdout.close()
         return code
+
+
+def refused_load(test, workdir, model, config, loader):
+    """The error of a server that must refuse to load (load_failed event, exit 3), asserted on
+    `test` (a unittest.TestCase)."""
+    server = Server(workdir, model, config, loader)
+    try:
+        event = server.event()
+        server.process.wait(timeout=60)
+    finally:
+        code = server.stop()
+    test.assertEqual(code, 3, server.stderr())
+    test.assertEqual(event and event.get("event"), "load_failed", event)
+    return event["error"]

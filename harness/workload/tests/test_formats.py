@@ -17,7 +17,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model_server_process import PYTHON, Server, UnixHTTPConnection  # noqa: E402
+from model_server_process import PYTHON, Server, UnixHTTPConnection, refused_load  # noqa: E402
 
 WORKLOAD = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE = os.path.dirname(os.path.dirname(WORKLOAD))
@@ -88,15 +88,7 @@ class FormatsTest(unittest.TestCase):
                                 (output["data"], reference["data"]))
 
     def refusal(self, model, config, loader):
-        server = Server(self.work, model, config, loader)
-        try:
-            event = server.event()
-            server.process.wait(timeout=60)
-        finally:
-            code = server.stop()
-        self.assertEqual(code, 3, server.stderr())
-        self.assertEqual(event and event.get("event"), "load_failed", event)
-        return event["error"]
+        return refused_load(self, self.work, model, config, loader)
 
     def test_every_format_serves_the_generators_answers_with_each_loader(self):
         for fmt in FORMATS:

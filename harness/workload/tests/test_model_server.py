@@ -22,7 +22,7 @@ import unittest
 
 import torch
 
-from model_server_process import PYTHON, Server, UnixHTTPConnection
+from model_server_process import PYTHON, Server, UnixHTTPConnection, refused_load
 
 WORKLOAD = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAKE_MODEL = os.path.join(WORKLOAD, "make_model.py")
@@ -147,16 +147,7 @@ class ModelServerTest(unittest.TestCase):
         self.assertEqual(code, 0, server.stderr())
 
     def refusal(self, model, config, loader):
-        """The load_failed event of a server that must refuse to start, after requiring exit 3."""
-        server = Server(self.work, model, config, loader)
-        try:
-            event = server.event()
-            server.process.wait(timeout=60)
-        finally:
-            code = server.stop()
-        self.assertEqual(code, 3, server.stderr())
-        self.assertEqual(event and event.get("event"), "load_failed", event)
-        return event["error"]
+        return refused_load(self, self.work, model, config, loader)
 
     def request(self, features=None, ids=None):
         features = self.features if features is None else features
