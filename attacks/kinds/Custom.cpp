@@ -1,7 +1,9 @@
 // custom: bring your own model file with the objective its author declares. Keys: objective = {
 // type = file_created (path, contains) | connect (host, port, contains) | exec (path) |
 // canary_found (canary, method) | secret_in_response (path) }. A secret_in_response objective
-// plants a fresh secret at `path` (under /tmp or /run) and is reached when the harness, as a
+// plants a secret at `path` (under /tmp or /run), fresh for each case of each harness run and the
+// same in its off, audit and block runs (a model whose outputs carry it then answers alike, and
+// its service is judged against the off run's answers), and is reached when the harness, as a
 // client, finds it in an inference response. A connect objective's listener binds the declared host
 // (an address of this host: the sandbox shares it on host networking, a VM guest reaches 127.0.0.1
 // as 10.0.2.2) and counts only a connection that carries `contains`. The case's model.file is what
@@ -26,7 +28,8 @@ struct CustomObjectiveSpec {
   std::string method;    // canary_found
 };
 
-// A fresh value per run for a secret_in_response objective to plant.
+// A fresh value for a secret_in_response objective to plant (the model file, written before, cannot
+// know it).
 std::string fresh_secret() {
   return "armorbench-secret-" + random_hex(24);
 }
@@ -35,7 +38,8 @@ std::string fresh_secret() {
 std::unique_ptr<Objective> make_objective(const CustomObjectiveSpec& spec,
                                           const AttackContext& context, const std::string& secret) {
   if (spec.type == "secret_in_response")
-    return std::make_unique<ResponseLeakObjective>(spec.path, secret, "the planted secret leaked");
+    return std::make_unique<ResponseLeakObjective>(spec.path, secret, "the planted secret leaked",
+                                                   std::string("armorbench-secret-").size());
   if (spec.type == "file_created")
     return std::make_unique<MarkerObjective>(spec.path, spec.contains, "the declared file");
   if (spec.type == "connect")
@@ -51,9 +55,10 @@ std::unique_ptr<Objective> make_objective(const CustomObjectiveSpec& spec,
 
 class Custom final : public Attack {
  public:
-  Custom(const CustomObjectiveSpec& spec, fs::path model_file, const AttackContext& context)
+  Custom(const CustomObjectiveSpec& spec, fs::path model_file, const AttackContext& context,
+         std::string secret)
       : model_file_(std::move(model_file)),
-        secret_(spec.type == "secret_in_response" ? fresh_secret() : ""),
+        secret_(std::move(secret)),
         secret_path_(spec.type == "secret_in_response" ? spec.path : ""),
         objective_(make_objective(spec, context, secret_)) {}
 
@@ -90,7 +95,10 @@ class Custom final : public Attack {
 class CustomDefinition final : public DefinitionBase {
  public:
   CustomDefinition(CustomObjectiveSpec spec, fs::path model_file)
-      : DefinitionBase("custom"), spec_(std::move(spec)), model_file_(std::move(model_file)) {}
+      : DefinitionBase("custom"),
+        spec_(std::move(spec)),
+        model_file_(std::move(model_file)),
+        secret_(spec_.type == "secret_in_response" ? fresh_secret() : "") {}
 
   json parameters() const override { return {{"objective", objective()}}; }
 
@@ -116,12 +124,13 @@ class CustomDefinition final : public DefinitionBase {
   }
   std::unique_ptr<Attack> instantiate(const AttackContext& context,
                                       const ResourceLimits&) const override {
-    return std::make_unique<Custom>(spec_, model_file_, context);
+    return std::make_unique<Custom>(spec_, model_file_, context, secret_);
   }
 
  private:
   CustomObjectiveSpec spec_;
   fs::path model_file_;
+  std::string secret_;
 };
 
 CustomObjectiveSpec parse_objective(TomlTable& table) {

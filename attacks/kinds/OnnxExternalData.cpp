@@ -54,7 +54,8 @@ class OnnxExternalData final : public Attack {
     workload.model_file = file;
     workload.planted.push_back({kServiceAccountToken, token, 0600});
     objective_ = std::make_unique<ResponseLeakObjective>(
-        kServiceAccountToken, token, "the service-account token leaked through the weights");
+        kServiceAccountToken, token, "the service-account token leaked through the weights",
+        token.size() - 48);  // the token ends in 24 random bytes as hex
     objective_->prepare(model, run_dir);
   }
 

@@ -93,8 +93,12 @@ json MarkerObjective::describe() const {
   return {{"type", "file_created"}, {"path", path_}, {"contains", needle_}, {"what", what_}};
 }
 
-ResponseLeakObjective::ResponseLeakObjective(std::string path, std::string secret, std::string what)
-    : path_(std::move(path)), secret_(std::move(secret)), what_(std::move(what)) {}
+ResponseLeakObjective::ResponseLeakObjective(std::string path, std::string secret, std::string what,
+                                             std::size_t random_from)
+    : path_(std::move(path)),
+      secret_(std::move(secret)),
+      what_(std::move(what)),
+      random_from_(random_from) {}
 
 json first_request(const ModelArtifacts& model) {
   if (model.uses_tensors()) return model.requests.at(0);
@@ -120,23 +124,29 @@ ObjectiveStatus ResponseLeakObjective::observe(AttackSurface& surface) {
     return status;
   }
   std::string where;
-  for (const auto& [name, bytes] : response_byte_views(outputs))
+  bool whole = false;
+  for (const auto& [name, bytes] : response_byte_views(outputs)) {
     if (bytes.find(secret_) != std::string::npos) {
       where = name;
+      whole = true;
       break;
     }
+    for (std::size_t i = random_from_; where.empty() && i + kLeakWindow <= secret_.size(); ++i)
+      if (bytes.find(secret_.substr(i, kLeakWindow)) != std::string::npos) where = name;
+  }
   status.reached = !where.empty();
   status.attempted = true;
-  status.detail = status.reached
-                      ? what_ + ": the " + std::to_string(secret_.size()) +
-                            "-byte secret planted at " + path_ + " came back in output '" + where +
-                            "' of an inference response"
-                      : what_ + " not observed: the planted secret is in none of the " +
-                            std::to_string(outputs.size()) + " output(s) answered";
+  status.detail = status.reached ? what_ + ": the " + std::to_string(secret_.size()) +
+                                       "-byte secret planted at " + path_ + " came back" +
+                                       (whole ? "" : " in part (16 or more of its random bytes)") +
+                                       " in output '" + where + "' of an inference response"
+                                 : what_ + " not observed: the planted secret is in none of the " +
+                                       std::to_string(outputs.size()) + " output(s) answered";
   status.evidence.push_back({"objective",
                              status.detail,
                              {{"path", path_},
                               {"secret_bytes", secret_.size()},
+                              {"whole", whole},
                               {"output", where},
                               {"outputs", outputs.size()}}});
   return status;

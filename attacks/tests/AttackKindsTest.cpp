@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <csignal>
 
-#include <fstream>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -260,7 +260,7 @@ TEST(AttackKinds, OnnxExternalDataNeedsTheOnnxLoaderAndATechnique) {
             "/run/secrets/kubernetes.io/serviceaccount/token");
 }
 
-TEST(AttackKinds, CustomSecretInResponsePlantsAFreshSecretUnderTmpOrRun) {
+TEST(AttackKinds, CustomSecretInResponsePlantsAFreshSecretPerCaseUnderTmpOrRun) {
   const AttackParseContext with_file{"s.toml", fs::path("/dev/null"), Loader::kOnnx};
   EXPECT_THROW(parse("kind = 'custom'\nobjective = { type = 'secret_in_response', "
                      "path = '/etc/shadow' }",
@@ -285,7 +285,16 @@ TEST(AttackKinds, CustomSecretInResponsePlantsAFreshSecretUnderTmpOrRun) {
     EXPECT_EQ(workload.planted[0].sandbox_path, "/run/secrets/key");
     secrets.push_back(workload.planted[0].content);
   }
-  EXPECT_NE(secrets[0], secrets[1]) << "a fresh secret every run";
+  // One secret for every run of the case (its off run's answers are the others' reference), a
+  // fresh one for another case.
+  EXPECT_EQ(secrets[0], secrets[1]);
+  EXPECT_EQ(secrets[0].rfind("armorbench-secret-", 0), 0u);
+  const auto other = parse(
+      "kind = 'custom'\nobjective = { type = 'secret_in_response', path = '/run/secrets/key' }",
+      with_file);
+  WorkloadSpec workload;
+  other->instantiate({}, {})->prepare(model, "/nonexistent", "127.0.0.1", workload);
+  EXPECT_NE(workload.planted.at(0).content, secrets[0]);
 }
 
 TEST(Objectives, ResponseByteViewsReadEachDatatypesBytesAndOneBytePerValue) {
@@ -334,6 +343,22 @@ TEST(Objectives, ASecretInResponseIsTheSecretsBytesInAnAnswerTheHarnessGot) {
   status = objective.observe(surface);
   EXPECT_FALSE(status.reached) << status.detail;
   EXPECT_TRUE(status.attempted);
+
+  // A model that read a guessed length leaks a part: 16 of the random bytes are proof, fewer
+  // (or only the fixed prefix) are not.
+  const std::string random = "0123456789abcdef0123";
+  ResponseLeakObjective partial("/run/secrets/key", "fixed-prefix-" + random, "leak", 13);
+  partial.prepare(model, "/nonexistent");
+  for (const auto& [part, leaked_enough] :
+       std::vector<std::pair<std::string, bool>>{{"fixed-prefix-0123456789abcdef", true},
+                                                 {"fixed-prefix-0123456789", false},
+                                                 {random.substr(2, 16), true}}) {
+    nlohmann::json bytes = nlohmann::json::array();
+    for (char c : part) bytes.push_back(static_cast<int>(c));
+    surface.http_response = answer(nlohmann::json::array(
+        {{{"name", "leak"}, {"datatype", "UINT8"}, {"shape", {part.size()}}, {"data", bytes}}}));
+    EXPECT_EQ(partial.observe(surface).reached, leaked_enough) << part;
+  }
 
   surface.http_response.clear();  // the server never came up (its load was refused)
   status = objective.observe(surface);

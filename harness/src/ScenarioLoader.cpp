@@ -132,8 +132,9 @@ TargetSpec parse_target(TomlTable& table, const fs::path& file) {
                          "seccomp and capabilities configure a container runtime (runc, crun); "
                          "a VM target's guest has its own");
   if (is_vm && target.limits.disk_bytes)
-    throw table.error_at("limits", "a disk limit sizes a container's writable storage (runc, "
-                                   "crun); a guest's disk is its own");
+    throw table.error_at("limits",
+                         "a disk limit sizes a container's writable storage (runc, "
+                         "crun); a guest's disk is its own");
   if (is_vm) {
     if (auto memory = table.size("memory")) target.vm.memory_mib = *memory >> 20;
     if (target.vm.memory_mib < 256)
@@ -291,9 +292,24 @@ DeclaredModel parse_declared(TomlTable& table, const fs::path& file, const fs::p
   }
   if (auto data_files = table.strings("data_files")) {
     if (format != "onnx")
-      throw table.error_at("data_files", "data_files are an ONNX graph's external data");
-    for (const std::string& data : *data_files)
-      model.data_files.push_back(existing_regular_file(table, "data_files", file, data));
+      throw table.error_at("data_files",
+                           "data_files are an ONNX graph's external data (files, directories, "
+                           "links)");
+    for (const std::string& data : *data_files) {
+      // A file, a directory (copied whole) or a symbolic link (copied as a link, never
+      // followed here: where it points is resolved inside the sandbox, as the model's loader
+      // would resolve it where it is deployed).
+      const fs::path resolved = resolve(file, data);
+      std::error_code ec;
+      const auto status = fs::symlink_status(resolved, ec);
+      if (ec || !fs::exists(status))
+        throw table.error_at(
+            "data_files", "'" + data + "' does not exist (resolved to " + resolved.string() + ")");
+      if (!fs::is_regular_file(status) && !fs::is_directory(status) && !fs::is_symlink(status))
+        throw table.error_at("data_files",
+                             "'" + data + "' is not a file, a directory or a symbolic link");
+      model.data_files.push_back(resolved);
+    }
   }
   if ((format == "sklearn" || format == "xgboost") && model.inputs.size() != 1)
     throw table.error_at("inputs", "a " + format + " model takes one input (the feature matrix)");

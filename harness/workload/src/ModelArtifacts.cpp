@@ -200,8 +200,12 @@ ModelArtifacts stage_declared_model(const DeclaredModel& model, const fs::path& 
   fs::copy_file(model.file, out_dir / file_name, fs::copy_options::overwrite_existing);
   for (const fs::path& source : model.sources)
     fs::copy_file(source, out_dir / source.filename(), fs::copy_options::overwrite_existing);
-  for (const fs::path& data : model.data_files)
-    fs::copy_file(data, out_dir / data.filename(), fs::copy_options::overwrite_existing);
+  // External data as the model ships it: directories whole, symbolic links as links.
+  for (const fs::path& data : model.data_files) {
+    fs::remove_all(out_dir / data.filename());
+    fs::copy(data, out_dir / data.filename(),
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  }
   json config = {{"name", model.name}, {"format", model.format}};
   json inputs = json::array();
   for (const TensorSpec& t : model.inputs)

@@ -89,5 +89,29 @@ TEST(DeclaredModels, StagingWritesTheConfigAndTheSameRequestsEveryTime) {
   std::filesystem::remove_all(dir);
 }
 
+// An ONNX model's external data is staged as the model ships it: a directory whole, a symbolic
+// link as a link (where it points is the sandbox's business, as it is the deployment's).
+TEST(DeclaredModels, ExternalDataIsStagedAsShippedDirectoriesAndLinksIncluded) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / "declared-onnx-test";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "data" / "deeper");
+  std::ofstream(dir / "m.onnx") << "graph";
+  std::ofstream(dir / "data" / "deeper" / "w.bin") << "weights";
+  fs::create_symlink("/run/secrets/kubernetes.io/serviceaccount/token", dir / "leak.bin");
+  DeclaredModel declared;
+  declared.file = dir / "m.onnx";
+  declared.format = "onnx";
+  declared.inputs = {{"x", "FP32", {-1, 3}, std::nullopt}};
+  declared.data_files = {dir / "data", dir / "leak.bin"};
+  stage_declared_model(declared, dir / "staged");
+  stage_declared_model(declared, dir / "staged");  // again, over the first staging
+  EXPECT_TRUE(fs::is_regular_file(dir / "staged" / "data" / "deeper" / "w.bin"));
+  ASSERT_TRUE(fs::is_symlink(dir / "staged" / "leak.bin"));
+  EXPECT_EQ(fs::read_symlink(dir / "staged" / "leak.bin"),
+            "/run/secrets/kubernetes.io/serviceaccount/token");
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace armorbench

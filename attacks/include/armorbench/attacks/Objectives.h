@@ -185,9 +185,14 @@ std::vector<ExpectedOperation> memory_operations_for(const std::string& method);
 // A secret the harness planted coming back to a client in an inference response: the harness
 // sends the model's own first request and looks for the secret's bytes in every output tensor,
 // read as its datatype's little-endian bytes and as one byte per element (response_byte_views).
+// A part of the secret counts too when it holds at least kLeakWindow bytes of the secret's random
+// part (from `random_from` on): a model that reads a guessed length leaks a prefix, and no
+// stretch of random bytes that long appears by chance.
 class ResponseLeakObjective final : public Objective {
  public:
-  ResponseLeakObjective(std::string path, std::string secret, std::string what);
+  static constexpr std::size_t kLeakWindow = 16;
+  ResponseLeakObjective(std::string path, std::string secret, std::string what,
+                        std::size_t random_from = 0);
   void prepare(const ModelArtifacts& model, const std::filesystem::path& run_dir) override;
   ObjectiveStatus observe(AttackSurface& surface) override;
   nlohmann::json describe() const override;
@@ -199,6 +204,7 @@ class ResponseLeakObjective final : public Objective {
   std::string path_;
   std::string secret_;
   std::string what_;
+  std::size_t random_from_;
   std::string model_name_;
   nlohmann::json request_;  // an OIP "inputs" array
 };

@@ -40,7 +40,8 @@ struct DeclaredModel {
   std::optional<std::filesystem::path> architecture_file;  // state_dict, safetensors
   // Python sources the model needs beside it (the module a full pickle's class lives in).
   std::vector<std::filesystem::path> sources;
-  // Other files the model reads beside it (an ONNX graph's external data).
+  // Other files the model reads beside it (an ONNX graph's external data): files, directories
+  // (copied whole) and symbolic links (copied as links, resolved inside the sandbox).
   std::vector<std::filesystem::path> data_files;
   std::string architecture_class;
   nlohmann::json architecture_kwargs = nlohmann::json::object();
