@@ -282,14 +282,15 @@ const ModelArtifacts& MatrixRunner::model_for(const Scenario& scenario, const Ca
                .first;
     return it->second;
   }
-  std::string key = c.model.generator + "-";
-  if (c.model.generator == "mlp")
+  // An undeclared file of a custom attack stands in for the generated MLP's weights: the MLP is
+  // still made (its model.json, its requests and answers).
+  const std::string generator = c.model.generator.empty() ? "mlp" : c.model.generator;
+  std::string key = generator + "-";
+  if (generator == "mlp")
     for (int size : c.model.layers) key += std::to_string(size) + "x";
   auto it = models_.find(key);
   if (it == models_.end())
-    it =
-        models_.emplace(key, env_.make_model(c.model.generator, c.model.layers, models_dir() / key))
-            .first;
+    it = models_.emplace(key, env_.make_model(generator, c.model.layers, models_dir() / key)).first;
   return it->second;
 }
 

@@ -199,8 +199,11 @@ settle = "0s"
     options.make_target = [&, behaviour](const TargetSpec& spec, const TargetContext&) {
       return std::make_unique<FakeTarget>(spec, journal_, behaviour);
     };
-    options.make_model = [](const std::string&, const std::vector<int>&,
+    options.make_model = [](const std::string& generator, const std::vector<int>&,
                             const fs::path& model_dir) {
+      // Every case here serves the generated MLP (a custom attack's undeclared file stands in
+      // for its weights).
+      EXPECT_EQ(generator, "mlp");
       fs::create_directories(model_dir);
       std::ofstream(model_dir / "model.json") << "{}";
       ModelArtifacts model;
