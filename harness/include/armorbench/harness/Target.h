@@ -76,7 +76,7 @@ class Sandbox : public attacks::AttackSurface {
   virtual const SandboxInfo& info() const = 0;
   virtual ReadyResult wait_ready() = 0;
   // A connected byte stream to the model server's HTTP endpoint.
-  virtual UniqueFd connect_inference() = 0;
+  UniqueFd connect_inference() override = 0;
   // What the enforcer recorded for this sandbox (as actor or, for memory rules, as target).
   virtual enforcer::EnforcerReport enforcer_report() = 0;
   // Stops the workload and collects what can only be read before teardown; `keep_files` are
