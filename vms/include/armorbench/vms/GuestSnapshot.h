@@ -1,0 +1,95 @@
+// A micro-VM snapshot: a guest booted from a root image, its warm workload started (the
+// interpreter with torch imported, waiting for its argv), then saved (virDomainSaveFlags). Each
+// case restores it (GuestVmConfig::restore), so every case starts from the same state, saved
+// before any case ran; the model is loaded after the restore. Kata's VM templating and
+// Firecracker's snapshots are the same idea. Cached under the cache dir by a digest of
+// everything the saved guest is made of, and bounded.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "armorbench/base/UniqueFd.h"
+#include "armorbench/vms/AgentProtocol.h"
+#include "armorbench/vms/DomainSpec.h"
+#include "armorbench/vms/GuestImage.h"
+#include "armorbench/vms/GuestVm.h"
+
+namespace armorbench::vms {
+
+inline constexpr const char* kDefaultSnapshotCacheDir = "/var/cache/armorbench/vm-snapshot";
+// Restored guests keep the saved domain's name (libvirt allows no other): this prefix and the
+// key's first 16 digits.
+inline constexpr const char* kSnapshotDomainPrefix = "ab-snap-";
+// Bumped when what a snapshot holds changes in a way its inputs do not show.
+inline constexpr int kSnapshotFormat = 1;
+
+struct SnapshotSpec {
+  GuestImage image;
+  std::filesystem::path agent;    // the host's armorbench-guest-agent, copied into the root image
+  std::filesystem::path builder;  // vms/guest/build-snapshot-root.py
+  std::filesystem::path warm_script;  // harness/workload/warm_start.py
+  std::filesystem::path python = "/usr/bin/python3";
+  PrewarmRequest warm;  // argv {python, "-c", <warm script>}, the workload's env and cgroup
+  unsigned memory_mib = 1024;
+  unsigned vcpus = 1;
+  Accel accel = Accel::kTcg;
+  std::string uri = "qemu:///system";
+  std::chrono::milliseconds boot_timeout{120'000};
+};
+
+struct GuestSnapshot {
+  std::string key;  // sha256 hex over everything it is made of
+  std::filesystem::path dir;
+  SavedGuest saved;
+  nlohmann::json meta;  // what was built and how long each step took
+  bool built = false;   // false: served from the cache
+};
+
+// The digest a snapshot is cached by: the root image's inputs (the builder's --inputs listing:
+// path, size and mtime of every file, so a torch upgrade changes it), the guest kernel and
+// initramfs, the agent binary, the warm workload's argv and environment, the domain's memory,
+// vCPUs and accelerator, libvirt's and QEMU's versions, and kSnapshotFormat. Pure.
+std::string snapshot_key(const SnapshotSpec& spec, const std::string& inputs_listing,
+                         const std::string& agent_sha256, const std::string& hypervisor);
+
+// The cached snapshot for `spec`, built when missing (root image, boot, prewarm, save: ~1 min
+// under TCG). Old snapshots beyond `keep` are pruned. Concurrent callers serialise on a lock in
+// `cache_dir`. Throws an environment Error (with the guest's console) when it cannot be built.
+GuestSnapshot ensure_guest_snapshot(const std::filesystem::path& cache_dir,
+                                    const SnapshotSpec& spec, std::size_t keep = 2);
+
+// Removes every snapshot of `cache_dir` but the `keep` most recently used (and `except_key`),
+// except those a SnapshotLease holds, and what builds that died left. The caller holds the cache
+// lock. Returns what it removed.
+std::vector<std::filesystem::path> prune_snapshots(const std::filesystem::path& cache_dir,
+                                                   std::size_t keep, const std::string& except_key);
+
+std::string snapshot_domain_name(const std::string& key);
+
+// The running guests restored from a snapshot of `cache_dir` whose lease nobody holds: leftovers
+// of a run killed outright (a restore has no autodestroy), for `armorbench clean` to destroy.
+std::vector<std::string> orphaned_snapshot_guests(const LibvirtConnection& connection,
+                                                  const std::filesystem::path& cache_dir);
+
+// Exclusive use of a snapshot while a guest restored from it runs: two domains with the saved
+// UUID cannot run at once, and a snapshot in use is never pruned. Released by the destructor.
+class SnapshotLease {
+ public:
+  // nullopt when another process (or lease) holds it.
+  static std::optional<SnapshotLease> try_acquire(const GuestSnapshot& snapshot);
+  SnapshotLease(SnapshotLease&&) noexcept = default;
+  SnapshotLease& operator=(SnapshotLease&&) noexcept = default;
+
+ private:
+  explicit SnapshotLease(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+}  // namespace armorbench::vms
