@@ -75,21 +75,27 @@ bool complete(const GuestImage& image) {
 
 }  // namespace
 
-GuestImage ensure_guest_image(const fs::path& cache_dir, const fs::path& data_dir) {
-  const fs::path script = data_dir / "vms" / "guest" / "build-guest.sh";
-  if (!fs::exists(script)) throw environment_error("guest builder not found: " + script.string());
+UniqueFd lock_cache_dir(const fs::path& cache_dir) {
   std::error_code ec;
   fs::create_directories(cache_dir, ec);
   if (ec) throw environment_error("cannot create " + cache_dir.string() + ": " + ec.message());
-  // QEMU (user libvirt-qemu) opens the kernel and initrd: the cache must be traversable.
+  // QEMU (user libvirt-qemu) opens what the cache holds (kernel, initrd, root images): it must
+  // be traversable.
   fs::permissions(cache_dir,
                   fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                       fs::perms::others_read | fs::perms::others_exec,
                   ec);
-
   UniqueFd lock(::open((cache_dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!lock || ::flock(lock.get(), LOCK_EX) != 0)
     throw environment_error("cannot lock " + (cache_dir / ".lock").string());
+  return lock;
+}
+
+GuestImage ensure_guest_image(const fs::path& cache_dir, const fs::path& data_dir) {
+  const fs::path script = data_dir / "vms" / "guest" / "build-guest.sh";
+  if (!fs::exists(script)) throw environment_error("guest builder not found: " + script.string());
+  const UniqueFd lock = lock_cache_dir(cache_dir);
+  std::error_code ec;
 
   const auto [key, kernel_version] = input_hash(script);
   GuestImage image = image_in(cache_dir);

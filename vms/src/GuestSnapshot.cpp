@@ -218,16 +218,7 @@ std::string snapshot_key(const SnapshotSpec& spec, const std::string& inputs_lis
 
 GuestSnapshot ensure_guest_snapshot(const fs::path& cache_dir, const SnapshotSpec& spec,
                                     std::size_t keep) {
-  std::error_code ec;
-  fs::create_directories(cache_dir, ec);
-  if (ec) throw environment_error("cannot create " + cache_dir.string() + ": " + ec.message());
-  // QEMU (user libvirt-qemu) opens the root image: the cache must be traversable.
-  fs::permissions(cache_dir,
-                  fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                      fs::perms::others_read | fs::perms::others_exec,
-                  ec);
-  const UniqueFd lock = lock_file(cache_dir / ".lock", LOCK_EX);
-  if (!lock) throw environment_error("cannot lock " + (cache_dir / ".lock").string());
+  const UniqueFd lock = lock_cache_dir(cache_dir);
 
   const CommandResult listing =
       run_command({spec.python.string(), spec.builder.string(), "--inputs", spec.python.string(),
@@ -243,6 +234,7 @@ GuestSnapshot ensure_guest_snapshot(const fs::path& cache_dir, const SnapshotSpe
   std::optional<GuestSnapshot> snapshot = cached(cache_dir / key, key);
   if (!snapshot) snapshot = build(cache_dir, spec, key);
   // Last use, for pruning.
+  std::error_code ec;
   fs::last_write_time(snapshot->dir / kMeta, fs::file_time_type::clock::now(), ec);
   prune_snapshots(cache_dir, keep, key);
   return *snapshot;
