@@ -20,6 +20,8 @@
 #include "armorbench/base/Files.h"
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/harness/Workspace.h"
+#include "armorbench/vms/GuestSnapshot.h"
+#include "armorbench/vms/LibvirtConnection.h"
 
 namespace armorbench {
 namespace fs = std::filesystem;
@@ -213,6 +215,29 @@ std::vector<StaleResource> reap_stale_runs(const ReapOptions& options) {
     std::error_code ec;
     const fs::path real = fs::weakly_canonical(base, ec);
     if (!ec && std::find(bases.begin(), bases.end(), real) == bases.end()) bases.push_back(real);
+  }
+
+  // 0. Guests restored from a VM snapshot: a restore has no autodestroy, so a run killed
+  // outright leaves its guest running. It keeps the snapshot's name, and whoever runs one holds
+  // the snapshot's lease: one nobody holds is a leftover. (Booted guests go with their run.)
+  if (!options.libvirt_uri.empty() && ::geteuid() == 0) {
+    try {
+      vms::silence_libvirt_errors();
+      const vms::LibvirtConnection libvirt(options.libvirt_uri);
+      for (const std::string& name :
+           vms::orphaned_snapshot_guests(libvirt, options.snapshot_cache_dir)) {
+        StaleResource r{"", "domain", name + " (restored from a VM snapshot)", ""};
+        if (!options.dry_run) {
+          try {
+            libvirt.destroy_domain(name);
+          } catch (const Error& e) {
+            r.error = e.what();
+          }
+        }
+        found.push_back(std::move(r));
+      }
+    } catch (const Error&) {  // no libvirt: no guest of ours runs there
+    }
   }
 
   // 1. Containers: deleting them ends their processes and their mount namespaces.

@@ -23,7 +23,8 @@ class StaleRuns : public ::testing::Test {
     options_.lease_dir = root_ / "leases";
     options_.work_bases = {root_ / "work"};
     options_.cgroup_root = root_ / "cgroup";
-    options_.runtimes = {};  // never touch the host's containers from a unit test
+    options_.runtimes = {};     // never touch the host's containers from a unit test
+    options_.libvirt_uri = "";  // nor its guests
     fs::create_directories(options_.lease_dir);
     fs::create_directories(root_ / "work");
   }
