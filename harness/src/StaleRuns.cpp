@@ -325,7 +325,8 @@ std::string describe(const std::vector<StaleResource>& resources, bool dry_run) 
     out << (dry_run           ? "would remove "
             : r.error.empty() ? "removed "
                               : "could not remove ")
-        << r.kind << " " << r.what << " (run " << r.run_id << ")";
+        << r.kind << " " << r.what;
+    if (!r.run_id.empty()) out << " (run " << r.run_id << ")";  // a restored guest names no run
     if (!r.error.empty()) out << ": " << r.error;
     out << "\n";
   }
