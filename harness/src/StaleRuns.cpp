@@ -219,13 +219,14 @@ std::vector<StaleResource> reap_stale_runs(const ReapOptions& options) {
 
   // 0. Guests restored from a VM snapshot: a restore has no autodestroy, so a run killed
   // outright leaves its guest running. It keeps the snapshot's name, and whoever runs one holds
-  // the snapshot's lease: one nobody holds is a leftover. (Booted guests go with their run.)
+  // that name's lock: one nobody holds is a leftover. (Booted guests go with their run.)
   if (!options.libvirt_uri.empty() && ::geteuid() == 0) {
     try {
       vms::silence_libvirt_errors();
       const vms::LibvirtConnection libvirt(options.libvirt_uri);
-      for (const std::string& name :
-           vms::orphaned_snapshot_guests(libvirt, options.snapshot_cache_dir)) {
+      for (const vms::SnapshotGuestLock& orphan :
+           vms::orphaned_snapshot_guests(libvirt, options.snapshot_guest_lock_dir)) {
+        const std::string& name = orphan.domain_name();
         StaleResource r{"", "domain", name + " (restored from a VM snapshot)", ""};
         if (!options.dry_run) {
           try {

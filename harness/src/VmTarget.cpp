@@ -84,20 +84,41 @@ class VmSandbox final : public Sandbox {
     config.launch_security = launch_security_of(spec);
     config.boot_timeout = spec.vm.boot_timeout;
     info_.runtime = "qemu-" + vms::to_string(accel) + " (" + image.kernel_version + " guest)";
-    // The snapshot's UUID allows one restored guest at a time: another process's guest from the
-    // same snapshot means a cold boot for this case.
-    if (snapshot) lease_ = vms::SnapshotLease::try_acquire(*snapshot);
-    if (lease_) {
-      config.restore = snapshot->saved;
-      config.resume_enforcer = files.enforcer();
-      info_.runtime += ", restored from snapshot " + snapshot->key.substr(0, 12);
-    } else if (snapshot) {
-      info_.runtime += ", cold boot: the snapshot is in use by another process";
-    } else if (!cold_reason.empty()) {
-      info_.runtime += ", cold boot: " + cold_reason;
+    // A snapshot restores when it can; whatever stops it (its guest running for another process:
+    // one restored guest per saved UUID; a restore or resume that fails) boots this case cold and
+    // says why in its evidence, never an error of the case.
+    std::string cold = cold_reason;
+    if (snapshot) {
+      guest_lock_ =
+          vms::SnapshotGuestLock::try_acquire(snapshot->guest_lock_dir, snapshot->saved.name);
+      if (!guest_lock_)
+        cold = "the snapshot's guest " + snapshot->saved.name + " runs for another process";
+    }
+    if (guest_lock_) {
+      vms::GuestVmConfig restored = config;
+      restored.restore = snapshot->saved;
+      restored.resume_enforcer = files.enforcer();
+      try {
+        vm_.emplace(restored);
+        info_.runtime += ", restored from snapshot " + snapshot->key.substr(0, 12);
+      } catch (const Error& e) {
+        vm_.reset();
+        guest_lock_.reset();
+        cold = "restoring snapshot " + snapshot->key.substr(0, 12) +
+               " failed: " + output_tail(e.what(), 600);
+      }
+    }
+    if (!vm_) {
+      if (!cold.empty()) {
+        info_.runtime += ", cold boot: " + output_tail(cold, 200);
+        info_.evidence.push_back(
+            {"target",
+             "cold boot instead of a VM snapshot restore: " + output_tail(cold, 300),
+             {{"snapshot", snapshot ? json(snapshot->key) : json()}, {"reason", cold}}});
+      }
+      vm_.emplace(config);
     }
 
-    vm_.emplace(config);
     if (vm_->restored()) {
       timings_["restore_ms"] = vm_->restore_latency().count();
       timings_["resume_ms"] = vm_->resume_latency().count();
@@ -257,7 +278,9 @@ class VmSandbox final : public Sandbox {
   const TargetSpec& spec_;
   const TargetContext& context_;
   milliseconds ready_timeout_;
-  std::optional<vms::SnapshotLease> lease_;  // outlives vm_: released after the domain is gone
+  // The snapshot guest's name, held while a restored guest runs; outlives vm_: released after the
+  // domain is gone.
+  std::optional<vms::SnapshotGuestLock> guest_lock_;
   std::optional<vms::GuestVm> vm_;
   SandboxInfo info_;
   enforcer::EnforcerReport report_;

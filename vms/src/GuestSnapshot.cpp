@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,7 +28,7 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kMeta = "snapshot.json";
 constexpr const char* kRootImage = "root.ext4";
 constexpr const char* kMemoryImage = "memory.save";
-constexpr const char* kLease = "in-use.lock";
+constexpr const char* kLease = "lease.lock";
 
 std::int64_t ms_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -53,14 +54,22 @@ std::string new_uuid() {
          hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
+// `path` locked with `operation` (flock, non-blocking), or an empty fd when someone else holds
+// it, when it cannot be opened (its directory is gone) or when, once locked, it is no longer the
+// file at `path` (pruning unlinked it meanwhile: a lock on it would guard nothing).
 UniqueFd lock_file(const fs::path& path, int operation) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) throw environment_error("cannot open " + path.string());
-  if (::flock(fd.get(), operation) != 0) return UniqueFd();
+  if (!fd || ::flock(fd.get(), operation | LOCK_NB) != 0) return UniqueFd();
+  struct stat held {
+  }, now{};
+  if (::fstat(fd.get(), &held) != 0 || ::stat(path.c_str(), &now) != 0 ||
+      held.st_ino != now.st_ino || held.st_dev != now.st_dev)
+    return UniqueFd();
   return fd;
 }
 
-std::optional<GuestSnapshot> cached(const fs::path& dir, const std::string& key) {
+std::optional<GuestSnapshot> cached(const fs::path& dir, const std::string& key,
+                                    const fs::path& guest_lock_dir) {
   if (!fs::exists(dir / kMeta) || !fs::exists(dir / kRootImage) || !fs::exists(dir / kMemoryImage))
     return std::nullopt;
   json meta = json::parse(read_whole_file(dir / kMeta), nullptr, false);
@@ -72,6 +81,7 @@ std::optional<GuestSnapshot> cached(const fs::path& dir, const std::string& key)
                     dir / kRootImage,          meta.value("uuid", ""),
                     meta.value("cmdline", ""), meta.value("run_dir", "")};
   snapshot.meta = meta;
+  snapshot.guest_lock_dir = guest_lock_dir;
   return snapshot;
 }
 
@@ -125,6 +135,18 @@ GuestSnapshot build(const fs::path& cache_dir, const SnapshotSpec& spec, const s
   meta["root_image_ms"] = ms_since(start);
   meta["root_image_bytes"] = fs::file_size(root_image);
 
+  // The guest booted here runs under the name restored guests of this key get (another cache
+  // dir can hold a snapshot of the same key): hold its lock, so no restore destroys it, and
+  // destroy a leftover of that name, which nobody else holds.
+  LibvirtConnection connection(spec.uri);
+  const auto guest_lock =
+      SnapshotGuestLock::try_acquire(spec.guest_lock_dir, snapshot_domain_name(key));
+  if (!guest_lock)
+    throw environment_error("the guest " + snapshot_domain_name(key) +
+                            " runs for another process (restored from a snapshot of the same "
+                            "key in another cache dir): cannot build this one now");
+  connection.destroy_domain(snapshot_domain_name(key));
+
   GuestVmConfig config;
   config.name = snapshot_domain_name(key);
   config.image = spec.image;
@@ -166,7 +188,7 @@ GuestSnapshot build(const fs::path& cache_dir, const SnapshotSpec& spec, const s
                   fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                       fs::perms::others_read | fs::perms::others_exec,
                   ec);
-  auto snapshot = cached(final_dir, key);
+  auto snapshot = cached(final_dir, key, spec.guest_lock_dir);
   if (!snapshot)
     throw harness_error("the snapshot just built in " + final_dir.string() + " is incomplete");
   snapshot->built = true;
@@ -179,23 +201,14 @@ std::string snapshot_domain_name(const std::string& key) {
   return std::string(kSnapshotDomainPrefix) + key.substr(0, 16);
 }
 
-std::vector<std::string> orphaned_snapshot_guests(const LibvirtConnection& connection,
-                                                  const fs::path& cache_dir) {
-  std::vector<std::string> orphans;
-  std::error_code ec;
+std::vector<SnapshotGuestLock> orphaned_snapshot_guests(const LibvirtConnection& connection,
+                                                        const fs::path& lock_dir) {
+  std::vector<SnapshotGuestLock> orphans;
   for (const std::string& name : connection.domain_names()) {
     if (!name.starts_with(kSnapshotDomainPrefix)) continue;
-    const std::string prefix = name.substr(std::string_view(kSnapshotDomainPrefix).size());
-    for (const auto& entry : fs::directory_iterator(cache_dir, ec)) {
-      const std::string key = entry.path().filename().string();
-      // A complete snapshot (while it is built, its booted guest has autodestroy and its lease
-      // file does not matter: it has no snapshot.json yet).
-      if (!key.starts_with(prefix) || key.size() != 64 || !fs::exists(entry.path() / kMeta))
-        continue;
-      const UniqueFd lease = lock_file(entry.path() / kLease, LOCK_EX | LOCK_NB);
-      if (!lease) continue;  // its guest is someone's running case
-      orphans.push_back(name);
-    }
+    // Whoever runs a domain of this name (a case's restored guest, a snapshot build) holds it.
+    if (auto lock = SnapshotGuestLock::try_acquire(lock_dir, name))
+      orphans.push_back(std::move(*lock));
   }
   return orphans;
 }
@@ -231,8 +244,14 @@ GuestSnapshot ensure_guest_snapshot(const fs::path& cache_dir, const SnapshotSpe
   const std::string key = snapshot_key(spec, listing.out, sha256_hex(read_whole_file(spec.agent)),
                                        hypervisor_versions(connection));
 
-  std::optional<GuestSnapshot> snapshot = cached(cache_dir / key, key);
+  std::optional<GuestSnapshot> snapshot = cached(cache_dir / key, key, spec.guest_lock_dir);
   if (!snapshot) snapshot = build(cache_dir, spec, key);
+  // The caller's claim, taken under the cache lock: no other process prunes it from now on.
+  auto lease = SnapshotLease::try_acquire(snapshot->dir);
+  if (!lease)
+    throw harness_error("cannot take a lease on the snapshot " + snapshot->dir.string() +
+                        " although the cache lock is held");
+  snapshot->lease = std::make_shared<const SnapshotLease>(std::move(*lease));
   // Last use, for pruning.
   std::error_code ec;
   fs::last_write_time(snapshot->dir / kMeta, fs::file_time_type::clock::now(), ec);
@@ -264,18 +283,30 @@ std::vector<fs::path> prune_snapshots(const fs::path& cache_dir, std::size_t kee
   const std::size_t others = keep > 0 && !except_key.empty() ? keep - 1 : keep;
   for (std::size_t i = others; i < snapshots.size(); ++i) {
     const fs::path& dir = snapshots[i].second;
-    const UniqueFd lease = lock_file(dir / kLease, LOCK_EX | LOCK_NB);
-    if (!lease) continue;  // a guest restored from it is running
+    // Held while the dir goes: a lease asked for meanwhile is refused, or sees its file gone.
+    const UniqueFd lease = lock_file(dir / kLease, LOCK_EX);
+    if (!lease) continue;  // someone may still restore from it
     fs::remove_all(dir, ec);
     removed.push_back(dir);
   }
   return removed;
 }
 
-std::optional<SnapshotLease> SnapshotLease::try_acquire(const GuestSnapshot& snapshot) {
-  UniqueFd fd = lock_file(snapshot.dir / kLease, LOCK_EX | LOCK_NB);
-  if (!fd) return std::nullopt;
+std::optional<SnapshotLease> SnapshotLease::try_acquire(const fs::path& snapshot_dir) {
+  UniqueFd fd = lock_file(snapshot_dir / kLease, LOCK_SH);
+  // Checked once locked: pruning removes snapshot.json under its exclusive lock (a lease file
+  // this open created in a dir being removed guards nothing).
+  if (!fd || !fs::exists(snapshot_dir / kMeta)) return std::nullopt;
   return SnapshotLease(std::move(fd));
+}
+
+std::optional<SnapshotGuestLock> SnapshotGuestLock::try_acquire(const fs::path& lock_dir,
+                                                                const std::string& domain_name) {
+  std::error_code ec;
+  fs::create_directories(lock_dir, ec);
+  UniqueFd fd = lock_file(lock_dir / (domain_name + ".lock"), LOCK_EX);
+  if (!fd) return std::nullopt;
+  return SnapshotGuestLock(std::move(fd), domain_name);
 }
 
 }  // namespace armorbench::vms

@@ -66,7 +66,7 @@ class SnapshotEndToEnd : public ::testing::Test {
     if (!work_.empty()) fs::remove_all(work_, ec);
   }
 
-  // A guest restored from the snapshot (the lease held while it lives).
+  // A guest restored from the snapshot (the caller holds the guest lock while it lives).
   std::unique_ptr<GuestVm> restore(const std::string& name) {
     GuestVmConfig config;
     config.name = "ab-snapshot-e2e-" + name;  // restored under the saved name all the same
@@ -141,8 +141,9 @@ TEST_F(SnapshotEndToEnd, EachRestoreIsFreshAndLoadsTheModelAfterTheRestore) {
   fs::permissions(work_, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
 
   LibvirtConnection connection("qemu:///system");
-  const auto lease = SnapshotLease::try_acquire(*snapshot_);
-  ASSERT_TRUE(lease.has_value());
+  const auto guest_lock =
+      SnapshotGuestLock::try_acquire(snapshot_->guest_lock_dir, snapshot_->saved.name);
+  ASSERT_TRUE(guest_lock.has_value());
   const int warm_pid = snapshot_->meta.value("warm_pid", 0);
   {
     auto vm = restore("first");

@@ -1,5 +1,6 @@
 // The snapshot cache without a guest: what invalidates a snapshot (snapshot_key), and what the
-// cache keeps (prune_snapshots: the most recently used, the leased, nothing a dead build left).
+// cache keeps (prune_snapshots: the most recently used, the leased, nothing a dead build left),
+// the leases and the snapshot guests' locks (which orphaned guests are).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,8 +8,15 @@
 #include <functional>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include "TempDir.h"
+#include "armorbench/vms/Domain.h"
+#include "armorbench/vms/DomainSpec.h"
 #include "armorbench/vms/GuestSnapshot.h"
+#include "armorbench/vms/LibvirtConnection.h"
 
 namespace armorbench::vms {
 namespace {
@@ -117,22 +125,105 @@ TEST(SnapshotCache, RemovesWhatDeadBuildsLeft) {
   EXPECT_TRUE(fs::exists(cache.path() / "current"));
 }
 
-TEST(SnapshotCache, NeverRemovesALeasedSnapshotAndLeasesAreExclusive) {
+TEST(SnapshotCache, NeverRemovesALeasedSnapshotAndLeasesAreShared) {
   TempDir cache;
-  GuestSnapshot leased;
-  leased.dir = fake_snapshot(cache.path(), "leased", 100);
+  const fs::path leased = fake_snapshot(cache.path(), "leased", 100);
   fake_snapshot(cache.path(), "current", 1);
   {
     auto lease = SnapshotLease::try_acquire(leased);
     ASSERT_TRUE(lease.has_value());
-    EXPECT_FALSE(SnapshotLease::try_acquire(leased).has_value())
-        << "one restored guest per snapshot at a time";
+    EXPECT_TRUE(SnapshotLease::try_acquire(leased).has_value())
+        << "every target restoring from it holds one for its whole run";
     prune_snapshots(cache.path(), 1, "current");
-    EXPECT_TRUE(fs::exists(leased.dir)) << "a guest restored from it is running";
+    EXPECT_TRUE(fs::exists(leased)) << "a target will restore its next case from it";
   }
   EXPECT_TRUE(SnapshotLease::try_acquire(leased).has_value()) << "released with the lease";
   prune_snapshots(cache.path(), 1, "current");
-  EXPECT_FALSE(fs::exists(leased.dir));
+  EXPECT_FALSE(fs::exists(leased));
+}
+
+// Three kata targets of different memory or vCPUs hold three snapshots; keep = 2 prunes none of
+// them while their runs last (before, a target between two cases lost its snapshot).
+TEST(SnapshotCache, ThreeTargetsKeepTheirSnapshotsBeyondKeep) {
+  TempDir cache;
+  std::vector<SnapshotLease> leases;
+  for (const char* key : {"one", "two", "three"}) {
+    auto lease = SnapshotLease::try_acquire(fake_snapshot(cache.path(), key, 50));
+    ASSERT_TRUE(lease.has_value());
+    leases.push_back(std::move(*lease));
+  }
+  fake_snapshot(cache.path(), "current", 1);
+  EXPECT_TRUE(prune_snapshots(cache.path(), 2, "current").empty());
+  for (const char* key : {"one", "two", "three"}) EXPECT_TRUE(fs::exists(cache.path() / key));
+}
+
+TEST(SnapshotCache, ALeaseOnAPrunedSnapshotIsRefusedNotAnError) {
+  TempDir cache;
+  const fs::path old = fake_snapshot(cache.path(), "old", 100);
+  fake_snapshot(cache.path(), "current", 1);
+  prune_snapshots(cache.path(), 1, "current");
+  ASSERT_FALSE(fs::exists(old));
+  std::optional<SnapshotLease> lease;
+  EXPECT_NO_THROW(lease = SnapshotLease::try_acquire(old));
+  EXPECT_FALSE(lease.has_value());
+}
+
+// What pruning does while it holds a snapshot: its lease file locked exclusively, then unlinked
+// with the rest. A lease asked for meanwhile is refused, and so is one asked for right after
+// (on the file just unlinked, or one recreated in the dir being removed).
+TEST(SnapshotCache, NoLeaseWhilePruningRemovesIt) {
+  TempDir cache;
+  const fs::path dir = fake_snapshot(cache.path(), "going", 100);
+  ASSERT_TRUE(SnapshotLease::try_acquire(dir).has_value());  // creates lease.lock
+  const int pruner = ::open((dir / "lease.lock").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(pruner, 0);
+  ASSERT_EQ(::flock(pruner, LOCK_EX), 0);
+  EXPECT_FALSE(SnapshotLease::try_acquire(dir).has_value());
+  fs::remove(dir / "snapshot.json");
+  fs::remove(dir / "lease.lock");
+  ::close(pruner);
+  EXPECT_FALSE(SnapshotLease::try_acquire(dir).has_value());
+}
+
+TEST(SnapshotGuestLock, OneHolderPerDomainName) {
+  TempDir locks;
+  auto held = SnapshotGuestLock::try_acquire(locks.path(), "ab-snap-0123456789abcdef");
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->domain_name(), "ab-snap-0123456789abcdef");
+  EXPECT_FALSE(SnapshotGuestLock::try_acquire(locks.path(), "ab-snap-0123456789abcdef"));
+  EXPECT_TRUE(SnapshotGuestLock::try_acquire(locks.path(), "ab-snap-fedcba9876543210"));
+  held.reset();
+  EXPECT_TRUE(SnapshotGuestLock::try_acquire(locks.path(), "ab-snap-0123456789abcdef"));
+}
+
+std::string fake_domain_xml(const std::string& name) {
+  DomainSpec spec;
+  spec.name = name;
+  spec.memory_mib = 64;
+  spec.kernel = "/var/cache/armorbench/guest/vmlinux";
+  spec.initrd = "/var/cache/armorbench/guest/initramfs.cpio.gz";
+  spec.run_dir = "/run/armorbench/vms/" + name;
+  return domain_xml(spec);
+}
+
+// A restored guest whose lock nobody holds is an orphan, whatever cache (if any) its snapshot
+// came from; one whose lock is held (a running case, a build) is not; other domains never are.
+TEST(SnapshotGuestLock, OrphansAreTheUnlockedSnapshotGuestsWhateverTheirCache) {
+  TempDir locks;
+  LibvirtConnection connection("test:///default");
+  Domain orphan = Domain::create(connection, fake_domain_xml("ab-snap-00000000000000aa"), {});
+  Domain running = Domain::create(connection, fake_domain_xml("ab-snap-00000000000000bb"), {});
+  Domain other = Domain::create(connection, fake_domain_xml("ab-0badc0de-1"), {});
+  const auto lock = SnapshotGuestLock::try_acquire(locks.path(), "ab-snap-00000000000000bb");
+  ASSERT_TRUE(lock.has_value());
+  {
+    const auto orphans = orphaned_snapshot_guests(connection, locks.path());
+    ASSERT_EQ(orphans.size(), 1u);
+    EXPECT_EQ(orphans[0].domain_name(), "ab-snap-00000000000000aa");
+    EXPECT_FALSE(SnapshotGuestLock::try_acquire(locks.path(), "ab-snap-00000000000000aa"))
+        << "held until the caller destroyed it: nobody restores under that name meanwhile";
+  }
+  EXPECT_TRUE(SnapshotGuestLock::try_acquire(locks.path(), "ab-snap-00000000000000aa"));
 }
 
 }  // namespace

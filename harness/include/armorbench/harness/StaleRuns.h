@@ -60,11 +60,11 @@ struct ReapOptions {
   std::vector<std::filesystem::path> work_bases;  // default: /var/tmp and work_base()
   std::filesystem::path cgroup_root = "/sys/fs/cgroup";
   std::vector<std::string> runtimes = {"runc", "crun"};  // whose containers to look at
-  // Where to look for guests restored from a VM snapshot ("" = nowhere), and the snapshot cache
-  // whose leases say which are in use. A restore has no autodestroy (virDomainRestoreFlags offers
+  // Where to look for guests restored from a VM snapshot ("" = nowhere), and where the locks of
+  // their names say which are in use. A restore has no autodestroy (virDomainRestoreFlags offers
   // none): a run killed outright leaves its guest running.
   std::string libvirt_uri = "qemu:///system";
-  std::filesystem::path snapshot_cache_dir = "/var/cache/armorbench/vm-snapshot";
+  std::filesystem::path snapshot_guest_lock_dir = "/run/armorbench/vm-snapshot-guests";
   uid_t owner = ::geteuid();  // whose work dirs to judge: only runs of this user hold leases
   bool dry_run = false;       // list only
 };

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ inline constexpr const char* kDefaultSnapshotCacheDir = "/var/cache/armorbench/v
 // Restored guests keep the saved domain's name (libvirt allows no other): this prefix and the
 // key's first 16 digits.
 inline constexpr const char* kSnapshotDomainPrefix = "ab-snap-";
+// Where the locks of snapshot guests' domain names live (SnapshotGuestLock): a tmpfs, like the
+// domains (a reboot ends both), and independent of any cache dir.
+inline constexpr const char* kDefaultSnapshotGuestLockDir = "/run/armorbench/vm-snapshot-guests";
 // Bumped when what a snapshot holds changes in a way its inputs do not show.
 inline constexpr int kSnapshotFormat = 1;
 
@@ -42,14 +46,34 @@ struct SnapshotSpec {
   Accel accel = Accel::kTcg;
   std::string uri = "qemu:///system";
   std::chrono::milliseconds boot_timeout{120'000};
+  std::filesystem::path guest_lock_dir = kDefaultSnapshotGuestLockDir;
+};
+
+// A shared claim on a cached snapshot, held by each user (a kata target) for as long as it may
+// restore from it (the whole run): prune_snapshots removes no snapshot anyone holds one on. Taken
+// on the snapshot dir's lease file, which pruning locks exclusively before it removes the dir; a
+// lease is only granted on the file still in place (not on one pruning just unlinked).
+class SnapshotLease {
+ public:
+  // nullopt when the snapshot is gone or being removed.
+  static std::optional<SnapshotLease> try_acquire(const std::filesystem::path& snapshot_dir);
+  SnapshotLease(SnapshotLease&&) noexcept = default;
+  SnapshotLease& operator=(SnapshotLease&&) noexcept = default;
+
+ private:
+  explicit SnapshotLease(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
 };
 
 struct GuestSnapshot {
   std::string key;  // sha256 hex over everything it is made of
   std::filesystem::path dir;
   SavedGuest saved;
-  nlohmann::json meta;  // what was built and how long each step took
-  bool built = false;   // false: served from the cache
+  nlohmann::json meta;                   // what was built and how long each step took
+  bool built = false;                    // false: served from the cache
+  std::filesystem::path guest_lock_dir;  // where SnapshotGuestLock locks its domain name
+  // ensure_guest_snapshot's shared lease, released with the last copy of this snapshot.
+  std::shared_ptr<const SnapshotLease> lease;
 };
 
 // The digest a snapshot is cached by: the root image's inputs (the builder's --inputs listing:
@@ -60,36 +84,45 @@ std::string snapshot_key(const SnapshotSpec& spec, const std::string& inputs_lis
                          const std::string& agent_sha256, const std::string& hypervisor);
 
 // The cached snapshot for `spec`, built when missing (root image, boot, prewarm, save: ~1 min
-// under TCG). Old snapshots beyond `keep` are pruned. Concurrent callers serialise on a lock in
-// `cache_dir`. Throws an environment Error (with the guest's console) when it cannot be built.
+// under TCG), with a SnapshotLease on it taken before anything is pruned. Old snapshots beyond
+// `keep` are pruned. Concurrent callers serialise on a lock in `cache_dir`. Throws an environment
+// Error (with the guest's console) when it cannot be built.
 GuestSnapshot ensure_guest_snapshot(const std::filesystem::path& cache_dir,
                                     const SnapshotSpec& spec, std::size_t keep = 2);
 
 // Removes every snapshot of `cache_dir` but the `keep` most recently used (and `except_key`),
-// except those a SnapshotLease holds, and what builds that died left. The caller holds the cache
-// lock. Returns what it removed.
+// except those anyone holds a SnapshotLease on, and what builds that died left. The caller holds
+// the cache lock. Returns what it removed.
 std::vector<std::filesystem::path> prune_snapshots(const std::filesystem::path& cache_dir,
                                                    std::size_t keep, const std::string& except_key);
 
 std::string snapshot_domain_name(const std::string& key);
 
-// The running guests restored from a snapshot of `cache_dir` whose lease nobody holds: leftovers
-// of a run killed outright (a restore has no autodestroy), for `armorbench clean` to destroy.
-std::vector<std::string> orphaned_snapshot_guests(const LibvirtConnection& connection,
-                                                  const std::filesystem::path& cache_dir);
-
-// Exclusive use of a snapshot while a guest restored from it runs: two domains with the saved
-// UUID cannot run at once, and a snapshot in use is never pruned. Released by the destructor.
-class SnapshotLease {
+// Exclusive use of a snapshot guest's domain name (ab-snap-<key16>) while a domain of that name
+// runs: a restored guest (two domains with the saved UUID cannot run at once) or the guest booted
+// to build the snapshot. Whoever holds it may destroy a domain of that name (a leftover); nobody
+// else may. The lock file (<lock dir>/<name>.lock) is never removed. Released by the destructor.
+class SnapshotGuestLock {
  public:
-  // nullopt when another process (or lease) holds it.
-  static std::optional<SnapshotLease> try_acquire(const GuestSnapshot& snapshot);
-  SnapshotLease(SnapshotLease&&) noexcept = default;
-  SnapshotLease& operator=(SnapshotLease&&) noexcept = default;
+  // nullopt when another process (or lock) holds it.
+  static std::optional<SnapshotGuestLock> try_acquire(const std::filesystem::path& lock_dir,
+                                                      const std::string& domain_name);
+  SnapshotGuestLock(SnapshotGuestLock&&) noexcept = default;
+  SnapshotGuestLock& operator=(SnapshotGuestLock&&) noexcept = default;
+  const std::string& domain_name() const { return name_; }
 
  private:
-  explicit SnapshotLease(UniqueFd fd) : fd_(std::move(fd)) {}
+  SnapshotGuestLock(UniqueFd fd, std::string name) : fd_(std::move(fd)), name_(std::move(name)) {}
   UniqueFd fd_;
+  std::string name_;
 };
+
+// The running `ab-snap-*` domains whose SnapshotGuestLock nobody holds, whatever cache they were
+// restored from: leftovers of a run killed outright (a restore has no autodestroy), for
+// `armorbench clean` to destroy. Each comes with its lock held, so nobody restores under that
+// name before the caller destroyed it.
+std::vector<SnapshotGuestLock> orphaned_snapshot_guests(
+    const LibvirtConnection& connection,
+    const std::filesystem::path& lock_dir = kDefaultSnapshotGuestLockDir);
 
 }  // namespace armorbench::vms

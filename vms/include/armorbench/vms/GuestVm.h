@@ -68,7 +68,7 @@ struct GuestVmConfig {
   std::string uuid;  // "" = libvirt picks one (a guest to be saved gets one to restore with)
   // Restore this saved guest instead of booting (under its saved name, not `name`); the agent's
   // resume op follows at once (the enforcer at `resume_enforcer`, a host path). The caller holds
-  // the snapshot's SnapshotLease: a domain of that name still running is a leftover of a killed
+  // the name's SnapshotGuestLock: a domain of that name still running is a leftover of a killed
   // run, and is destroyed first.
   std::optional<SavedGuest> restore;
   std::filesystem::path resume_enforcer;
