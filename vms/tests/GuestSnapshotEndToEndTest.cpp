@@ -116,6 +116,63 @@ TEST_F(SnapshotEndToEnd, BuiltOnceThenFoundByItsKey) {
   std::cout << "snapshot-build " << snapshot_->meta.dump() << " total_s=" << build_s_ << "\n";
 }
 
+// The warm process's sys.path is fixed on the root image before the save; once handed its
+// script it must be a cold `/usr/bin/python3 script`'s on the host root (site dirs the image
+// lacked, .pth files): a gadget importing a module found only in /usr/local/lib/python3.X/
+// dist-packages loads in both or in neither. A module is put there after the snapshot was built.
+TEST_F(SnapshotEndToEnd, TheWarmInterpreterHasTheColdSysPath) {
+  ASSERT_TRUE(snapshot_);
+  const CommandResult where =
+      run_command({kPython, "-c", "import site; print(site.getsitepackages()[0])"}, seconds(60));
+  ASSERT_TRUE(where.status.exited_ok()) << where.err;
+  const fs::path site_dir = where.out.substr(0, where.out.find('\n'));
+  ASSERT_TRUE(site_dir.is_absolute()) << where.out;
+  const bool made_dir = !fs::exists(site_dir);
+  fs::create_directories(site_dir);
+  const std::string module = "ab_snapshot_e2e_" + random_hex(4);
+  std::ofstream(site_dir / (module + ".py")) << "WHERE = 'only here'\n";
+  const fs::path probe = work_ / "probe.py";
+  std::ofstream(probe) << "import json, os, subprocess, sys\n"
+                          "if sys.argv[1:] == ['--cold']:\n"
+                          "    print(json.dumps(sys.path))\n"
+                          "    sys.exit(0)\n"
+                          "try:\n"
+                          "    import "
+                       << module
+                       << "\n"
+                          "    found = True\n"
+                          "except ImportError:\n"
+                          "    found = False\n"
+                          "cold = subprocess.run([sys.executable, os.path.abspath(__file__), "
+                          "'--cold'], capture_output=True, text=True, check=True).stdout\n"
+                          "print(json.dumps({'event': 'path', 'warm': sys.path, "
+                          "'cold': json.loads(cold), 'found': found}), flush=True)\n";
+  fs::permissions(work_, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+  fs::permissions(probe, fs::perms::others_read, fs::perm_options::add);
+
+  json seen;
+  {
+    const auto guest_lock =
+        SnapshotGuestLock::try_acquire(snapshot_->guest_lock_dir, snapshot_->saved.name);
+    ASSERT_TRUE(guest_lock.has_value());
+    auto vm = restore("path");
+    StartRequest start = server(probe, "pickle", false);
+    start.workload.argv = {kPython, probe.string()};
+    const StartReply reply = vm->start(start, seconds(120));
+    ASSERT_TRUE(reply.ok) << reply.error.dump();
+    const auto line = vm->wait_workload_line(seconds(120));
+    ASSERT_TRUE(line) << vm->console_log();
+    seen = line->value("line", *line);
+    vm->stop();
+  }
+  std::error_code ec;
+  fs::remove(site_dir / (module + ".py"), ec);
+  if (made_dir) fs::remove(site_dir, ec);
+  ASSERT_EQ(seen.value("event", ""), "path") << seen;
+  EXPECT_EQ(seen["warm"], seen["cold"]) << "warm (restored) vs cold sys.path in the guest";
+  EXPECT_TRUE(seen.value("found", false)) << "the module only " << site_dir << " holds";
+}
+
 TEST_F(SnapshotEndToEnd, EachRestoreIsFreshAndLoadsTheModelAfterTheRestore) {
   ASSERT_TRUE(snapshot_);
   const fs::path models = work_ / "models";
