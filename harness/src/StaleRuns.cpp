@@ -30,6 +30,8 @@ namespace {
 // Run ids are random_hex(4); container and cgroup names are ab-<run id>-<n>[-sibling].
 const std::regex kContainerName("ab-([0-9a-f]{8})-[0-9]+(-sibling)?");
 const std::regex kWorkDirName("armorbench-([0-9a-f]{8})");
+// A snapshot build's guest run dir names the building process (vms GuestSnapshot.cpp).
+const std::regex kSnapshotBuildDir("vm-snapshot-([0-9]+)");
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string unescape_mount_path(const std::string& raw) {
@@ -238,6 +240,24 @@ std::vector<StaleResource> reap_stale_runs(const ReapOptions& options) {
         found.push_back(std::move(r));
       }
     } catch (const Error&) {  // no libvirt: no guest of ours runs there
+    }
+  }
+
+  // 0b. What a snapshot build killed outright left in /run (its guest went with its connection).
+  if (!options.snapshot_build_base.empty()) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(options.snapshot_build_base, ec)) {
+      std::smatch m;
+      const std::string name = entry.path().filename().string();
+      if (!std::regex_match(name, m, kSnapshotBuildDir) || entry.is_symlink()) continue;
+      if (!process_is_dying(static_cast<pid_t>(std::stol(m[1].str())))) continue;
+      StaleResource r{"", "dir", entry.path().string() + " (a VM snapshot build's)", ""};
+      if (!options.dry_run) {
+        std::error_code remove_ec;
+        fs::remove_all(entry.path(), remove_ec);
+        if (remove_ec) r.error = remove_ec.message();
+      }
+      found.push_back(std::move(r));
     }
   }
 

@@ -62,9 +62,28 @@ Domain Domain::restore(const LibvirtConnection& connection, const std::filesyste
     throw environment_error("virDomainRestoreFlags(" + image.string() +
                             "): " + last_libvirt_error());
   virDomainPtr domain = virDomainLookupByName(connection.get(), name.c_str());
-  if (!domain)
-    throw environment_error("the restored domain " + name +
-                            " is not found: " + last_libvirt_error());
+  if (!domain) {
+    const std::string error = last_libvirt_error();
+    // It runs, under another name: found by the UUID it was saved with and destroyed (a restore
+    // has no autodestroy), never left running.
+    std::string cleanup = "destroyed";
+    try {
+      const std::string described = xml.empty() ? saved_xml(connection, image) : xml;
+      const auto open = described.find("<uuid>");
+      const auto close = described.find("</uuid>");
+      virDomainPtr restored =
+          open == std::string::npos || close == std::string::npos
+              ? nullptr
+              : virDomainLookupByUUIDString(connection.get(),
+                                            described.substr(open + 6, close - open - 6).c_str());
+      if (!restored) throw environment_error("not found by its UUID: " + last_libvirt_error());
+      Domain(restored, "", since(start)).destroy();  // frees it too
+    } catch (const Error& e) {
+      cleanup = std::string("could not be destroyed: ") + e.what();
+    }
+    throw environment_error("the restored domain " + name + " is not found (" + error +
+                            "); what was restored " + cleanup);
+  }
   return Domain(domain, name, since(start));
 }
 

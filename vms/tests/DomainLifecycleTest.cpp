@@ -73,6 +73,18 @@ TEST(DomainLifecycle, SaveThenRestore) {
   std::filesystem::remove(image);
 }
 
+// A restore that succeeds under a name other than the one asked for (the lookup fails) leaves
+// no domain running: a restore has no autodestroy.
+TEST(DomainLifecycle, ARestoreWhoseLookupFailsLeavesNothingRunning) {
+  const std::filesystem::path image =
+      std::filesystem::temp_directory_path() / ("armorbench-save-2-" + std::to_string(::getpid()));
+  LibvirtConnection connection(kFake);
+  Domain(Domain::create(connection, micro_vm_xml("ab-saved-as"), {})).save(image);
+  EXPECT_THROW(Domain::restore(connection, image, "", "ab-looked-up-as"), Error);
+  EXPECT_FALSE(listed(connection, "ab-saved-as")) << "restored, not found, then left running";
+  std::filesystem::remove(image);
+}
+
 TEST(DomainLifecycle, DestroyByNameIsIdempotent) {
   LibvirtConnection connection(kFake);
   Domain domain = Domain::create(connection, micro_vm_xml("ab-by-name"), {});

@@ -65,12 +65,16 @@ struct ReapOptions {
   // none): a run killed outright leaves its guest running.
   std::string libvirt_uri = "qemu:///system";
   std::filesystem::path snapshot_guest_lock_dir = "/run/armorbench/vm-snapshot-guests";
+  // Where snapshot builds keep their guest's run dir (vm-snapshot-<pid>: sockets, console):
+  // one whose process is gone is removed ("" = nowhere).
+  std::filesystem::path snapshot_build_base = "/run/armorbench";
   uid_t owner = ::geteuid();  // whose work dirs to judge: only runs of this user hold leases
   bool dry_run = false;       // list only
 };
 
 // Finds the resources of runs that have no live lease and (unless dry_run) removes them:
-// orphaned snapshot guests first (virDomainDestroy), then containers (`runc|crun delete --force`),
+// orphaned snapshot guests first (virDomainDestroy), the run dirs of snapshot builds whose process
+// is gone, then containers (`runc|crun delete --force`),
 // mounts, cgroups, work dirs and leases. A work dir kept on purpose (--keep-work), or owned by
 // another user (whose runs hold no lease), stays; everything else of its run goes.
 std::vector<StaleResource> reap_stale_runs(const ReapOptions& options);
