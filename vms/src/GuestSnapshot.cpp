@@ -116,6 +116,25 @@ class BuildDirs {
   fs::path run_dir_;
 };
 
+// The guest booted to be saved: snapshot_domain_xml() describes it with stand-ins.
+GuestVmConfig snapshot_guest_config(const SnapshotSpec& spec, const std::string& name,
+                                    const fs::path& run_dir, const fs::path& root_image,
+                                    const std::string& uuid) {
+  GuestVmConfig config;
+  config.name = name;
+  config.image = spec.image;
+  config.run_dir = run_dir;
+  config.agent = "/armorbench/armorbench-guest-agent";  // inside the root image
+  config.uri = spec.uri;
+  config.memory_mib = spec.memory_mib;
+  config.vcpus = spec.vcpus;
+  config.accel = spec.accel;
+  config.boot_timeout = spec.boot_timeout;
+  config.root_image = root_image;
+  config.uuid = uuid;
+  return config;
+}
+
 GuestSnapshot build(const fs::path& cache_dir, const SnapshotSpec& spec, const std::string& key) {
   // Built in place: the saved domain XML names the root image's path, and a snapshot is
   // complete only once its snapshot.json is written, last.
@@ -147,20 +166,9 @@ GuestSnapshot build(const fs::path& cache_dir, const SnapshotSpec& spec, const s
                             "key in another cache dir): cannot build this one now");
   connection.destroy_domain(snapshot_domain_name(key));
 
-  GuestVmConfig config;
-  config.name = snapshot_domain_name(key);
-  config.image = spec.image;
-  config.run_dir = work.run_dir();
-  config.agent = "/armorbench/armorbench-guest-agent";  // inside the root image
-  config.uri = spec.uri;
-  config.memory_mib = spec.memory_mib;
-  config.vcpus = spec.vcpus;
-  config.accel = spec.accel;
-  config.boot_timeout = spec.boot_timeout;
-  config.root_image = root_image;
-  config.uuid = new_uuid();
   start = Clock::now();
-  GuestVm vm(config);
+  GuestVm vm(snapshot_guest_config(spec, snapshot_domain_name(key), work.run_dir(), root_image,
+                                   new_uuid()));
   meta["boot_ms"] = ms_since(start);
   start = Clock::now();
   const json warm = vm.prewarm(
@@ -213,20 +221,22 @@ std::vector<SnapshotGuestLock> orphaned_snapshot_guests(const LibvirtConnection&
   return orphans;
 }
 
-std::string snapshot_key(const SnapshotSpec& spec, const std::string& inputs_listing,
-                         const std::string& agent_sha256, const std::string& hypervisor) {
-  const json inputs = {{"format", kSnapshotFormat},
-                       {"root_inputs", sha256_hex(inputs_listing)},
-                       {"guest_image", spec.image.hash},
-                       {"agent", agent_sha256},
-                       {"warm_argv", spec.warm.argv},
-                       {"warm_env", spec.warm.env},
-                       {"warm_cgroup", spec.warm.cgroup},
-                       {"memory_mib", spec.memory_mib},
-                       {"vcpus", spec.vcpus},
-                       {"accel", to_string(spec.accel)},
-                       {"hypervisor", hypervisor}};
-  return sha256_hex(inputs.dump());
+std::string snapshot_domain_xml(const SnapshotSpec& spec) {
+  return domain_xml(guest_domain_spec(snapshot_guest_config(
+      spec, std::string(kSnapshotDomainPrefix) + "key", "/run/armorbench/build",
+      "/cache/key/root.ext4", "00000000-0000-4000-8000-000000000000")));
+}
+
+std::string snapshot_key(const SnapshotSpec& spec, const SnapshotKeyInputs& inputs) {
+  const json digest = {
+      {"format", kSnapshotFormat},        {"root_inputs", sha256_hex(inputs.root_listing)},
+      {"guest_image", spec.image.hash},   {"agent", inputs.agent_sha256},
+      {"builder", inputs.builder_sha256}, {"warm_script", inputs.warm_script_sha256},
+      {"warm_argv", spec.warm.argv},      {"warm_env", spec.warm.env},
+      {"warm_cgroup", spec.warm.cgroup},  {"domain_xml", sha256_hex(snapshot_domain_xml(spec))},
+      {"memory_mib", spec.memory_mib},    {"vcpus", spec.vcpus},
+      {"accel", to_string(spec.accel)},   {"hypervisor", inputs.hypervisor}};
+  return sha256_hex(digest.dump());
 }
 
 GuestSnapshot ensure_guest_snapshot(const fs::path& cache_dir, const SnapshotSpec& spec,
@@ -241,8 +251,10 @@ GuestSnapshot ensure_guest_snapshot(const fs::path& cache_dir, const SnapshotSpe
     throw environment_error("build-snapshot-root.py --inputs failed (" + listing.status.describe() +
                             "): " + output_tail(listing.err, 3000));
   const LibvirtConnection connection(spec.uri);
-  const std::string key = snapshot_key(spec, listing.out, sha256_hex(read_whole_file(spec.agent)),
-                                       hypervisor_versions(connection));
+  const std::string key = snapshot_key(
+      spec,
+      {listing.out, sha256_hex(read_whole_file(spec.agent)), hypervisor_versions(connection),
+       sha256_hex(read_whole_file(spec.builder)), sha256_hex(read_whole_file(spec.warm_script))});
 
   std::optional<GuestSnapshot> snapshot = cached(cache_dir / key, key, spec.guest_lock_dir);
   if (!snapshot) snapshot = build(cache_dir, spec, key);

@@ -77,6 +77,33 @@ std::string guest_cmdline(const fs::path& agent, std::string_view extra,
   return cmdline;
 }
 
+DomainSpec guest_domain_spec(const GuestVmConfig& config) {
+  DomainSpec spec;
+  spec.name = config.restore ? config.restore->name : config.name;
+  spec.memory_mib = config.memory_mib;
+  spec.vcpus = config.vcpus;
+  spec.accel = config.accel;
+  spec.launch_security = config.launch_security;
+  spec.kernel = config.image.kernel;
+  spec.initrd = config.image.initrd;
+  if (config.restore) {
+    spec.uuid = config.restore->uuid;
+    spec.root_image = config.restore->root_image;
+    spec.cmdline = config.restore->cmdline;
+  } else if (config.root_image) {
+    spec.uuid = config.uuid;
+    spec.root_image = config.root_image;
+    std::string extra = "armorbench.root=/dev/vda";
+    if (!config.extra_cmdline.empty()) extra += " " + config.extra_cmdline;
+    spec.cmdline = guest_cmdline(config.agent, extra, config.agent_args);
+  } else {
+    spec.cmdline = guest_cmdline(config.agent, config.extra_cmdline, config.agent_args);
+  }
+  spec.run_dir = fs::absolute(config.run_dir);
+  spec.network = config.network;
+  return spec;  // scratch: set by GuestVm, which makes the directory
+}
+
 GuestVm::GuestVm(GuestVmConfig config) : config_(std::move(config)), connection_(config_.uri) {
   if (config_.restore) config_.name = config_.restore->name;
   const bool from_image = config_.root_image || config_.restore;  // the agent is in the image
@@ -90,28 +117,7 @@ GuestVm::GuestVm(GuestVmConfig config) : config_(std::move(config)), connection_
   for (const char* stale : {"agent.sock", "http.sock", "console.log"})
     fs::remove(config_.run_dir / stale, ec);
 
-  spec_.name = config_.name;
-  spec_.memory_mib = config_.memory_mib;
-  spec_.vcpus = config_.vcpus;
-  spec_.accel = config_.accel;
-  spec_.launch_security = config_.launch_security;
-  spec_.kernel = config_.image.kernel;
-  spec_.initrd = config_.image.initrd;
-  if (config_.restore) {
-    spec_.uuid = config_.restore->uuid;
-    spec_.root_image = config_.restore->root_image;
-    spec_.cmdline = config_.restore->cmdline;
-  } else if (config_.root_image) {
-    spec_.uuid = config_.uuid;
-    spec_.root_image = config_.root_image;
-    std::string extra = "armorbench.root=/dev/vda";
-    if (!config_.extra_cmdline.empty()) extra += " " + config_.extra_cmdline;
-    spec_.cmdline = guest_cmdline(config_.agent, extra, config_.agent_args);
-  } else {
-    spec_.cmdline = guest_cmdline(config_.agent, config_.extra_cmdline, config_.agent_args);
-  }
-  spec_.run_dir = fs::absolute(config_.run_dir);
-  spec_.network = config_.network;
+  spec_ = guest_domain_spec(config_);
   if (config_.scratch) {
     // accessmode='mapped' (see DomainSpec.cpp): QEMU, as libvirt-qemu, must own the directory.
     const fs::path scratch = spec_.run_dir / "scratch";

@@ -27,6 +27,8 @@ using testing::TempDir;
 SnapshotSpec base_spec() {
   SnapshotSpec spec;
   spec.image.hash = "guest-hash";
+  spec.image.kernel = "/var/cache/armorbench/guest/vmlinux";
+  spec.image.initrd = "/var/cache/armorbench/guest/initramfs.cpio.gz";
   spec.warm.argv = {"/usr/bin/python3", "-c", "import torch"};
   spec.warm.env = {"HOME=/tmp"};
   return spec;
@@ -34,60 +36,70 @@ SnapshotSpec base_spec() {
 
 constexpr const char* kListing = "/usr/lib/python3/dist-packages/torch/__init__.py 100 1\n";
 
+SnapshotKeyInputs base_inputs() {
+  return {kListing, "agent-sha", "qemu 7002000 libvirt 9000000", "builder-sha", "warm-sha"};
+}
+
 TEST(SnapshotKey, ChangesWithEveryInputAndOnlyThen) {
   const SnapshotSpec spec = base_spec();
-  const std::string key = snapshot_key(spec, kListing, "agent-sha", "qemu 7002000 libvirt 9000000");
+  const std::string key = snapshot_key(spec, base_inputs());
   EXPECT_EQ(key.size(), 64u);
-  EXPECT_EQ(key, snapshot_key(spec, kListing, "agent-sha", "qemu 7002000 libvirt 9000000"));
+  EXPECT_EQ(key, snapshot_key(spec, base_inputs()));
 
+  const auto with_inputs = [&](auto change) {
+    SnapshotKeyInputs inputs = base_inputs();
+    change(inputs);
+    return snapshot_key(spec, inputs);
+  };
+  const auto with_spec = [&](auto change) {
+    SnapshotSpec s = spec;
+    change(s);
+    return snapshot_key(s, base_inputs());
+  };
   const std::vector<std::pair<const char*, std::function<std::string()>>> changes = {
       {"torch upgraded (size, mtime)",
        [&] {
-         return snapshot_key(spec, "/usr/lib/python3/dist-packages/torch/__init__.py 101 2\n",
-                             "agent-sha", "qemu 7002000 libvirt 9000000");
+         return with_inputs([](SnapshotKeyInputs& i) {
+           i.root_listing = "/usr/lib/python3/dist-packages/torch/__init__.py 101 2\n";
+         });
        }},
       {"agent rebuilt",
-       [&] { return snapshot_key(spec, kListing, "agent-sha2", "qemu 7002000 libvirt 9000000"); }},
+       [&] { return with_inputs([](SnapshotKeyInputs& i) { i.agent_sha256 = "agent-sha2"; }); }},
       {"QEMU upgraded",
-       [&] { return snapshot_key(spec, kListing, "agent-sha", "qemu 8000000 libvirt 9000000"); }},
+       [&] {
+         return with_inputs(
+             [](SnapshotKeyInputs& i) { i.hypervisor = "qemu 8000000 libvirt 9000000"; });
+       }},
+      {"root image builder changed",
+       [&] { return with_inputs([](SnapshotKeyInputs& i) { i.builder_sha256 = "builder-2"; }); }},
+      {"warm script changed",
+       [&] { return with_inputs([](SnapshotKeyInputs& i) { i.warm_script_sha256 = "warm-2"; }); }},
       {"guest kernel or initramfs",
-       [&] {
-         SnapshotSpec s = spec;
-         s.image.hash = "other";
-         return snapshot_key(s, kListing, "agent-sha", "qemu 7002000 libvirt 9000000");
-       }},
-      {"memory",
-       [&] {
-         SnapshotSpec s = spec;
-         s.memory_mib = 1536;
-         return snapshot_key(s, kListing, "agent-sha", "qemu 7002000 libvirt 9000000");
-       }},
-      {"vcpus",
-       [&] {
-         SnapshotSpec s = spec;
-         s.vcpus = 2;
-         return snapshot_key(s, kListing, "agent-sha", "qemu 7002000 libvirt 9000000");
-       }},
-      {"accel",
-       [&] {
-         SnapshotSpec s = spec;
-         s.accel = Accel::kKvm;
-         return snapshot_key(s, kListing, "agent-sha", "qemu 7002000 libvirt 9000000");
-       }},
-      {"warm script",
-       [&] {
-         SnapshotSpec s = spec;
-         s.warm.argv[2] = "import torch, numpy";
-         return snapshot_key(s, kListing, "agent-sha", "qemu 7002000 libvirt 9000000");
-       }},
+       [&] { return with_spec([](SnapshotSpec& s) { s.image.hash = "other"; }); }},
+      {"domain XML (the kernel's path)",
+       [&] { return with_spec([](SnapshotSpec& s) { s.image.kernel = "/elsewhere/vmlinux"; }); }},
+      {"memory", [&] { return with_spec([](SnapshotSpec& s) { s.memory_mib = 1536; }); }},
+      {"vcpus", [&] { return with_spec([](SnapshotSpec& s) { s.vcpus = 2; }); }},
+      {"accel", [&] { return with_spec([](SnapshotSpec& s) { s.accel = Accel::kKvm; }); }},
+      {"warm argv",
+       [&] { return with_spec([](SnapshotSpec& s) { s.warm.argv[2] = "import torch, numpy"; }); }},
       {"workload environment",
        [&] {
-         SnapshotSpec s = spec;
-         s.warm.env.push_back("PYTHONUNBUFFERED=1");
-         return snapshot_key(s, kListing, "agent-sha", "qemu 7002000 libvirt 9000000");
+         return with_spec([](SnapshotSpec& s) { s.warm.env.push_back("PYTHONUNBUFFERED=1"); });
        }},
   };
   for (const auto& [what, changed] : changes) EXPECT_NE(changed(), key) << what;
+}
+
+// The XML digested is the one the build boots with, the key-dependent parts stood in for.
+TEST(SnapshotKey, DigestsTheSnapshotGuestsDomainXml) {
+  SnapshotSpec spec = base_spec();
+  spec.memory_mib = 1536;
+  const std::string xml = snapshot_domain_xml(spec);
+  EXPECT_NE(xml.find("/var/cache/armorbench/guest/vmlinux"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("armorbench.root=/dev/vda"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("1536"), std::string::npos) << xml;
+  EXPECT_EQ(xml, snapshot_domain_xml(spec));
 }
 
 // A complete-looking snapshot directory, used `age` seconds ago.

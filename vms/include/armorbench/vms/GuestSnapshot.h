@@ -76,12 +76,25 @@ struct GuestSnapshot {
   std::shared_ptr<const SnapshotLease> lease;
 };
 
-// The digest a snapshot is cached by: the root image's inputs (the builder's --inputs listing:
-// path, size and mtime of every file, so a torch upgrade changes it), the guest kernel and
-// initramfs, the agent binary, the warm workload's argv and environment, the domain's memory,
-// vCPUs and accelerator, libvirt's and QEMU's versions, and kSnapshotFormat. Pure.
-std::string snapshot_key(const SnapshotSpec& spec, const std::string& inputs_listing,
-                         const std::string& agent_sha256, const std::string& hypervisor);
+// What a snapshot's key digests besides `spec` itself, read from the host.
+struct SnapshotKeyInputs {
+  std::string root_listing;  // the builder's --inputs listing: path, size, mtime of every file
+  std::string agent_sha256;
+  std::string hypervisor;  // libvirt's and QEMU's versions
+  std::string builder_sha256;
+  std::string warm_script_sha256;
+};
+
+// The digest a snapshot is cached by: the root image's inputs (so a torch upgrade changes it),
+// the guest kernel and initramfs, the agent binary, the builder's and the warm script's
+// content, the warm workload's argv and environment, the domain XML the snapshot's guest is
+// booted and saved with (snapshot_domain_xml: memory, vCPUs, accelerator, devices, cmdline),
+// libvirt's and QEMU's versions, and kSnapshotFormat. Pure.
+std::string snapshot_key(const SnapshotSpec& spec, const SnapshotKeyInputs& inputs);
+
+// The domain XML of `spec`'s snapshot guest as domain_xml() writes it, with fixed stand-ins for
+// what depends on the key or the build (name, UUID, run dir, root image path). Pure.
+std::string snapshot_domain_xml(const SnapshotSpec& spec);
 
 // The cached snapshot for `spec`, built when missing (root image, boot, prewarm, save: ~1 min
 // under TCG), with a SnapshotLease on it taken before anything is pruned. Old snapshots beyond

@@ -179,6 +179,10 @@ class GuestVm {
   bool stopped_ = false;
 };
 
+// The domain a GuestVm with `config` creates (or restores), but for the scratch share: what
+// domain_xml() turns into the XML. Pure.
+DomainSpec guest_domain_spec(const GuestVmConfig& config);
+
 // The cmdline for a guest whose init execs `agent`: base + armorbench.agent + armorbench.ports
 // + `extra`, then " -- " + `agent_args` (the kernel hands what follows "--" to init as argv).
 std::string guest_cmdline(const std::filesystem::path& agent, std::string_view extra = {},
