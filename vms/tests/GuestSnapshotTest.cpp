@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "TempDir.h"
+#include "armorbench/base/Interrupt.h"
 #include "armorbench/vms/Domain.h"
 #include "armorbench/vms/DomainSpec.h"
 #include "armorbench/vms/GuestSnapshot.h"
@@ -195,6 +196,29 @@ TEST(SnapshotCache, NoLeaseWhilePruningRemovesIt) {
   fs::remove(dir / "lease.lock");
   ::close(pruner);
   EXPECT_FALSE(SnapshotLease::try_acquire(dir).has_value());
+}
+
+// The cache lock's wait says what it waits for once it lasts, and a signal or the thread's step
+// deadline ends it (it used to block in flock, deaf to both).
+TEST(CacheLock, AWaitSaysWhatItWaitsForAndCanBeInterrupted) {
+  TempDir cache;
+  const UniqueFd held = lock_cache_dir(cache.path());
+  ASSERT_TRUE(held);
+  {
+    StepDeadline step("cache-lock", std::chrono::milliseconds(2600));
+    ::testing::internal::CaptureStderr();
+    EXPECT_THROW(lock_cache_dir(cache.path()), Interrupted);
+    const std::string said = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(said.find("waiting for " + (cache.path() / ".lock").string()), std::string::npos)
+        << said;
+    EXPECT_NE(said.find("pid " + std::to_string(::getpid())), std::string::npos) << said;
+  }
+  std::thread release([&held] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::flock(held.get(), LOCK_UN);
+  });
+  EXPECT_TRUE(lock_cache_dir(cache.path())) << "taken once the holder lets go";
+  release.join();
 }
 
 TEST(SnapshotGuestLock, OneHolderPerDomainName) {
