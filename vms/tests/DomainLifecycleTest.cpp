@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "FakeDomainXml.h"
 #include "armorbench/base/Error.h"
 #include "armorbench/vms/Domain.h"
 #include "armorbench/vms/DomainSpec.h"
@@ -19,13 +20,7 @@ namespace {
 constexpr const char* kFake = "test:///default";
 
 std::string micro_vm_xml(const std::string& name) {
-  DomainSpec spec;
-  spec.name = name;
-  spec.memory_mib = 64;
-  spec.kernel = "/var/cache/armorbench/guest/vmlinux";
-  spec.initrd = "/var/cache/armorbench/guest/initramfs.cpio.gz";
-  spec.run_dir = "/run/armorbench/vms/" + name;
-  return domain_xml(spec);  // the real document: the fake driver parses it like qemu's would
+  return testing::fake_micro_vm_xml(name);
 }
 
 bool listed(const LibvirtConnection& connection, const std::string& name) {

@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "FakeDomainXml.h"
 #include "TempDir.h"
 #include "armorbench/base/Interrupt.h"
 #include "armorbench/vms/Domain.h"
@@ -232,24 +233,16 @@ TEST(SnapshotGuestLock, OneHolderPerDomainName) {
   EXPECT_TRUE(SnapshotGuestLock::try_acquire(locks.path(), "ab-snap-0123456789abcdef"));
 }
 
-std::string fake_domain_xml(const std::string& name) {
-  DomainSpec spec;
-  spec.name = name;
-  spec.memory_mib = 64;
-  spec.kernel = "/var/cache/armorbench/guest/vmlinux";
-  spec.initrd = "/var/cache/armorbench/guest/initramfs.cpio.gz";
-  spec.run_dir = "/run/armorbench/vms/" + name;
-  return domain_xml(spec);
-}
-
 // A restored guest whose lock nobody holds is an orphan, whatever cache (if any) its snapshot
 // came from; one whose lock is held (a running case, a build) is not; other domains never are.
 TEST(SnapshotGuestLock, OrphansAreTheUnlockedSnapshotGuestsWhateverTheirCache) {
   TempDir locks;
   LibvirtConnection connection("test:///default");
-  Domain orphan = Domain::create(connection, fake_domain_xml("ab-snap-00000000000000aa"), {});
-  Domain running = Domain::create(connection, fake_domain_xml("ab-snap-00000000000000bb"), {});
-  Domain other = Domain::create(connection, fake_domain_xml("ab-0badc0de-1"), {});
+  Domain orphan =
+      Domain::create(connection, testing::fake_micro_vm_xml("ab-snap-00000000000000aa"), {});
+  Domain running =
+      Domain::create(connection, testing::fake_micro_vm_xml("ab-snap-00000000000000bb"), {});
+  Domain other = Domain::create(connection, testing::fake_micro_vm_xml("ab-0badc0de-1"), {});
   const auto lock = SnapshotGuestLock::try_acquire(locks.path(), "ab-snap-00000000000000bb");
   ASSERT_TRUE(lock.has_value());
   {
