@@ -92,7 +92,8 @@ class VmSandbox final : public Sandbox {
       guest_lock_ =
           vms::SnapshotGuestLock::try_acquire(snapshot->guest_lock_dir, snapshot->saved.name);
       if (!guest_lock_)
-        cold = "the snapshot's guest " + snapshot->saved.name + " runs for another process";
+        cold = "the snapshot's guest " + snapshot->saved.name +
+               " runs for another case or process (one restored guest per snapshot at a time)";
     }
     if (guest_lock_) {
       vms::GuestVmConfig restored = config;

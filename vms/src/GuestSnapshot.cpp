@@ -68,6 +68,25 @@ UniqueFd lock_file(const fs::path& path, int operation) {
   return fd;
 }
 
+// Harnesses built before the leases and name locks held `in-use.lock` in a snapshot's dir while
+// a guest restored from it ran: such a snapshot (another checkout's run on the same host) is not
+// pruned, and its guest is not an orphan.
+bool older_harness_holds(const fs::path& snapshot_dir) {
+  const fs::path old_lease = snapshot_dir / "in-use.lock";
+  if (!fs::exists(old_lease)) return false;
+  UniqueFd fd(::open(old_lease.c_str(), O_RDONLY | O_CLOEXEC));
+  return fd && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0;
+}
+
+bool older_harness_runs(const std::string& domain_name) {
+  const std::string prefix = domain_name.substr(std::string_view(kSnapshotDomainPrefix).size());
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(kDefaultSnapshotCacheDir, ec))
+    if (entry.path().filename().string().starts_with(prefix) && older_harness_holds(entry.path()))
+      return true;
+  return false;
+}
+
 std::optional<GuestSnapshot> cached(const fs::path& dir, const std::string& key,
                                     const fs::path& guest_lock_dir) {
   if (!fs::exists(dir / kMeta) || !fs::exists(dir / kRootImage) || !fs::exists(dir / kMemoryImage))
@@ -215,8 +234,8 @@ std::vector<SnapshotGuestLock> orphaned_snapshot_guests(const LibvirtConnection&
   for (const std::string& name : connection.domain_names()) {
     if (!name.starts_with(kSnapshotDomainPrefix)) continue;
     // Whoever runs a domain of this name (a case's restored guest, a snapshot build) holds it.
-    if (auto lock = SnapshotGuestLock::try_acquire(lock_dir, name))
-      orphans.push_back(std::move(*lock));
+    auto lock = SnapshotGuestLock::try_acquire(lock_dir, name);
+    if (lock && !older_harness_runs(name)) orphans.push_back(std::move(*lock));
   }
   return orphans;
 }
@@ -295,6 +314,7 @@ std::vector<fs::path> prune_snapshots(const fs::path& cache_dir, std::size_t kee
   const std::size_t others = keep > 0 && !except_key.empty() ? keep - 1 : keep;
   for (std::size_t i = others; i < snapshots.size(); ++i) {
     const fs::path& dir = snapshots[i].second;
+    if (older_harness_holds(dir)) continue;
     // Held while the dir goes: a lease asked for meanwhile is refused, or sees its file gone.
     const UniqueFd lease = lock_file(dir / kLease, LOCK_EX);
     if (!lease) continue;  // someone may still restore from it

@@ -171,6 +171,21 @@ TEST(SnapshotCache, ThreeTargetsKeepTheirSnapshotsBeyondKeep) {
   for (const char* key : {"one", "two", "three"}) EXPECT_TRUE(fs::exists(cache.path() / key));
 }
 
+// A harness built before the leases (another checkout on the same host) locks in-use.lock while
+// its restored guest runs: that snapshot stays too.
+TEST(SnapshotCache, KeepsWhatAnOlderHarnessHolds) {
+  TempDir cache;
+  const fs::path old = fake_snapshot(cache.path(), "old", 100);
+  fake_snapshot(cache.path(), "current", 1);
+  const int held = ::open((old / "in-use.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_EQ(::flock(held, LOCK_EX), 0);
+  prune_snapshots(cache.path(), 1, "current");
+  EXPECT_TRUE(fs::exists(old));
+  ::close(held);
+  prune_snapshots(cache.path(), 1, "current");
+  EXPECT_FALSE(fs::exists(old));
+}
+
 TEST(SnapshotCache, ALeaseOnAPrunedSnapshotIsRefusedNotAnError) {
   TempDir cache;
   const fs::path old = fake_snapshot(cache.path(), "old", 100);
