@@ -60,8 +60,8 @@ std::string new_uuid() {
 UniqueFd lock_file(const fs::path& path, int operation) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd || ::flock(fd.get(), operation | LOCK_NB) != 0) return UniqueFd();
-  struct stat held {
-  }, now{};
+  struct stat held = {};
+  struct stat now = {};
   if (::fstat(fd.get(), &held) != 0 || ::stat(path.c_str(), &now) != 0 ||
       held.st_ino != now.st_ino || held.st_dev != now.st_dev)
     return UniqueFd();
