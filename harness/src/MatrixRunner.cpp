@@ -464,6 +464,7 @@ void MatrixRunner::execute(const PlannedRun& planned, Target& target, const Cont
     result.enforcer["location"] = info.enforcer_location;
     if (!info.enforcer_backend.empty()) result.enforcer["reused"] = info.enforcer_reused;
     result.enforcer["runtime"] = info.runtime;
+    for (const Evidence& e : info.evidence) result.evidence.push_back(e);
     account_events(sandbox->enforcer_report(), observation, result);
     result.timings.update(sandbox->timings());
 

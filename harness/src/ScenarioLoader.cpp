@@ -142,12 +142,19 @@ TargetSpec parse_target(TomlTable& table, const fs::path& file) {
     if (auto vcpus = table.integer("vcpus", 1, 64)) target.vm.vcpus = static_cast<int>(*vcpus);
     if (auto accel = table.choice("accel", {"auto", "kvm", "tcg"})) target.vm.accel = *accel;
     if (auto boot = table.duration("boot_timeout")) target.vm.boot_timeout = *boot;
+    if (auto snapshot = table.boolean("snapshot")) {
+      if (*snapshot && target.kind == TargetKind::kCvm)
+        throw table.error_at("snapshot",
+                             "a confidential guest cannot be saved and restored by the host");
+      target.vm.snapshot = *snapshot;
+    }
     if (target.kind == TargetKind::kCvm) {
       auto security = table.choice("launch_security", {"sev", "sev-snp", "tdx"});
       if (!security)
         throw table.error_at(
             "", "a cvm target needs launch_security = \"sev-snp\", \"tdx\" or \"sev\"");
       target.vm.launch_security = *security;
+      target.vm.snapshot = false;
     }
   }
   table.finish();

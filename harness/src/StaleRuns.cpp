@@ -20,6 +20,8 @@
 #include "armorbench/base/Files.h"
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/harness/Workspace.h"
+#include "armorbench/vms/GuestSnapshot.h"
+#include "armorbench/vms/LibvirtConnection.h"
 
 namespace armorbench {
 namespace fs = std::filesystem;
@@ -28,6 +30,8 @@ namespace {
 // Run ids are random_hex(4); container and cgroup names are ab-<run id>-<n>[-sibling].
 const std::regex kContainerName("ab-([0-9a-f]{8})-[0-9]+(-sibling)?");
 const std::regex kWorkDirName("armorbench-([0-9a-f]{8})");
+// A snapshot build's guest run dir names the building process (vms GuestSnapshot.cpp).
+const std::regex kSnapshotBuildDir("vm-snapshot-([0-9]+)");
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string unescape_mount_path(const std::string& raw) {
@@ -215,6 +219,48 @@ std::vector<StaleResource> reap_stale_runs(const ReapOptions& options) {
     if (!ec && std::find(bases.begin(), bases.end(), real) == bases.end()) bases.push_back(real);
   }
 
+  // 0. Guests restored from a VM snapshot: a restore has no autodestroy, so a run killed
+  // outright leaves its guest running. It keeps the snapshot's name, and whoever runs one holds
+  // that name's lock: one nobody holds is a leftover. (Booted guests go with their run.)
+  if (!options.libvirt_uri.empty() && ::geteuid() == 0) {
+    try {
+      vms::silence_libvirt_errors();
+      const vms::LibvirtConnection libvirt(options.libvirt_uri);
+      for (const vms::SnapshotGuestLock& orphan :
+           vms::orphaned_snapshot_guests(libvirt, options.snapshot_guest_lock_dir)) {
+        const std::string& name = orphan.domain_name();
+        StaleResource r{"", "domain", name + " (restored from a VM snapshot)", ""};
+        if (!options.dry_run) {
+          try {
+            libvirt.destroy_domain(name);
+          } catch (const Error& e) {
+            r.error = e.what();
+          }
+        }
+        found.push_back(std::move(r));
+      }
+    } catch (const Error&) {  // no libvirt: no guest of ours runs there
+    }
+  }
+
+  // 0b. What a snapshot build killed outright left in /run (its guest went with its connection).
+  if (!options.snapshot_build_base.empty()) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(options.snapshot_build_base, ec)) {
+      std::smatch m;
+      const std::string name = entry.path().filename().string();
+      if (!std::regex_match(name, m, kSnapshotBuildDir) || entry.is_symlink()) continue;
+      if (!process_is_dying(static_cast<pid_t>(std::stol(m[1].str())))) continue;
+      StaleResource r{"", "dir", entry.path().string() + " (a VM snapshot build's)", ""};
+      if (!options.dry_run) {
+        std::error_code remove_ec;
+        fs::remove_all(entry.path(), remove_ec);
+        if (remove_ec) r.error = remove_ec.message();
+      }
+      found.push_back(std::move(r));
+    }
+  }
+
   // 1. Containers: deleting them ends their processes and their mount namespaces.
   for (const std::string& runtime : options.runtimes) {
     if (!find_executable(runtime)) continue;
@@ -300,7 +346,8 @@ std::string describe(const std::vector<StaleResource>& resources, bool dry_run) 
     out << (dry_run           ? "would remove "
             : r.error.empty() ? "removed "
                               : "could not remove ")
-        << r.kind << " " << r.what << " (run " << r.run_id << ")";
+        << r.kind << " " << r.what;
+    if (!r.run_id.empty()) out << " (run " << r.run_id << ")";  // a restored guest names no run
     if (!r.error.empty()) out << ": " << r.error;
     out << "\n";
   }

@@ -9,10 +9,13 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <map>
 
 #include "armorbench/base/Error.h"
+#include "armorbench/base/Files.h"
 #include "armorbench/base/Interrupt.h"
+#include "armorbench/base/Subprocess.h"
 #include "armorbench/vms.h"
 
 namespace armorbench {
@@ -23,6 +26,10 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr const char* kServerSocket = "/run/armorbench/model.sock";
+constexpr const char* kPython = "/usr/bin/python3";
+// The model server's environment; a snapshot's warm workload is started with the same one.
+const std::vector<std::string> kServerEnv = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1",
+                                             "HOME=/tmp"};
 // QEMU user networking: the guest reaches the host's loopback at 10.0.2.2.
 constexpr const char* kGuestHostAddress = "10.0.2.2";
 
@@ -50,6 +57,7 @@ class GuestFiles {
       staging_.add(context.data_dir / "harness/workload" / script, script);
   }
   fs::path agent() const { return staging_.dir() / "armorbench-guest-agent"; }
+  fs::path enforcer() const { return staging_.dir() / "armorbench-enforcer"; }
   fs::path server() const { return staging_.dir() / "model_server.py"; }
   // The policy as the guest sees it (copied on first use, keeping its file name).
   fs::path policy(const fs::path& host_policy) { return staging_.add_named(host_policy); }
@@ -61,7 +69,8 @@ class GuestFiles {
 class VmSandbox final : public Sandbox {
  public:
   VmSandbox(const TargetSpec& spec, const TargetContext& context, const vms::GuestImage& image,
-            vms::Accel accel, GuestFiles& files, const WorkloadSpec& workload,
+            vms::Accel accel, GuestFiles& files, const vms::GuestSnapshot* snapshot,
+            const std::string& cold_reason, const WorkloadSpec& workload,
             const EnforcementPlan& plan, bool watch_exec)
       : spec_(spec), context_(context), ready_timeout_(workload.ready_timeout) {
     vms::GuestVmConfig config;
@@ -75,21 +84,59 @@ class VmSandbox final : public Sandbox {
     config.launch_security = launch_security_of(spec);
     config.boot_timeout = spec.vm.boot_timeout;
     info_.runtime = "qemu-" + vms::to_string(accel) + " (" + image.kernel_version + " guest)";
+    // A snapshot restores when it can; whatever stops it (its guest running for another process:
+    // one restored guest per saved UUID; a restore or resume that fails) boots this case cold and
+    // says why in its evidence, never an error of the case.
+    std::string cold = cold_reason;
+    if (snapshot) {
+      guest_lock_ =
+          vms::SnapshotGuestLock::try_acquire(snapshot->guest_lock_dir, snapshot->saved.name);
+      if (!guest_lock_)
+        cold = "the snapshot's guest " + snapshot->saved.name +
+               " runs for another case or process (one restored guest per snapshot at a time)";
+    }
+    if (guest_lock_) {
+      vms::GuestVmConfig restored = config;
+      restored.restore = snapshot->saved;
+      restored.resume_enforcer = files.enforcer();
+      try {
+        vm_.emplace(restored);
+        info_.runtime += ", restored from snapshot " + snapshot->key.substr(0, 12);
+      } catch (const Error& e) {
+        vm_.reset();
+        guest_lock_.reset();
+        cold = "restoring snapshot " + snapshot->key.substr(0, 12) +
+               " failed: " + output_tail(e.what(), 600);
+      }
+    }
+    if (!vm_) {
+      if (!cold.empty()) {
+        info_.runtime += ", cold boot: " + output_tail(cold, 200);
+        info_.evidence.push_back(
+            {"target",
+             "cold boot instead of a VM snapshot restore: " + output_tail(cold, 300),
+             {{"snapshot", snapshot ? json(snapshot->key) : json()}, {"reason", cold}}});
+      }
+      vm_.emplace(config);
+    }
 
-    const auto boot_start = std::chrono::steady_clock::now();
-    vm_.emplace(config);
-    timings_["domain_create_ms"] = vm_->create_latency().count();
+    if (vm_->restored()) {
+      timings_["restore_ms"] = vm_->restore_latency().count();
+      timings_["resume_ms"] = vm_->resume_latency().count();
+    } else {
+      timings_["domain_create_ms"] = vm_->create_latency().count();
+    }
     timings_["boot_ms"] = vm_->boot_latency().count();
 
     // The guest sees the host root read-only: the model, the server and the policies are read
     // at their host paths; planted files land in the guest's own /tmp, /run and /dev.
     vms::StartRequest start;
-    start.workload.argv = {"/usr/bin/python3", files.server().string(),
-                           "--model",          (workload.model_dir / workload.model_file).string(),
-                           "--config",         (workload.model_dir / "model.json").string(),
-                           "--loader",         to_string(workload.loader),
-                           "--socket",         kServerSocket};
-    start.workload.env = {"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp"};
+    start.workload.argv = {kPython,    files.server().string(),
+                           "--model",  (workload.model_dir / workload.model_file).string(),
+                           "--config", (workload.model_dir / "model.json").string(),
+                           "--loader", to_string(workload.loader),
+                           "--socket", kServerSocket};
+    start.workload.env = kServerEnv;
     for (const PlantedFile& file : workload.planted)
       start.workload.planted.push_back({file.sandbox_path, file.content, file.mode});
     start.workload.http_socket = kServerSocket;
@@ -117,7 +164,6 @@ class VmSandbox final : public Sandbox {
       info_.enforcer_backend = reply.enforcer_ready.value("backend", "");
       info_.enforcer_location = "guest kernel (" + image.kernel_version + ")";
     }
-    (void)boot_start;
   }
 
   ~VmSandbox() override {
@@ -233,6 +279,9 @@ class VmSandbox final : public Sandbox {
   const TargetSpec& spec_;
   const TargetContext& context_;
   milliseconds ready_timeout_;
+  // The snapshot guest's name, held while a restored guest runs; outlives vm_: released after the
+  // domain is gone.
+  std::optional<vms::SnapshotGuestLock> guest_lock_;
   std::optional<vms::GuestVm> vm_;
   SandboxInfo info_;
   enforcer::EnforcerReport report_;
@@ -259,8 +308,9 @@ class VmTarget final : public Target {
 
   std::unique_ptr<Sandbox> launch(const WorkloadSpec& workload, const EnforcementPlan& plan,
                                   bool watch_exec) override {
-    return std::make_unique<VmSandbox>(spec_, context_, image_, accel_, *files_, workload, plan,
-                                       watch_exec);
+    return std::make_unique<VmSandbox>(spec_, context_, image_, accel_, *files_,
+                                       snapshot_ ? &*snapshot_ : nullptr, cold_reason_, workload,
+                                       plan, watch_exec);
   }
 
  private:
@@ -298,7 +348,38 @@ class VmTarget final : public Target {
         return "accel = \"kvm\" but KVM is not usable: " + why_not;
       accel_ = kvm ? vms::Accel::kKvm : vms::Accel::kTcg;
     }
+    if (spec_.kind == TargetKind::kKata && spec_.vm.snapshot) prepare_snapshot();
     return std::nullopt;
+  }
+
+  // Builds (or finds in the cache) the snapshot every case of this target is restored from. A
+  // snapshot that cannot be made is not a reason to skip the target: its cases boot cold, and
+  // say why in their runtime.
+  void prepare_snapshot() {
+    vms::SnapshotSpec snapshot;
+    snapshot.image = image_;
+    snapshot.agent = context_.bin_dir / "armorbench-guest-agent";
+    snapshot.builder = context_.data_dir / "vms/guest/build-snapshot-root.py";
+    snapshot.warm_script = context_.data_dir / "harness/workload/warm_start.py";
+    snapshot.python = kPython;
+    snapshot.warm.argv = {kPython, "-c", read_whole_file(snapshot.warm_script)};
+    snapshot.warm.env = kServerEnv;
+    snapshot.warm.ready_timeout_s = 600;
+    snapshot.memory_mib = static_cast<unsigned>(spec_.vm.memory_mib);
+    snapshot.vcpus = static_cast<unsigned>(spec_.vm.vcpus);
+    snapshot.accel = accel_;
+    snapshot.boot_timeout = spec_.vm.boot_timeout;
+    try {
+      snapshot_ = vms::ensure_guest_snapshot(vms::kDefaultSnapshotCacheDir, snapshot);
+      if (snapshot_->built)
+        std::cerr << "armorbench: target " << spec_.name << ": built VM snapshot "
+                  << snapshot_->key.substr(0, 12) << " (" << snapshot_->meta.dump() << ")\n";
+    } catch (const Error& e) {
+      std::cerr << "armorbench: target " << spec_.name
+                << ": no VM snapshot, every case boots cold: " << e.what() << "\n";
+      snapshot_.reset();
+      cold_reason_ = "no snapshot (" + output_tail(e.what(), 300) + ")";
+    }
   }
 
   TargetSpec spec_;
@@ -308,6 +389,8 @@ class VmTarget final : public Target {
   vms::GuestImage image_;
   vms::Accel accel_ = vms::Accel::kTcg;
   std::optional<GuestFiles> files_;
+  std::optional<vms::GuestSnapshot> snapshot_;
+  std::string cold_reason_;  // why cases boot cold although snapshots are on
 };
 
 }  // namespace

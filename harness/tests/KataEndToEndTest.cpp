@@ -46,6 +46,8 @@ TEST(KataEndToEnd, GuestEnforcementAndHostDumpOnTcg) {
   EXPECT_NE((*benign)["enforcer"]["location"].get<std::string>().find("guest kernel"),
             std::string::npos);
   EXPECT_GT((*benign)["timings"]["boot_ms"].get<double>(), 0);
+  EXPECT_TRUE((*benign)["timings"].contains("restore_ms"))
+      << "kata restores a snapshot by default: " << (*benign)["timings"].dump();
 
   const auto* control = find_case(results, "kata", "os-system", "off");
   ASSERT_NE(control, nullptr);
@@ -94,6 +96,28 @@ TEST(KataEndToEnd, GuestEnforcementAndHostDumpOnTcg) {
       {"virsh", "-c", "qemu:///system", "list", "--all", "--name"}, std::chrono::seconds(30));
   EXPECT_EQ(domains.out.find("ab-"), std::string::npos) << "a domain was left behind:\n"
                                                         << domains.out;
+}
+
+// `snapshot = false`: every case boots cold (the path the snapshot replaces, kept working), with
+// the verdicts of the restored guests.
+TEST(KataEndToEnd, SnapshotOffBootsEveryCaseColdWithTheSameVerdicts) {
+  ASSERT_EQ(::geteuid(), 0u) << "privileged test: needs root (libvirt, QEMU, BPF in the guest)";
+  const fs::path out = fs::path(::testing::TempDir()) / "kata-cold";
+  fs::remove_all(out);
+  const CommandResult run = run_command(
+      {ARMORBENCH_BIN, "run", std::string(ARMORBENCH_TEST_DATA) + "/scenarios/kata-cold-ci.toml",
+       "--out", out.string()},
+      std::chrono::minutes(20));
+  ASSERT_EQ(run.status.code, 0) << run.out << run.err;
+  std::ifstream in(out / "results.json");
+  const nlohmann::json results = nlohmann::json::parse(in);
+  for (const auto& [mode, verdict] : {std::pair{"off", "reached"}, std::pair{"block", "blocked"}}) {
+    const auto* result = find_case(results, "kata", "os-system", mode);
+    ASSERT_NE(result, nullptr) << mode;
+    EXPECT_EQ((*result)["verdict"], verdict) << result->dump(2);
+    EXPECT_TRUE((*result)["timings"].contains("domain_create_ms")) << (*result)["timings"].dump();
+    EXPECT_FALSE((*result)["timings"].contains("restore_ms")) << (*result)["timings"].dump();
+  }
 }
 
 // The names of the libvirt domains of armorbench runs (ab-*), running or defined.

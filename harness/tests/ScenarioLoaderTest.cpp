@@ -30,7 +30,9 @@ TEST(ScenarioLoader, ParsesEveryField) {
   EXPECT_EQ(s.targets[1].vm.vcpus, 2);
   EXPECT_EQ(s.targets[1].vm.accel, "tcg");
   EXPECT_EQ(s.targets[1].vm.boot_timeout, std::chrono::seconds(90));
+  EXPECT_FALSE(s.targets[1].vm.snapshot) << "snapshot = false: every case boots cold";
   EXPECT_EQ(s.targets[2].vm.launch_security, "sev-snp");
+  EXPECT_FALSE(s.targets[2].vm.snapshot) << "a confidential guest is never restored by the host";
 
   EXPECT_EQ(s.enforcer.policies, (std::vector<fs::path>{kDir / "policy.yaml"}));
   EXPECT_EQ(s.enforcer.modes, (std::vector<EnforcerMode>{EnforcerMode::kBlock, EnforcerMode::kOff,

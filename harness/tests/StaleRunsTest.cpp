@@ -23,7 +23,9 @@ class StaleRuns : public ::testing::Test {
     options_.lease_dir = root_ / "leases";
     options_.work_bases = {root_ / "work"};
     options_.cgroup_root = root_ / "cgroup";
-    options_.runtimes = {};  // never touch the host's containers from a unit test
+    options_.runtimes = {};     // never touch the host's containers from a unit test
+    options_.libvirt_uri = "";  // nor its guests
+    options_.snapshot_build_base = root_ / "run";
     fs::create_directories(options_.lease_dir);
     fs::create_directories(root_ / "work");
   }
@@ -134,6 +136,23 @@ TEST_F(StaleRuns, RemovesOnlyWhatDeadRunsLeft) {
   EXPECT_TRUE(fs::exists(root_ / "work" / "armorbench-12345678" / kKeepMarker));
   EXPECT_TRUE(fs::exists(root_ / "work" / "unrelated"));
   EXPECT_TRUE(reap_stale_runs(options_).empty()) << "a second pass finds nothing";
+}
+
+// A snapshot build killed outright leaves /run/armorbench/vm-snapshot-<pid>: removed once its
+// process is gone, kept while it lives.
+TEST_F(StaleRuns, RemovesTheRunDirOfADeadSnapshotBuild) {
+  const fs::path dead = root_ / "run" / ("vm-snapshot-" + std::to_string(dead_pid()));
+  const fs::path live = root_ / "run" / ("vm-snapshot-" + std::to_string(::getpid()));
+  for (const fs::path& dir : {dead, live}) {
+    fs::create_directories(dir);
+    std::ofstream(dir / "console.log") << "x";
+  }
+  const auto found = reap_stale_runs(options_);
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live)) << "its build is running";
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].kind, "dir");
+  EXPECT_TRUE(found[0].error.empty()) << found[0].error;
 }
 
 TEST_F(StaleRuns, AnotherUsersWorkDirStays) {

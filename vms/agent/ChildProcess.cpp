@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <tuple>
 
 #include "armorbench/base/Error.h"
 
@@ -48,9 +49,8 @@ int confine_child() {
     return errno;
   const char* cgroupfs = "/sys/fs/cgroup";
   if (::mount(cgroupfs, cgroupfs, nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
-      ::mount(nullptr, cgroupfs, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
-                                             MS_NOEXEC,
-              nullptr) != 0)
+      ::mount(nullptr, cgroupfs, nullptr,
+              MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
     return errno;
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
   std::uint64_t kept = 0;
@@ -72,7 +72,7 @@ int confine_child() {
 }
 
 // Runs in the child between clone3 and execve: async-signal-safe calls only.
-[[noreturn]] void exec_child(char* const* argv, char* const* envp, int out, int err,
+[[noreturn]] void exec_child(char* const* argv, char* const* envp, int in, int out, int err,
                              int status_pipe, bool confine) {
   sigset_t none;
   sigemptyset(&none);
@@ -84,8 +84,8 @@ int confine_child() {
     }
   }
   ::setsid();
-  const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
+  const int input = in >= 0 ? in : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (input < 0 || ::dup2(input, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
     const int e = errno;
     [[maybe_unused]] ssize_t n = ::write(status_pipe, &e, sizeof e);
     ::_exit(127);
@@ -100,6 +100,8 @@ int confine_child() {
 
 ChildProcess::ChildProcess(const ChildSpec& spec) {
   if (spec.argv.empty()) throw harness_error("ChildProcess: empty argument vector");
+  UniqueFd in_read, in_write;
+  if (spec.stdin_pipe) std::tie(in_read, in_write) = make_pipe();
   auto [out_read, out_write] = make_pipe();
   auto [err_read, err_write] = make_pipe();
   auto [status_read, status_write] = make_pipe();
@@ -117,11 +119,12 @@ ChildProcess::ChildProcess(const ChildSpec& spec) {
   const long pid = ::syscall(SYS_clone3, &args, sizeof args);
   if (pid < 0) throw environment_error(std::string("clone3 failed: ") + strerror(errno));
   if (pid == 0)
-    exec_child(argv.data(), envp.data(), out_write.get(), err_write.get(), status_write.get(),
-               spec.confine);
+    exec_child(argv.data(), envp.data(), in_read.get(), out_write.get(), err_write.get(),
+               status_write.get(), spec.confine);
 
   pid_ = static_cast<pid_t>(pid);
   pidfd_.reset(pidfd);
+  in_read.reset();
   out_write.reset();
   err_write.reset();
   status_write.reset();
@@ -134,6 +137,7 @@ ChildProcess::ChildProcess(const ChildSpec& spec) {
     wait_for(std::chrono::milliseconds(5000));
     throw environment_error("cannot run " + spec.argv[0] + ": " + strerror(exec_errno));
   }
+  in_ = std::move(in_write);
   out_ = std::move(out_read);
   err_ = std::move(err_read);
 }

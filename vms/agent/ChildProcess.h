@@ -27,12 +27,16 @@ struct ChildSpec {
   // its root), cgroupfs read-only, no_new_privs, and only runc's default capabilities (no
   // CAP_SYS_ADMIN or CAP_BPF: no mounts, no BPF maps).
   bool confine = false;
+  // stdin on a pipe the agent writes (a snapshot's warm workload reads its start there) rather
+  // than /dev/null.
+  bool stdin_pipe = false;
 };
 
 class ChildProcess {
  public:
-  // Starts the child with stdin on /dev/null and stdout/stderr on pipes. Throws an environment
-  // Error when clone3 or the exec fails (the exec's errno is reported through a CLOEXEC pipe).
+  // Starts the child with stdin on /dev/null (or a pipe) and stdout/stderr on pipes. Throws an
+  // environment Error when clone3 or the exec fails (the exec's errno is reported through a CLOEXEC
+  // pipe).
   explicit ChildProcess(const ChildSpec& spec);
   ~ChildProcess();  // SIGKILLs the process group and reaps when still running
   ChildProcess(const ChildProcess&) = delete;
@@ -42,6 +46,8 @@ class ChildProcess {
   int pidfd() const { return pidfd_.get(); }
   int stdout_fd() const { return out_.get(); }
   int stderr_fd() const { return err_.get(); }
+  int stdin_fd() const { return in_.get(); }  // -1 without stdin_pipe, or once closed
+  void close_stdin() { in_.reset(); }
   void close_stdout() { out_.reset(); }
   void close_stderr() { err_.reset(); }
 
@@ -58,6 +64,7 @@ class ChildProcess {
  private:
   pid_t pid_ = -1;
   UniqueFd pidfd_;
+  UniqueFd in_;
   UniqueFd out_;
   UniqueFd err_;
   std::optional<ExitStatus> status_;

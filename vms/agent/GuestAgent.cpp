@@ -18,6 +18,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "HostRoot.h"
 #include "armorbench/base/Base64.h"
 #include "armorbench/base/CgroupStats.h"
 #include "armorbench/base/Error.h"
@@ -129,6 +130,7 @@ void GuestAgent::run() {
       if (at && (!wake || *at < *wake)) wake = at;
     if (pending_start_ && (!wake || pending_start_->deadline < *wake))
       wake = pending_start_->deadline;
+    if (pending_prewarm_id_ && (!wake || prewarm_deadline_ < *wake)) wake = prewarm_deadline_;
     int timeout_ms = -1;
     if (wake) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - Clock::now());
@@ -170,6 +172,9 @@ void GuestAgent::run() {
                                  std::to_string(pending_start_->request.enforcer.ready_timeout_s) +
                                  " s");
     }
+    if (pending_prewarm_id_ && Clock::now() >= prewarm_deadline_)
+      fail_prewarm("no warm line from the workload within " +
+                   std::to_string(warm_->ready_timeout_s) + " s");
   }
 }
 
@@ -205,6 +210,10 @@ void GuestAgent::handle_line(const std::string& line) {
       handle_events(op, id);
     else if (name == "stop")
       handle_stop(op, id);
+    else if (name == "prewarm")
+      handle_prewarm(op, id);
+    else if (name == "resume")
+      handle_resume(op, id);
     else
       reply(id, {{"event", "error"}, {"op", name}, {"error", "unknown op '" + name + "'"}});
   } catch (const std::exception& e) {
@@ -217,8 +226,11 @@ void GuestAgent::handle_line(const std::string& line) {
 // start
 
 void GuestAgent::handle_start(const json& op, const json& id) {
-  if (workload_ || pending_start_) throw input_error("a workload was already started");
+  const bool warm_waiting = warm_ && !warm_started_;
+  if (pending_start_ || (workload_ && !warm_waiting))
+    throw input_error("a workload was already started");
   StartRequest request = decode_start(op);
+  if (warm_waiting) check_warm_match(request.workload);
   prepare_cgroup(request.workload.cgroup);
   apply_limits(request.workload.limits);
   for (const PlantedFile& file : request.workload.planted) plant(file);
@@ -326,6 +338,29 @@ void GuestAgent::start_workload() {
   PendingStart start = std::move(*pending_start_);
   pending_start_.reset();
   const WorkloadRequest& w = start.request.workload;
+  if (warm_ && !warm_started_) {
+    // The warm interpreter reads the argv it is to run as one JSON line, then loads the model.
+    warm_started_ = true;
+    const std::string line = to_line(json(w.argv)) + "\n";
+    const int in = workload_->process->stdin_fd();
+    std::size_t done = 0;
+    while (done < line.size()) {
+      const ssize_t n = ::write(in, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        reply(start.id, {{"event", "error"},
+                         {"op", "start"},
+                         {"stage", "workload"},
+                         {"error", std::string("handing the argv to the warm workload: ") +
+                                       strerror(errno)}});
+        return;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    workload_->process->close_stdin();
+    reply_started(start.id);
+    return;
+  }
   try {
     auto process = std::make_unique<ChildProcess>(
         ChildSpec{w.argv, workload_environment(w.env), cgroup_fd_.get(), /*confine=*/true});
@@ -338,14 +373,18 @@ void GuestAgent::start_workload() {
   }
   set_nonblocking(workload_->process->stdout_fd());
   set_nonblocking(workload_->process->stderr_fd());
+  reply_started(start.id);
+}
+
+void GuestAgent::reply_started(const json& id) {
   struct stat st {};
   ::fstat(cgroup_fd_.get(), &st);
   log("workload started: pid " + std::to_string(workload_->process->pid()));
-  reply(start.id, {{"event", "started"},
-                   {"pid", workload_->process->pid()},
-                   {"cgroup", cgroup_dir_},
-                   {"cgroup_id", static_cast<std::uint64_t>(st.st_ino)},
-                   {"enforcer", enforcer_ready_}});
+  reply(id, {{"event", "started"},
+             {"pid", workload_->process->pid()},
+             {"cgroup", cgroup_dir_},
+             {"cgroup_id", static_cast<std::uint64_t>(st.st_ino)},
+             {"enforcer", enforcer_ready_}});
 }
 
 void GuestAgent::fail_start(const std::string& stage, const std::string& error) {
@@ -455,6 +494,21 @@ void GuestAgent::on_enforcer_line(const std::string& line) {
 
 void GuestAgent::on_workload_line(const std::string& line) {
   json message = json::parse(line, nullptr, false);
+  if (pending_prewarm_id_) {
+    if (message.is_discarded() || !message.is_object() || message.value("event", "") != "warm") {
+      fail_prewarm("the warm workload's first line is not {\"event\":\"warm\"}: " +
+                   line.substr(0, 300));
+      return;
+    }
+    const json id = *pending_prewarm_id_;
+    pending_prewarm_id_.reset();
+    log("warm workload ready: pid " + std::to_string(workload_->process->pid()));
+    reply(id, {{"event", "prewarmed"},
+               {"pid", workload_->process->pid()},
+               {"uptime_s", uptime_s()},
+               {"line", message}});
+    return;
+  }
   if (!message.is_discarded() && message.is_object())
     send({{"event", "workload"}, {"line", message}});
   else
@@ -480,6 +534,11 @@ void GuestAgent::reap() {
 void GuestAgent::on_workload_exit() {
   read_child(*workload_, true, false, true);
   read_child(*workload_, false, false, true);
+  if (pending_prewarm_id_) {
+    fail_prewarm("the warm workload exited (" + workload_->process->status()->describe() +
+                 ") before its warm line");
+    return;
+  }
   log("workload exited: " + workload_->process->status()->describe());
   send({{"event", "exit"},
         {"status", status_json(workload_->process->status())},
@@ -602,6 +661,73 @@ void GuestAgent::handle_stop(const json& op, const json& id) {
              {"events_total", enforcer_events_.size()}});
   agent_port_.drain(std::chrono::milliseconds(5000));
   stopped_ = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// prewarm, resume (snapshots)
+
+void GuestAgent::handle_prewarm(const json& op, const json& id) {
+  if (workload_ || pending_start_ || warm_) throw input_error("a workload was already started");
+  PrewarmRequest request = decode_prewarm(op);
+  prepare_cgroup(request.cgroup);
+  // Confined and in its cgroup from the start, like a started workload; stdin is where its argv
+  // arrives.
+  auto process = std::make_unique<ChildProcess>(
+      ChildSpec{request.argv, workload_environment(request.env), cgroup_fd_.get(), /*confine=*/true,
+                /*stdin_pipe=*/true});
+  workload_ = std::make_unique<Managed>();
+  workload_->process = std::move(process);
+  set_nonblocking(workload_->process->stdout_fd());
+  set_nonblocking(workload_->process->stderr_fd());
+  prewarm_deadline_ = Clock::now() + std::chrono::milliseconds(
+                                         static_cast<std::int64_t>(request.ready_timeout_s * 1000));
+  warm_ = std::move(request);
+  pending_prewarm_id_ = id;
+  log("warm workload started: pid " + std::to_string(workload_->process->pid()));
+}
+
+void GuestAgent::fail_prewarm(const std::string& error) {
+  json message = {{"event", "error"}, {"op", "prewarm"}, {"error", error}};
+  if (workload_) {
+    stop_child(workload_.get(), std::chrono::milliseconds(2000));
+    read_child(*workload_, false, false, true);
+    message["stderr"] = workload_->stderr_tail;
+    workload_.reset();
+  }
+  log("prewarm failed: " + error);
+  const json id = pending_prewarm_id_.value_or(json(nullptr));
+  pending_prewarm_id_.reset();
+  warm_.reset();
+  reply(id, std::move(message));
+}
+
+void GuestAgent::check_warm_match(const WorkloadRequest& workload) const {
+  if (pending_prewarm_id_) throw input_error("the warm workload is not ready yet");
+  if (!workload_->process->running())
+    throw environment_error(
+        "the warm workload has exited: " + workload_->process->status()->describe() + "; " +
+        workload_->stderr_tail.substr(0, 2000));
+  if (workload.argv[0] != warm_->argv[0] || workload.env != warm_->env ||
+      workload.cgroup != warm_->cgroup)
+    throw input_error(
+        "the start op's interpreter, environment or cgroup differ from the warm workload's");
+}
+
+void GuestAgent::handle_resume(const json& op, const json& id) {
+  if (resumed_) throw input_error("the guest was resumed already");
+  const ResumeRequest request = decode_resume(op);
+  set_wall_clock(request.unix_time_ns);
+  reseed_entropy(request.entropy);
+  adopt_host_root();
+  if (workload_ && workload_->process->running()) adopt_host_root_in(workload_->process->pid());
+  std::error_code ec;
+  fs::create_directories(options_.state_dir, ec);
+  if (!request.enforcer.empty()) options_.enforcer = request.enforcer;
+  resumed_ = true;
+  log("resumed on the host root");
+  reply(id, {{"event", "resumed"},
+             {"uptime_s", uptime_s()},
+             {"warm_pid", workload_ ? json(workload_->process->pid()) : json(nullptr)}});
 }
 
 void power_off(const std::string& why, bool failed) {

@@ -69,6 +69,11 @@ class GuestAgent {
   void handle_read_file(const nlohmann::json& op, const nlohmann::json& id);
   void handle_events(const nlohmann::json& op, const nlohmann::json& id);
   void handle_stop(const nlohmann::json& op, const nlohmann::json& id);
+  void handle_prewarm(const nlohmann::json& op, const nlohmann::json& id);
+  void handle_resume(const nlohmann::json& op, const nlohmann::json& id);
+  // A start op's workload is the warm one: same interpreter, environment and cgroup.
+  void check_warm_match(const WorkloadRequest& workload) const;
+  void fail_prewarm(const std::string& error);
 
   void prepare_cgroup(const std::string& name);
   void apply_limits(const WorkloadLimits& limits);
@@ -77,6 +82,7 @@ class GuestAgent {
   void plant(const PlantedFile& file);
   void start_enforcer(const EnforcerRequest& request, const std::string& cgroup_dir);
   void start_workload();
+  void reply_started(const nlohmann::json& id);
   void fail_start(const std::string& stage, const std::string& error);
 
   void add_child_entries(Managed& child, std::vector<pollfd>& entries);
@@ -100,6 +106,13 @@ class GuestAgent {
   std::unique_ptr<Managed> enforcer_;
   std::unique_ptr<Managed> workload_;
   std::optional<PendingStart> pending_start_;
+  // The snapshot's warm workload (prewarm op): what it was started with, the prewarm op waiting
+  // for its warm line, and whether a start op has handed it its argv.
+  std::optional<PrewarmRequest> warm_;
+  std::optional<nlohmann::json> pending_prewarm_id_;
+  Clock::time_point prewarm_deadline_{};
+  bool warm_started_ = false;
+  bool resumed_ = false;
   nlohmann::json enforcer_ready_;
   std::string cgroup_dir_;
   UniqueFd cgroup_fd_;

@@ -5,7 +5,8 @@
 #                             in-guest decompression); it also carries the guest's .BTF
 #   OUTDIR/vmlinuz            the bzImage, copied (for firmware that cannot boot an ELF)
 #   OUTDIR/vmlinux.h          the guest kernel's BTF as C (bpftool), for guest-targeted BPF
-#   OUTDIR/initramfs.cpio.gz  busybox-static + virtio/9p/virtio_net modules + init.sh as /init
+#   OUTDIR/initramfs.cpio.gz  busybox-static + virtio/9p/virtio_net modules (and virtio_blk/ext4
+#                             for a snapshot's root image) + init.sh as /init
 #   OUTDIR/guest.sha256       sha256 over vmlinuz, vmlinux and initramfs.cpio.gz
 # The output is byte-for-byte reproducible for the same inputs. The last stdout line is
 #   guest-sha256 <hex>
@@ -43,7 +44,8 @@ done
 
 # Load order for busybox insmod, which resolves no dependencies; init.sh loads them in this order.
 MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console
-netfs fscache 9pnet 9pnet_virtio 9p failover net_failover virtio_net"
+netfs fscache 9pnet 9pnet_virtio 9p failover net_failover virtio_net
+virtio_blk crc16 mbcache jbd2 crc32c_generic ext4"
 
 # A module's file, resolved through modules.dep (which lists kernel/... relative paths).
 modpath() {

@@ -11,6 +11,9 @@
 #   armorbench.ip=ADDR/LEN       guest address when a virtio NIC exists (default 10.0.2.15/24)
 #   armorbench.gw=ADDR           default route (default 10.0.2.2, the host under slirp)
 #   armorbench.debug=1           drop to a busybox shell in the initramfs instead of switching
+#   armorbench.root=DEVICE       root from DEVICE (ext4, read-only: a snapshot's root image, see
+#                                vms/README.md "Snapshots") instead of the 9p host root, which
+#                                the agent mounts later (QEMU cannot save a guest with 9p mounted)
 export PATH=/bin
 umask 022
 
@@ -35,6 +38,7 @@ MSIZE=524288
 IPADDR=10.0.2.15/24
 GW=10.0.2.2
 DEBUG=0
+ROOTDEV=
 for w in $(cat /proc/cmdline); do
     case "$w" in
         --) break ;;
@@ -45,6 +49,7 @@ for w in $(cat /proc/cmdline); do
         armorbench.ip=*) IPADDR=${w#*=} ;;
         armorbench.gw=*) GW=${w#*=} ;;
         armorbench.debug=*) DEBUG=${w#*=} ;;
+        armorbench.root=*) ROOTDEV=${w#*=} ;;
     esac
 done
 
@@ -53,6 +58,12 @@ for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_p
          virtio_console netfs fscache 9pnet 9pnet_virtio 9p; do
     insmod "/lib/modules/$m.ko" || log "insmod $m failed"
 done
+
+if [ -n "$ROOTDEV" ]; then
+    for m in virtio_blk crc16 mbcache jbd2 crc32c_generic ext4; do
+        insmod "/lib/modules/$m.ko" || log "insmod $m failed"
+    done
+fi
 
 # Networking only when the domain has a virtio NIC (virtio device id 1).
 if grep -qx 0x0001 /sys/bus/virtio/devices/*/device 2>/dev/null; then
@@ -72,14 +83,24 @@ for i in /sys/class/net/*; do
 done
 
 # hostroot is a must; retry because the 9p transport can register a moment after insmod.
+# (A snapshot's root image instead, when armorbench.root names its device.)
 mkdir -p /newroot
 i=0
-until mount -t 9p -o "trans=virtio,version=9p2000.L,ro,msize=$MSIZE,cache=$CACHE" hostroot /newroot 2>/dev/null; do
-    i=$((i + 1))
-    [ "$i" -le 50 ] || rescue "cannot mount 9p tag hostroot"
-    sleep 0.1
-done
-log "hostroot mounted after $i retries"
+if [ -n "$ROOTDEV" ]; then
+    until mount -t ext4 -o ro,noload "$ROOTDEV" /newroot 2>/dev/null; do
+        i=$((i + 1))
+        [ "$i" -le 50 ] || rescue "cannot mount the root image $ROOTDEV"
+        sleep 0.1
+    done
+    log "root image $ROOTDEV mounted after $i retries"
+else
+    until mount -t 9p -o "trans=virtio,version=9p2000.L,ro,msize=$MSIZE,cache=$CACHE" hostroot /newroot 2>/dev/null; do
+        i=$((i + 1))
+        [ "$i" -le 50 ] || rescue "cannot mount 9p tag hostroot"
+        sleep 0.1
+    done
+    log "hostroot mounted after $i retries"
+fi
 
 R=/newroot
 mount -t proc -o nosuid,nodev,noexec proc $R/proc

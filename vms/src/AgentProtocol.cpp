@@ -189,6 +189,53 @@ StartRequest decode_start(const json& op) {
   return request;
 }
 
+json encode_prewarm(const PrewarmRequest& request) {
+  return {{"op", "prewarm"},
+          {"argv", request.argv},
+          {"env", request.env},
+          {"cgroup", request.cgroup},
+          {"ready_timeout_s", request.ready_timeout_s}};
+}
+
+PrewarmRequest decode_prewarm(const json& op) {
+  PrewarmRequest request;
+  request.argv = strings(op, "prewarm", "argv");
+  if (request.argv.empty() || request.argv[0].empty() || request.argv[0][0] != '/')
+    throw input_error("prewarm.argv must start with an absolute path");
+  request.env = strings(op, "prewarm", "env");
+  for (const std::string& entry : request.env)
+    if (entry.find('=') == std::string::npos || entry.front() == '=')
+      throw input_error("prewarm.env entry '" + entry + "' is not NAME=value");
+  request.cgroup = field<std::string>(op, "prewarm", "cgroup").value_or("workload");
+  if (!valid_cgroup_name(request.cgroup))
+    throw input_error("prewarm.cgroup '" + request.cgroup + "' is not a single cgroup name");
+  request.ready_timeout_s = field<double>(op, "prewarm", "ready_timeout_s").value_or(300);
+  if (!(request.ready_timeout_s > 0)) throw input_error("prewarm.ready_timeout_s must be positive");
+  return request;
+}
+
+json encode_resume(const ResumeRequest& request) {
+  return {{"op", "resume"},
+          {"unix_time_ns", request.unix_time_ns},
+          {"entropy_b64", base64_encode(request.entropy)},
+          {"enforcer", request.enforcer}};
+}
+
+ResumeRequest decode_resume(const json& op) {
+  ResumeRequest request;
+  request.unix_time_ns = field<std::int64_t>(op, "resume", "unix_time_ns").value_or(0);
+  if (request.unix_time_ns <= 0) throw input_error("resume.unix_time_ns must be positive");
+  const auto entropy = base64_decode(field<std::string>(op, "resume", "entropy_b64").value_or(""));
+  if (!entropy) throw input_error("resume.entropy_b64 is not base64");
+  if (entropy->size() < 32 || entropy->size() > 4096)
+    throw input_error("resume.entropy_b64 must hold 32 to 4096 bytes");
+  request.entropy = *entropy;
+  request.enforcer = field<std::string>(op, "resume", "enforcer").value_or("");
+  if (!request.enforcer.empty() && request.enforcer.front() != '/')
+    throw input_error("resume.enforcer must be an absolute path");
+  return request;
+}
+
 std::string to_line(const json& message) {
   // Replacement of invalid UTF-8 keeps one odd byte in a workload's output from killing the line.
   return message.dump(-1, ' ', false, json::error_handler_t::replace);

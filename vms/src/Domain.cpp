@@ -53,6 +53,57 @@ Domain Domain::create(const LibvirtConnection& connection, const std::string& xm
   return Domain(domain, name ? name : "", since(start));
 }
 
+Domain Domain::restore(const LibvirtConnection& connection, const std::filesystem::path& image,
+                       const std::string& xml, const std::string& name) {
+  const auto start = Clock::now();
+  // No flags: the state it was saved in (running), which libvirt's test driver supports too.
+  if (virDomainRestoreFlags(connection.get(), image.c_str(), xml.empty() ? nullptr : xml.c_str(),
+                            0) != 0)
+    throw environment_error("virDomainRestoreFlags(" + image.string() +
+                            "): " + last_libvirt_error());
+  virDomainPtr domain = virDomainLookupByName(connection.get(), name.c_str());
+  if (!domain) {
+    const std::string error = last_libvirt_error();
+    // It runs, under another name: found by the UUID it was saved with and destroyed (a restore
+    // has no autodestroy), never left running.
+    std::string cleanup = "destroyed";
+    try {
+      const std::string described = xml.empty() ? saved_xml(connection, image) : xml;
+      const auto open = described.find("<uuid>");
+      const auto close = described.find("</uuid>");
+      virDomainPtr restored =
+          open == std::string::npos || close == std::string::npos
+              ? nullptr
+              : virDomainLookupByUUIDString(connection.get(),
+                                            described.substr(open + 6, close - open - 6).c_str());
+      if (!restored) throw environment_error("not found by its UUID: " + last_libvirt_error());
+      Domain(restored, "", since(start)).destroy();  // frees it too
+    } catch (const Error& e) {
+      cleanup = std::string("could not be destroyed: ") + e.what();
+    }
+    throw environment_error("the restored domain " + name + " is not found (" + error +
+                            "); what was restored " + cleanup);
+  }
+  return Domain(domain, name, since(start));
+}
+
+std::string Domain::saved_xml(const LibvirtConnection& connection,
+                              const std::filesystem::path& image) {
+  char* xml = virDomainSaveImageGetXMLDesc(connection.get(), image.c_str(), 0);
+  if (!xml)
+    throw environment_error("virDomainSaveImageGetXMLDesc(" + image.string() +
+                            "): " + last_libvirt_error());
+  std::string text(xml);
+  std::free(xml);
+  return text;
+}
+
+void Domain::save(const std::filesystem::path& path) {
+  if (virDomainSaveFlags(domain_, path.c_str(), nullptr, 0) != 0)
+    throw environment_error("virDomainSaveFlags(" + name_ + ", " + path.string() +
+                            "): " + last_libvirt_error());
+}
+
 Domain::~Domain() {
   if (!domain_) return;
   InterruptShield shield;

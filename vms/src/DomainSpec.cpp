@@ -126,6 +126,10 @@ std::string domain_xml(const DomainSpec& spec) {
   require_absolute(spec.run_dir, "run_dir");
   require_absolute(spec.emulator, "emulator");
   if (spec.scratch) require_absolute(*spec.scratch, "scratch");
+  if (spec.root_image) require_absolute(*spec.root_image, "root_image");
+  for (const char c : spec.uuid)
+    if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == '-'))
+      throw input_error("domain spec: uuid '" + spec.uuid + "' is not a UUID");
 
   const bool cvm = confidential(spec.launch_security);
   // SEV and SEV-SNP guests can only DMA through unencrypted bounce buffers: virtio devices must
@@ -133,8 +137,9 @@ std::string domain_xml(const DomainSpec& spec) {
   const std::string iommu = amd_sev(spec.launch_security) ? " iommu='on'" : "";
   std::ostringstream x;
   x << "<domain type='" << (spec.accel == Accel::kKvm ? "kvm" : "qemu") << "'>\n"
-    << "  <name>" << xml_escape(spec.name) << "</name>\n"
-    << "  <memory unit='MiB'>" << spec.memory_mib << "</memory>\n"
+    << "  <name>" << xml_escape(spec.name) << "</name>\n";
+  if (!spec.uuid.empty()) x << "  <uuid>" << spec.uuid << "</uuid>\n";
+  x << "  <memory unit='MiB'>" << spec.memory_mib << "</memory>\n"
     << "  <vcpu placement='static'>" << spec.vcpus << "</vcpu>\n";
   // Confidential guests boot through UEFI firmware (OVMF/TDVF) on q35, which measures the
   // directly booted kernel; plain micro-VMs use the faster pc machine with SeaBIOS/PVH.
@@ -158,6 +163,14 @@ std::string domain_xml(const DomainSpec& spec) {
     << "      <target dir='hostroot'/>\n"
     << "      <readonly/>\n"
     << "    </filesystem>\n";
+  if (spec.root_image) {
+    x << "    <disk type='file' device='disk'>\n"
+      << "      <driver name='qemu' type='raw'" << iommu << "/>\n"
+      << "      <source file='" << xml_escape(spec.root_image->string()) << "'/>\n"
+      << "      <target dev='vda' bus='virtio'/>\n"
+      << "      <readonly/>\n"
+      << "    </disk>\n";
+  }
   if (spec.scratch) {
     // QEMU runs as libvirt-qemu: 'passthrough' would chown every new file to the guest's uid
     // and fail with EPERM; 'mapped' keeps the guest's owner and mode in user.virtfs.* xattrs.

@@ -2,14 +2,20 @@
 #include "armorbench/vms/GuestImage.h"
 
 #include <fcntl.h>
+#include <string.h>
 #include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <vector>
 
 #include "armorbench/base/Error.h"
 #include "armorbench/base/Hex.h"
+#include "armorbench/base/Interrupt.h"
 #include "armorbench/base/Sha256.h"
 #include "armorbench/base/Subprocess.h"
 #include "armorbench/base/UniqueFd.h"
@@ -75,21 +81,49 @@ bool complete(const GuestImage& image) {
 
 }  // namespace
 
-GuestImage ensure_guest_image(const fs::path& cache_dir, const fs::path& data_dir) {
-  const fs::path script = data_dir / "vms" / "guest" / "build-guest.sh";
-  if (!fs::exists(script)) throw environment_error("guest builder not found: " + script.string());
+UniqueFd lock_cache_dir(const fs::path& cache_dir) {
   std::error_code ec;
   fs::create_directories(cache_dir, ec);
   if (ec) throw environment_error("cannot create " + cache_dir.string() + ": " + ec.message());
-  // QEMU (user libvirt-qemu) opens the kernel and initrd: the cache must be traversable.
+  // QEMU (user libvirt-qemu) opens what the cache holds (kernel, initrd, root images): it must
+  // be traversable.
   fs::permissions(cache_dir,
                   fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                       fs::perms::others_read | fs::perms::others_exec,
                   ec);
+  const fs::path path = cache_dir / ".lock";
+  UniqueFd lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock) throw environment_error("cannot open " + path.string() + ": " + strerror(errno));
+  // Polled rather than blocked on, so that SIGINT/SIGTERM (and a step's deadline) end the wait,
+  // and said once it lasts: a build of the other process can take minutes.
+  const auto start = std::chrono::steady_clock::now();
+  bool said = false;
+  while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR)
+      throw environment_error("cannot lock " + path.string() + ": " + strerror(errno));
+    if (!said && std::chrono::steady_clock::now() - start > kLockWaitBeforeSaying) {
+      said = true;
+      std::string holder;
+      std::getline(std::ifstream(path), holder);
+      std::cerr << "armorbench: waiting for " << path.string() << ": another process"
+                << (holder.empty() ? std::string() : " (pid " + holder + ")")
+                << " builds the guest image or a VM snapshot there (a snapshot build takes ~1 "
+                   "min under TCG)\n";
+    }
+    poll_interruptible(nullptr, 0, std::chrono::milliseconds(100));
+  }
+  // Who holds it, for the next one to wait.
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock.get(), 0) == 0) [[maybe_unused]]
+    const ssize_t written = ::pwrite(lock.get(), pid.data(), pid.size(), 0);
+  return lock;
+}
 
-  UniqueFd lock(::open((cache_dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!lock || ::flock(lock.get(), LOCK_EX) != 0)
-    throw environment_error("cannot lock " + (cache_dir / ".lock").string());
+GuestImage ensure_guest_image(const fs::path& cache_dir, const fs::path& data_dir) {
+  const fs::path script = data_dir / "vms" / "guest" / "build-guest.sh";
+  if (!fs::exists(script)) throw environment_error("guest builder not found: " + script.string());
+  const UniqueFd lock = lock_cache_dir(cache_dir);
+  std::error_code ec;
 
   const auto [key, kernel_version] = input_hash(script);
   GuestImage image = image_in(cache_dir);

@@ -18,8 +18,10 @@
 #include "armorbench/base/Base64.h"
 #include "armorbench/base/Error.h"
 #include "armorbench/base/Files.h"
+#include "armorbench/base/Hex.h"
 #include "armorbench/base/Interrupt.h"
 #include "armorbench/base/Subprocess.h"
+#include "armorbench/base/XmlText.h"
 
 namespace armorbench::vms {
 namespace {
@@ -75,8 +77,37 @@ std::string guest_cmdline(const fs::path& agent, std::string_view extra,
   return cmdline;
 }
 
+DomainSpec guest_domain_spec(const GuestVmConfig& config) {
+  DomainSpec spec;
+  spec.name = config.restore ? config.restore->name : config.name;
+  spec.memory_mib = config.memory_mib;
+  spec.vcpus = config.vcpus;
+  spec.accel = config.accel;
+  spec.launch_security = config.launch_security;
+  spec.kernel = config.image.kernel;
+  spec.initrd = config.image.initrd;
+  if (config.restore) {
+    spec.uuid = config.restore->uuid;
+    spec.root_image = config.restore->root_image;
+    spec.cmdline = config.restore->cmdline;
+  } else if (config.root_image) {
+    spec.uuid = config.uuid;
+    spec.root_image = config.root_image;
+    std::string extra = "armorbench.root=/dev/vda";
+    if (!config.extra_cmdline.empty()) extra += " " + config.extra_cmdline;
+    spec.cmdline = guest_cmdline(config.agent, extra, config.agent_args);
+  } else {
+    spec.cmdline = guest_cmdline(config.agent, config.extra_cmdline, config.agent_args);
+  }
+  spec.run_dir = fs::absolute(config.run_dir);
+  spec.network = config.network;
+  return spec;  // scratch: set by GuestVm, which makes the directory
+}
+
 GuestVm::GuestVm(GuestVmConfig config) : config_(std::move(config)), connection_(config_.uri) {
-  if (!config_.agent.is_absolute() || ::access(config_.agent.c_str(), X_OK) != 0)
+  if (config_.restore) config_.name = config_.restore->name;
+  const bool from_image = config_.root_image || config_.restore;  // the agent is in the image
+  if (!config_.agent.is_absolute() || (!from_image && ::access(config_.agent.c_str(), X_OK) != 0))
     throw environment_error("guest agent " + config_.agent.string() +
                             " is not an executable absolute path");
   std::error_code ec;
@@ -86,16 +117,7 @@ GuestVm::GuestVm(GuestVmConfig config) : config_(std::move(config)), connection_
   for (const char* stale : {"agent.sock", "http.sock", "console.log"})
     fs::remove(config_.run_dir / stale, ec);
 
-  spec_.name = config_.name;
-  spec_.memory_mib = config_.memory_mib;
-  spec_.vcpus = config_.vcpus;
-  spec_.accel = config_.accel;
-  spec_.launch_security = config_.launch_security;
-  spec_.kernel = config_.image.kernel;
-  spec_.initrd = config_.image.initrd;
-  spec_.cmdline = guest_cmdline(config_.agent, config_.extra_cmdline, config_.agent_args);
-  spec_.run_dir = fs::absolute(config_.run_dir);
-  spec_.network = config_.network;
+  spec_ = guest_domain_spec(config_);
   if (config_.scratch) {
     // accessmode='mapped' (see DomainSpec.cpp): QEMU, as libvirt-qemu, must own the directory.
     const fs::path scratch = spec_.run_dir / "scratch";
@@ -109,6 +131,10 @@ GuestVm::GuestVm(GuestVmConfig config) : config_(std::move(config)), connection_
   std::ofstream(config_.run_dir / "domain.xml") << xml;
 
   const auto start = Clock::now();
+  if (config_.restore) {
+    restore_and_resume(start);
+    return;
+  }
   domain_.emplace(Domain::create(connection_, xml, Domain::CreateOptions{.autodestroy = true}));
   // Connect at once: the agent's hello (and the relay's first write) wait for a host client.
   agent_ = connect_unix(spec_.agent_socket());
@@ -129,8 +155,61 @@ GuestVm::GuestVm(GuestVmConfig config) : config_(std::move(config)), connection_
   boot_latency_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 }
 
+void GuestVm::restore_and_resume(Clock::time_point start) {
+  connection_.destroy_domain(config_.name);  // a leftover: the caller holds the lease
+  // The saved XML as it is (libvirt checks that a restore's devices are the saved ones, MAC
+  // addresses included), but with this guest's sockets, console log and root image.
+  std::string xml = Domain::saved_xml(connection_, config_.restore->memory_image);
+  const auto replace_all = [&xml](const std::string& from, const std::string& to) {
+    if (from.empty() || from == to) return;
+    for (std::size_t at = xml.find(from); at != std::string::npos;
+         at = xml.find(from, at + to.size()))
+      xml.replace(at, from.size(), to);
+  };
+  replace_all(xml_escape(config_.restore->run_dir.string()) + "/",
+              xml_escape(spec_.run_dir.string()) + "/");
+  std::ofstream(config_.run_dir / "domain.xml") << xml;
+  domain_.emplace(Domain::restore(connection_, config_.restore->memory_image, xml, config_.name));
+  agent_ = connect_unix(spec_.agent_socket());
+  http_ = connect_unix(spec_.http_socket());
+  // The agent was saved inside its poll loop: it answers the resume op as soon as it sees it.
+  ResumeRequest resume;
+  resume.unix_time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  const std::vector<std::uint8_t> entropy = from_hex(random_hex(64));
+  resume.entropy.assign(entropy.begin(), entropy.end());
+  resume.enforcer = config_.resume_enforcer.string();
+  const auto resume_start = Clock::now();
+  json answer;
+  try {
+    answer = request(encode_resume(resume), {"resumed"}, config_.boot_timeout);
+  } catch (const Error& e) {
+    fail(std::string("the restored guest's agent did not resume: ") + e.what());
+  }
+  if (answer.value("event", "") != "resumed")
+    fail("the restored guest's agent could not resume: " + answer.dump());
+  hello_ = answer;
+  resume_latency_ =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - resume_start);
+  boot_latency_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+}
+
 GuestVm::~GuestVm() {
   teardown();
+}
+
+json GuestVm::prewarm(const PrewarmRequest& request, std::chrono::milliseconds timeout) {
+  const json answer = this->request(encode_prewarm(request), {"prewarmed"}, timeout);
+  if (answer.value("event", "") != "prewarmed")
+    throw environment_error("the warm workload did not start: " + answer.value("error", "") + "\n" +
+                            output_tail(answer.value("stderr", ""), 3000));
+  return answer;
+}
+
+void GuestVm::save(const fs::path& path) {
+  domain_->save(path);
+  stopped_ = true;  // nothing to stop: the domain is gone
 }
 
 void GuestVm::fail(const std::string& what) const {

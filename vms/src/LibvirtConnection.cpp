@@ -84,4 +84,19 @@ std::optional<std::string> LibvirtConnection::domain_state(const std::string& na
   }
 }
 
+void LibvirtConnection::destroy_domain(const std::string& name) const {
+  virDomainPtr domain = virDomainLookupByName(connection_, name.c_str());
+  if (!domain) return;
+  const bool active = virDomainIsActive(domain) == 1;
+  const int rc = active ? virDomainDestroy(domain) : 0;
+  const std::string error = rc != 0 ? last_libvirt_error() : "";
+  virDomainFree(domain);
+  if (rc == 0) return;
+  // Gone between the lookup and the destroy: not an error.
+  virDomainPtr again = virDomainLookupByName(connection_, name.c_str());
+  if (!again) return;
+  virDomainFree(again);
+  throw environment_error("virDomainDestroy(" + name + "): " + error);
+}
+
 }  // namespace armorbench::vms

@@ -223,3 +223,58 @@ TEST(OutputQueue, KeepsWhatAFullPipeDidNotTake) {
 
 }  // namespace
 }  // namespace armorbench::vms
+
+namespace armorbench::vms {
+namespace {
+
+TEST(AgentProtocolSnapshot, PrewarmRoundTripsAndIsValidated) {
+  PrewarmRequest request;
+  request.argv = {"/usr/bin/python3", "-c", "print(1)"};
+  request.env = {"HOME=/tmp"};
+  request.cgroup = "workload";
+  request.ready_timeout_s = 90;
+  const nlohmann::json op = encode_prewarm(request);
+  EXPECT_EQ(op.value("op", ""), "prewarm");
+  const PrewarmRequest back = decode_prewarm(op);
+  EXPECT_EQ(back.argv, request.argv);
+  EXPECT_EQ(back.env, request.env);
+  EXPECT_EQ(back.cgroup, "workload");
+  EXPECT_EQ(back.ready_timeout_s, 90);
+
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"argv", nlohmann::json::array({"python3"})},
+           {"argv", nlohmann::json::array()},
+           {"env", nlohmann::json::array({"NOEQUALS"})},
+           {"cgroup", "../escape"},
+           {"ready_timeout_s", 0}}) {
+    nlohmann::json bad = op;
+    bad[key] = value;
+    EXPECT_THROW(decode_prewarm(bad), Error) << key << "=" << value.dump();
+  }
+}
+
+TEST(AgentProtocolSnapshot, ResumeRoundTripsAndIsValidated) {
+  ResumeRequest request;
+  request.unix_time_ns = 1'800'000'000'000'000'000;
+  request.entropy = std::string(64, '\x7f');
+  request.enforcer = "/var/tmp/armorbench-x/guest-files-kata/armorbench-enforcer";
+  const nlohmann::json op = encode_resume(request);
+  const ResumeRequest back = decode_resume(op);
+  EXPECT_EQ(back.unix_time_ns, request.unix_time_ns);
+  EXPECT_EQ(back.entropy, request.entropy);
+  EXPECT_EQ(back.enforcer, request.enforcer);
+
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"unix_time_ns", 0},
+           {"unix_time_ns", 1.5},
+           {"entropy_b64", "c2hvcnQ="},  // "short": fewer than 32 bytes
+           {"entropy_b64", "***"},
+           {"enforcer", "relative/enforcer"}}) {
+    nlohmann::json bad = op;
+    bad[key] = value;
+    EXPECT_THROW(decode_resume(bad), Error) << key << "=" << value.dump();
+  }
+}
+
+}  // namespace
+}  // namespace armorbench::vms

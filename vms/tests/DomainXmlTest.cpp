@@ -126,6 +126,29 @@ TEST(DomainXml, HasWhatTheMicroVmNeeds) {
     EXPECT_NE(xml.find(expected), std::string::npos) << expected << "\n" << xml;
 }
 
+TEST(DomainXml, SnapshotGuestHasItsUuidAndReadOnlyRootImage) {
+  TempDir dir;
+  DomainSpec spec = spec_for(LaunchSecurity::kNone);
+  spec.uuid = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+  spec.root_image = "/var/cache/armorbench/vm-snapshot/k/root.ext4";
+  const std::string xml = domain_xml(spec);
+  for (const char* expected : {"<uuid>6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b</uuid>",
+                               "<source file='/var/cache/armorbench/vm-snapshot/k/root.ext4'/>",
+                               "<target dev='vda' bus='virtio'/>"})
+    EXPECT_NE(xml.find(expected), std::string::npos) << expected << "\n" << xml;
+  const auto disk = xml.find("<disk");
+  ASSERT_NE(disk, std::string::npos);
+  EXPECT_LT(xml.find("<readonly/>", disk), xml.find("</disk>", disk)) << "read-only disk: " << xml;
+  const CommandResult valid = validate(write(dir, "snapshot.xml", xml));
+  EXPECT_TRUE(valid.status.exited_ok()) << valid.out << valid.err << xml;
+
+  spec.uuid = "not a uuid";
+  EXPECT_THROW(domain_xml(spec), Error);
+  spec.uuid.clear();
+  spec.root_image = "relative.ext4";
+  EXPECT_THROW(domain_xml(spec), Error);
+}
+
 TEST(DomainXml, KvmAccelIsDomainTypeKvm) {
   DomainSpec spec = spec_for(LaunchSecurity::kNone);
   spec.accel = Accel::kKvm;

@@ -150,19 +150,25 @@ TEST_F(AgentOnHost, RunsAWorkloadInItsCgroupAndRelaysHttp) {
   request.workload.argv = {
       "/usr/bin/python3", "-c",
       "import http.server, json, os, signal, socketserver, sys\n"
-      "signal.signal(signal.SIGTERM, lambda *a: os._exit(0))  # PID 1 ignores what it does not handle\n"
+      "signal.signal(signal.SIGTERM, lambda *a: os._exit(0))  # PID 1 ignores what it does not "
+      "handle\n"
       "class H(http.server.BaseHTTPRequestHandler):\n"
       "    protocol_version = 'HTTP/1.1'\n"
       "    def log_message(self, *a): pass\n"
       "    def do_GET(self):\n"
-      "        status = dict(l.split(':\\t', 1) for l in open('/proc/self/status').read().splitlines() if ':\\t' in l)\n"
+      "        status = dict(l.split(':\\t', 1) for l in "
+      "open('/proc/self/status').read().splitlines() if ':\\t' in l)\n"
       "        try:\n"
-      "            open('/sys/fs/cgroup/cgroup.procs', 'w').write(str(os.getpid())); moved = 'moved'\n"
+      "            open('/sys/fs/cgroup/cgroup.procs', 'w').write(str(os.getpid())); moved = "
+      "'moved'\n"
       "        except OSError as e:\n"
       "            moved = e.strerror\n"
-      "        b = json.dumps({'pid': os.getpid(), 'cgroup': open('/proc/self/cgroup').read().strip().splitlines()[-1],\n"
-      "                        'cap_eff': status['CapEff'].strip(), 'no_new_privs': status['NoNewPrivs'].strip(),\n"
-      "                        'procs': len([p for p in os.listdir('/proc') if p.isdigit()]), 'move': moved}).encode()\n"
+      "        b = json.dumps({'pid': os.getpid(), 'cgroup': "
+      "open('/proc/self/cgroup').read().strip().splitlines()[-1],\n"
+      "                        'cap_eff': status['CapEff'].strip(), 'no_new_privs': "
+      "status['NoNewPrivs'].strip(),\n"
+      "                        'procs': len([p for p in os.listdir('/proc') if p.isdigit()]), "
+      "'move': moved}).encode()\n"
       "        self.send_response(200); self.send_header('Content-Length', str(len(b)))\n"
       "        self.end_headers(); self.wfile.write(b)\n"
       "s = socketserver.UnixStreamServer(sys.argv[1], H)\n"
@@ -285,6 +291,83 @@ TEST_F(AgentOnHost, RefusesAnInvalidStartAndAnUnrunnableWorkload) {
   error = next_event("error");
   EXPECT_EQ(error["stage"], "workload");
   EXPECT_NE(error.value("error", "").find("No such file or directory"), std::string::npos) << error;
+}
+
+// A snapshot's warm workload: started by prewarm (confined, in its cgroup, before any start op),
+// it reports warm and then runs what the start op names, in the same process; a start op for
+// another interpreter or environment is refused. (resume is not tried here: it mounts the guest's
+// 9p host root.)
+TEST_F(AgentOnHost, PrewarmedWorkloadRunsTheStartOpsArgvInTheSameProcess) {
+  start_agent();
+  const std::string warm_script =
+      "import json, os, sys\n"
+      "print(json.dumps({'event': 'warm', 'pid': os.getpid()}), flush=True)\n"
+      "argv = json.loads(sys.stdin.readline())\n"
+      "print(json.dumps({'event': 'ready', 'pid': os.getpid(), 'argv': argv,\n"
+      "                  'cgroup': open('/proc/self/cgroup').read().strip()}), flush=True)\n";
+  PrewarmRequest prewarm;
+  prewarm.argv = {"/usr/bin/python3", "-c", warm_script};
+  prewarm.env = {"PYTHONUNBUFFERED=1"};
+  prewarm.cgroup = cgroup_;
+  json op = encode_prewarm(prewarm);
+  op["id"] = 1;
+  send(op);
+  const json prewarmed = next_event("prewarmed");
+  EXPECT_EQ(prewarmed["id"], 1);
+  const int warm_pid = prewarmed.value("pid", 0);
+  EXPECT_GT(warm_pid, 0);
+  EXPECT_EQ(prewarmed["line"]["event"], "warm");
+  EXPECT_NE(read_whole_file(cgroup_dir_ / "cgroup.procs").find(std::to_string(warm_pid)),
+            std::string::npos)
+      << "the warm workload is in its cgroup before any start";
+
+  StartRequest mismatched;
+  mismatched.workload.argv = {"/bin/sh", "server.py"};
+  mismatched.workload.env = prewarm.env;
+  mismatched.workload.cgroup = cgroup_;
+  op = encode_start(mismatched);
+  op["id"] = 2;
+  send(op);
+  json error = next_event("error");
+  EXPECT_EQ(error["id"], 2);
+  EXPECT_NE(error.value("error", "").find("differ from the warm workload"), std::string::npos)
+      << error;
+
+  StartRequest start;
+  start.workload.argv = {"/usr/bin/python3", "/srv/model_server.py", "--model", "/m.pt"};
+  start.workload.env = prewarm.env;
+  start.workload.cgroup = cgroup_;
+  op = encode_start(start);
+  op["id"] = 3;
+  send(op);
+  const json started = next_event("started");
+  EXPECT_EQ(started["id"], 3);
+  EXPECT_EQ(started["pid"], warm_pid) << "the start op hands its argv to the warm process";
+  const json ready = next_event("workload");
+  EXPECT_EQ(ready["line"]["event"], "ready") << ready;
+  EXPECT_EQ(ready["line"]["argv"], json(start.workload.argv));
+  const json exit = next_event("exit");
+  EXPECT_EQ(exit["status"]["code"], 0) << exit;
+
+  send({{"op", "start"}, {"id", 4}, {"workload", {{"argv", {"/bin/true"}}}}});
+  error = next_event("error");
+  EXPECT_NE(error.value("error", "").find("already started"), std::string::npos) << error;
+}
+
+TEST_F(AgentOnHost, PrewarmFailsWhenTheWarmWorkloadDiesFirst) {
+  start_agent();
+  PrewarmRequest prewarm;
+  prewarm.argv = {"/usr/bin/python3", "-c",
+                  "import sys; sys.stderr.write('no torch here'); sys.exit(3)"};
+  prewarm.cgroup = cgroup_;
+  json op = encode_prewarm(prewarm);
+  op["id"] = 1;
+  send(op);
+  const json error = next_event("error");
+  EXPECT_EQ(error["id"], 1);
+  EXPECT_EQ(error["op"], "prewarm");
+  EXPECT_NE(error.value("error", "").find("exited"), std::string::npos) << error;
+  EXPECT_NE(error.value("stderr", "").find("no torch here"), std::string::npos) << error;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "armorbench/vms/DomainCapabilities.h"
 #include "armorbench/vms/DomainSpec.h"
 #include "armorbench/vms/GuestImage.h"
+#include "armorbench/vms/GuestSnapshot.h"
 #include "armorbench/vms/GuestStaging.h"
 #include "armorbench/vms/GuestVm.h"
 #include "armorbench/vms/KvmProbe.h"

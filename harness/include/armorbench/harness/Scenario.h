@@ -49,6 +49,9 @@ struct VmSettings {
   std::string accel = "auto";   // auto | kvm | tcg
   std::string launch_security;  // cvm only: sev | sev-snp | tdx
   std::chrono::milliseconds boot_timeout{120'000};
+  // kata only: restore each case's guest from a saved snapshot with torch imported (vms/README.md
+  // "Snapshots") instead of booting it; `snapshot = false` boots every case cold.
+  bool snapshot = true;
 };
 
 // The name of the plain runc target a scenario gets when a VM target has no reference in it.

@@ -50,7 +50,7 @@ unsigned long long process_start_time(pid_t pid);
 
 struct StaleResource {
   std::string run_id;
-  std::string kind;   // "container", "mount", "cgroup", "dir", "lease"
+  std::string kind;   // "domain", "container", "mount", "cgroup", "dir", "lease"
   std::string what;   // the container id, mount point or path
   std::string error;  // empty when removed (or, in a dry run, removable)
 };
@@ -60,14 +60,23 @@ struct ReapOptions {
   std::vector<std::filesystem::path> work_bases;  // default: /var/tmp and work_base()
   std::filesystem::path cgroup_root = "/sys/fs/cgroup";
   std::vector<std::string> runtimes = {"runc", "crun"};  // whose containers to look at
+  // Where to look for guests restored from a VM snapshot ("" = nowhere), and where the locks of
+  // their names say which are in use. A restore has no autodestroy (virDomainRestoreFlags offers
+  // none): a run killed outright leaves its guest running.
+  std::string libvirt_uri = "qemu:///system";
+  std::filesystem::path snapshot_guest_lock_dir = "/run/armorbench/vm-snapshot-guests";
+  // Where snapshot builds keep their guest's run dir (vm-snapshot-<pid>: sockets, console):
+  // one whose process is gone is removed ("" = nowhere).
+  std::filesystem::path snapshot_build_base = "/run/armorbench";
   uid_t owner = ::geteuid();  // whose work dirs to judge: only runs of this user hold leases
   bool dry_run = false;       // list only
 };
 
 // Finds the resources of runs that have no live lease and (unless dry_run) removes them:
-// containers first (`runc|crun delete --force`), then mounts, cgroups, work dirs and leases.
-// A work dir kept on purpose (--keep-work), or owned by another user (whose runs hold no lease),
-// stays; everything else of its run goes.
+// orphaned snapshot guests first (virDomainDestroy), the run dirs of snapshot builds whose process
+// is gone, then containers (`runc|crun delete --force`),
+// mounts, cgroups, work dirs and leases. A work dir kept on purpose (--keep-work), or owned by
+// another user (whose runs hold no lease), stays; everything else of its run goes.
 std::vector<StaleResource> reap_stale_runs(const ReapOptions& options);
 
 // One line per resource, for stderr or the `clean` command.

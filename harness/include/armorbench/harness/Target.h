@@ -64,6 +64,7 @@ struct SandboxInfo {
   std::optional<std::uint64_t> cgroup_id;
   std::filesystem::path cgroup_dir;  // its cgroup v2 directory (host containers)
   pid_t init_pid = 0;                // the container's init, as the host sees it
+  std::vector<Evidence> evidence;    // what the case's evidence must say of how it was launched
 };
 
 // One case run's workload on a target. It offers attacks their primitives (AttackSurface:

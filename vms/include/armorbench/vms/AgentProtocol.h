@@ -70,6 +70,31 @@ nlohmann::json encode_start(const StartRequest& request);
 // Validates everything the agent relies on; throws an input Error naming the bad field.
 StartRequest decode_start(const nlohmann::json& op);
 
+// A snapshot's warm workload (vms/README.md "Snapshots"): the interpreter started, and its
+// imports done, before the guest is saved. It waits, confined in its cgroup, for the argv of a
+// later start op on its stdin; the model is loaded only then, in a restored guest.
+struct PrewarmRequest {
+  std::vector<std::string> argv;  // argv[0] absolute; a start op must name the same argv[0]
+  std::vector<std::string> env;   // as in start: a start op must send the same environment
+  std::string cgroup = "workload";
+  double ready_timeout_s = 300;  // until its {"event":"warm"} line
+};
+
+// The first op to a restored guest: its clock and entropy are the saved guest's, and its root is
+// the snapshot's root image. The agent sets the clock, reseeds the kernel's CRNG with `entropy`,
+// mounts the host root (9p tag `hostroot`) and makes it the root of its own and the warm
+// workload's mount namespaces, exactly as a cold-booted guest sees it.
+struct ResumeRequest {
+  std::int64_t unix_time_ns = 0;
+  std::string entropy;   // raw bytes (base64 on the wire), at least 32
+  std::string enforcer;  // the enforcer daemon's path in the host root ("" = keep the default)
+};
+
+nlohmann::json encode_prewarm(const PrewarmRequest& request);
+PrewarmRequest decode_prewarm(const nlohmann::json& op);
+nlohmann::json encode_resume(const ResumeRequest& request);
+ResumeRequest decode_resume(const nlohmann::json& op);
+
 // Whether a planted file may be written there: absolute, normalised, below /tmp, /run or /dev.
 bool plantable_path(std::string_view path);
 // A cgroup name the agent creates directly below the cgroup root: one path component.

@@ -36,6 +36,17 @@ class Domain {
   // Starts a transient domain; throws an environment Error with libvirt's message.
   static Domain create(const LibvirtConnection& connection, const std::string& xml,
                        CreateOptions options);
+  // Starts a domain from a saved memory image (virDomainRestoreFlags, running) with `xml`, which
+  // must describe the saved domain (same UUID and devices; name and file paths may differ), or
+  // is empty (the saved XML as it is).
+  // libvirt has no autodestroy for a restore: the destructor destroys it, and `armorbench clean`
+  // destroys the domains of a run killed outright. Throws an environment Error.
+  static Domain restore(const LibvirtConnection& connection, const std::filesystem::path& image,
+                        const std::string& xml, const std::string& name);
+  // The domain XML kept in a saved image (virDomainSaveImageGetXMLDesc, with what libvirt filled
+  // in: MAC address, PCI addresses), the base of a restore's XML.
+  static std::string saved_xml(const LibvirtConnection& connection,
+                               const std::filesystem::path& image);
   ~Domain();
   Domain(Domain&& other) noexcept;
   Domain& operator=(Domain&& other) noexcept;
@@ -55,6 +66,10 @@ class Domain {
   // Guest memory to `path` (virDomainCoreDumpWithFormat, VIR_DUMP_MEMORY_ONLY, ELF). Without
   // `live` libvirt pauses the guest during the dump and resumes it after. Throws on failure.
   CoreDump core_dump_memory(const std::filesystem::path& path, bool live = false);
+
+  // Saves the running domain's memory and device state to `path` (virDomainSaveFlags); the
+  // domain is gone afterwards. Throws an environment Error (e.g. QEMU's migration blockers).
+  void save(const std::filesystem::path& path);
 
   // virDomainDestroy; idempotent, and a domain that is already gone is not an error. Throws
   // only for a real failure to destroy (the destructor swallows and reports on stderr).

@@ -46,6 +46,10 @@ struct DomainSpec {
   std::filesystem::path run_dir;                 // absolute: sockets and the console log
   bool network = true;                           // user-mode (slirp) NIC, host at 10.0.2.2
   std::filesystem::path emulator = "/usr/bin/qemu-system-x86_64";
+  // Snapshots: a fixed UUID (a restore's XML must carry the saved domain's) and the root image,
+  // attached read-only as virtio disk vda.
+  std::string uuid;
+  std::optional<std::filesystem::path> root_image;
 
   std::filesystem::path agent_socket() const { return run_dir / "agent.sock"; }
   std::filesystem::path http_socket() const { return run_dir / "http.sock"; }

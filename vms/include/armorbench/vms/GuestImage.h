@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "armorbench/base/UniqueFd.h"
+
 namespace armorbench::vms {
 
 inline constexpr const char* kDefaultGuestCacheDir = "/var/cache/armorbench/guest";
@@ -26,6 +28,13 @@ struct GuestImage {
 // matches the one recorded in `cache_dir`; otherwise runs build-guest.sh into `cache_dir`.
 // `data_dir` is the source tree (it holds vms/guest/). Concurrent callers serialise on a lock
 // file in `cache_dir`. Throws an environment Error when the build fails (with its stderr).
+// Creates a cache dir QEMU can traverse and takes its lock (`.lock`, exclusive, waiting):
+// concurrent builders serialise. Held while the returned descriptor lives; the file names the
+// holder's pid. A wait longer than kLockWaitBeforeSaying says on stderr what it waits for; a
+// signal (or the thread's StepDeadline) ends it with Interrupted.
+inline constexpr std::chrono::milliseconds kLockWaitBeforeSaying{2000};
+UniqueFd lock_cache_dir(const std::filesystem::path& cache_dir);
+
 GuestImage ensure_guest_image(const std::filesystem::path& cache_dir,
                               const std::filesystem::path& data_dir);
 

@@ -35,6 +35,18 @@ inline constexpr std::string_view kGuestBaseCmdline =
     "rcupdate.rcu_expedited=1 i8042.noaux i8042.nokbd i8042.nopnp i8042.dumbkbd 8250.nr_uarts=1 "
     "pci=lastbus=0 audit=0";
 
+// A saved guest to restore instead of booting (GuestSnapshot.h): its memory image, the root
+// image it runs from, and what its domain XML must repeat (UUID, kernel command line).
+struct SavedGuest {
+  std::string name;  // the saved domain's: libvirt restores under no other name
+  std::filesystem::path memory_image;
+  std::filesystem::path root_image;
+  std::string uuid;
+  std::string cmdline;
+  // The run dir of the guest that was saved: its sockets and console log move to this guest's.
+  std::filesystem::path run_dir;
+};
+
 struct GuestVmConfig {
   std::string name;  // the libvirt domain name; unique per run
   GuestImage image;
@@ -50,6 +62,16 @@ struct GuestVmConfig {
   bool network = true;
   std::string extra_cmdline;
   std::chrono::milliseconds boot_timeout{60'000};
+  // Boot from this root image (read-only virtio disk, `agent` a path inside it) rather than the
+  // 9p host root: how a snapshot's guest is booted before it is saved.
+  std::optional<std::filesystem::path> root_image;
+  std::string uuid;  // "" = libvirt picks one (a guest to be saved gets one to restore with)
+  // Restore this saved guest instead of booting (under its saved name, not `name`); the agent's
+  // resume op follows at once (the enforcer at `resume_enforcer`, a host path). The caller holds
+  // the name's SnapshotGuestLock: a domain of that name still running is a leftover of a killed
+  // run, and is destroyed first.
+  std::optional<SavedGuest> restore;
+  std::filesystem::path resume_enforcer;
 };
 
 // What the agent answered to a start op.
@@ -85,8 +107,14 @@ class GuestVm {
   GuestVm& operator=(const GuestVm&) = delete;
 
   const nlohmann::json& hello() const { return hello_; }
-  // virDomainCreateXML called -> hello line received.
+  // virDomainCreateXML called -> hello line received (restored: restore called -> resumed).
   std::chrono::milliseconds boot_latency() const { return boot_latency_; }
+  // Restored guests: virDomainRestoreFlags alone, and the resume op alone.
+  std::chrono::milliseconds restore_latency() const { return domain_->create_time(); }
+  std::chrono::milliseconds resume_latency() const { return resume_latency_; }
+  bool restored() const { return config_.restore.has_value(); }
+  const std::string& cmdline() const { return spec_.cmdline; }
+  const std::string& uuid() const { return spec_.uuid; }
   std::chrono::milliseconds create_latency() const { return domain_->create_time(); }
 
   // Sends an op (an "id" is added) and waits for the reply with that id whose "event" is one of
@@ -107,6 +135,11 @@ class GuestVm {
   std::optional<std::string> read_file(
       const std::string& guest_path, std::chrono::milliseconds timeout = std::chrono::seconds(30));
   EnforcerEvents enforcer_events(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // The prewarm op (a snapshot's warm workload): its "prewarmed" reply, or throws an environment
+  // Error with the agent's error and the workload's stderr.
+  nlohmann::json prewarm(const PrewarmRequest& request, std::chrono::milliseconds timeout);
+  // Saves the guest (virDomainSaveFlags) to `path`; the VM is gone afterwards (no stop op).
+  void save(const std::filesystem::path& path);
   // Stops workload and enforcer, waits for the power-off; the VM is gone afterwards.
   StopReply stop(std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
@@ -125,6 +158,7 @@ class GuestVm {
 
  private:
   std::optional<nlohmann::json> next_message(std::chrono::steady_clock::time_point deadline);
+  void restore_and_resume(std::chrono::steady_clock::time_point start);
   void send(const nlohmann::json& op);
   void teardown() noexcept;
   [[noreturn]] void fail(const std::string& what) const;
@@ -138,11 +172,16 @@ class GuestVm {
   std::string agent_buffer_;
   nlohmann::json hello_;
   std::chrono::milliseconds boot_latency_{0};
+  std::chrono::milliseconds resume_latency_{0};
   std::deque<nlohmann::json> kept_;
   std::vector<nlohmann::json> transcript_;
   std::uint64_t next_id_ = 1;
   bool stopped_ = false;
 };
+
+// The domain a GuestVm with `config` creates (or restores), but for the scratch share: what
+// domain_xml() turns into the XML. Pure.
+DomainSpec guest_domain_spec(const GuestVmConfig& config);
 
 // The cmdline for a guest whose init execs `agent`: base + armorbench.agent + armorbench.ports
 // + `extra`, then " -- " + `agent_args` (the kernel hands what follows "--" to init as argv).

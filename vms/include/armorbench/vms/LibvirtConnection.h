@@ -27,6 +27,9 @@ class LibvirtConnection {
   std::vector<std::string> domain_names() const;
   // "running", "paused", "shutoff", ... of a domain by name; nullopt when there is none.
   std::optional<std::string> domain_state(const std::string& name) const;
+  // virDomainDestroy of a domain by name; one that is gone already is not an error. Throws an
+  // environment Error otherwise.
+  void destroy_domain(const std::string& name) const;
 
  private:
   std::string uri_;
