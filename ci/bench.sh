@@ -4,7 +4,8 @@
 #   2. the enforcer's cost on benign inference, interleaved rounds, with 95% intervals and the
 #      run's own noise floor (armorbench bench);
 #   3. the enforcer's cost per syscall on the host's backend (tracepoint here) and on bpf-lsm
-#      inside a micro-VM guest, medians of interleaved rounds with each row's noise.
+#      inside a micro-VM guest, medians of interleaved rounds with each row's noise, and how
+#      much of block's extra time its BPF programs ran (run-time statistics).
 # SKIP_SUITE=1 skips part 1 (it takes minutes). Output also lands in bench-out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,4 +77,13 @@ for r in line["rows"]:
     print(f"{r['operation']:18} {r['scope']:8} {r['off_ns']:12.1f} {r['audit_ns']:12.1f} "
           f"{r['block_ns']:12.1f} {r['audit_ratio']:9.3f} {r['block_ratio']:9.3f} "
           f"{r['noise_ratio']:9.3f}")
+if line.get("attribution"):
+    print("\nwhere block's extra time goes: its programs' run time (BPF run-time statistics, a "
+          "separate pass)\nand the rest (the hook's dispatch)")
+    print(f"{'operation':18} {'scope':8} {'ops':>8} {'extra':>12} {'programs':>12} {'runs/op':>9} "
+          f"{'rest':>12}  longest program (ns/op)")
+    for a in line["attribution"]:
+        print(f"{a['operation']:18} {a['scope']:8} {a['ops']:8d} {a['extra_ns']:12.1f} "
+              f"{a['program_ns']:12.1f} {a['runs_per_op']:9.2f} {a['rest_ns']:12.1f}  "
+              f"{a['top_program'] or '-'} ({a['top_program_ns']:.1f})")
 PY

@@ -16,8 +16,11 @@
 #include <unistd.h>
 
 #include <benchmark/benchmark.h>
+#include <bpf/bpf.h>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -25,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -119,43 +123,65 @@ class Lab {
 
 Lab* g_lab = nullptr;
 
-void execve_wait(benchmark::State& state) {
+// One operation each, shared by the timed rounds and the attribution pass; false when it failed
+// (a refused exec or open would measure the denial, not the decision).
+bool exec_true() {
   char* const argv[] = {const_cast<char*>("/usr/bin/true"), nullptr};
-  for (auto _ : state) {
-    const pid_t child = ::fork();
-    if (child == 0) {
-      ::execv(argv[0], argv);
-      ::_exit(127);
-    }
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) state.SkipWithError("the exec was refused");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::execv(argv[0], argv);
+    ::_exit(127);
   }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool open_close() {
+  const int fd = ::openat(AT_FDCWD, "/etc/hostname", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+// A listener on an ephemeral loopback port; each connect is accepted and both ends closed.
+class Loopback {
+ public:
+  Loopback() : listener_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    address_.sin_family = AF_INET;
+    address_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address_;
+    ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address_), sizeof address_);
+    ::listen(listener_.get(), 128);
+    ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&address_), &length);
+  }
+  bool connect_once() const {
+    UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(client.get(), reinterpret_cast<const sockaddr*>(&address_), sizeof address_) != 0)
+      return false;
+    UniqueFd accepted(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    return true;
+  }
+
+ private:
+  UniqueFd listener_;
+  sockaddr_in address_{};
+};
+
+void execve_wait(benchmark::State& state) {
+  for (auto _ : state)
+    if (!exec_true()) state.SkipWithError("the exec was refused");
 }
 
 void openat_close(benchmark::State& state) {
-  for (auto _ : state) {
-    const int fd = ::openat(AT_FDCWD, "/etc/hostname", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) state.SkipWithError("open failed");
-    ::close(fd);
-  }
+  for (auto _ : state)
+    if (!open_close()) state.SkipWithError("open failed");
 }
 
 void connect_loopback(benchmark::State& state) {
-  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::listen(listener.get(), 128);
-  ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length);
-  for (auto _ : state) {
-    UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
-      state.SkipWithError("connect failed");
-    UniqueFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  }
+  const Loopback loopback;
+  for (auto _ : state)
+    if (!loopback.connect_once()) state.SkipWithError("connect failed");
 }
 
 struct BenchedOperation {
@@ -167,6 +193,114 @@ struct BenchedOperation {
 const BenchedOperation kOperations[] = {{"execve_wait", execve_wait, 0.25},
                                         {"openat_close", openat_close, 0.1},
                                         {"connect_loopback", connect_loopback, 0.1}};
+
+// Where block mode's time goes: with the kernel's BPF run-time statistics on (BPF_ENABLE_STATS,
+// off again when its descriptor closes), each operation is repeated in block mode, inside and
+// outside the scoped cgroup, and the run time and count of every program this enforcer loaded
+// are read before and after. Set against block's extra time over off from the timed rounds, it
+// splits the overhead into the programs' own work and the rest: the hook's dispatch and, for a
+// syscall tracepoint, the tracing slow path every syscall of every process takes while one is
+// attached. A separate pass, since the statistics cost two clock reads per program run. The
+// statistics count a program's runs for every process on the host: on a busy host, others'
+// syscalls during the pass land in the figures too (a quiet host is what ci/bench.sh wants).
+struct Attribution {
+  std::string operation;
+  std::string scope;
+  int ops = 0;
+  double program_ns = 0;  // per operation, all of this enforcer's programs
+  double runs = 0;        // program runs per operation
+  std::string top;        // the program that ran longest
+  double top_ns = 0;
+  std::map<std::string, std::pair<double, double>> programs;  // name: runs, ns per operation
+};
+
+struct ProgramStats {
+  std::string name;
+  std::uint64_t run_ns = 0;
+  std::uint64_t runs = 0;
+};
+
+std::map<std::uint32_t, ProgramStats> enforcer_programs() {
+  std::map<std::uint32_t, ProgramStats> out;
+  std::uint32_t id = 0;
+  while (::bpf_prog_get_next_id(id, &id) == 0) {
+    const UniqueFd fd(::bpf_prog_get_fd_by_id(id));
+    if (!fd) continue;
+    bpf_prog_info info{};
+    std::uint32_t length = sizeof info;
+    if (::bpf_obj_get_info_by_fd(fd.get(), &info, &length) != 0) continue;
+    if (std::string_view(info.name).starts_with("ab_"))
+      out[id] = {info.name, info.run_time_ns, info.run_cnt};
+  }
+  return out;
+}
+
+struct AttributedOperation {
+  const char* name;
+  int ops;
+};
+const AttributedOperation kAttributed[] = {
+    {"execve_wait", 400}, {"openat_close", 200000}, {"connect_loopback", 20000}};
+
+bool run_once(const std::string& operation, const Loopback& loopback) {
+  if (operation == "execve_wait") return exec_true();
+  if (operation == "openat_close") return open_close();
+  return loopback.connect_once();
+}
+
+// Empty, with the reason on stderr, when the statistics cannot be turned on.
+std::vector<Attribution> attribute(Lab& lab) {
+  std::vector<Attribution> rows;
+  lab.configure(Mode::kOff, false);
+  const std::map<std::uint32_t, ProgramStats> foreign = enforcer_programs();  // other enforcers'
+  const UniqueFd stats(::bpf_enable_stats(BPF_STATS_RUN_TIME));
+  if (!stats) {
+    std::fprintf(stderr, "attribution not measured: BPF_ENABLE_STATS failed: %s\n",
+                 std::strerror(errno));
+    return rows;
+  }
+  const Loopback loopback;
+  for (const AttributedOperation& op : kAttributed) {
+    for (bool inside : {false, true}) {
+      lab.configure(Mode::kBlock, inside);
+      std::map<std::uint32_t, ProgramStats> before = enforcer_programs();
+      for (const auto& [id, unused] : foreign) before.erase(id);
+      int done = 0;
+      for (int i = 0; i < op.ops; ++i) done += run_once(op.name, loopback) ? 1 : 0;
+      lab.drain();
+      const std::map<std::uint32_t, ProgramStats> after = enforcer_programs();
+      Attribution row;
+      row.operation = op.name;
+      row.scope = inside ? "inside" : "outside";
+      row.ops = done;
+      for (const auto& [id, was] : before) {
+        const auto now = after.find(id);
+        if (now == after.end()) continue;
+        const double ns = static_cast<double>(now->second.run_ns - was.run_ns);
+        row.program_ns += ns;
+        const double runs = static_cast<double>(now->second.runs - was.runs);
+        row.runs += runs;
+        if (runs > 0) row.programs[was.name] = {runs, ns};
+        if (ns > row.top_ns) {
+          row.top_ns = ns;
+          row.top = was.name;
+        }
+      }
+      if (done > 0) {
+        row.program_ns /= done;
+        row.runs /= done;
+        row.top_ns /= done;
+        for (auto& [name, figures] : row.programs) {
+          figures.first /= done;
+          figures.second /= done;
+        }
+      }
+      rows.push_back(row);
+    }
+  }
+  lab.configure(Mode::kOff, false);
+  return rows;
+}
 
 // Collects per-iteration times; prints the ratio table at the end.
 class RatioReporter : public benchmark::ConsoleReporter {
@@ -182,9 +316,19 @@ class RatioReporter : public benchmark::ConsoleReporter {
     }
   }
 
-  // The ratio table: printed for people, or as one JSON line (for a run inside a guest VM, where
-  // the agent forwards the workload's first stdout line).
-  void print_ratios(const std::string& backend, int rounds, bool json) const {
+  // The median of one op/scope/mode over the rounds (0 when it was not measured).
+  double median(const std::string& operation, const std::string& scope, const char* mode) const {
+    const auto it = samples_.find(operation + "/" + scope + "/" + mode);
+    if (it == samples_.end() || it->second.empty()) return 0.0;
+    std::vector<double> v = it->second;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  }
+
+  // The ratio table and the attribution: printed for people, or as one JSON line (for a run
+  // inside a guest VM, where the agent forwards the workload's first stdout line).
+  void print_ratios(const std::string& backend, int rounds, bool json,
+                    const std::vector<Attribution>& attribution) const {
     nlohmann::json rows = nlohmann::json::array();
     if (!json) {
       std::printf("\nenforcer overhead, backend %s, median of %d interleaved rounds (ns per op)\n",
@@ -194,15 +338,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
     }
     for (const BenchedOperation& op : kOperations) {
       for (const char* scope : {"outside", "inside"}) {
-        auto median = [&](const char* mode) {
-          auto it = samples_.find(std::string(op.name) + "/" + scope + "/" + mode);
-          if (it == samples_.end() || it->second.empty()) return 0.0;
-          std::vector<double> v = it->second;
-          std::sort(v.begin(), v.end());
-          return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-        };
-        const double off = median("off"), audit = median("audit"), block = median("block"),
-                     again = median("off-again");
+        const double off = median(op.name, scope, "off"), audit = median(op.name, scope, "audit"),
+                     block = median(op.name, scope, "block"),
+                     again = median(op.name, scope, "off-again");
         const auto ratio = [off](double value) { return off > 0 ? value / off : 0; };
         if (json)
           rows.push_back({{"operation", op.name},
@@ -218,13 +356,47 @@ class RatioReporter : public benchmark::ConsoleReporter {
                       audit, block, ratio(audit), ratio(block), ratio(again));
       }
     }
-    if (json)
+    nlohmann::json attributed = nlohmann::json::array();
+    if (!json && !attribution.empty()) {
       std::printf(
-          "%s\n",
-          nlohmann::json{
-              {"event", "enforcer-bench"}, {"backend", backend}, {"rounds", rounds}, {"rows", rows}}
-              .dump()
-              .c_str());
+          "\nwhere block's extra time goes: its programs' run time (BPF run-time statistics, a "
+          "separate pass)\nand the rest (the hook's dispatch; for a syscall tracepoint, the "
+          "slow path of every syscall);\nprograms run for every process: other processes' syscalls "
+          "in "
+          "the pass count too\n");
+      std::printf("%-18s %-8s %8s %12s %12s %9s %12s  %s\n", "operation", "scope", "ops", "extra",
+                  "programs", "runs/op", "rest", "longest program (ns/op)");
+    }
+    for (const Attribution& a : attribution) {
+      nlohmann::json programs = nlohmann::json::object();
+      for (const auto& [name, figures] : a.programs)
+        programs[name] = {{"runs_per_op", figures.first}, {"ns_per_op", figures.second}};
+      const double extra =
+          median(a.operation, a.scope, "block") - median(a.operation, a.scope, "off");
+      if (json)
+        attributed.push_back({{"operation", a.operation},
+                              {"scope", a.scope},
+                              {"ops", a.ops},
+                              {"extra_ns", extra},
+                              {"program_ns", a.program_ns},
+                              {"runs_per_op", a.runs},
+                              {"rest_ns", extra - a.program_ns},
+                              {"top_program", a.top},
+                              {"top_program_ns", a.top_ns},
+                              {"programs", programs}});
+      else
+        std::printf("%-18s %-8s %8d %12.1f %12.1f %9.2f %12.1f  %s (%.1f)\n", a.operation.c_str(),
+                    a.scope.c_str(), a.ops, extra, a.program_ns, a.runs, extra - a.program_ns,
+                    a.top.empty() ? "-" : a.top.c_str(), a.top_ns);
+    }
+    if (json)
+      std::printf("%s\n", nlohmann::json{{"event", "enforcer-bench"},
+                                         {"backend", backend},
+                                         {"rounds", rounds},
+                                         {"rows", rows},
+                                         {"attribution", attributed}}
+                              .dump()
+                              .c_str());
     std::fflush(stdout);
   }
 
@@ -283,7 +455,8 @@ int main(int argc, char** argv) {
   // Leave the scoped cgroup before printing: the figures are final.
   lab.configure(Mode::kOff, false);
   const std::string backend = lab.backend();
-  reporter.print_ratios(backend, rounds, json_summary);
+  const std::vector<Attribution> attribution = attribute(lab);  // ends outside, enforcer off
+  reporter.print_ratios(backend, rounds, json_summary, attribution);
   benchmark::Shutdown();
   return 0;
 }

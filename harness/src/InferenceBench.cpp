@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -99,21 +100,40 @@ InferenceBenchResult run_inference_bench(const InferenceBenchOptions& options) {
   result.samples.assign(result.phases.size(), {});
   OipClient client(sandbox->connect_inference(), kRequestTimeout);
   measure(client, model, options.warmup);
+  // Phase order alternates (ABBA): even rounds off, audit, block, off-again; odd rounds the
+  // reverse, off-again, block, audit, off. A drift within a round (the server slowing or warming
+  // phase after phase) then puts each phase as often early as late, and cancels in the geometric
+  // mean over rounds instead of biasing the phase that always came third; the two enforcer-free
+  // phases stay at the ends (the enforcer is loaded once a round), so the A/A comparison
+  // (off-again/off) is balanced the same way.
+  const auto enforced = [&](const EnforcementPlan& first, std::size_t first_phase,
+                            const EnforcementPlan& second, std::size_t second_phase, int round) {
+    HostEnforcer enforcer(first);
+    result.backend = enforcer.backend();
+    enforcer.scope(*info.cgroup_id, info.cgroup_dir, false, info.init_pid,
+                   work.path() / "events" / "bench.jsonl");
+    result.samples[first_phase][static_cast<std::size_t>(round)] =
+        measure(client, model, options.requests);
+    enforcer.use(second);
+    result.samples[second_phase][static_cast<std::size_t>(round)] =
+        measure(client, model, options.requests);
+    enforcer.unscope(*info.cgroup_id);
+    result.enforcer_events += static_cast<int>(enforcer.report_for(*info.cgroup_id).events.size());
+  };  // torn down on return: the next phase runs with no program attached
+  for (auto& phase : result.samples) phase.resize(static_cast<std::size_t>(options.rounds));
   for (int round = 0; round < options.rounds; ++round) {
-    result.samples[0].push_back(measure(client, model, options.requests));
-    {
-      HostEnforcer enforcer(audit);
-      result.backend = enforcer.backend();
-      enforcer.scope(*info.cgroup_id, info.cgroup_dir, false, info.init_pid,
-                     work.path() / "events" / "bench.jsonl");
-      result.samples[1].push_back(measure(client, model, options.requests));
-      enforcer.use(block);
-      result.samples[2].push_back(measure(client, model, options.requests));
-      enforcer.unscope(*info.cgroup_id);
-      result.enforcer_events +=
-          static_cast<int>(enforcer.report_for(*info.cgroup_id).events.size());
-    }  // torn down: the next phase runs with no program attached
-    result.samples[3].push_back(measure(client, model, options.requests));
+    const auto r = static_cast<std::size_t>(round);
+    const bool forward = round % 2 == 0;
+    std::vector<std::string> order = result.phases;
+    if (!forward) std::reverse(order.begin(), order.end());
+    result.orders.push_back(order);
+    const std::size_t first = forward ? 0 : 3, last = 3 - first;  // off or off-again
+    result.samples[first][r] = measure(client, model, options.requests);
+    if (forward)
+      enforced(audit, 1, block, 2, round);
+    else
+      enforced(block, 2, audit, 1, round);
+    result.samples[last][r] = measure(client, model, options.requests);
   }
   sandbox->stop({});
 
@@ -164,13 +184,16 @@ json InferenceBenchResult::to_json() const {
           {"rounds", rounds},
           {"requests_per_phase", requests},
           {"phases", phases_json},
+          {"orders", orders},
           {"figures", figures_json},
           {"enforcer_events", enforcer_events},
           {"seconds", seconds},
           {"method",
            "one runc container, one keep-alive connection; per round: off, audit (enforcer "
-           "loaded and scoped), block (rules swapped), off again (enforcer torn down); ratios "
-           "are geometric means over rounds with percentile-bootstrap 95% intervals"}};
+           "loaded and scoped), block (rules swapped), off again (enforcer torn down), every "
+           "other round in reverse order (ABBA: off again, block, audit, off), so a drift "
+           "within a round cancels; ratios are geometric means over rounds with "
+           "percentile-bootstrap 95% intervals"}};
 }
 
 std::string InferenceBenchResult::table() const {

@@ -2,6 +2,8 @@
 // writer): every whole file passes, and every truncation of it is refused with a reason.
 #include "armorbench/workload/ModelFile.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -24,7 +26,9 @@ std::string bytes_of(const fs::path& file) {
 class ModelFileCheck : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / "model-file-check";
+    // Per process: ctest -j runs this fixture's tests side by side, and one's SetUp must not
+    // remove another's file.
+    dir_ = fs::path(::testing::TempDir()) / ("model-file-check-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }

@@ -1,8 +1,9 @@
 // The enforcer's cost on benign inference, measured to the noise floor: one model server in one
 // runc container (the same limits throughout) answers rounds of requests while the host enforcer
 // is absent, loaded and scoped in audit, swapped to block, and torn down again. Each round is a
-// stratum (off before, audit, block, off after), so drift between rounds cancels; the two off
-// phases against each other are the run's own noise floor.
+// stratum (off, audit, block, off again; every other round in reverse order, so that drift
+// within a round cancels too), so drift between rounds cancels; the two off phases against each
+// other are the run's own noise floor.
 #pragma once
 
 #include <filesystem>
@@ -35,6 +36,7 @@ struct InferenceBenchResult {
   // one vector per round.
   std::vector<std::string> phases;
   std::vector<std::vector<std::vector<double>>> samples;  // [phase][round][request]
+  std::vector<std::vector<std::string>> orders;           // per round, the phases as measured
   struct Figure {
     std::string name;  // "audit/off", "block/off", "off-again/off (noise)"
     Statistic statistic = Statistic::kP50;
