@@ -363,7 +363,7 @@ void GuestAgent::start_workload() {
   }
   try {
     auto process = std::make_unique<ChildProcess>(
-        ChildSpec{w.argv, workload_environment(w.env), cgroup_fd_.get(), /*confine=*/true});
+        ChildSpec{w.argv, workload_environment(w.env), cgroup_fd_.get(), !w.unconfined});
     workload_ = std::make_unique<Managed>();
     workload_->process = std::move(process);
   } catch (const Error& e) {
@@ -711,6 +711,8 @@ void GuestAgent::check_warm_match(const WorkloadRequest& workload) const {
       workload.cgroup != warm_->cgroup)
     throw input_error(
         "the start op's interpreter, environment or cgroup differ from the warm workload's");
+  if (workload.unconfined)
+    throw input_error("an unconfined start cannot run in the warm workload, which is confined");
 }
 
 void GuestAgent::handle_resume(const json& op, const json& id) {

@@ -100,7 +100,8 @@ json encode_start(const StartRequest& request) {
             {"planted", planted},
             {"cgroup", request.workload.cgroup},
             {"http_socket", request.workload.http_socket},
-            {"limits", limits}}},
+            {"limits", limits},
+            {"unconfined", request.workload.unconfined}}},
           {"enforcer",
            {{"mode", to_string(request.enforcer.mode)},
             {"policies", request.enforcer.policies},
@@ -127,6 +128,7 @@ StartRequest decode_start(const json& op) {
   if (!valid_cgroup_name(w.cgroup))
     throw input_error("workload.cgroup '" + w.cgroup + "' is not a single cgroup name");
   w.http_socket = field<std::string>(*workload, "workload", "http_socket").value_or("");
+  w.unconfined = field<bool>(*workload, "workload", "unconfined").value_or(false);
   if (!w.http_socket.empty() && w.http_socket.front() != '/')
     throw input_error("workload.http_socket must be an absolute path");
   if (const auto planted = workload->find("planted");

@@ -51,6 +51,10 @@ TEST(AgentProtocol, StartRoundTrips) {
   EXPECT_EQ(out.workload.limits.cpus, 1.5);
   EXPECT_EQ(out.workload.limits.memory_bytes, 512ull << 20);
   EXPECT_EQ(out.workload.limits.pids, 128);
+  EXPECT_FALSE(out.workload.unconfined);
+  StartRequest tool = in;
+  tool.workload.unconfined = true;
+  EXPECT_TRUE(decode_start(parse_line(to_line(encode_start(tool)))).workload.unconfined);
   EXPECT_EQ(out.enforcer.mode, EnforcerMode::kBlock);
   EXPECT_EQ(out.enforcer.policies, in.enforcer.policies);
   EXPECT_EQ(out.enforcer.backend, Backend::kBpfLsm);
@@ -63,6 +67,7 @@ TEST(AgentProtocol, DefaultsForAMinimalStart) {
   const StartRequest r =
       decode_start(json::parse(R"({"op":"start","workload":{"argv":["/bin/true"]}})"));
   EXPECT_EQ(r.workload.cgroup, "workload");
+  EXPECT_FALSE(r.workload.unconfined) << "confined unless asked";
   EXPECT_EQ(r.enforcer.mode, EnforcerMode::kOff);
   EXPECT_FALSE(r.enforcer.wanted());
   EXPECT_EQ(r.enforcer.backend, Backend::kAuto);

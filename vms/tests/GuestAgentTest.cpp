@@ -255,6 +255,36 @@ TEST_F(AgentOnHost, RunsAWorkloadInItsCgroupAndRelaysHttp) {
   EXPECT_TRUE(status->exited_ok()) << status->describe();
 }
 
+// A measurement tool's workload (armorbench-guest-run --unconfined): as the agent runs, with
+// every capability and the agent's namespaces, still born in its cgroup.
+TEST_F(AgentOnHost, AnUnconfinedWorkloadRunsAsTheAgentRuns) {
+  start_agent();
+  StartRequest request;
+  request.workload.argv = {
+      "/usr/bin/python3", "-c",
+      "import json, os\n"
+      "status = dict(l.split(':\\t', 1) for l in open('/proc/self/status').read().splitlines()"
+      " if ':\\t' in l)\n"
+      "print(json.dumps({'event': 'ready', 'pid': os.getpid(), 'cap_eff': "
+      "status['CapEff'].strip(), 'no_new_privs': status['NoNewPrivs'].strip()}), flush=True)\n"};
+  request.workload.cgroup = cgroup_;
+  request.workload.unconfined = true;
+  json op = encode_start(request);
+  op["id"] = 1;
+  send(op);
+  const json started = next_event("started");
+  const json line = next_event("workload");
+  EXPECT_EQ(line["line"]["pid"], started["pid"]) << "the agent's pid namespace";
+  EXPECT_EQ(line["line"]["no_new_privs"], "0");
+  const std::uint64_t caps = std::stoull(line["line"]["cap_eff"].get<std::string>(), nullptr, 16);
+  EXPECT_TRUE(caps & (1ULL << 21)) << "CAP_SYS_ADMIN kept: " << line;
+  const std::string host_view =
+      read_whole_file("/proc/" + std::to_string(started["pid"].get<int>()) + "/cgroup");
+  EXPECT_NE(host_view.find("/" + root_.filename().string() + "/" + cgroup_), std::string::npos)
+      << host_view;
+  next_event("exit");
+}
+
 TEST_F(AgentOnHost, ReportsAnEnforcerThatDiesBeforeItsReadyLine) {
   start_agent("/bin/false");
   StartRequest request;

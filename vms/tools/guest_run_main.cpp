@@ -61,6 +61,9 @@ events and the stop result.
   --http-socket PATH      where the agent relays the HTTP port
   --get PATH              after the workload's first line, GET PATH through the relay (repeatable)
   --ready-timeout S       seconds to wait for the workload's first line (default 180)
+  --unconfined            run ARGV as the agent runs (root, every capability, the guest's
+                          namespaces) rather than confined like a container: for tools that
+                          load BPF or make cgroups, e.g. the enforcer bench
 )";
 
 double ms_since(Clock::time_point start) {
@@ -135,6 +138,8 @@ int run(int argc, char** argv) {
       gets.push_back(value());
     else if (arg == "--ready-timeout")
       ready_timeout_s = std::stod(value());
+    else if (arg == "--unconfined")
+      request.workload.unconfined = true;
     else if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       return 0;

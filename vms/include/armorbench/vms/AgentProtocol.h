@@ -46,6 +46,10 @@ struct WorkloadRequest {
   std::string cgroup = "workload";  // created as /sys/fs/cgroup/<cgroup>
   std::string http_socket;          // the armorbench.http port is relayed here ("" = nowhere)
   WorkloadLimits limits;
+  // Run as the agent runs (root, every capability, the guest's namespaces) instead of confined
+  // like a container: for measurement tools that load BPF and make cgroups of their own
+  // (armorbench-guest-run --unconfined, the enforcer bench); never for a case's model server.
+  bool unconfined = false;
 };
 
 struct EnforcerRequest {
